@@ -1,0 +1,1 @@
+//! Benchmarks only: see `benches/` and the README beside this crate.

@@ -1,0 +1,357 @@
+//! Black-box tests: start the real `tuilerie` binary on a free port and speak HTTP to it.
+#![cfg(unix)]
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tuilerie");
+
+/// A running server, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    addr: String,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .arg("serve")
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("TUILERIE_LOG", "warn")
+            .env_remove("TUILERIE_LISTEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start tuilerie");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no address in first stdout line: {line:?}"))
+            .to_owned();
+        let addr = base.trim_start_matches("http://").to_owned();
+        Server { child, base, addr }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    fn terminate(&mut self) -> ExitStatus {
+        self.sigterm();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn sigterm(&self) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    }
+
+    /// Sends raw bytes and returns the raw answer (status line first).
+    fn raw(&self, request: &[u8]) -> String {
+        let mut stream = TcpStream::connect(&self.addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request).unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn get(url: &str) -> (u16, Vec<(String, String)>, String) {
+    let mut response = agent().get(url).call().unwrap();
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let body = response.body_mut().read_to_string().unwrap();
+    (status, headers, body)
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn serve_on_embedded_defaults_answers_health_with_version_and_uptime() {
+    let server = Server::start(&[]);
+    let (status, headers, body) = get(&server.url("/health"));
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    assert_eq!(header(&headers, "access-control-allow-origin"), Some("*"));
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["status"], "ok");
+    assert_eq!(json["version"], env!("CARGO_PKG_VERSION"));
+    assert!(json["uptime_seconds"].as_f64().unwrap() >= 0.0);
+}
+
+#[test]
+fn head_answers_the_get_headers_without_a_body() {
+    let server = Server::start(&[]);
+    let answer = server.raw(b"HEAD /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{answer}"
+    );
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+    assert!(body.is_empty(), "HEAD answered a body: {body:?}");
+}
+
+#[test]
+fn unknown_paths_are_404_with_a_json_body() {
+    let server = Server::start(&[]);
+    let (status, headers, body) = get(&server.url("/no/such/thing"));
+    assert_eq!(status, 404);
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["error"], "not_found");
+    assert!(json["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("/no/such/thing"));
+}
+
+#[test]
+fn wrong_methods_are_405_with_a_json_body() {
+    let server = Server::start(&[]);
+    let answer = server.raw(b"DELETE /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    assert!(answer.contains("method_not_allowed"), "{answer}");
+}
+
+#[test]
+fn metrics_count_requests_by_service_operation_and_status() {
+    let server = Server::start(&[]);
+    get(&server.url("/health"));
+    get(&server.url("/health"));
+    get(&server.url("/nowhere"));
+    let (status, headers, text) = get(&server.url("/metrics"));
+    assert_eq!(status, 200);
+    assert!(header(&headers, "content-type")
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
+    assert!(
+        text.contains(
+            r#"tuilerie_http_requests_total{service="health",operation="-",status="200"} 2"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"tuilerie_http_requests_total{service="other",operation="-",status="404"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("tuilerie_http_request_duration_seconds_bucket{le="),
+        "{text}"
+    );
+}
+
+#[test]
+fn cors_preflight_is_answered() {
+    let server = Server::start(&[]);
+    let answer = server.raw(
+        b"OPTIONS /health HTTP/1.1\r\nHost: x\r\nOrigin: http://example.org\r\nAccess-Control-Request-Method: GET\r\nConnection: close\r\n\r\n",
+    );
+    let lower = answer.to_ascii_lowercase();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(lower.contains("access-control-allow-origin: *"), "{answer}");
+    assert!(lower.contains("access-control-allow-methods:"), "{answer}");
+}
+
+#[test]
+fn a_too_long_url_is_414_with_the_limit_named() {
+    let server = Server::start(&[]);
+    let (status, _, body) = get(&server.url(&format!("/health?x={}", "a".repeat(9000))));
+    assert_eq!(status, 414);
+    assert!(body.contains("max_url_length"), "{body}");
+}
+
+#[test]
+fn too_large_headers_are_431() {
+    let server = Server::start(&[]);
+    let request = format!(
+        "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(40_000)
+    );
+    let answer = server.raw(request.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+}
+
+#[test]
+fn a_too_large_body_is_413_with_the_limit_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("t.toml");
+    std::fs::write(&config, "[server]\nmax_body_bytes = 2048\n").unwrap();
+    let server = Server::start(&["--config", config.to_str().unwrap()]);
+    let request = format!(
+        "POST /health HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n{}",
+        "b".repeat(5000)
+    );
+    let answer = server.raw(request.as_bytes());
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("max_body_bytes"), "{answer}");
+}
+
+#[test]
+fn sigterm_stops_the_server_cleanly_even_with_an_idle_keep_alive_connection() {
+    let mut server = Server::start(&[]);
+    let mut idle = TcpStream::connect(&server.addr).unwrap();
+    idle.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut buffer = [0u8; 512];
+    let read = idle.read(&mut buffer).unwrap();
+    assert!(String::from_utf8_lossy(&buffer[..read]).starts_with("HTTP/1.1 200"));
+    let status = server.terminate();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn sigterm_lets_a_request_in_flight_finish() {
+    let mut server = Server::start(&[]);
+    // Send a request head without its final blank line: the request is in progress.
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    server.sigterm();
+    std::thread::sleep(Duration::from_millis(200));
+    stream.write_all(b"Connection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "in-flight request lost: {answer:?}"
+    );
+    let status = server.terminate();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn listen_flag_wins_over_the_environment() {
+    let output = Command::new(BIN)
+        .args(["serve", "--listen", "not-an-address"])
+        .env("TUILERIE_LISTEN", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("not-an-address"), "{stderr}");
+}
+
+#[test]
+fn version_flag_prints_the_version() {
+    let output = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout.trim(),
+        format!("tuilerie {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn config_check_names_every_problem_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        "[server]\nlisten = \"localhost\"\ncolour = \"blue\"\n\n[[layers]]\nname = \"elevation\"\nkind = \"pyramid\"\npyramid = \"missing/pyramid.json\"\n",
+    )
+    .unwrap();
+    let output = Command::new(BIN)
+        .args(["config", "check", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let file = config.display().to_string();
+    assert!(
+        stderr.contains(&format!("{file}:2:10: server.listen")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{file}:3:1: server.colour: unknown key 'colour'")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{file}:8:11: layers[0].pyramid")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("3 problems found"), "{stderr}");
+
+    let output = Command::new(BIN)
+        .args(["config", "check", "--json", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["valid"], false);
+    let lines: Vec<u64> = json["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, vec![2, 3, 8]);
+}
+
+#[test]
+fn config_check_accepts_the_shipped_config() {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/tuilerie.toml");
+    let output = Command::new(BIN)
+        .args(["config", "check", shipped])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
