@@ -11,17 +11,28 @@ fn transforms(c: &mut Criterion) {
     for target in ["EPSG:3857", "EPSG:2154", "EPSG:32631"] {
         let to = Crs::parse(target).unwrap();
         let t = Transformer::new(&wgs84, &to).unwrap();
-        c.bench_function(&format!("point_crs84_to_{}", target.replace(':', "")), |b| {
-            b.iter(|| t.transform_point(black_box(2.35), black_box(48.85)).unwrap());
-        });
+        c.bench_function(
+            &format!("point_crs84_to_{}", target.replace(':', "")),
+            |b| {
+                b.iter(|| {
+                    t.transform_point(black_box(2.35), black_box(48.85))
+                        .unwrap()
+                });
+            },
+        );
     }
     let t = Transformer::new(&wgs84, &Crs::parse("EPSG:2154").unwrap()).unwrap();
     let bbox = Bbox::new(-5.0, 41.0, 10.0, 51.5).unwrap();
     c.bench_function("bbox_crs84_to_EPSG2154_densified", |b| {
         b.iter(|| t.transform_bbox(black_box(&bbox)).unwrap());
     });
-    let mut points: Vec<(f64, f64)> = (0..10_000)
-        .map(|i| (-5.0 + 15.0 * f64::from(i) / 10_000.0, 41.0 + 10.0 * f64::from(i % 97) / 97.0))
+    let points: Vec<(f64, f64)> = (0..10_000)
+        .map(|i| {
+            (
+                -5.0 + 15.0 * f64::from(i) / 10_000.0,
+                41.0 + 10.0 * f64::from(i % 97) / 97.0,
+            )
+        })
         .collect();
     c.bench_function("10k_points_crs84_to_EPSG2154", |b| {
         b.iter(|| {
@@ -30,7 +41,6 @@ fn transforms(c: &mut Criterion) {
             batch
         });
     });
-    points.clear();
 }
 
 criterion_group!(benches, transforms);
