@@ -450,8 +450,20 @@ impl Walker<'_> {
         }
         if let Some(table) = self.table(&root, "log", "") {
             self.unknown_keys(table, "log", LOG_KEYS);
-            if let Some(level) = self.string(table, "level", "log") {
-                config.log.level = level;
+            if let Some((level, offset)) = self.string_at(table, "level", "log") {
+                if tracing_subscriber::EnvFilter::try_new(&level).is_ok() {
+                    config.log.level = level;
+                } else {
+                    self.push(
+                        offset,
+                        "log.level",
+                        format!("'{level}' is not a log filter"),
+                        Some(
+                            "use a level (error, warn, info, debug, trace) or directives such as \"info,tuilerie=debug\""
+                                .to_owned(),
+                        ),
+                    );
+                }
             }
             if let Some((format, offset)) = self.string_at(table, "format", "log") {
                 match parse_log_format(&format) {
@@ -1051,7 +1063,7 @@ mod tests {
     #[test]
     fn wrong_types_and_ranges_are_explained() {
         let found = problems(
-            "[server]\nmax_url_length = \"big\"\nrequest_timeout_secs = 0\n[api]\ntoken = 5\nextra = 1\n",
+            "[server]\nmax_url_length = \"big\"\nrequest_timeout_secs = 0\n[api]\ntoken = 5\nextra = 1\n[log]\nlevel = \"info,=[\"\n",
             Path::new("."),
         );
         let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
@@ -1061,7 +1073,8 @@ mod tests {
                 "server.max_url_length",
                 "server.request_timeout_secs",
                 "api.token",
-                "api.extra"
+                "api.extra",
+                "log.level"
             ]
         );
     }
