@@ -5,6 +5,9 @@ FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY crates ./crates
+COPY benches ./benches
+# The tile matrix sets are compiled into the binary.
+COPY config ./config
 RUN cargo build --release --locked -p tuilerie \
  && strip target/release/tuilerie
 

@@ -10,6 +10,52 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PyramidError {
+    /// A pyramid format name that is not supported.
+    #[error(
+        "unsupported pyramid format '{format}': use TIFF_JPG_UINT8, TIFF_JPG90_UINT8, TIFF_PNG_UINT8, \
+         TIFF_ZIP_UINT8, TIFF_RAW_UINT8, TIFF_ZIP_FLOAT32 or TIFF_RAW_FLOAT32"
+    )]
+    UnsupportedFormat {
+        /// The name as given.
+        format: String,
+    },
+    /// A pyramid descriptor (`pyramid.json`) that cannot be used.
+    #[error("pyramid descriptor {}: {reason}", path.display())]
+    Descriptor {
+        /// The descriptor.
+        path: PathBuf,
+        /// What is wrong, in words.
+        reason: String,
+    },
+    /// A slab file that is not a valid ROK4 slab (truncated index, tile beyond the end…).
+    #[error("slab {}: {reason}", path.display())]
+    Slab {
+        /// The slab file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file could not be written.
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A tile could not be encoded or decoded.
+    #[error("tile {level}/{col}/{row}: {reason}")]
+    Tile {
+        /// Tile matrix id.
+        level: String,
+        /// Column.
+        col: u32,
+        /// Row.
+        row: u32,
+        /// What went wrong.
+        reason: String,
+    },
     /// A file could not be read.
     #[error("cannot read {}", path.display())]
     Io {

@@ -55,15 +55,25 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod format;
 mod matrix;
 mod registry;
 mod set;
+pub mod slab;
+mod store;
+pub mod tile;
 
 pub use crs::Bbox;
 pub use error::PyramidError;
+pub use format::{SampleType, TileFormat};
 pub use matrix::{
     resolution_from_scale_denominator, scale_denominator_from_resolution, CornerOfOrigin,
     TileCoord, TileMatrix, TilePixel, TileRange, TileRangeIter, STANDARD_PIXEL_SIZE_M,
 };
 pub use registry::TileMatrixSets;
 pub use set::{TileMatrixSet, TmsFormat};
+pub use store::{
+    layout, parse_nodata, write_descriptor, CacheLimits, Descriptor, Level, LevelDescriptor,
+    Pyramid, RasterSpecifications, StorageDescriptor, StoredTile, TileLimits,
+};
+pub use tile::{Samples, TileImage};

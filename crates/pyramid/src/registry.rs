@@ -9,6 +9,79 @@ use crate::{PyramidError, TileMatrixSet};
 /// is not loaded. ROK4 calls Web Mercator `PM`; OGC calls it `WebMercatorQuad`.
 const ALIASES: &[(&str, &str)] = &[("PM", "WebMercatorQuad"), ("WebMercatorQuad", "PM")];
 
+/// The tile matrix sets shipped in `config/tilematrixsets/`, compiled into the binary so that a
+/// server without any file knows them.
+const BUILTIN: &[(&str, &str)] = &[
+    (
+        "LAMB93.json",
+        include_str!("../../../config/tilematrixsets/LAMB93.json"),
+    ),
+    (
+        "LAMB93_10cm.json",
+        include_str!("../../../config/tilematrixsets/LAMB93_10cm.json"),
+    ),
+    (
+        "LAMB93_10m.json",
+        include_str!("../../../config/tilematrixsets/LAMB93_10m.json"),
+    ),
+    (
+        "LAMB93_12.5m.json",
+        include_str!("../../../config/tilematrixsets/LAMB93_12.5m.json"),
+    ),
+    (
+        "LAMB93_1M_MNT.json",
+        include_str!("../../../config/tilematrixsets/LAMB93_1M_MNT.json"),
+    ),
+    (
+        "LAMB93_1m.json",
+        include_str!("../../../config/tilematrixsets/LAMB93_1m.json"),
+    ),
+    (
+        "LAMB93_2.5m.json",
+        include_str!("../../../config/tilematrixsets/LAMB93_2.5m.json"),
+    ),
+    (
+        "LAMB93_2.5m_EUE.json",
+        include_str!("../../../config/tilematrixsets/LAMB93_2.5m_EUE.json"),
+    ),
+    (
+        "LAMB93_25cm.json",
+        include_str!("../../../config/tilematrixsets/LAMB93_25cm.json"),
+    ),
+    (
+        "LAMB93_25m.json",
+        include_str!("../../../config/tilematrixsets/LAMB93_25m.json"),
+    ),
+    (
+        "LAMB93_50cm.json",
+        include_str!("../../../config/tilematrixsets/LAMB93_50cm.json"),
+    ),
+    (
+        "LAMB93_5cm.json",
+        include_str!("../../../config/tilematrixsets/LAMB93_5cm.json"),
+    ),
+    (
+        "LAMB93_IGNF.json",
+        include_str!("../../../config/tilematrixsets/LAMB93_IGNF.json"),
+    ),
+    (
+        "PM.json",
+        include_str!("../../../config/tilematrixsets/PM.json"),
+    ),
+    (
+        "WGS84G.json",
+        include_str!("../../../config/tilematrixsets/WGS84G.json"),
+    ),
+    (
+        "WebMercatorQuad.json",
+        include_str!("../../../config/tilematrixsets/WebMercatorQuad.json"),
+    ),
+    (
+        "WorldCRS84Quad.json",
+        include_str!("../../../config/tilematrixsets/WorldCRS84Quad.json"),
+    ),
+];
+
 /// A set of tile matrix sets, by id, with the PM ↔ WebMercatorQuad aliases.
 #[derive(Debug, Clone, Default)]
 pub struct TileMatrixSets {
@@ -43,6 +116,30 @@ impl TileMatrixSets {
             sets.insert_from(tms, Some(path))?;
         }
         Ok(sets)
+    }
+
+    /// The tile matrix sets shipped with Tuilerie (PM, WebMercatorQuad, WorldCRS84Quad, WGS84G,
+    /// LAMB93 and its variants).
+    pub fn builtin() -> Self {
+        let mut sets = Self::new();
+        for (name, text) in BUILTIN {
+            // The shipped files are tested to load (tests/tilematrixsets.rs); one that did not
+            // would be a build defect, skipped rather than fatal.
+            if let Ok(tms) = TileMatrixSet::from_json(text) {
+                let _ = sets.insert_from(tms, Some(PathBuf::from(format!("(builtin) {name}"))));
+            }
+        }
+        sets
+    }
+
+    /// Adds every `*.json` file of a directory, replacing sets of the same id (operators'
+    /// files win over the built-in ones).
+    pub fn extend_from_dir(&mut self, dir: impl AsRef<Path>) -> Result<(), PyramidError> {
+        let loaded = Self::load_dir(dir)?;
+        for (id, entry) in loaded.sets {
+            self.sets.insert(id, entry);
+        }
+        Ok(())
     }
 
     /// Adds a tile matrix set; fails if one with the same id is already there.

@@ -1,0 +1,624 @@
+//! Pyramids on disk: the ROK4 descriptor (`pyramid.json`), its levels, and tile reads.
+//!
+//! A pyramid lives in one folder: `NAME.json` (the descriptor), `NAME.list` (the slabs, one per
+//! line) and `NAME/DATA/{level}/…/XY.tif` (the slabs). The descriptor's `image_directory` is
+//! relative to the folder holding the descriptor, as ROK4 writes it.
+//!
+//! A tile read is one cached index lookup plus one positioned read of the tile's bytes, never a
+//! read of the whole slab: the slab's open file and its offset/size table stay in an LRU cache
+//! bounded in bytes and in open files. A missing slab or a zero size is "no data" (`Ok(None)`),
+//! cached as well. The lock is held only to look up or insert, never during I/O.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+use crate::format::TileFormat;
+use crate::slab::{self, SlabLayout, HEADER_SIZE};
+use crate::tile::{self, TileImage};
+use crate::{PyramidError, TileCoord, TileMatrix, TileMatrixSet, TileMatrixSets};
+
+/// The ROK4 pyramid descriptor, as serialized in `pyramid.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Descriptor {
+    /// Tile matrix set id (`PM`, `LAMB93_10cm`…).
+    pub tile_matrix_set: String,
+    /// Tile format (`TIFF_JPG_UINT8`…).
+    pub format: String,
+    /// Raster specifications (absent for vector pyramids, which we do not serve).
+    pub raster_specifications: Option<RasterSpecifications>,
+    /// Levels, coarsest first as ROK4 writes them (any order is accepted).
+    pub levels: Vec<LevelDescriptor>,
+    /// Present when the pyramid stores masks (ignored when reading).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask_format: Option<String>,
+}
+
+/// `raster_specifications` of a descriptor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RasterSpecifications {
+    /// Samples per pixel.
+    pub channels: u8,
+    /// No-data value of each channel, comma-separated (`"255,255,255"`, `"-99999"`).
+    pub nodata: String,
+    /// `rgb` or `gray`.
+    pub photometric: String,
+    /// Resampling used to build the levels (`nn`, `linear`, `bicubic`, `lanczos`).
+    pub interpolation: String,
+}
+
+/// One level of a descriptor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LevelDescriptor {
+    /// Tile matrix id.
+    pub id: String,
+    /// Tiles per slab, across.
+    pub tiles_per_width: u32,
+    /// Tiles per slab, down.
+    pub tiles_per_height: u32,
+    /// The tiles that may hold data.
+    pub tile_limits: TileLimits,
+    /// Where the slabs are.
+    pub storage: StorageDescriptor,
+}
+
+/// Inclusive tile limits of a level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TileLimits {
+    /// First column.
+    pub min_col: u32,
+    /// Last column.
+    pub max_col: u32,
+    /// First row.
+    pub min_row: u32,
+    /// Last row.
+    pub max_row: u32,
+}
+
+/// `storage` of a level. Only `FILE` storage is read for now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StorageDescriptor {
+    /// `FILE` (S3 and CEPH are recognised and refused with a clear message).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Folder of the level's slabs, relative to the descriptor's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_directory: Option<String>,
+    /// Number of folder levels in slab paths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_depth: Option<u32>,
+    /// Mask folder (ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask_directory: Option<String>,
+}
+
+/// A level of an opened pyramid.
+#[derive(Debug, Clone)]
+pub struct Level {
+    id: String,
+    matrix_index: u32,
+    limits: TileLimits,
+    tiles_per_width: u32,
+    tiles_per_height: u32,
+    image_directory: PathBuf,
+    path_depth: u32,
+    /// Small integer naming this level in cache keys.
+    ordinal: u32,
+}
+
+impl Level {
+    /// Tile matrix id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    /// Index of the tile matrix in the set (0 = coarsest).
+    pub fn matrix_index(&self) -> u32 {
+        self.matrix_index
+    }
+    /// Tile limits.
+    pub fn limits(&self) -> TileLimits {
+        self.limits
+    }
+    /// Whether (col, row) is within the limits.
+    pub fn contains(&self, col: u32, row: u32) -> bool {
+        (self.limits.min_col..=self.limits.max_col).contains(&col)
+            && (self.limits.min_row..=self.limits.max_row).contains(&row)
+    }
+    /// Tiles per slab (across, down).
+    pub fn slab_size(&self) -> (u32, u32) {
+        (self.tiles_per_width, self.tiles_per_height)
+    }
+    /// The slab file holding tile (col, row).
+    pub fn slab_file(&self, col: u32, row: u32) -> PathBuf {
+        self.image_directory.join(slab::slab_path(
+            col / self.tiles_per_width,
+            row / self.tiles_per_height,
+            self.path_depth,
+        ))
+    }
+}
+
+/// A stored tile, as bytes in the pyramid's format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTile {
+    /// The tile bytes (a JPEG or PNG file, or raw / zlib samples).
+    pub bytes: Vec<u8>,
+    /// A strong validator for HTTP caching: changes whenever the stored bytes can change.
+    pub etag: String,
+}
+
+/// An opened pyramid: descriptor, tile matrix set and slab cache.
+#[derive(Debug)]
+pub struct Pyramid {
+    path: PathBuf,
+    descriptor: Descriptor,
+    format: TileFormat,
+    channels: u8,
+    nodata: Vec<f64>,
+    tms: TileMatrixSet,
+    /// Sorted coarsest first.
+    levels: Vec<Level>,
+    cache: SlabCache,
+}
+
+/// Cache limits of an opened pyramid.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheLimits {
+    /// Bytes of slab indexes kept in memory.
+    pub index_bytes: usize,
+    /// Slab files kept open.
+    pub open_files: usize,
+}
+
+impl Default for CacheLimits {
+    fn default() -> Self {
+        CacheLimits {
+            index_bytes: 16 * 1024 * 1024,
+            open_files: 256,
+        }
+    }
+}
+
+impl Pyramid {
+    /// Opens a pyramid from its descriptor, resolving its tile matrix set in `sets`.
+    pub fn open(
+        path: &Path,
+        sets: &TileMatrixSets,
+        limits: CacheLimits,
+    ) -> Result<Pyramid, PyramidError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PyramidError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let descriptor: Descriptor =
+            serde_json::from_str(&text).map_err(|e| descriptor_error(path, format!("{e}")))?;
+        let root = path.parent().unwrap_or_else(|| Path::new("."));
+        Pyramid::from_descriptor(path, root, descriptor, sets, limits)
+    }
+
+    fn from_descriptor(
+        path: &Path,
+        root: &Path,
+        descriptor: Descriptor,
+        sets: &TileMatrixSets,
+        limits: CacheLimits,
+    ) -> Result<Pyramid, PyramidError> {
+        let fail = |reason: String| descriptor_error(path, reason);
+        let format: TileFormat = descriptor
+            .format
+            .parse()
+            .map_err(|e: PyramidError| fail(e.to_string()))?;
+        let specs = descriptor.raster_specifications.as_ref().ok_or_else(|| {
+            fail("no raster_specifications: only raster pyramids are served".to_owned())
+        })?;
+        format
+            .check_channels(specs.channels)
+            .map_err(|reason| fail(format!("raster_specifications.channels: {reason}")))?;
+        let nodata = parse_nodata(&specs.nodata, specs.channels)
+            .map_err(|reason| fail(format!("raster_specifications.nodata: {reason}")))?;
+        let tms = sets
+            .get(&descriptor.tile_matrix_set)
+            .cloned()
+            .ok_or_else(|| {
+                let known: Vec<&str> = sets.iter().map(TileMatrixSet::id).collect();
+                fail(format!(
+                    "tile matrix set '{}' is unknown (known: {})",
+                    descriptor.tile_matrix_set,
+                    known.join(", ")
+                ))
+            })?;
+        if descriptor.levels.is_empty() {
+            return Err(fail("no level".to_owned()));
+        }
+        let mut levels = Vec::with_capacity(descriptor.levels.len());
+        for (ordinal, level) in descriptor.levels.iter().enumerate() {
+            levels.push(
+                open_level(root, &tms, level, ordinal as u32)
+                    .map_err(|reason| fail(format!("level '{}': {reason}", level.id)))?,
+            );
+        }
+        levels.sort_by_key(Level::matrix_index);
+        if levels
+            .windows(2)
+            .any(|w| w[0].matrix_index == w[1].matrix_index)
+        {
+            return Err(fail("a level is listed twice".to_owned()));
+        }
+        Ok(Pyramid {
+            path: path.to_owned(),
+            format,
+            channels: specs.channels,
+            nodata,
+            tms,
+            levels,
+            cache: SlabCache::new(limits),
+            descriptor,
+        })
+    }
+
+    /// The descriptor file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    /// The descriptor.
+    pub fn descriptor(&self) -> &Descriptor {
+        &self.descriptor
+    }
+    /// Tile format.
+    pub fn format(&self) -> TileFormat {
+        self.format
+    }
+    /// Samples per pixel.
+    pub fn channels(&self) -> u8 {
+        self.channels
+    }
+    /// No-data value per channel.
+    pub fn nodata(&self) -> &[f64] {
+        &self.nodata
+    }
+    /// The tile matrix set.
+    pub fn tile_matrix_set(&self) -> &TileMatrixSet {
+        &self.tms
+    }
+    /// Levels, coarsest first.
+    pub fn levels(&self) -> &[Level] {
+        &self.levels
+    }
+    /// The level of a tile matrix id.
+    pub fn level(&self, id: &str) -> Option<&Level> {
+        self.levels.iter().find(|l| l.id == id)
+    }
+    /// The tile matrix of a level.
+    pub fn matrix(&self, level: &Level) -> Option<&TileMatrix> {
+        self.tms.matrix_at(level.matrix_index)
+    }
+
+    /// The stored bytes of a tile; `Ok(None)` when the pyramid holds no data there.
+    pub fn read_tile(&self, tile: TileCoord) -> Result<Option<StoredTile>, PyramidError> {
+        let Some(level) = self.levels.iter().find(|l| l.matrix_index == tile.level()) else {
+            return Ok(None);
+        };
+        let (col, row) = (tile.col(), tile.row());
+        if !level.contains(col, row) {
+            return Ok(None);
+        }
+        let key = SlabKey {
+            level: level.ordinal,
+            col: col / level.tiles_per_width,
+            row: row / level.tiles_per_height,
+        };
+        let Some(slab) = self
+            .cache
+            .slab(key, || Pyramid::load_slab(level, col, row))?
+        else {
+            return Ok(None);
+        };
+        let index = ((row % level.tiles_per_height) * level.tiles_per_width
+            + (col % level.tiles_per_width)) as usize;
+        let (offset, size) = slab.entry(index);
+        if size == 0 {
+            return Ok(None);
+        }
+        if u64::from(offset) + u64::from(size) > slab.file_length {
+            return Err(PyramidError::Slab {
+                path: level.slab_file(col, row),
+                reason: format!("tile {index} ends beyond the end of the file"),
+            });
+        }
+        let mut bytes = vec![0u8; size as usize];
+        read_exact_at(&slab.file, &mut bytes, u64::from(offset)).map_err(|source| {
+            PyramidError::Io {
+                path: level.slab_file(col, row),
+                source,
+            }
+        })?;
+        Ok(Some(StoredTile {
+            bytes,
+            etag: format!("\"{:x}-{offset:x}-{size:x}\"", slab.stamp),
+        }))
+    }
+
+    /// The decoded pixels of a tile; `Ok(None)` when the pyramid holds no data there.
+    pub fn read_pixels(&self, tile: TileCoord) -> Result<Option<TileImage>, PyramidError> {
+        let Some(stored) = self.read_tile(tile)? else {
+            return Ok(None);
+        };
+        let matrix = self.tms.matrix_of(tile).ok_or_else(|| PyramidError::Tile {
+            level: tile.level().to_string(),
+            col: tile.col(),
+            row: tile.row(),
+            reason: "no tile matrix".to_owned(),
+        })?;
+        tile::decode(
+            self.format,
+            self.channels,
+            matrix.tile_width(),
+            matrix.tile_height(),
+            &stored.bytes,
+        )
+        .map(Some)
+        .map_err(|reason| PyramidError::Tile {
+            level: matrix.id().to_owned(),
+            col: tile.col(),
+            row: tile.row(),
+            reason,
+        })
+    }
+
+    fn load_slab(level: &Level, col: u32, row: u32) -> Result<Option<SlabIndex>, PyramidError> {
+        let path = level.slab_file(col, row);
+        let file = match File::open(&path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(PyramidError::Io { path, source }),
+        };
+        let metadata = file.metadata().map_err(|source| PyramidError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        let n = level.tiles_per_width as usize * level.tiles_per_height as usize;
+        let mut table = vec![0u8; 8 * n];
+        if metadata.len() < (HEADER_SIZE + 8 * n) as u64 {
+            return Err(PyramidError::Slab {
+                path,
+                reason: format!(
+                    "{} bytes is too short for the header and index of {n} tiles",
+                    metadata.len()
+                ),
+            });
+        }
+        read_exact_at(&file, &mut table, HEADER_SIZE as u64).map_err(|source| {
+            PyramidError::Io {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        let words: Box<[u32]> = table
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let modified = metadata
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as u64);
+        Ok(Some(SlabIndex {
+            file,
+            file_length: metadata.len(),
+            words,
+            tiles: n,
+            stamp: modified ^ (metadata.len().rotate_left(32)),
+        }))
+    }
+}
+
+/// Writes a descriptor crash-safe.
+pub fn write_descriptor(path: &Path, descriptor: &Descriptor) -> Result<(), PyramidError> {
+    let text = serde_json::to_string_pretty(descriptor)
+        .map_err(|e| descriptor_error(path, e.to_string()))?;
+    slab::write_atomically(path, text.as_bytes())
+}
+
+/// The slab layout of a level of a pyramid.
+pub fn layout(
+    format: TileFormat,
+    channels: u8,
+    matrix: &TileMatrix,
+    level: &LevelDescriptor,
+) -> SlabLayout {
+    SlabLayout {
+        format,
+        channels,
+        tile_width: matrix.tile_width(),
+        tile_height: matrix.tile_height(),
+        tiles_per_width: level.tiles_per_width,
+        tiles_per_height: level.tiles_per_height,
+    }
+}
+
+fn descriptor_error(path: &Path, reason: String) -> PyramidError {
+    PyramidError::Descriptor {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+/// Parses `"255,255,255"` into one value per channel (one value applies to all).
+pub fn parse_nodata(text: &str, channels: u8) -> Result<Vec<f64>, String> {
+    let values: Vec<f64> = text
+        .split(',')
+        .map(|v| {
+            v.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("'{v}' is not a number"))
+        })
+        .collect::<Result<_, _>>()?;
+    match values.len() {
+        1 => Ok(vec![values[0]; usize::from(channels)]),
+        n if n == usize::from(channels) => Ok(values),
+        n => Err(format!("{n} values for {channels} channels")),
+    }
+}
+
+fn open_level(
+    root: &Path,
+    tms: &TileMatrixSet,
+    level: &LevelDescriptor,
+    ordinal: u32,
+) -> Result<Level, String> {
+    let matrix = tms.matrix(&level.id).ok_or_else(|| {
+        format!(
+            "tile matrix set '{}' has no tile matrix '{}'",
+            tms.id(),
+            level.id
+        )
+    })?;
+    if level.storage.kind != "FILE" {
+        return Err(format!(
+            "storage type '{}' is not supported yet: only FILE",
+            level.storage.kind
+        ));
+    }
+    let directory = level
+        .storage
+        .image_directory
+        .as_deref()
+        .ok_or("storage.image_directory is missing")?;
+    if level.tiles_per_width == 0 || level.tiles_per_height == 0 {
+        return Err("tiles_per_width and tiles_per_height must be at least 1".to_owned());
+    }
+    let l = level.tile_limits;
+    if l.min_col > l.max_col || l.min_row > l.max_row {
+        return Err("tile_limits are inverted (min > max)".to_owned());
+    }
+    if l.max_col >= matrix.matrix_width() || l.max_row >= matrix.matrix_height() {
+        return Err(format!(
+            "tile_limits reach column {} / row {}, beyond the tile matrix ({}×{} tiles)",
+            l.max_col,
+            l.max_row,
+            matrix.matrix_width(),
+            matrix.matrix_height()
+        ));
+    }
+    Ok(Level {
+        id: level.id.clone(),
+        matrix_index: matrix.level(),
+        limits: l,
+        tiles_per_width: level.tiles_per_width,
+        tiles_per_height: level.tiles_per_height,
+        image_directory: root.join(directory),
+        path_depth: level.storage.path_depth.unwrap_or(2),
+        ordinal,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct SlabKey {
+    level: u32,
+    col: u32,
+    row: u32,
+}
+
+#[derive(Debug)]
+struct SlabIndex {
+    file: File,
+    file_length: u64,
+    /// n offsets then n sizes.
+    words: Box<[u32]>,
+    tiles: usize,
+    stamp: u64,
+}
+
+impl SlabIndex {
+    fn entry(&self, index: usize) -> (u32, u32) {
+        (
+            self.words.get(index).copied().unwrap_or(0),
+            self.words.get(self.tiles + index).copied().unwrap_or(0),
+        )
+    }
+    fn cost(&self) -> usize {
+        self.words.len() * 4 + 128
+    }
+}
+
+/// LRU of slab indexes (and absent slabs), bounded in bytes and open files.
+#[derive(Debug)]
+struct SlabCache {
+    inner: Mutex<CacheInner>,
+    limits: CacheLimits,
+}
+
+#[derive(Debug)]
+struct CacheInner {
+    entries: lru::LruCache<SlabKey, Option<Arc<SlabIndex>>>,
+    bytes: usize,
+    open: usize,
+}
+
+impl SlabCache {
+    fn new(limits: CacheLimits) -> SlabCache {
+        SlabCache {
+            inner: Mutex::new(CacheInner {
+                entries: lru::LruCache::unbounded(),
+                bytes: 0,
+                open: 0,
+            }),
+            limits: CacheLimits {
+                index_bytes: limits.index_bytes.max(1),
+                open_files: limits.open_files.max(1),
+            },
+        }
+    }
+
+    fn slab(
+        &self,
+        key: SlabKey,
+        load: impl FnOnce() -> Result<Option<SlabIndex>, PyramidError>,
+    ) -> Result<Option<Arc<SlabIndex>>, PyramidError> {
+        if let Ok(mut inner) = self.inner.lock() {
+            if let Some(hit) = inner.entries.get(&key) {
+                return Ok(hit.clone());
+            }
+        }
+        // Loaded outside the lock: two requests may load the same slab once each; harmless.
+        let loaded = load()?.map(Arc::new);
+        if let Ok(mut inner) = self.inner.lock() {
+            let cost = loaded.as_ref().map_or(32, |s| s.cost());
+            let opens = usize::from(loaded.is_some());
+            if let Some(old) = inner.entries.put(key, loaded.clone()) {
+                inner.bytes -= old.as_ref().map_or(32, |s| s.cost());
+                inner.open -= usize::from(old.is_some());
+            }
+            inner.bytes += cost;
+            inner.open += opens;
+            while inner.bytes > self.limits.index_bytes || inner.open > self.limits.open_files {
+                let Some((_, evicted)) = inner.entries.pop_lru() else {
+                    break;
+                };
+                inner.bytes -= evicted.as_ref().map_or(32, |s| s.cost());
+                inner.open -= usize::from(evicted.is_some());
+            }
+        }
+        Ok(loaded)
+    }
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &File, buffer: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buffer, offset)
+}
+
+#[cfg(windows)]
+fn read_exact_at(file: &File, mut buffer: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+    while !buffer.is_empty() {
+        let read = std::os::windows::fs::FileExt::seek_read(file, buffer, offset)?;
+        if read == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buffer = &mut buffer[read..];
+        offset += read as u64;
+    }
+    Ok(())
+}
