@@ -62,6 +62,7 @@ mod set;
 pub mod slab;
 mod store;
 pub mod tile;
+mod writer;
 
 pub use crs::Bbox;
 pub use error::PyramidError;
@@ -77,3 +78,4 @@ pub use store::{
     Pyramid, RasterSpecifications, StorageDescriptor, StoredTile, TileLimits,
 };
 pub use tile::{Samples, TileImage};
+pub use writer::{PyramidSpec, PyramidWriter, PYRAMID_NAME};

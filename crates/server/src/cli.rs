@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+use crate::cli_ingest::IngestArgs;
 use crate::config::{Config, ConfigError, LogFormat, Overrides};
 
 /// Tuilerie: a self-hosted WMS / WMTS / TMS map server.
@@ -24,6 +25,8 @@ enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check a GeoPackage (or a zip of them) and integrate it into the data directory.
+    Ingest(IngestArgs),
 }
 
 #[derive(Debug, Args)]
@@ -57,6 +60,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve(args),
         Command::Config(ConfigCommand::Check { file, json }) => config_check(&file, json),
+        Command::Ingest(args) => crate::cli_ingest::ingest(&args),
     }
 }
 
@@ -77,6 +81,14 @@ fn serve(args: ServeArgs) -> ExitCode {
         return report_config_error(&error);
     }
     init_logging(&config);
+    let layers = match crate::layers::Layers::from_config(&config) {
+        Ok(layers) => layers,
+        Err(error) => {
+            tracing::error!(error = %error_chain(&error), "cannot publish the configured layers");
+            eprintln!("error: {}", error_chain(&error));
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -110,7 +122,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             api = config.api.token.is_some(),
             "starting"
         );
-        match crate::serve::run(listener, config, crate::serve::shutdown_signal()).await {
+        match crate::serve::run(listener, config, layers, crate::serve::shutdown_signal()).await {
             Ok(()) => {
                 tracing::info!("stopped");
                 ExitCode::SUCCESS

@@ -35,6 +35,8 @@ pub struct Config {
     pub data: DataConfig,
     /// `[api]`
     pub api: ApiConfig,
+    /// `[tiles]`
+    pub tiles: TilesConfig,
     /// `[[layers]]`
     pub layers: Vec<LayerConfig>,
 }
@@ -92,6 +94,41 @@ pub struct ApiConfig {
     pub token: Option<String>,
 }
 
+/// `[tiles]`: how pyramids are read and tiles answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TilesConfig {
+    /// Extra tile matrix set files (added to the built-in ones, replacing same ids).
+    pub tile_matrix_sets_dir: Option<PathBuf>,
+    /// `Cache-Control` of tile answers.
+    pub cache_control: String,
+    /// Bytes of slab indexes cached per pyramid.
+    pub index_cache_bytes: usize,
+    /// Slab files kept open per pyramid.
+    pub open_slabs: usize,
+}
+
+impl Default for TilesConfig {
+    fn default() -> Self {
+        TilesConfig {
+            tile_matrix_sets_dir: None,
+            cache_control: "public, max-age=86400".to_owned(),
+            index_cache_bytes: 16 * 1024 * 1024,
+            open_slabs: 256,
+        }
+    }
+}
+
+/// What a tile request inside the tile matrix but without stored data is answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyTile {
+    /// A tile filled with the pyramid's no-data value (transparent where the format allows).
+    Nodata,
+    /// `204 No Content`.
+    NoContent,
+    /// `404 Not Found`.
+    NotFound,
+}
+
 /// One `[[layers]]` table: a layer published from the config file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerConfig {
@@ -125,6 +162,12 @@ pub enum LayerKind {
         pyramid: PathBuf,
         /// Whether GetFeatureInfo answers the stored pixel values.
         getfeatureinfo: bool,
+        /// Answer to tiles without data.
+        empty_tile: EmptyTile,
+        /// Finest tile matrix served (None: the pyramid's finest).
+        bottom_level: Option<String>,
+        /// Coarsest tile matrix served (None: the pyramid's coarsest).
+        top_level: Option<String>,
     },
 }
 
@@ -149,6 +192,7 @@ impl Default for Config {
                 dir: PathBuf::from(DEFAULT_DATA_DIR),
             },
             api: ApiConfig::default(),
+            tiles: TilesConfig::default(),
             layers: Vec::new(),
         }
     }
@@ -412,7 +456,13 @@ struct Walker<'a> {
 type Table<'i> = DeTable<'i>;
 type Value<'i> = Spanned<DeValue<'i>>;
 
-const TOP_KEYS: &[&str] = &["server", "log", "data", "api", "layers"];
+const TOP_KEYS: &[&str] = &["server", "log", "data", "api", "tiles", "layers"];
+const TILES_KEYS: &[&str] = &[
+    "tile_matrix_sets_dir",
+    "cache_control",
+    "index_cache_bytes",
+    "open_slabs",
+];
 const SERVER_KEYS: &[&str] = &[
     "listen",
     "public_url",
@@ -428,7 +478,13 @@ const DATA_KEYS: &[&str] = &["dir"];
 const API_KEYS: &[&str] = &["token"];
 const LAYER_COMMON_KEYS: &[&str] = &["name", "title", "abstract", "keywords", "kind"];
 const LAYER_VECTOR_KEYS: &[&str] = &["source", "table", "style"];
-const LAYER_PYRAMID_KEYS: &[&str] = &["pyramid", "getfeatureinfo"];
+const LAYER_PYRAMID_KEYS: &[&str] = &[
+    "pyramid",
+    "getfeatureinfo",
+    "empty_tile",
+    "bottom_level",
+    "top_level",
+];
 
 impl Walker<'_> {
     fn document(&mut self) -> Config {
@@ -489,6 +545,9 @@ impl Walker<'_> {
                 config.api.token = Some(token).filter(|t| !t.is_empty());
             }
         }
+        if let Some(table) = self.table(&root, "tiles", "") {
+            self.tiles(table, &mut config.tiles);
+        }
         if let Some(layers) = root.get("layers") {
             config.layers = self.layers(layers);
         }
@@ -539,6 +598,35 @@ impl Walker<'_> {
         }
         if let Some(n) = self.integer(table, "shutdown_grace_secs", P, 0, 3600) {
             server.shutdown_grace = Duration::from_secs(n as u64);
+        }
+    }
+
+    fn tiles(&mut self, table: &Table<'_>, tiles: &mut TilesConfig) {
+        const P: &str = "tiles";
+        self.unknown_keys(table, P, TILES_KEYS);
+        if let Some((dir, offset)) = self.string_at(table, "tile_matrix_sets_dir", P) {
+            if !dir.is_empty() {
+                let resolved = self.base.join(&dir);
+                if resolved.is_dir() {
+                    tiles.tile_matrix_sets_dir = Some(resolved);
+                } else {
+                    self.push(
+                        offset,
+                        "tiles.tile_matrix_sets_dir",
+                        format!("'{}' is not a directory", resolved.display()),
+                        Some("give a folder of tile matrix set JSON files, or \"\" for the built-in ones only".to_owned()),
+                    );
+                }
+            }
+        }
+        if let Some(value) = self.string(table, "cache_control", P) {
+            tiles.cache_control = value;
+        }
+        if let Some(n) = self.integer(table, "index_cache_bytes", P, 4096, i64::MAX) {
+            tiles.index_cache_bytes = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(n) = self.integer(table, "open_slabs", P, 1, 65_536) {
+            tiles.open_slabs = n as usize;
         }
     }
 
@@ -641,9 +729,34 @@ impl Walker<'_> {
                 );
                 let pyramid = self.existing_file(table, "pyramid", path, start);
                 let getfeatureinfo = self.boolean(table, "getfeatureinfo", path).unwrap_or(false);
+                let empty_tile = match self.string_at(table, "empty_tile", path) {
+                    None => EmptyTile::Nodata,
+                    Some((value, offset)) => match value.as_str() {
+                        "nodata" => EmptyTile::Nodata,
+                        "204" => EmptyTile::NoContent,
+                        "404" => EmptyTile::NotFound,
+                        other => {
+                            self.push(
+                                offset,
+                                &format!("{path}.empty_tile"),
+                                format!("unknown empty tile answer '{other}'"),
+                                Some(
+                                    "use \"nodata\" (a tile of no-data), \"204\" or \"404\""
+                                        .to_owned(),
+                                ),
+                            );
+                            EmptyTile::Nodata
+                        }
+                    },
+                };
+                let bottom_level = self.string(table, "bottom_level", path);
+                let top_level = self.string(table, "top_level", path);
                 pyramid.map(|pyramid| LayerKind::Pyramid {
                     pyramid,
                     getfeatureinfo,
+                    empty_tile,
+                    bottom_level,
+                    top_level,
                 })
             }
             Some((other, offset)) => {
@@ -980,6 +1093,7 @@ mod tests {
         assert_eq!(config.server, defaults.server);
         assert_eq!(config.log, defaults.log);
         assert_eq!(config.api, defaults.api);
+        assert_eq!(config.tiles, defaults.tiles);
         assert!(config.layers.is_empty());
         assert!(config.data.dir.ends_with("data"));
     }
@@ -1041,7 +1155,10 @@ mod tests {
             config.layers[1].kind,
             LayerKind::Pyramid {
                 pyramid: dir.path().join("pyramid.json"),
-                getfeatureinfo: true
+                getfeatureinfo: true,
+                empty_tile: EmptyTile::Nodata,
+                bottom_level: None,
+                top_level: None,
             }
         );
     }

@@ -22,7 +22,10 @@ use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tracing::Instrument as _;
 
+use arc_swap::ArcSwap;
+
 use crate::config::Config;
+use crate::layers::Layers;
 use crate::metrics::{self, Metrics, RequestLabels};
 
 /// What every handler can reach. Cheap to clone.
@@ -30,6 +33,8 @@ use crate::metrics::{self, Metrics, RequestLabels};
 pub struct AppState {
     /// The running configuration.
     pub config: Arc<Config>,
+    /// The published layers: a snapshot swapped whole when publications change.
+    pub layers: Arc<ArcSwap<Layers>>,
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
     /// When the server started.
@@ -38,10 +43,11 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State for a configuration.
-    pub fn new(config: Config) -> AppState {
+    /// State for a configuration and its layers.
+    pub fn new(config: Config, layers: Layers) -> AppState {
         AppState {
             config: Arc::new(config),
+            layers: Arc::new(ArcSwap::from_pointee(layers)),
             metrics: Arc::new(Metrics::new()),
             started: Instant::now(),
             request_ids: Arc::new(AtomicU64::new(1)),
@@ -95,6 +101,27 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
+        .route("/wmts", get(crate::wmts::kvp))
+        .route(
+            "/wmts/1.0.0/WMTSCapabilities.xml",
+            get(crate::wmts::rest_capabilities),
+        )
+        .route(
+            "/wmts/{layer}/{style}/{tms}/{matrix}/{row}/{file}",
+            get(crate::wmts::rest_tile),
+        )
+        .route(
+            "/wmts/{layer}/{style}/{tms}/{matrix}/{row}/{col}/{j}/{file}",
+            get(crate::wmts::rest_feature_info),
+        )
+        .route("/tms/1.0.0", get(crate::tms::service))
+        .route("/tms/1.0.0/", get(crate::tms::service))
+        .route("/tms/1.0.0/{layer}", get(crate::tms::tile_map))
+        .route(
+            "/tms/1.0.0/{layer}/metadata.json",
+            get(crate::tms::tilejson),
+        )
+        .route("/tms/1.0.0/{layer}/{z}/{x}/{file}", get(crate::tms::tile))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(RequestBodyLimitLayer::new(body_limit))
@@ -254,7 +281,7 @@ async fn health(State(state): State<AppState>) -> Response {
         "status": "ok",
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": state.started.elapsed().as_secs_f64(),
-        "layers": state.config.layers.len(),
+        "layers": state.layers.load().len(),
     });
     let mut response = Json(body).into_response();
     response

@@ -3,7 +3,14 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod cli_ingest;
 pub mod config;
+pub mod featureinfo;
 pub mod http;
+pub mod layers;
 pub mod metrics;
+pub mod ogc;
 pub mod serve;
+pub mod tiles;
+pub mod tms;
+pub mod wmts;

@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::http::{router, AppState};
+use crate::layers::Layers;
 
 /// Errors that stop the server.
 #[derive(Debug, thiserror::Error)]
@@ -48,12 +49,13 @@ pub async fn bind(config: &Config) -> Result<TcpListener, ServeError> {
 pub async fn run(
     listener: TcpListener,
     config: Config,
+    layers: Layers,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let local = listener.local_addr().map_err(ServeError::LocalAddr)?;
     let grace = config.server.shutdown_grace;
     let max_header_bytes = config.server.max_header_bytes.max(8192);
-    let app = router(AppState::new(config));
+    let app = router(AppState::new(config, layers));
     let service = TowerToHyperService::new(app);
 
     let mut builder = auto::Builder::new(TokioExecutor::new());

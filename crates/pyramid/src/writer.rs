@@ -1,0 +1,266 @@
+//! Writing a pyramid: levels, slabs, then the descriptor and the slab list.
+//!
+//! Slabs are written whole and crash-safe ([`crate::slab::write_slab`]); the descriptor is
+//! written last, so a pyramid folder without `pyramid.json` is an unfinished build, and a
+//! slab that exists is complete — which is what makes a build resumable.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::slab::{self, slab_path};
+use crate::store::{
+    write_descriptor, Descriptor, LevelDescriptor, RasterSpecifications, StorageDescriptor,
+    TileLimits,
+};
+use crate::tile::{self, TileImage};
+use crate::{layout, PyramidError, TileFormat, TileMatrixSet};
+
+/// The name of the descriptor, list and data folder inside a pyramid folder.
+pub const PYRAMID_NAME: &str = "pyramid";
+
+/// Settings of a pyramid to write.
+#[derive(Debug, Clone)]
+pub struct PyramidSpec {
+    /// Tile format.
+    pub format: TileFormat,
+    /// Samples per pixel.
+    pub channels: u8,
+    /// No-data value per channel.
+    pub nodata: Vec<f64>,
+    /// Resampling name written in the descriptor (`nn`, `linear`, `bicubic`, `lanczos`).
+    pub interpolation: String,
+    /// Tiles per slab, across and down.
+    pub slab_size: (u32, u32),
+    /// Folder levels in slab paths.
+    pub path_depth: u32,
+}
+
+/// Writes the slabs of a pyramid into a folder, then its descriptor.
+#[derive(Debug)]
+pub struct PyramidWriter {
+    dir: PathBuf,
+    tms: TileMatrixSet,
+    spec: PyramidSpec,
+    levels: Vec<LevelDescriptor>,
+}
+
+impl PyramidWriter {
+    /// A writer into `dir` (created if needed).
+    pub fn new(
+        dir: &Path,
+        tms: TileMatrixSet,
+        spec: PyramidSpec,
+    ) -> Result<PyramidWriter, PyramidError> {
+        spec.format
+            .check_channels(spec.channels)
+            .map_err(|reason| PyramidError::Descriptor {
+                path: dir.join(format!("{PYRAMID_NAME}.json")),
+                reason,
+            })?;
+        if spec.nodata.len() != usize::from(spec.channels) {
+            return Err(PyramidError::Descriptor {
+                path: dir.join(format!("{PYRAMID_NAME}.json")),
+                reason: format!(
+                    "{} no-data values for {} channels",
+                    spec.nodata.len(),
+                    spec.channels
+                ),
+            });
+        }
+        std::fs::create_dir_all(dir).map_err(|source| PyramidError::Write {
+            path: dir.to_owned(),
+            source,
+        })?;
+        Ok(PyramidWriter {
+            dir: dir.to_owned(),
+            tms,
+            spec,
+            levels: Vec::new(),
+        })
+    }
+
+    /// The tile matrix set.
+    pub fn tile_matrix_set(&self) -> &TileMatrixSet {
+        &self.tms
+    }
+
+    /// The settings.
+    pub fn spec(&self) -> &PyramidSpec {
+        &self.spec
+    }
+
+    /// Declares a level and the tiles it may hold.
+    pub fn add_level(&mut self, matrix_id: &str, limits: TileLimits) -> Result<(), PyramidError> {
+        let matrix = self
+            .tms
+            .matrix(matrix_id)
+            .ok_or_else(|| PyramidError::UnknownTileMatrix {
+                tms: self.tms.id().to_owned(),
+                matrix: matrix_id.to_owned(),
+            })?;
+        matrix.range(
+            limits.min_col,
+            limits.max_col,
+            limits.min_row,
+            limits.max_row,
+        )?;
+        self.levels.retain(|l| l.id != matrix_id);
+        self.levels.push(LevelDescriptor {
+            id: matrix_id.to_owned(),
+            tiles_per_width: self.spec.slab_size.0,
+            tiles_per_height: self.spec.slab_size.1,
+            tile_limits: limits,
+            storage: StorageDescriptor {
+                kind: "FILE".to_owned(),
+                image_directory: Some(format!("{PYRAMID_NAME}/DATA/{matrix_id}")),
+                path_depth: Some(self.spec.path_depth),
+                mask_directory: None,
+            },
+        });
+        Ok(())
+    }
+
+    /// The slab file of slab (col, row) of a level.
+    pub fn slab_file(&self, matrix_id: &str, slab_col: u32, slab_row: u32) -> PathBuf {
+        self.dir
+            .join(PYRAMID_NAME)
+            .join("DATA")
+            .join(matrix_id)
+            .join(slab_path(slab_col, slab_row, self.spec.path_depth))
+    }
+
+    /// Encodes and writes one slab; `tile(col, row)` gives each tile of the slab inside the
+    /// level's limits (`None`: no data). A slab without any tile is not written.
+    /// Returns whether a file was written.
+    pub fn write_slab(
+        &self,
+        matrix_id: &str,
+        slab_col: u32,
+        slab_row: u32,
+        mut tile: impl FnMut(u32, u32) -> Option<TileImage>,
+    ) -> Result<bool, PyramidError> {
+        let level = self
+            .levels
+            .iter()
+            .find(|l| l.id == matrix_id)
+            .ok_or_else(|| PyramidError::UnknownTileMatrix {
+                tms: self.tms.id().to_owned(),
+                matrix: matrix_id.to_owned(),
+            })?;
+        let matrix = self
+            .tms
+            .matrix(matrix_id)
+            .ok_or_else(|| PyramidError::UnknownTileMatrix {
+                tms: self.tms.id().to_owned(),
+                matrix: matrix_id.to_owned(),
+            })?;
+        let (tpw, tph) = (level.tiles_per_width, level.tiles_per_height);
+        let l = level.tile_limits;
+        let mut tiles = Vec::with_capacity((tpw * tph) as usize);
+        let mut any = false;
+        for r in 0..tph {
+            for c in 0..tpw {
+                let (col, row) = (slab_col * tpw + c, slab_row * tph + r);
+                let inside = (l.min_col..=l.max_col).contains(&col)
+                    && (l.min_row..=l.max_row).contains(&row);
+                let encoded = if inside {
+                    match tile(col, row) {
+                        Some(image) => {
+                            Some(tile::encode(self.spec.format, &image).map_err(|reason| {
+                                PyramidError::Tile {
+                                    level: matrix_id.to_owned(),
+                                    col,
+                                    row,
+                                    reason,
+                                }
+                            })?)
+                        }
+                        None => None,
+                    }
+                } else {
+                    None
+                };
+                any |= encoded.is_some();
+                tiles.push(encoded);
+            }
+        }
+        if !any {
+            return Ok(false);
+        }
+        let slab_layout = layout(self.spec.format, self.spec.channels, matrix, level);
+        slab::write_slab(
+            &self.slab_file(matrix_id, slab_col, slab_row),
+            &slab_layout,
+            &tiles,
+        )?;
+        Ok(true)
+    }
+
+    /// The descriptor of what was declared.
+    pub fn descriptor(&self) -> Descriptor {
+        let mut levels = self.levels.clone();
+        levels.sort_by_key(|l| self.tms.matrix(&l.id).map_or(0, crate::TileMatrix::level));
+        let photometric = if self.spec.channels >= 3 {
+            "rgb"
+        } else {
+            "gray"
+        };
+        Descriptor {
+            tile_matrix_set: self.tms.id().to_owned(),
+            format: self.spec.format.name().to_owned(),
+            raster_specifications: Some(RasterSpecifications {
+                channels: self.spec.channels,
+                nodata: self
+                    .spec
+                    .nodata
+                    .iter()
+                    .map(|v| format!("{v}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                photometric: photometric.to_owned(),
+                interpolation: self.spec.interpolation.clone(),
+            }),
+            levels,
+            mask_format: None,
+        }
+    }
+
+    /// Writes the slab list and the descriptor; returns the descriptor's path.
+    pub fn finish(self) -> Result<PathBuf, PyramidError> {
+        let data = self.dir.join(PYRAMID_NAME);
+        let root = std::fs::canonicalize(&data).unwrap_or_else(|_| data.clone());
+        let mut list = format!("0={}\n#\n", root.display());
+        for level in &self.levels {
+            let level_dir = data.join("DATA").join(&level.id);
+            let mut slabs = Vec::new();
+            collect_slabs(&level_dir, &level_dir, &mut slabs);
+            slabs.sort();
+            for slab in slabs {
+                let _ = writeln!(list, "0/DATA/{}/{slab}", level.id);
+            }
+        }
+        slab::write_atomically(
+            &self.dir.join(format!("{PYRAMID_NAME}.list")),
+            list.as_bytes(),
+        )?;
+        let path = self.dir.join(format!("{PYRAMID_NAME}.json"));
+        write_descriptor(&path, &self.descriptor())?;
+        Ok(path)
+    }
+}
+
+fn collect_slabs(root: &Path, dir: &Path, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_slabs(root, &path, out);
+        } else if path.extension().is_some_and(|e| e == "tif") {
+            if let Ok(relative) = path.strip_prefix(root) {
+                out.push(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Tile answers shared by WMTS and TMS: the served format of a pyramid, the tile bytes (as
+//! stored, or converted when the stored form is not an image a browser reads), empty tiles,
+//! HTTP caching (ETag, 304, Cache-Control), and pixel values for GetFeatureInfo.
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use pyramid::{SampleType, TileCoord, TileFormat, TileImage};
+
+use crate::config::EmptyTile;
+use crate::layers::PyramidLayer;
+
+/// The format tiles of a pyramid are served in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServedFormat {
+    /// MIME type (the WMTS `Format`).
+    pub mime: &'static str,
+    /// File extension in RESTful URLs.
+    pub extension: &'static str,
+}
+
+/// JPEG and PNG pyramids serve their tiles as stored; other 8-bit pyramids are converted to
+/// PNG; float pyramids are served as little-endian 32-bit BIL (`image/x-bil;bits=32`).
+pub fn served_format(format: TileFormat) -> ServedFormat {
+    match format {
+        TileFormat::JpgUint8 | TileFormat::Jpg90Uint8 => ServedFormat {
+            mime: "image/jpeg",
+            extension: "jpeg",
+        },
+        TileFormat::ZipFloat32 | TileFormat::RawFloat32 => ServedFormat {
+            mime: "image/x-bil;bits=32",
+            extension: "bil",
+        },
+        _ => ServedFormat {
+            mime: "image/png",
+            extension: "png",
+        },
+    }
+}
+
+/// Whether a RESTful extension names the served format (`jpg`/`jpeg`, `png`, `bil`).
+pub fn extension_matches(served: ServedFormat, extension: &str) -> bool {
+    let extension = extension.to_ascii_lowercase();
+    match served.extension {
+        "jpeg" => extension == "jpeg" || extension == "jpg",
+        other => extension == other,
+    }
+}
+
+/// Whether a requested MIME type names the served format (parameters and case ignored).
+pub fn mime_matches(served: ServedFormat, requested: &str) -> bool {
+    let normalise = |m: &str| m.to_ascii_lowercase().replace(' ', "");
+    let requested = normalise(requested);
+    requested == normalise(served.mime)
+        || (served.extension == "jpeg" && requested == "image/jpg")
+        || (served.extension == "bil" && requested == "image/x-bil")
+}
+
+/// Errors of answering a tile.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TileError {
+    /// Reading or decoding the stored tile failed.
+    #[error(transparent)]
+    Pyramid(#[from] pyramid::PyramidError),
+    /// Converting the tile to the served format failed.
+    #[error("cannot encode the tile: {0}")]
+    Encode(String),
+}
+
+/// The answer to a tile request for a tile inside the served matrix.
+pub fn tile_response(
+    layer: &PyramidLayer,
+    tile: TileCoord,
+    request_headers: &HeaderMap,
+    cache_control: &str,
+) -> Result<Response, TileError> {
+    let pyramid = &layer.pyramid;
+    let served = served_format(pyramid.format());
+    let Some(stored) = pyramid.read_tile(tile)? else {
+        return empty_tile(layer, tile, cache_control);
+    };
+    if not_modified(request_headers, &stored.etag) {
+        return Ok(with_cache_headers(
+            StatusCode::NOT_MODIFIED.into_response(),
+            &stored.etag,
+            cache_control,
+        ));
+    }
+    let etag = stored.etag.clone();
+    let body: Bytes = match pyramid.format() {
+        TileFormat::JpgUint8
+        | TileFormat::Jpg90Uint8
+        | TileFormat::PngUint8
+        | TileFormat::RawFloat32 => Bytes::from(stored.bytes),
+        _ => {
+            let Some(image) = pyramid.read_pixels(tile)? else {
+                return empty_tile(layer, tile, cache_control);
+            };
+            Bytes::from(encode_served(&image, served, pyramid.nodata())?)
+        }
+    };
+    let response = (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(served.mime))],
+        Body::from(body),
+    )
+        .into_response();
+    Ok(with_cache_headers(response, &etag, cache_control))
+}
+
+fn empty_tile(
+    layer: &PyramidLayer,
+    tile: TileCoord,
+    cache_control: &str,
+) -> Result<Response, TileError> {
+    match layer.empty_tile {
+        EmptyTile::NoContent => Ok(StatusCode::NO_CONTENT.into_response()),
+        EmptyTile::NotFound => Ok((
+            StatusCode::NOT_FOUND,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            )],
+            "no data in this tile\n",
+        )
+            .into_response()),
+        EmptyTile::Nodata => {
+            let pyramid = &layer.pyramid;
+            let served = served_format(pyramid.format());
+            let Some(matrix) = pyramid.tile_matrix_set().matrix_of(tile) else {
+                return Ok(StatusCode::NO_CONTENT.into_response());
+            };
+            let image = TileImage::filled(
+                matrix.tile_width(),
+                matrix.tile_height(),
+                pyramid.format().sample_type(),
+                pyramid.nodata(),
+            );
+            let bytes = encode_served(&image, served, pyramid.nodata())?;
+            let response = (
+                [(header::CONTENT_TYPE, HeaderValue::from_static(served.mime))],
+                Body::from(bytes),
+            )
+                .into_response();
+            Ok(with_cache_headers(response, "\"nodata\"", cache_control))
+        }
+    }
+}
+
+/// Encodes decoded pixels in the served format. 8-bit pixels equal to the no-data value are
+/// made transparent in PNG (an alpha channel is added where the pyramid has none).
+fn encode_served(
+    image: &TileImage,
+    served: ServedFormat,
+    nodata: &[f64],
+) -> Result<Vec<u8>, TileError> {
+    match served.extension {
+        "bil" => match image.samples() {
+            pyramid::Samples::F32(values) => {
+                Ok(values.iter().flat_map(|v| v.to_le_bytes()).collect())
+            }
+            pyramid::Samples::U8(_) => {
+                Err(TileError::Encode("8-bit tile served as BIL".to_owned()))
+            }
+        },
+        "jpeg" => pyramid::tile::encode(TileFormat::JpgUint8, image).map_err(TileError::Encode),
+        _ => {
+            let with_alpha = with_nodata_alpha(image, nodata);
+            pyramid::tile::encode(TileFormat::PngUint8, with_alpha.as_ref().unwrap_or(image))
+                .map_err(TileError::Encode)
+        }
+    }
+}
+
+/// Gray or RGB 8-bit pixels with an alpha channel: 0 where every band equals its no-data
+/// value, 255 elsewhere. `None` when the image already has alpha or is not 8-bit.
+fn with_nodata_alpha(image: &TileImage, nodata: &[f64]) -> Option<TileImage> {
+    let pyramid::Samples::U8(samples) = image.samples() else {
+        return None;
+    };
+    let channels = usize::from(image.channels());
+    if !(channels == 1 || channels == 3) || nodata.len() != channels {
+        return None;
+    }
+    let nodata: Vec<u8> = nodata
+        .iter()
+        .map(|v| v.round().clamp(0.0, 255.0) as u8)
+        .collect();
+    let mut out = Vec::with_capacity(samples.len() / channels * (channels + 1));
+    for pixel in samples.chunks_exact(channels) {
+        out.extend_from_slice(pixel);
+        out.push(if pixel == nodata.as_slice() { 0 } else { 255 });
+    }
+    TileImage::new(
+        image.width(),
+        image.height(),
+        image.channels() + 1,
+        pyramid::Samples::U8(out),
+    )
+}
+
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|candidate| {
+            let candidate = candidate.trim();
+            candidate == "*" || candidate.trim_start_matches("W/") == etag
+        })
+}
+
+fn with_cache_headers(mut response: Response, etag: &str, cache_control: &str) -> Response {
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(etag) {
+        headers.insert(header::ETAG, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(cache_control) {
+        headers.insert(header::CACHE_CONTROL, value);
+    }
+    response
+}
+
+/// The stored values of every band at pixel (i, j) of a tile; `None` where there is no data.
+pub fn pixel_values(
+    layer: &PyramidLayer,
+    tile: TileCoord,
+    i: u32,
+    j: u32,
+) -> Result<Option<Vec<f64>>, TileError> {
+    let Some(image) = layer.pyramid.read_pixels(tile)? else {
+        return Ok(None);
+    };
+    let Some(values) = image.pixel(i, j) else {
+        return Ok(None);
+    };
+    let nodata = layer.pyramid.nodata();
+    // Exact comparison on purpose: no-data is a stored sentinel value, not a measurement.
+    #[allow(clippy::float_cmp)]
+    let is_nodata = !nodata.is_empty() && values.iter().zip(nodata).all(|(v, n)| v == n);
+    if is_nodata {
+        return Ok(None);
+    }
+    Ok(Some(values))
+}
+
+/// A sample value as text: float32 samples in their shortest exact form.
+pub fn format_value(sample_type: SampleType, value: f64) -> String {
+    match sample_type {
+        SampleType::Float32 => format!("{}", value as f32),
+        SampleType::Uint8 => format!("{value}"),
+    }
+}
+
+/// A sample value as JSON.
+pub fn json_value(sample_type: SampleType, value: f64) -> serde_json::Value {
+    match sample_type {
+        SampleType::Uint8 => serde_json::Value::from(value as u64),
+        SampleType::Float32 => format!("{}", value as f32)
+            .parse::<serde_json::Number>()
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+    }
+}

@@ -1,0 +1,406 @@
+//! WMTS and TMS over real pyramids, spoken to over HTTP; OWSLib and GDAL as clients where
+//! they are installed.
+#![cfg(unix)]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{get, get_bytes, header, Server};
+use pyramid::{
+    PyramidSpec, PyramidWriter, Samples, TileFormat, TileImage, TileLimits, TileMatrixSets,
+};
+
+/// Elevation-like float value of pixel (i, j) of tile (col, row): exact in f32, unique.
+fn elevation(col: u32, row: u32, i: u32, j: u32) -> f32 {
+    (col * 1000 + row * 100) as f32 + i as f32 * 0.25 + j as f32 * 0.5 + 0.125
+}
+
+/// Builds two pyramids on PM level 3 (cols 3..=4, rows 2..=3) and level 2 (col 1..=2, row 1):
+/// `dem` (ZIP FLOAT32) and `ortho` (PNG RGB); writes a config; returns its path.
+fn fixture(dir: &Path) -> std::path::PathBuf {
+    let sets = TileMatrixSets::builtin();
+    let pm = sets.get("PM").unwrap().clone();
+    for (name, format, channels, nodata) in [
+        ("dem", TileFormat::ZipFloat32, 1u8, vec![-99999.0]),
+        ("ortho", TileFormat::PngUint8, 3, vec![255.0, 255.0, 255.0]),
+    ] {
+        let spec = PyramidSpec {
+            format,
+            channels,
+            nodata,
+            interpolation: "nn".to_owned(),
+            slab_size: (4, 4),
+            path_depth: 2,
+        };
+        let mut writer = PyramidWriter::new(&dir.join(name), pm.clone(), spec).unwrap();
+        writer
+            .add_level(
+                "3",
+                TileLimits {
+                    min_col: 3,
+                    max_col: 4,
+                    min_row: 2,
+                    max_row: 3,
+                },
+            )
+            .unwrap();
+        writer
+            .add_level(
+                "2",
+                TileLimits {
+                    min_col: 1,
+                    max_col: 2,
+                    min_row: 1,
+                    max_row: 1,
+                },
+            )
+            .unwrap();
+        for (level, slab_col) in [("2", 0), ("3", 0), ("3", 1)] {
+            writer
+                .write_slab(level, slab_col, 0, |col, row| {
+                    if (level, col, row) == ("3", 4, 3) {
+                        return None; // a hole
+                    }
+                    Some(match format {
+                        TileFormat::ZipFloat32 => {
+                            let values = (0..256 * 256)
+                                .map(|k| elevation(col, row, k % 256, k / 256))
+                                .collect();
+                            TileImage::new(256, 256, 1, Samples::F32(values)).unwrap()
+                        }
+                        _ => TileImage::filled(
+                            256,
+                            256,
+                            format.sample_type(),
+                            &[f64::from(col * 40), f64::from(row * 40), 90.0],
+                        ),
+                    })
+                })
+                .unwrap();
+        }
+        writer.finish().unwrap();
+    }
+    let config = dir.join("tuilerie.toml");
+    std::fs::write(
+        &config,
+        "[[layers]]\nname = \"dem\"\ntitle = \"Elevation\"\nabstract = \"Heights & depths\"\nkeywords = [\"DEM\"]\nkind = \"pyramid\"\npyramid = \"dem/pyramid.json\"\ngetfeatureinfo = true\n\n\
+         [[layers]]\nname = \"ortho\"\ntitle = \"Ortho\"\nkind = \"pyramid\"\npyramid = \"ortho/pyramid.json\"\n",
+    )
+    .unwrap();
+    config
+}
+
+fn start() -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture(dir.path());
+    let server = Server::start(&["--config", config.to_str().unwrap()]);
+    (dir, server)
+}
+
+#[test]
+fn capabilities_are_the_same_in_kvp_and_rest_and_describe_the_layers() {
+    let (_dir, server) = start();
+    let (status, headers, kvp) = get(&server.url("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"));
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), Some("application/xml"));
+    let (_, _, rest) = get(&server.url("/wmts/1.0.0/WMTSCapabilities.xml"));
+    assert_eq!(kvp, rest);
+    for expected in [
+        "<ows:Identifier>dem</ows:Identifier>",
+        "<ows:Title>Elevation</ows:Title>",
+        "<ows:Abstract>Heights &amp; depths</ows:Abstract>",
+        "<Format>image/x-bil;bits=32</Format>",
+        "<Format>image/png</Format>",
+        "<InfoFormat>application/json</InfoFormat>",
+        "<TileMatrixSet>PM_2_3</TileMatrixSet>",
+        "<ows:Identifier>PM_2_3</ows:Identifier>",
+        "<TileMatrix>3</TileMatrix>\n            <MinTileRow>2</MinTileRow>\n            <MaxTileRow>3</MaxTileRow>\n            <MinTileCol>3</MinTileCol>",
+        "<ows:SupportedCRS>urn:ogc:def:crs:EPSG::3857</ows:SupportedCRS>",
+        "<TopLeftCorner>-20037508.3427892 20037508.3427892</TopLeftCorner>",
+        "<ScaleDenominator>139770566.00717",
+        "<ows:BoundingBox crs=\"urn:ogc:def:crs:EPSG::3857\">\n        <ows:LowerCorner>-5009377.0856973 0</ows:LowerCorner>",
+        &format!("template=\"{}/wmts/dem/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/{{TileCol}}.bil\"", server.base),
+        &format!("xlink:href=\"{}/wmts?\"", server.base),
+    ] {
+        assert!(kvp.contains(expected), "missing {expected}\n{kvp}");
+    }
+    // ortho has no GetFeatureInfo.
+    let ortho = &kvp[kvp.find("<ows:Identifier>ortho</ows:Identifier>").unwrap()..];
+    let ortho = &ortho[..ortho.find("</Layer>").unwrap()];
+    assert!(!ortho.contains("InfoFormat"), "{ortho}");
+}
+
+#[test]
+fn capabilities_urls_follow_the_proxy_headers() {
+    let (_dir, server) = start();
+    let (_, _, body) = get_bytes(
+        &server.url("/wmts/1.0.0/WMTSCapabilities.xml"),
+        &[
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Host", "maps.example.org"),
+        ],
+    );
+    let body = String::from_utf8(body).unwrap();
+    assert!(
+        body.contains("https://maps.example.org/wmts/dem/"),
+        "{body}"
+    );
+    assert!(!body.contains(&server.base), "{body}");
+}
+
+#[test]
+fn kvp_and_rest_tiles_are_identical_and_cacheable() {
+    let (_dir, server) = start();
+    let kvp = server.url("/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=ortho&STYLE=normal&FORMAT=image/png&TILEMATRIXSET=PM&TILEMATRIX=3&TILEROW=2&TILECOL=4");
+    let (status, headers, kvp_bytes) = get_bytes(&kvp, &[]);
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), Some("image/png"));
+    let etag = header(&headers, "etag").unwrap().to_owned();
+    assert!(header(&headers, "cache-control")
+        .unwrap()
+        .contains("max-age"));
+    let (_, _, rest_bytes) = get_bytes(&server.url("/wmts/ortho/normal/PM/3/2/4.png"), &[]);
+    let (status, _, linked) = get_bytes(&server.url("/wmts/ortho/normal/PM_2_3/3/2/4.png"), &[]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&linked));
+    assert_eq!(linked, rest_bytes);
+    assert_eq!(kvp_bytes, rest_bytes);
+    let image = image::load_from_memory(&kvp_bytes).unwrap().into_rgb8();
+    assert_eq!(image.get_pixel(10, 10).0, [160, 80, 90]);
+    let (status, _, body) = get_bytes(&kvp, &[("If-None-Match", &etag)]);
+    assert_eq!(status, 304);
+    assert!(body.is_empty());
+}
+
+#[test]
+fn tms_rows_are_flipped_relative_to_wmts_rows() {
+    let (_dir, server) = start();
+    // Level 3 has 8 rows: WMTS row 2 is TMS row 5.
+    let (status, headers, tms) = get_bytes(&server.url("/tms/1.0.0/ortho/3/4/5.png"), &[]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&tms));
+    assert_eq!(header(&headers, "content-type"), Some("image/png"));
+    let (_, _, wmts) = get_bytes(&server.url("/wmts/ortho/normal/PM/3/2/4.png"), &[]);
+    assert_eq!(tms, wmts);
+    let (_, _, other) = get_bytes(&server.url("/tms/1.0.0/ortho/3/4/2.png"), &[]);
+    assert_ne!(tms, other);
+}
+
+#[test]
+fn tms_documents_list_layers_and_tile_sets() {
+    let (_dir, server) = start();
+    let (status, _, service) = get(&server.url("/tms/1.0.0"));
+    assert_eq!(status, 200);
+    assert!(
+        service.contains(&format!("href=\"{}/tms/1.0.0/dem\"", server.base)),
+        "{service}"
+    );
+    assert!(service.contains("profile=\"global-mercator\""), "{service}");
+    let (status, _, map) = get(&server.url("/tms/1.0.0/ortho"));
+    assert_eq!(status, 200);
+    assert!(map.contains("<SRS>EPSG:3857</SRS>"), "{map}");
+    assert!(
+        map.contains("<Origin x=\"-20037508.3427892\" y=\"-20037508.3427892\"/>"),
+        "{map}"
+    );
+    assert!(map.contains(&format!("<TileSet href=\"{}/tms/1.0.0/ortho/3\" units-per-pixel=\"19567.8792410051\" order=\"1\"/>", server.base)), "{map}");
+    let (status, _, json) = get(&server.url("/tms/1.0.0/ortho/metadata.json"));
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["tilejson"], "3.0.0");
+    assert_eq!(json["minzoom"], 2);
+    assert_eq!(json["maxzoom"], 3);
+    assert_eq!(
+        json["tiles"][0],
+        format!("{}/wmts/ortho/normal/PM/{{z}}/{{y}}/{{x}}.png", server.base)
+    );
+}
+
+#[test]
+fn feature_info_returns_the_stored_float_values_exactly() {
+    let (_dir, server) = start();
+    let url = server.url("/wmts?SERVICE=WMTS&REQUEST=GetFeatureInfo&VERSION=1.0.0&LAYER=dem&STYLE=normal&FORMAT=image/x-bil;bits=32&TILEMATRIXSET=PM&TILEMATRIX=3&TILEROW=3&TILECOL=3&I=17&J=201&INFOFORMAT=application/json");
+    let (status, headers, body) = get(&url);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(json["type"], "FeatureCollection");
+    let expected = f64::from(elevation(3, 3, 17, 201));
+    assert_eq!(
+        json["features"][0]["properties"]["band_1"].as_f64(),
+        Some(expected)
+    );
+    assert_eq!(
+        json["features"][0]["properties"]["pixel"][0].as_f64(),
+        Some(expected)
+    );
+    let lon = json["features"][0]["geometry"]["coordinates"][0]
+        .as_f64()
+        .unwrap();
+    assert!((-45.0..0.0).contains(&lon), "{lon}");
+    // REST encoding, plain text.
+    let (status, _, text) = get(&server.url("/wmts/dem/normal/PM/3/3/3/201/17.txt"));
+    assert_eq!(status, 200);
+    assert!(
+        text.contains(&format!("band_1 = {}", elevation(3, 3, 17, 201))),
+        "{text}"
+    );
+    // In the hole: no feature.
+    let (_, _, empty) = get(&server.url("/wmts/dem/normal/PM/3/3/4/10/10.json"));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&empty).unwrap()["features"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+}
+
+#[test]
+fn errors_are_ows_exception_reports_naming_the_parameter() {
+    let (_dir, server) = start();
+    let base = "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&STYLE=normal&FORMAT=image/png&TILEMATRIXSET=PM";
+    let cases = [
+        (format!("{base}&LAYER=ortho&TILEMATRIX=3&TILEROW=9&TILECOL=1"), 400, "TileOutOfRange", "TILEROW"),
+        (format!("{base}&LAYER=ortho&TILEMATRIX=3&TILEROW=1&TILECOL=-1"), 400, "TileOutOfRange", "TILECOL"),
+        (format!("{base}&LAYER=nope&TILEMATRIX=3&TILEROW=1&TILECOL=1"), 400, "InvalidParameterValue", "LAYER"),
+        (format!("{base}&LAYER=ortho&TILEMATRIX=9&TILEROW=1&TILECOL=1"), 400, "InvalidParameterValue", "TILEMATRIX"),
+        (format!("{base}&LAYER=ortho&TILEMATRIX=3&TILECOL=1"), 400, "MissingParameterValue", "TILEROW"),
+        (format!("{base}&LAYER=ortho&TILEMATRIX=3&TILEROW=x&TILECOL=1"), 400, "InvalidParameterValue", "TILEROW"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=ortho&STYLE=normal&FORMAT=image/jpeg&TILEMATRIXSET=PM&TILEMATRIX=3&TILEROW=2&TILECOL=3".to_owned(), 400, "InvalidParameterValue", "FORMAT"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=ortho&STYLE=fancy&FORMAT=image/png&TILEMATRIXSET=PM&TILEMATRIX=3&TILEROW=2&TILECOL=3".to_owned(), 400, "InvalidParameterValue", "STYLE"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=ortho&STYLE=normal&FORMAT=image/png&TILEMATRIXSET=LAMB93&TILEMATRIX=3&TILEROW=2&TILECOL=3".to_owned(), 400, "InvalidParameterValue", "TILEMATRIXSET"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetFeatureInfo&VERSION=1.0.0&LAYER=ortho&STYLE=normal&FORMAT=image/png&TILEMATRIXSET=PM&TILEMATRIX=3&TILEROW=2&TILECOL=3&I=1&J=1&INFOFORMAT=text/plain".to_owned(), 501, "OperationNotSupported", "LAYER"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetFeatureInfo&VERSION=1.0.0&LAYER=dem&STYLE=normal&FORMAT=image/png&TILEMATRIXSET=PM&TILEMATRIX=3&TILEROW=2&TILECOL=3&I=256&J=1&INFOFORMAT=text/plain".to_owned(), 400, "InvalidParameterValue", "I"),
+        ("/wmts?SERVICE=WMTS&REQUEST=DropTable".to_owned(), 501, "OperationNotSupported", "REQUEST"),
+        ("/wmts?SERVICE=WMTS".to_owned(), 400, "MissingParameterValue", "REQUEST"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=2.0.0".to_owned(), 400, "InvalidParameterValue", "VERSION"),
+    ];
+    for (path, status, code, locator) in cases {
+        let (got, headers, body) = get(&server.url(&path));
+        assert_eq!(got, status, "{path}\n{body}");
+        assert_eq!(
+            header(&headers, "content-type"),
+            Some("application/xml"),
+            "{path}"
+        );
+        assert!(
+            body.contains(&format!("exceptionCode=\"{code}\" locator=\"{locator}\"")),
+            "{path}\n{body}"
+        );
+        assert!(body.contains("<ExceptionText>"), "{body}");
+    }
+    // RESTful resources that do not exist are 404.
+    let (status, _, body) = get(&server.url("/wmts/nope/normal/PM/3/2/3.png"));
+    assert_eq!(status, 404, "{body}");
+    let (status, _, _) = get(&server.url("/tms/1.0.0/ortho/3/99/1.png"));
+    assert_eq!(status, 400);
+    let (status, _, _) = get(&server.url("/tms/1.0.0/nope"));
+    assert_eq!(status, 404);
+}
+
+#[test]
+fn tiles_without_data_are_nodata_tiles_by_default() {
+    let (_dir, server) = start();
+    let (status, headers, body) = get_bytes(&server.url("/wmts/ortho/normal/PM/3/3/4.png"), &[]);
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), Some("image/png"));
+    let image = image::load_from_memory(&body).unwrap();
+    assert_eq!(image.to_rgb8().get_pixel(0, 0).0, [255, 255, 255]);
+    // Inside the matrix, outside the pyramid's limits: also no data.
+    let (status, _, _) = get_bytes(&server.url("/wmts/ortho/normal/PM/3/0/0.png"), &[]);
+    assert_eq!(status, 200);
+}
+
+#[test]
+fn owslib_reads_the_capabilities_and_fetches_tiles() {
+    let probe = Command::new("python3")
+        .args(["-c", "import owslib"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: python3 with owslib is not installed");
+        return;
+    }
+    let (_dir, server) = start();
+    let script = format!(
+        r#"
+from owslib.wmts import WebMapTileService
+from owslib.tms import TileMapService
+wmts = WebMapTileService("{base}/wmts?SERVICE=WMTS&REQUEST=GetCapabilities")
+assert set(wmts.contents) == {{"dem", "ortho"}}, list(wmts.contents)
+layer = wmts.contents["ortho"]
+assert list(layer.tilematrixsetlinks) == ["PM_2_3"], layer.tilematrixsetlinks
+assert list(wmts.tilematrixsets["PM_2_3"].tilematrix) == ["2", "3"]
+assert wmts.tilematrixsets["PM_2_3"].tilematrix["3"].matrixwidth == 8
+tile = wmts.gettile(layer="ortho", tilematrixset="PM_2_3", tilematrix="3", row=2, column=4, format="image/png")
+data = tile.read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n", data[:16]
+tms = TileMapService("{base}/tms/1.0.0")
+assert len(tms.items()) == 2, tms.items()
+print("ok")
+"#,
+        base = server.base
+    );
+    let output = Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("ok"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn gdal_reads_the_layer_through_its_wmts_driver() {
+    if Command::new("gdalinfo").arg("--version").output().is_err() {
+        eprintln!("skipped: gdalinfo is not installed");
+        return;
+    }
+    let (dir, server) = start();
+    let output = Command::new("gdalinfo")
+        .arg(format!(
+            "WMTS:{}/wmts/1.0.0/WMTSCapabilities.xml,layer=ortho",
+            server.base
+        ))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains("Driver: WMTS"), "{text}");
+    assert!(
+        text.contains("PROJCRS[\"WGS 84 / Pseudo-Mercator\"") || text.contains("Pseudo-Mercator"),
+        "{text}"
+    );
+    // Level 3 limits: cols 3..=4, rows 2..=3 → 512×512 pixels.
+    assert!(text.contains("Size is 512, 512"), "{text}");
+    let translated = Command::new("gdal_translate")
+        .env("GDAL_DEFAULT_WMS_CACHE_PATH", dir.path().join("gdalcache"))
+        .args(["-q", "-of", "PNG"])
+        .arg(format!(
+            "WMTS:{}/wmts/1.0.0/WMTSCapabilities.xml,layer=ortho",
+            server.base
+        ))
+        .arg(dir.path().join("out.png"))
+        .output()
+        .unwrap();
+    assert!(
+        translated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&translated.stderr)
+    );
+    let image = image::open(dir.path().join("out.png")).unwrap().to_rgb8();
+    // Top-left tile of the extent is (col 3, row 2).
+    assert_eq!(
+        image.get_pixel(5, 5).0,
+        [120, 80, 90],
+        "{}",
+        String::from_utf8_lossy(&translated.stderr)
+    );
+}
