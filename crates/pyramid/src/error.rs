@@ -35,6 +35,20 @@ pub enum PyramidError {
         /// What is wrong.
         reason: String,
     },
+    /// An input raster that cannot be used (not a TIFF, no georeferencing, unknown CRS…).
+    #[error("input {}: {reason}", path.display())]
+    Source {
+        /// The input file.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// A pyramid build that cannot go on (bad parameters, another build in the folder…).
+    #[error("pyramid build: {reason}")]
+    Build {
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
     /// A file could not be written.
     #[error("cannot write {}", path.display())]
     Write {

@@ -54,16 +54,19 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod build;
 mod error;
 mod format;
 mod matrix;
 mod registry;
 mod set;
 pub mod slab;
+pub mod source;
 mod store;
 pub mod tile;
 mod writer;
 
+pub use build::{build, BuildOptions, BuildReport, Interpolation};
 pub use crs::Bbox;
 pub use error::PyramidError;
 pub use format::{SampleType, TileFormat};
@@ -73,6 +76,7 @@ pub use matrix::{
 };
 pub use registry::TileMatrixSets;
 pub use set::{TileMatrixSet, TmsFormat};
+pub use source::GeoTiff;
 pub use store::{
     layout, parse_nodata, write_descriptor, CacheLimits, Descriptor, Level, LevelDescriptor,
     Pyramid, RasterSpecifications, StorageDescriptor, StoredTile, TileLimits,

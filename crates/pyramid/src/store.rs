@@ -198,6 +198,17 @@ impl Pyramid {
         Pyramid::from_descriptor(path, root, descriptor, sets, limits)
     }
 
+    /// A pyramid from a descriptor in memory (e.g. one being built), rooted at `root`.
+    pub fn from_parts(
+        path: &Path,
+        root: &Path,
+        descriptor: Descriptor,
+        sets: &TileMatrixSets,
+        limits: CacheLimits,
+    ) -> Result<Pyramid, PyramidError> {
+        Pyramid::from_descriptor(path, root, descriptor, sets, limits)
+    }
+
     fn from_descriptor(
         path: &Path,
         root: &Path,

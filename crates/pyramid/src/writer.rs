@@ -130,14 +130,15 @@ impl PyramidWriter {
     }
 
     /// Encodes and writes one slab; `tile(col, row)` gives each tile of the slab inside the
-    /// level's limits (`None`: no data). A slab without any tile is not written.
+    /// level's limits (`None`: no data; an error stops the slab). A slab without any tile is
+    /// not written.
     /// Returns whether a file was written.
     pub fn write_slab(
         &self,
         matrix_id: &str,
         slab_col: u32,
         slab_row: u32,
-        mut tile: impl FnMut(u32, u32) -> Option<TileImage>,
+        mut tile: impl FnMut(u32, u32) -> Result<Option<TileImage>, PyramidError>,
     ) -> Result<bool, PyramidError> {
         let level = self
             .levels
@@ -164,7 +165,7 @@ impl PyramidWriter {
                 let inside = (l.min_col..=l.max_col).contains(&col)
                     && (l.min_row..=l.max_row).contains(&row);
                 let encoded = if inside {
-                    match tile(col, row) {
+                    match tile(col, row)? {
                         Some(image) => {
                             Some(tile::encode(self.spec.format, &image).map_err(|reason| {
                                 PyramidError::Tile {

@@ -27,6 +27,12 @@ enum Command {
     Config(ConfigCommand),
     /// Check a GeoPackage (or a zip of them) and integrate it into the data directory.
     Ingest(IngestArgs),
+    /// Build pyramids.
+    #[command(subcommand)]
+    Pyramid(crate::cli_pyramid::PyramidCommand),
+    /// Work with SLD styles.
+    #[command(subcommand)]
+    Style(crate::cli_style::StyleCommand),
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +67,8 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve(args),
         Command::Config(ConfigCommand::Check { file, json }) => config_check(&file, json),
         Command::Ingest(args) => crate::cli_ingest::ingest(&args),
+        Command::Pyramid(command) => crate::cli_pyramid::run(&command),
+        Command::Style(command) => crate::cli_style::run(&command),
     }
 }
 

@@ -4,6 +4,8 @@
 
 pub mod cli;
 pub mod cli_ingest;
+pub mod cli_pyramid;
+pub mod cli_style;
 pub mod config;
 pub mod featureinfo;
 pub mod http;

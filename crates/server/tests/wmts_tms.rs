@@ -62,9 +62,9 @@ fn fixture(dir: &Path) -> std::path::PathBuf {
             writer
                 .write_slab(level, slab_col, 0, |col, row| {
                     if (level, col, row) == ("3", 4, 3) {
-                        return None; // a hole
+                        return Ok(None); // a hole
                     }
-                    Some(match format {
+                    Ok(Some(match format {
                         TileFormat::ZipFloat32 => {
                             let values = (0..256 * 256)
                                 .map(|k| elevation(col, row, k % 256, k / 256))
@@ -77,7 +77,7 @@ fn fixture(dir: &Path) -> std::path::PathBuf {
                             format.sample_type(),
                             &[f64::from(col * 40), f64::from(row * 40), 90.0],
                         ),
-                    })
+                    }))
                 })
                 .unwrap();
         }

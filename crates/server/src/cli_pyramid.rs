@@ -1,0 +1,183 @@
+//! `tuilerie pyramid build`: cut georeferenced rasters into a ROK4-compatible pyramid.
+//!
+//! ```text
+//! tuilerie pyramid build --input A.tif [--input B.tif …] --tms PM --bottom 14 --top 0 \
+//!     --format TIFF_JPG_UINT8 [--interpolation bicubic] [--nodata 255,255,255] --out DIR
+//! ```
+//! Progress shows on stderr; an interrupted build restarted with the same arguments skips the
+//! slabs already written. Exit status: 0 built, 1 failed, 2 usage error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use pyramid::{BuildOptions, GeoTiff, Interpolation, TileFormat, TileMatrixSets};
+
+/// `tuilerie pyramid …`
+#[derive(clap::Subcommand, Debug)]
+pub enum PyramidCommand {
+    /// Build a pyramid from GeoTIFF files.
+    Build(BuildArgs),
+}
+
+/// Arguments of `tuilerie pyramid build`.
+#[derive(clap::Args, Debug)]
+pub struct BuildArgs {
+    /// Input GeoTIFF (repeat for a mosaic; the first input with a value wins where they overlap).
+    #[arg(long = "input", short = 'i', value_name = "FILE", required = true, num_args = 1..)]
+    pub inputs: Vec<PathBuf>,
+    /// Tile matrix set id (PM, WebMercatorQuad, WorldCRS84Quad, WGS84G, LAMB93, LAMB93_10cm…).
+    #[arg(long, value_name = "ID")]
+    pub tms: String,
+    /// Finest level (tile matrix id).
+    #[arg(long, value_name = "LEVEL")]
+    pub bottom: String,
+    /// Coarsest level (tile matrix id).
+    #[arg(long, value_name = "LEVEL")]
+    pub top: String,
+    /// Tile format: TIFF_JPG_UINT8, TIFF_JPG90_UINT8, TIFF_PNG_UINT8, TIFF_ZIP_UINT8,
+    /// TIFF_RAW_UINT8, TIFF_ZIP_FLOAT32 or TIFF_RAW_FLOAT32.
+    #[arg(long, value_name = "FORMAT")]
+    pub format: String,
+    /// Resampling of the bottom level: nearest (exact values), bilinear, bicubic or lanczos.
+    #[arg(long, value_name = "KIND", default_value = "bicubic")]
+    pub interpolation: String,
+    /// No-data value, one per band or one for all (default: the input's, else 255 / -99999).
+    #[arg(long, value_name = "V[,V…]")]
+    pub nodata: Option<String>,
+    /// CRS of inputs whose GeoKeys name none (e.g. EPSG:2154).
+    #[arg(long, value_name = "CRS")]
+    pub srs: Option<String>,
+    /// Tiles per slab, across and down.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub slab_size: u32,
+    /// A folder of extra tile matrix set files.
+    #[arg(long, value_name = "DIR")]
+    pub tile_matrix_sets: Option<PathBuf>,
+    /// Output folder (pyramid.json, pyramid.list, pyramid/DATA/…).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// Runs `tuilerie pyramid …`.
+pub fn run(command: &PyramidCommand) -> ExitCode {
+    match command {
+        PyramidCommand::Build(args) => build(args),
+    }
+}
+
+fn usage(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+fn build(args: &BuildArgs) -> ExitCode {
+    let format: TileFormat = match args.format.parse() {
+        Ok(f) => f,
+        Err(e) => return usage(&format!("--format: {e}")),
+    };
+    let interpolation: Interpolation = match args.interpolation.parse() {
+        Ok(i) => i,
+        Err(e) => return usage(&format!("--interpolation: {e}")),
+    };
+    let nodata = match &args.nodata {
+        None => None,
+        Some(text) => match text
+            .split(',')
+            .map(|v| v.trim().parse::<f64>())
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(values) => Some(values),
+            Err(_) => {
+                return usage(&format!(
+                    "--nodata '{text}': give numbers separated by commas, e.g. 255,255,255"
+                ))
+            }
+        },
+    };
+    let srs = match args.srs.as_deref().map(crs::Crs::parse).transpose() {
+        Ok(s) => s,
+        Err(e) => return usage(&format!("--srs: {e}")),
+    };
+    if args.slab_size == 0 || args.slab_size > 64 {
+        return usage("--slab-size: use 1 to 64 tiles");
+    }
+    let mut sets = TileMatrixSets::builtin();
+    if let Some(dir) = &args.tile_matrix_sets {
+        if let Err(e) = sets.extend_from_dir(dir) {
+            eprintln!("error: {}", chain(&e));
+            return ExitCode::FAILURE;
+        }
+    }
+    let Some(tms) = sets.get(&args.tms).cloned() else {
+        let known: Vec<&str> = sets.iter().map(pyramid::TileMatrixSet::id).collect();
+        return usage(&format!(
+            "--tms '{}' is unknown: use one of {}",
+            args.tms,
+            known.join(", ")
+        ));
+    };
+    let mut inputs = Vec::with_capacity(args.inputs.len());
+    for path in &args.inputs {
+        match GeoTiff::open(path, srs.as_ref()) {
+            Ok(input) => inputs.push(input),
+            Err(e) => {
+                eprintln!("error: {}", chain(&e));
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let options = BuildOptions {
+        tms,
+        bottom: args.bottom.clone(),
+        top: args.top.clone(),
+        format,
+        interpolation,
+        nodata,
+        slab_size: (args.slab_size, args.slab_size),
+    };
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} slabs {pos}/{len} [{bar:40}] {percent}% {elapsed} (eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let started = Instant::now();
+    let result = pyramid::build(&inputs, &args.out, &options, &|done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    });
+    bar.finish_and_clear();
+    match result {
+        Ok(report) => {
+            let seconds = started.elapsed().as_secs_f64();
+            eprintln!(
+                "built {}: {} tiles in {} slabs written, {} slabs kept from an earlier run, in {seconds:.1} s ({:.0} tiles/s)",
+                report.descriptor.display(),
+                report.tiles_written,
+                report.slabs_written,
+                report.slabs_skipped,
+                report.tiles_written as f64 / seconds.max(1e-9)
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {}", chain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

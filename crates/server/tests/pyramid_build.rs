@@ -1,0 +1,228 @@
+//! End to end: `tuilerie pyramid build` on the committed GeoTIFFs, then WMTS and TMS over the
+//! result — tiles present where the data is, GetFeatureInfo answering the source's values.
+#![cfg(unix)]
+#![allow(clippy::unwrap_used, clippy::float_cmp)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{get, get_bytes, header, Server, BIN};
+use crs::{Crs, Transformer};
+use pyramid::GeoTiff;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/rasters"
+    ))
+    .join(name)
+}
+
+fn build(args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(["pyramid", "build"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_built_pyramid_is_served_and_answers_the_source_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let dem_out = dir.path().join("dem");
+    let output = build(&[
+        "--input",
+        fixture("dem_2154.tif").to_str().unwrap(),
+        "--tms",
+        "PM",
+        "--bottom",
+        "13",
+        "--top",
+        "8",
+        "--format",
+        "TIFF_ZIP_FLOAT32",
+        "--interpolation",
+        "nearest",
+        "--out",
+        dem_out.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("tiles in"));
+    let rgb_out = dir.path().join("rgb");
+    let output = build(&[
+        "--input",
+        fixture("rgb_4326.tif").to_str().unwrap(),
+        "--tms",
+        "PM",
+        "--bottom",
+        "14",
+        "--top",
+        "10",
+        "--format",
+        "TIFF_JPG_UINT8",
+        "--out",
+        rgb_out.to_str().unwrap(),
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let config = dir.path().join("tuilerie.toml");
+    std::fs::write(
+        &config,
+        "[[layers]]\nname = \"dem\"\nkind = \"pyramid\"\npyramid = \"dem/pyramid.json\"\ngetfeatureinfo = true\n\
+         [[layers]]\nname = \"ortho\"\nkind = \"pyramid\"\npyramid = \"rgb/pyramid.json\"\n",
+    )
+    .unwrap();
+    let server = Server::start(&["--config", config.to_str().unwrap()]);
+
+    // GetFeatureInfo at points of the DEM equals the source pixel under the queried pixel.
+    let source = GeoTiff::open(&fixture("dem_2154.tif"), None).unwrap();
+    let to_pm = Transformer::new(&Crs::from_epsg(2154).unwrap(), &Crs::web_mercator()).unwrap();
+    let to_source = Transformer::new(&Crs::web_mercator(), source.crs()).unwrap();
+    let pm = pyramid::TileMatrixSets::builtin()
+        .get("PM")
+        .unwrap()
+        .clone();
+    let z13 = pm.matrix("13").unwrap();
+    for (x, y) in [
+        (645_123.0, 6_870_456.0),
+        (652_000.0, 6_861_500.0),
+        (659_900.0, 6_875_900.0),
+    ] {
+        let (mx, my) = to_pm.transform_point(x, y).unwrap();
+        let hit = z13.point_to_tile(mx, my).unwrap();
+        // The centre of the queried pixel, back in the source: its source pixel is the oracle.
+        let bbox = z13.tile_bbox(hit.tile);
+        let cx = bbox.min_x() + (f64::from(hit.i) + 0.5) * z13.resolution();
+        let cy = bbox.max_y() - (f64::from(hit.j) + 0.5) * z13.resolution();
+        let (sx, sy) = to_source.transform_point(cx, cy).unwrap();
+        let (u, v) = source.transform().invert(sx, sy).unwrap();
+        let (col, row) = (u.floor() as i64, v.floor() as i64);
+        let expected = source
+            .window(col, row, 1, 1)
+            .unwrap()
+            .pixel(col, row)
+            .unwrap()[0];
+        let url = format!(
+            "/wmts/dem/normal/PM_8_13/13/{}/{}/{}/{}.json",
+            hit.tile.row(),
+            hit.tile.col(),
+            hit.j,
+            hit.i
+        );
+        let (status, _, body) = get(&server.url(&url));
+        assert_eq!(status, 200, "{url}: {body}");
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let value = json["features"][0]["properties"]["band_1"]
+            .as_f64()
+            .unwrap();
+        assert_eq!(value as f32, expected, "{url}");
+    }
+
+    // The JPEG layer: a tile over the image is a JPEG; TMS gives the same bytes.
+    let z14 = pm.matrix("14").unwrap();
+    let (mx, my) = Transformer::new(&Crs::crs84(), &Crs::web_mercator())
+        .unwrap()
+        .transform_point(2.2, 48.85)
+        .unwrap();
+    let hit = z14.point_to_tile(mx, my).unwrap();
+    let (status, headers, jpeg) = get_bytes(
+        &server.url(&format!(
+            "/wmts/ortho/normal/PM_10_14/14/{}/{}.jpeg",
+            hit.tile.row(),
+            hit.tile.col()
+        )),
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), Some("image/jpeg"));
+    assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+    let tms_row = z14.tms_row(hit.tile.row()).unwrap();
+    let (_, _, from_tms) = get_bytes(
+        &server.url(&format!(
+            "/tms/1.0.0/ortho/14/{}/{tms_row}.jpeg",
+            hit.tile.col()
+        )),
+        &[],
+    );
+    assert_eq!(from_tms, jpeg);
+}
+
+#[test]
+fn pyramid_build_refuses_bad_arguments_with_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("p");
+    let input = fixture("dem_2154.tif");
+    for (args, expected) in [
+        (
+            vec![
+                "--tms",
+                "NOPE",
+                "--bottom",
+                "1",
+                "--top",
+                "0",
+                "--format",
+                "TIFF_PNG_UINT8",
+            ],
+            "--tms 'NOPE' is unknown",
+        ),
+        (
+            vec![
+                "--tms", "PM", "--bottom", "1", "--top", "0", "--format", "TIFF_GIF",
+            ],
+            "unsupported pyramid format",
+        ),
+        (
+            vec![
+                "--tms",
+                "PM",
+                "--bottom",
+                "1",
+                "--top",
+                "0",
+                "--format",
+                "TIFF_PNG_UINT8",
+                "--interpolation",
+                "magic",
+            ],
+            "unknown interpolation",
+        ),
+        (
+            vec![
+                "--tms",
+                "PM",
+                "--bottom",
+                "1",
+                "--top",
+                "0",
+                "--format",
+                "TIFF_PNG_UINT8",
+                "--nodata",
+                "x",
+            ],
+            "--nodata 'x'",
+        ),
+    ] {
+        let mut all = vec![
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        all.extend(args);
+        let output = build(&all);
+        assert_eq!(output.status.code(), Some(2), "{all:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+    assert!(!out.exists(), "a refused build must write nothing");
+}
