@@ -383,41 +383,30 @@ fn tile_from_inputs(
         if filled.iter().all(|f| *f) {
             break;
         }
-        // Pixel centres of the tile, in the input's CRS, then in its pixel space.
-        let mut points: Vec<(f64, f64)> = Vec::with_capacity(tw * th);
-        for j in 0..th {
-            for i in 0..tw {
-                points.push((
-                    bbox.min_x() + (i as f64 + 0.5) * res,
-                    bbox.max_y() - (j as f64 + 0.5) * res,
-                ));
-            }
-        }
+        // Pixel centres of the tile, in the input's pixel space.
         let to_input =
             Transformer::new(tms.crs(), input.crs()).map_err(|e| PyramidError::Build {
                 reason: e.to_string(),
             })?;
-        // Points that cannot be transformed become NaN and are skipped.
-        let _ = to_input.transform_points(&mut points);
-        let transform = input.transform();
-        let pixel: Vec<Option<(f64, f64)>> = points
-            .iter()
-            .map(|&(x, y)| {
-                if x.is_finite() && y.is_finite() {
-                    transform.invert(x, y)
-                } else {
-                    None
-                }
-            })
-            .collect();
+        // Nearest keeps values exact: every pixel is placed with the exact transform.
+        let approximate = interpolation != Interpolation::Nearest;
+        let pixel = source_pixels(
+            &to_input,
+            input.transform(),
+            &bbox,
+            res,
+            tw,
+            th,
+            approximate,
+        );
         let (width, height) = input.size();
         let r = interpolation.radius();
         let (mut c0, mut r0, mut c1, mut r1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
         for (u, v) in pixel.iter().flatten() {
-            c0 = c0.min(u.floor() as i64 - r);
-            r0 = r0.min(v.floor() as i64 - r);
-            c1 = c1.max(u.floor() as i64 + r);
-            r1 = r1.max(v.floor() as i64 + r);
+            c0 = c0.min(floor(*u) - r);
+            r0 = r0.min(floor(*v) - r);
+            c1 = c1.max(floor(*u) + r);
+            r1 = r1.max(floor(*v) + r);
         }
         c0 = c0.max(0);
         r0 = r0.max(0);
@@ -461,9 +450,141 @@ fn tile_from_inputs(
     )))
 }
 
+/// Grid step, in tile pixels, of the approximate transform.
+const GRID_STEP: usize = 16;
+/// Largest error, in source pixels, accepted from the approximate transform.
+const GRID_TOLERANCE: f64 = 0.125;
+
+/// The source pixel coordinates of every pixel centre of a tile (row-major).
+///
+/// Reprojecting 65 536 points per tile dominates a build, so, as GDAL's warper does, the exact
+/// transform runs on a grid every [`GRID_STEP`] pixels and the pixels between are interpolated
+/// bilinearly (`approximate`, not used for nearest-neighbour builds, whose values must be the
+/// source pixels exactly under each centre) — when the interpolation is within [`GRID_TOLERANCE`] source pixel of the exact
+/// transform at the cells' centres; otherwise every pixel is transformed exactly.
+fn source_pixels(
+    to_input: &Transformer,
+    geo: crate::source::GeoTransform,
+    bbox: &Bbox,
+    res: f64,
+    tw: usize,
+    th: usize,
+    approximate: bool,
+) -> Vec<Option<(f64, f64)>> {
+    let centre = |i: f64, j: f64| {
+        (
+            bbox.min_x() + (i + 0.5) * res,
+            bbox.max_y() - (j + 0.5) * res,
+        )
+    };
+    let to_pixel = |points: &mut [(f64, f64)]| -> Vec<Option<(f64, f64)>> {
+        let _ = to_input.transform_points(points);
+        points
+            .iter()
+            .map(|&(x, y)| {
+                if x.is_finite() && y.is_finite() {
+                    geo.invert(x, y)
+                } else {
+                    None
+                }
+            })
+            .collect()
+    };
+    let exact = || {
+        let mut points: Vec<(f64, f64)> = (0..th)
+            .flat_map(|j| (0..tw).map(move |i| (i as f64, j as f64)))
+            .map(|(i, j)| centre(i, j))
+            .collect();
+        to_pixel(&mut points)
+    };
+    if to_input.is_identity()
+        || !approximate
+        || !tw.is_multiple_of(GRID_STEP)
+        || !th.is_multiple_of(GRID_STEP)
+    {
+        return if to_input.is_identity() {
+            (0..th)
+                .flat_map(|j| (0..tw).map(move |i| (i as f64, j as f64)))
+                .map(|(i, j)| {
+                    let (x, y) = centre(i, j);
+                    geo.invert(x, y)
+                })
+                .collect()
+        } else {
+            exact()
+        };
+    }
+    let (gw, gh) = (tw / GRID_STEP + 1, th / GRID_STEP + 1);
+    let mut grid_points: Vec<(f64, f64)> = (0..gh)
+        .flat_map(|gj| (0..gw).map(move |gi| ((gi * GRID_STEP) as f64, (gj * GRID_STEP) as f64)))
+        .map(|(i, j)| centre(i, j))
+        .collect();
+    let grid = to_pixel(&mut grid_points);
+    let Some(grid): Option<Vec<(f64, f64)>> = grid.into_iter().collect() else {
+        return exact();
+    };
+    let interpolate = |i: usize, j: usize| -> (f64, f64) {
+        let (gi, gj) = ((i / GRID_STEP).min(gw - 2), (j / GRID_STEP).min(gh - 2));
+        let fx = (i - gi * GRID_STEP) as f64 / GRID_STEP as f64;
+        let fy = (j - gj * GRID_STEP) as f64 / GRID_STEP as f64;
+        let at = |a: usize, b: usize| grid[b * gw + a];
+        let (p00, p10, p01, p11) = (
+            at(gi, gj),
+            at(gi + 1, gj),
+            at(gi, gj + 1),
+            at(gi + 1, gj + 1),
+        );
+        let mix = |a: f64, b: f64, c: f64, d: f64| {
+            (a * (1.0 - fx) + b * fx) * (1.0 - fy) + (c * (1.0 - fx) + d * fx) * fy
+        };
+        (
+            mix(p00.0, p10.0, p01.0, p11.0),
+            mix(p00.1, p10.1, p01.1, p11.1),
+        )
+    };
+    // Check the interpolation at the centre of every cell.
+    let half = GRID_STEP / 2;
+    let mut probes: Vec<(usize, usize)> = Vec::with_capacity((gw - 1) * (gh - 1));
+    for gj in 0..gh - 1 {
+        for gi in 0..gw - 1 {
+            probes.push((gi * GRID_STEP + half, gj * GRID_STEP + half));
+        }
+    }
+    let mut probe_points: Vec<(f64, f64)> = probes
+        .iter()
+        .map(|&(i, j)| centre(i as f64, j as f64))
+        .collect();
+    let probe_exact = to_pixel(&mut probe_points);
+    for (&(i, j), exact_pixel) in probes.iter().zip(&probe_exact) {
+        let Some((u, v)) = exact_pixel else {
+            return exact();
+        };
+        let (iu, iv) = interpolate(i, j);
+        if (iu - u).abs() > GRID_TOLERANCE || (iv - v).abs() > GRID_TOLERANCE {
+            return exact();
+        }
+    }
+    (0..th)
+        .flat_map(|j| (0..tw).map(move |i| (i, j)))
+        .map(|(i, j)| Some(interpolate(i, j)))
+        .collect()
+}
+
+/// `x.floor() as i64` without the libm call (the baseline x86-64 target has no SSE4.1 `roundsd`);
+/// saturates like `as` for out-of-range values.
+#[inline]
+fn floor(x: f64) -> i64 {
+    let t = x as i64;
+    if (t as f64) > x {
+        t - 1
+    } else {
+        t
+    }
+}
+
 /// Samples a window at continuous source pixel coordinates (u, v).
 fn sample(window: &Window, u: f64, v: f64, interpolation: Interpolation) -> Option<[f32; 4]> {
-    let nearest = window.pixel(u.floor() as i64, v.floor() as i64)?;
+    let nearest = window.pixel(floor(u), floor(v))?;
     let mut result = [0f32; 4];
     let n = nearest.len().min(4);
     if interpolation == Interpolation::Nearest {
@@ -471,22 +592,57 @@ fn sample(window: &Window, u: f64, v: f64, interpolation: Interpolation) -> Opti
         return Some(result);
     }
     let (x, y) = (u - 0.5, v - 0.5);
-    let (cx, cy) = (x.floor() as i64, y.floor() as i64);
+    let (cx, cy) = (floor(x), floor(y));
+    if interpolation == Interpolation::Bilinear {
+        let (fx, fy) = (x - cx as f64, y - cy as f64);
+        let taps = [
+            (cx, cy, (1.0 - fx) * (1.0 - fy)),
+            (cx + 1, cy, fx * (1.0 - fy)),
+            (cx, cy + 1, (1.0 - fx) * fy),
+            (cx + 1, cy + 1, fx * fy),
+        ];
+        let mut sums = [0f64; 4];
+        let mut total = 0f64;
+        for (col, row, w) in taps {
+            if let Some(p) = window.pixel(col, row) {
+                for b in 0..n {
+                    sums[b] += w * f64::from(p[b]);
+                }
+                total += w;
+            }
+        }
+        if total < 1e-9 {
+            result[..n].copy_from_slice(&nearest[..n]);
+        } else {
+            for b in 0..n {
+                result[b] = (sums[b] / total) as f32;
+            }
+        }
+        return Some(result);
+    }
     let r = interpolation.radius();
+    // Separable kernel: the weights of the 2r columns and 2r rows around (x, y).
+    let taps = (2 * r) as usize;
+    let mut wx = [0f64; 6];
+    let mut wy = [0f64; 6];
+    for k in 0..taps {
+        let offset = k as i64 - r + 1;
+        wx[k] = interpolation.weight(x - (cx + offset) as f64);
+        wy[k] = interpolation.weight(y - (cy + offset) as f64);
+    }
     let mut sums = [0f64; 4];
     let mut total = 0f64;
-    for row in (cy - r + 1)..=(cy + r) {
-        let wy = interpolation.weight(y - row as f64);
-        if wy == 0.0 {
+    for (ky, weight_y) in wy.iter().enumerate().take(taps) {
+        if *weight_y == 0.0 {
             continue;
         }
-        for col in (cx - r + 1)..=(cx + r) {
-            let wx = interpolation.weight(x - col as f64);
-            let w = wx * wy;
+        let row = cy + ky as i64 - r + 1;
+        for (kx, weight_x) in wx.iter().enumerate().take(taps) {
+            let w = weight_x * weight_y;
             if w == 0.0 {
                 continue;
             }
-            if let Some(p) = window.pixel(col, row) {
+            if let Some(p) = window.pixel(cx + kx as i64 - r + 1, row) {
                 for b in 0..n {
                     sums[b] += w * f64::from(p[b]);
                 }
@@ -541,19 +697,25 @@ fn tile_from_lower(
         any = true;
         let ox = (i64::from(lower_tile.col()) * ltw - col0) as usize;
         let oy = (i64::from(lower_tile.row()) * lth - row0) as usize;
-        for j in 0..image.height() {
-            for i in 0..image.width() {
-                let Some(values) = image.pixel(i, j) else {
-                    continue;
-                };
+        let samples: Vec<f32> = match image.samples() {
+            Samples::U8(v) => v.iter().map(|s| f32::from(*s)).collect(),
+            Samples::F32(v) => v.clone(),
+        };
+        let nodata32: Vec<f32> = nodata.iter().map(|n| *n as f32).collect();
+        let iw = image.width() as usize;
+        for (j, line) in samples.chunks_exact(iw * channels).enumerate() {
+            let row_start = ((oy + j) * width as usize + ox) * channels;
+            let target = &mut data[row_start..row_start + iw * channels];
+            for (pixel, to) in line
+                .chunks_exact(channels)
+                .zip(target.chunks_exact_mut(channels))
+            {
                 #[allow(clippy::float_cmp)]
-                let is_nodata = values.iter().zip(nodata).all(|(v, n)| *v == *n);
-                if is_nodata {
-                    continue;
-                }
-                let dst = ((oy + j as usize) * width as usize + ox + i as usize) * channels;
-                for (b, v) in values.iter().enumerate().take(channels) {
-                    data[dst + b] = *v as f32;
+                let is_nodata = pixel.iter().zip(&nodata32).all(|(v, n)| v == n);
+                if !is_nodata {
+                    for (t, v) in to.iter_mut().zip(pixel) {
+                        *t = *v;
+                    }
                 }
             }
         }
@@ -573,31 +735,33 @@ fn tile_from_lower(
     let (lx0, ly0) = lower_matrix.top_left();
     let lres = lower_matrix.resolution();
     let half = matrix.resolution() / lres / 2.0;
+    // The lower pixels under each upper column and row (the same for every row / column).
+    let span = |centre: f64| -> (i64, i64) {
+        let first = (centre - half - 0.5).ceil() as i64;
+        let last = ((centre + half - 0.5).ceil() as i64 - 1).max(first);
+        (first, last)
+    };
+    let columns: Vec<(i64, i64)> = (0..tw)
+        .map(|i| span((bbox.min_x() + (i as f64 + 0.5) * matrix.resolution() - lx0) / lres))
+        .collect();
+    let rows: Vec<(i64, i64)> = (0..th)
+        .map(|j| span((ly0 - (bbox.max_y() - (j as f64 + 0.5) * matrix.resolution())) / lres))
+        .collect();
+    let nearest = options.interpolation == Interpolation::Nearest;
     let mut out = vec![f32::NAN; tw * th * channels];
     let mut filled = false;
-    for j in 0..th {
-        for i in 0..tw {
-            let x = bbox.min_x() + (i as f64 + 0.5) * matrix.resolution();
-            let y = bbox.max_y() - (j as f64 + 0.5) * matrix.resolution();
-            let (u, v) = ((x - lx0) / lres, (ly0 - y) / lres);
-            let (c_first, c_last) = (
-                (u - half - 0.5).ceil() as i64,
-                (u + half - 0.5).ceil() as i64 - 1,
-            );
-            let (r_first, r_last) = (
-                (v - half - 0.5).ceil() as i64,
-                (v + half - 0.5).ceil() as i64 - 1,
-            );
+    for (j, &(r_first, r_last)) in rows.iter().enumerate() {
+        for (i, &(c_first, c_last)) in columns.iter().enumerate() {
             let mut sums = [0f64; 4];
             let mut count = 0u32;
-            'gather: for r in r_first..=r_last.max(r_first) {
-                for c in c_first..=c_last.max(c_first) {
+            'gather: for r in r_first..=r_last {
+                for c in c_first..=c_last {
                     if let Some(p) = window.pixel(c, r) {
                         for (b, value) in p.iter().enumerate().take(channels) {
                             sums[b] += f64::from(*value);
                         }
                         count += 1;
-                        if options.interpolation == Interpolation::Nearest {
+                        if nearest {
                             break 'gather;
                         }
                     }
@@ -633,30 +797,21 @@ fn to_tile(
     nodata: &[f64],
 ) -> TileImage {
     let (tw, th) = (matrix.tile_width(), matrix.tile_height());
+    let fill: Vec<f32> = nodata.iter().map(|n| *n as f32).collect();
+    let value = |k: usize, v: f32| if v.is_nan() { fill[k % channels] } else { v };
     let image = match format.sample_type() {
         SampleType::Float32 => Samples::F32(
             samples
-                .chunks_exact(channels)
-                .flat_map(|p| {
-                    p.iter()
-                        .enumerate()
-                        .map(|(b, v)| if v.is_nan() { nodata[b] as f32 } else { *v })
-                        .collect::<Vec<_>>()
-                })
+                .iter()
+                .enumerate()
+                .map(|(k, v)| value(k, *v))
                 .collect(),
         ),
         SampleType::Uint8 => Samples::U8(
             samples
-                .chunks_exact(channels)
-                .flat_map(|p| {
-                    p.iter()
-                        .enumerate()
-                        .map(|(b, v)| {
-                            let v = if v.is_nan() { nodata[b] as f32 } else { *v };
-                            v.round().clamp(0.0, 255.0) as u8
-                        })
-                        .collect::<Vec<_>>()
-                })
+                .iter()
+                .enumerate()
+                .map(|(k, v)| (value(k, *v) + 0.5).clamp(0.0, 255.0) as u8)
                 .collect(),
         ),
     };

@@ -150,9 +150,11 @@ impl GeoTiff {
             chunks_per_plane: chunks_across * chunks_down,
             planar,
             decoders: Mutex::new(vec![decoder]),
-            cache: Mutex::new(lru::LruCache::new(
-                std::num::NonZeroUsize::MIN.saturating_add(255),
-            )),
+            cache: Mutex::new(lru::LruCache::new(chunk_cache_capacity(
+                chunk_width,
+                chunk_height,
+                channels,
+            ))),
         })
     }
 
@@ -228,18 +230,16 @@ impl GeoTiff {
                     let r1 = ((chunk_row + 1) * ch).min(row_end);
                     let c0 = (chunk_col * cw).max(col_start);
                     let c1 = ((chunk_col + 1) * cw).min(col_end);
+                    // One copy per row segment.
+                    let count = (c1 - c0) as usize * c;
                     for row in r0..r1 {
                         let src_row = (row - chunk_row * ch) as usize;
-                        for col in c0..c1 {
-                            let src =
-                                (src_row * chunk_w as usize + (col - chunk_col * cw) as usize) * c;
-                            let dst =
-                                ((row - row0) as usize * w as usize + (col - col0) as usize) * c;
-                            if let (Some(from), Some(to)) =
-                                (chunk.get(src..src + c), data.get_mut(dst..dst + c))
-                            {
-                                to.copy_from_slice(from);
-                            }
+                        let src = (src_row * chunk_w as usize + (c0 - chunk_col * cw) as usize) * c;
+                        let dst = ((row - row0) as usize * w as usize + (c0 - col0) as usize) * c;
+                        if let (Some(from), Some(to)) =
+                            (chunk.get(src..src + count), data.get_mut(dst..dst + count))
+                        {
+                            to.copy_from_slice(from);
                         }
                     }
                 }
@@ -318,6 +318,17 @@ impl GeoTiff {
         }
         Ok(samples)
     }
+}
+
+/// Decoded chunks kept per input: 64 MiB of f32 samples, at least 16 chunks.
+fn chunk_cache_capacity(
+    chunk_width: u32,
+    chunk_height: u32,
+    channels: u8,
+) -> std::num::NonZeroUsize {
+    let bytes = chunk_width as usize * chunk_height as usize * usize::from(channels) * 4;
+    let count = (64 * 1024 * 1024 / bytes.max(1)).max(16);
+    std::num::NonZeroUsize::new(count).unwrap_or(std::num::NonZeroUsize::MIN)
 }
 
 fn open_decoder(path: &Path) -> Result<TiffDecoder, PyramidError> {

@@ -7,6 +7,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::slab::{self, slab_path};
 use crate::store::{
     write_descriptor, Descriptor, LevelDescriptor, RasterSpecifications, StorageDescriptor,
@@ -138,7 +140,7 @@ impl PyramidWriter {
         matrix_id: &str,
         slab_col: u32,
         slab_row: u32,
-        mut tile: impl FnMut(u32, u32) -> Result<Option<TileImage>, PyramidError>,
+        tile: impl Fn(u32, u32) -> Result<Option<TileImage>, PyramidError> + Sync,
     ) -> Result<bool, PyramidError> {
         let level = self
             .levels
@@ -157,34 +159,30 @@ impl PyramidWriter {
             })?;
         let (tpw, tph) = (level.tiles_per_width, level.tiles_per_height);
         let l = level.tile_limits;
-        let mut tiles = Vec::with_capacity((tpw * tph) as usize);
-        let mut any = false;
-        for r in 0..tph {
-            for c in 0..tpw {
-                let (col, row) = (slab_col * tpw + c, slab_row * tph + r);
+        // Tiles are computed and encoded in parallel (rayon), written in slab order.
+        let tiles: Vec<Option<Vec<u8>>> = (0..tpw * tph)
+            .into_par_iter()
+            .map(|k| {
+                let (col, row) = (slab_col * tpw + k % tpw, slab_row * tph + k / tpw);
                 let inside = (l.min_col..=l.max_col).contains(&col)
                     && (l.min_row..=l.max_row).contains(&row);
-                let encoded = if inside {
-                    match tile(col, row)? {
-                        Some(image) => {
-                            Some(tile::encode(self.spec.format, &image).map_err(|reason| {
-                                PyramidError::Tile {
-                                    level: matrix_id.to_owned(),
-                                    col,
-                                    row,
-                                    reason,
-                                }
-                            })?)
-                        }
-                        None => None,
-                    }
-                } else {
-                    None
+                if !inside {
+                    return Ok(None);
+                }
+                let Some(image) = tile(col, row)? else {
+                    return Ok(None);
                 };
-                any |= encoded.is_some();
-                tiles.push(encoded);
-            }
-        }
+                tile::encode(self.spec.format, &image)
+                    .map(Some)
+                    .map_err(|reason| PyramidError::Tile {
+                        level: matrix_id.to_owned(),
+                        col,
+                        row,
+                        reason,
+                    })
+            })
+            .collect::<Result<_, PyramidError>>()?;
+        let any = tiles.iter().any(Option::is_some);
         if !any {
             return Ok(false);
         }

@@ -1,0 +1,41 @@
+# Shared by the load benches: tools, the release binary, a bench input raster.
+# Sourced, not run. Everything goes under benches/out/ (git-ignored).
+set -euo pipefail
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$BENCH_DIR/.." && pwd)"
+OUT="$BENCH_DIR/out"
+mkdir -p "$OUT"
+
+need() {
+  local missing=()
+  for tool in "$@"; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local packages=()
+  for tool in "${missing[@]}"; do
+    case "$tool" in
+      gdalwarp|gdal2tiles.py|gdalinfo) packages+=(gdal-bin python3-gdal) ;;
+      nginx) packages+=(nginx-light) ;;
+      *) packages+=("$tool") ;;
+    esac
+  done
+  echo "installing ${packages[*]}…" >&2
+  local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}" >/dev/null
+}
+
+tuilerie_release() {
+  (cd "$ROOT" && cargo build --release --locked -q -p tuilerie)
+  TUILERIE="$ROOT/target/release/tuilerie"
+}
+
+# An 8192×6144 RGB GeoTIFF upsampled from the committed fixture (about 3 m pixels around Paris).
+bench_input() {
+  BIG="$OUT/big_4326.tif"
+  if [ ! -f "$BIG" ]; then
+    gdalwarp -q -overwrite -ts 8192 6144 -r cubic -co TILED=YES -co COMPRESS=DEFLATE \
+      "$ROOT/fixtures/rasters/rgb_4326.tif" "$BIG"
+  fi
+}
+
+# Peak RSS (KiB) of a process tree's root, read from /proc while it runs.
+peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo "?"; }
