@@ -116,6 +116,7 @@ fn serve(args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        let shutdown = crate::serve::shutdown_signal();
         if let Ok(local) = listener.local_addr() {
             // On stdout, for scripts and tests that start the server on port 0.
             println!(
@@ -130,7 +131,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             api = config.api.token.is_some(),
             "starting"
         );
-        match crate::serve::run(listener, config, layers, crate::serve::shutdown_signal()).await {
+        match crate::serve::run(listener, config, layers, shutdown).await {
             Ok(()) => {
                 tracing::info!("stopped");
                 ExitCode::SUCCESS
