@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # GetTile throughput: Tuilerie's WMTS RESTful tiles vs nginx serving the same tiles as static
-# files. Same tiles, same random URL order, same wrk settings (2 threads, 64 connections, 20 s).
+# files. Same tiles, same shuffled URL list, same wrk settings (2 threads, 64 connections).
+# The two servers are measured alternately, ROUNDS times DURATION each (this machine is a shared
+# VM whose speed drifts; the order alternates), and the medians are compared.
 # Prints req/s, p50 and p99 latency for each, and the ratios. Usage: benches/tiles_vs_nginx.sh
 source "$(dirname "$0")/common.sh"
 need gdalwarp wrk nginx curl python3 bc
 tuilerie_release
 bench_input
-DURATION=${DURATION:-20s}; CONNECTIONS=${CONNECTIONS:-64}
+DURATION=${DURATION:-10s}; CONNECTIONS=${CONNECTIONS:-64}; ROUNDS=${ROUNDS:-5}
 PYR="$OUT/tiles_pyramid"
 if [ ! -f "$PYR/pyramid.json" ]; then
   "$TUILERIE" pyramid build --input "$BIG" --tms PM --bottom 15 --top 9 --format TIFF_JPG_UINT8 --out "$PYR" 2>/dev/null
@@ -83,18 +85,40 @@ request = function()
 end
 LUA
 run() { wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$OUT/urls.lua" "$1" -- "$2"; }
-run http://127.0.0.1:18081 "$OUT/urls_nginx.txt" >"$OUT/wrk_nginx.txt"
-run http://127.0.0.1:18082 "$OUT/urls_tuilerie.txt" >"$OUT/wrk_tuilerie.txt"
+for round in $(seq "$ROUNDS"); do
+  # Alternate which server goes first, so that drift favours neither.
+  if [ $((round % 2)) = 1 ]; then
+    run http://127.0.0.1:18081 "$OUT/urls_nginx.txt" >"$OUT/wrk_nginx_$round.txt"
+    run http://127.0.0.1:18082 "$OUT/urls_tuilerie.txt" >"$OUT/wrk_tuilerie_$round.txt"
+  else
+    run http://127.0.0.1:18082 "$OUT/urls_tuilerie.txt" >"$OUT/wrk_tuilerie_$round.txt"
+    run http://127.0.0.1:18081 "$OUT/urls_nginx.txt" >"$OUT/wrk_nginx_$round.txt"
+  fi
+done
 RSS=$(peak_rss_kib $SERVER)
 
-field() { awk -v k="$2" '$1==k {print $2}' "$1"; }
-rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
-to_ms() { python3 -c "import sys;v=sys.argv[1];u={'us':1e-3,'ms':1,'s':1e3};import re;m=re.match(r'([0-9.]+)(us|ms|s)',v);print(float(m.group(1))*u[m.group(2)])" "$1"; }
-n_rps=$(rps "$OUT/wrk_nginx.txt"); t_rps=$(rps "$OUT/wrk_tuilerie.txt")
-n50=$(to_ms "$(field "$OUT/wrk_nginx.txt" 50%)"); n99=$(to_ms "$(field "$OUT/wrk_nginx.txt" 99%)")
-t50=$(to_ms "$(field "$OUT/wrk_tuilerie.txt" 50%)"); t99=$(to_ms "$(field "$OUT/wrk_tuilerie.txt" 99%)")
-printf '\n%-22s %12s %10s %10s\n' "GetTile ($CONNECTIONS conn, $DURATION)" "req/s" "p50 ms" "p99 ms"
-printf '%-22s %12s %10.2f %10.2f\n' "nginx (static files)" "$n_rps" "$n50" "$n99"
-printf '%-22s %12s %10.2f %10.2f\n' "tuilerie (WMTS REST)" "$t_rps" "$t50" "$t99"
-printf 'ratio req/s %.2f× (goal ≥ 0.9×), p99 %.2f× (goal ≤ 2×); tuilerie peak RSS %s KiB\n' \
-  "$(echo "$t_rps / $n_rps" | bc -l)" "$(echo "$t99 / $n99" | bc -l)" "$RSS"
+python3 - "$OUT" "$ROUNDS" "$CONNECTIONS" "$DURATION" "$RSS" <<'PY'
+import re, statistics, sys
+out, rounds, conns, duration, rss = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+unit = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+def parse(path):
+    text = open(path).read()
+    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", text).group(1))
+    lat = {}
+    for p in ("50%", "99%"):
+        m = re.search(r"^\s+" + re.escape(p) + r"\s+([0-9.]+)(us|ms|s)", text, re.M)
+        lat[p] = float(m.group(1)) * unit[m.group(2)]
+    return rps, lat["50%"], lat["99%"]
+results = {}
+for name in ("nginx", "tuilerie"):
+    runs = [parse(f"{out}/wrk_{name}_{r}.txt") for r in range(1, rounds + 1)]
+    results[name] = [statistics.median(v) for v in zip(*runs)] + [[round(r[0]) for r in runs]]
+print(f"\nGetTile, {conns} connections, median of {rounds} × {duration} (alternating)")
+print(f"{'':22} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}   rounds (req/s)")
+for name, label in (("nginx", "nginx (static files)"), ("tuilerie", "tuilerie (WMTS REST)")):
+    rps, p50, p99, runs = results[name]
+    print(f"{label:22} {rps:10.0f} {p50:8.2f} {p99:8.2f}   {runs}")
+ratio = results["tuilerie"][0] / results["nginx"][0]
+p99_ratio = results["tuilerie"][2] / results["nginx"][2]
+print(f"ratio req/s {ratio:.2f}× (goal ≥ 0.9×), p99 {p99_ratio:.2f}× (goal ≤ 2×); tuilerie peak RSS {rss} KiB")
+PY

@@ -97,51 +97,37 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
+    let server = match crate::serve::Server::bind(&config) {
+        Ok(server) => server,
         Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
+            tracing::error!(error = %error_chain(&error), "cannot start");
+            eprintln!("error: {}", error_chain(&error));
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async move {
-        let listener = match crate::serve::bind(&config).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                tracing::error!(%error, "cannot start");
-                eprintln!("error: {error}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let shutdown = crate::serve::shutdown_signal();
-        if let Ok(local) = listener.local_addr() {
-            // On stdout, for scripts and tests that start the server on port 0.
-            println!(
-                "tuilerie {} listening on http://{local}",
-                env!("CARGO_PKG_VERSION")
-            );
+    // On stdout, for scripts and tests that start the server on port 0.
+    println!(
+        "tuilerie {} listening on http://{}",
+        env!("CARGO_PKG_VERSION"),
+        server.local_addr()
+    );
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        data_dir = %config.data.dir.display(),
+        layers = config.layers.len(),
+        api = config.api.token.is_some(),
+        "starting"
+    );
+    match server.run(config, layers) {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
         }
-        tracing::info!(
-            version = env!("CARGO_PKG_VERSION"),
-            data_dir = %config.data.dir.display(),
-            layers = config.layers.len(),
-            api = config.api.token.is_some(),
-            "starting"
-        );
-        match crate::serve::run(listener, config, layers, shutdown).await {
-            Ok(()) => {
-                tracing::info!("stopped");
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                tracing::error!(%error, "server failed");
-                ExitCode::FAILURE
-            }
+        Err(error) => {
+            tracing::error!(error = %error_chain(&error), "server failed");
+            ExitCode::FAILURE
         }
-    })
+    }
 }
 
 fn config_check(file: &Path, json: bool) -> ExitCode {

@@ -60,6 +60,8 @@ pub struct ServerConfig {
     pub request_timeout: Duration,
     /// Time given to in-flight requests on shutdown.
     pub shutdown_grace: Duration,
+    /// Worker threads (0: one per CPU).
+    pub workers: usize,
 }
 
 /// `[log]`
@@ -183,6 +185,7 @@ impl Default for Config {
                 max_body_bytes: 1024 * 1024 * 1024,
                 request_timeout: Duration::from_mins(1),
                 shutdown_grace: Duration::from_secs(30),
+                workers: 0,
             },
             log: LogConfig {
                 level: "info".to_owned(),
@@ -472,6 +475,7 @@ const SERVER_KEYS: &[&str] = &[
     "max_body_bytes",
     "request_timeout_secs",
     "shutdown_grace_secs",
+    "workers",
 ];
 const LOG_KEYS: &[&str] = &["level", "format"];
 const DATA_KEYS: &[&str] = &["dir"];
@@ -598,6 +602,9 @@ impl Walker<'_> {
         }
         if let Some(n) = self.integer(table, "shutdown_grace_secs", P, 0, 3600) {
             server.shutdown_grace = Duration::from_secs(n as u64);
+        }
+        if let Some(n) = self.integer(table, "workers", P, 0, 1024) {
+            server.workers = n as usize;
         }
     }
 

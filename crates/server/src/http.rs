@@ -28,30 +28,43 @@ use crate::config::Config;
 use crate::layers::Layers;
 use crate::metrics::{self, Metrics, RequestLabels};
 
-/// What every handler can reach. Cheap to clone.
+/// What every handler can reach: one `Arc`, so that cloning it per request (axum does, for
+/// each middleware) is one atomic increment.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+/// The shared state behind [`AppState`].
+#[derive(Debug)]
+pub struct SharedState {
     /// The running configuration.
-    pub config: Arc<Config>,
+    pub config: Config,
     /// The published layers: a snapshot swapped whole when publications change.
-    pub layers: Arc<ArcSwap<Layers>>,
+    pub layers: ArcSwap<Layers>,
     /// The metrics registry.
-    pub metrics: Arc<Metrics>,
+    pub metrics: Metrics,
     /// When the server started.
     pub started: Instant,
-    request_ids: Arc<AtomicU64>,
+    request_ids: AtomicU64,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
 }
 
 impl AppState {
     /// State for a configuration and its layers.
     pub fn new(config: Config, layers: Layers) -> AppState {
-        AppState {
-            config: Arc::new(config),
-            layers: Arc::new(ArcSwap::from_pointee(layers)),
-            metrics: Arc::new(Metrics::new()),
+        AppState(Arc::new(SharedState {
+            config,
+            layers: ArcSwap::from_pointee(layers),
+            metrics: Metrics::new(),
             started: Instant::now(),
-            request_ids: Arc::new(AtomicU64::new(1)),
-        }
+            request_ids: AtomicU64::new(1),
+        }))
     }
 }
 
@@ -160,19 +173,19 @@ fn cors_layer(allow_origin: &str) -> CorsLayer {
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = state.request_ids.fetch_add(1, Ordering::Relaxed);
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let service = metrics::service_of(&path);
-    let operation = metrics::operation_of(service, &path, request.uri().query());
-    let span = tracing::info_span!("request", id, %method, path = %truncated(&path, 256));
+    let path = request.uri().path();
+    let service = metrics::service_of(path);
+    let operation = metrics::operation_of(service, path, request.uri().query());
+    // Fields are copied only when the span is enabled: no allocation at the default level.
+    let span = tracing::info_span!("request", id, method = %request.method(), path = %truncated(path, 256));
     let in_flight = state.metrics.start();
     let mut response = next.run(request).instrument(span.clone()).await;
     drop(in_flight);
     let elapsed = started.elapsed();
     let status = response.status();
-    if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
-        response.headers_mut().insert("x-request-id", value);
-    }
+    response
+        .headers_mut()
+        .insert("x-request-id", HeaderValue::from(id));
     let bytes = response.body().size_hint().exact();
     state.metrics.observe(
         &RequestLabels {

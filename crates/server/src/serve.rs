@@ -3,7 +3,10 @@
 //! (up to `server.shutdown_grace_secs`), then returns.
 //!
 //! A hand-written accept loop rather than `axum::serve`, because the request head limit
-//! (`server.max_header_bytes`, answered 431 by hyper) is only configurable on hyper's builder.
+//! (`server.max_header_bytes`, answered 431 by hyper) is only configurable on hyper's builder,
+//! and because each worker thread runs its own single-threaded runtime over its own
+//! SO_REUSEPORT socket (see [`Server`]). Handlers must therefore never block for long: slow
+//! work (rendering) goes to `spawn_blocking` or rayon.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,29 +38,139 @@ pub enum ServeError {
     /// The bound socket has no local address.
     #[error("cannot read the listening address")]
     LocalAddr(#[source] std::io::Error),
+    /// A runtime or worker thread could not start.
+    #[error("cannot start the server's threads")]
+    Runtime(#[source] std::io::Error),
 }
 
-/// Binds the configured address.
-pub async fn bind(config: &Config) -> Result<TcpListener, ServeError> {
-    let addr = config.server.listen;
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| ServeError::Bind { addr, source })
+/// A bound server, ready to run: one listening socket per worker (SO_REUSEPORT, so the kernel
+/// spreads connections), each served by its own single-threaded runtime on its own thread — the
+/// nginx model: no work-stealing wake-ups between threads on the hot path. Signal handlers are
+/// installed at construction, before the address is announced.
+#[derive(Debug)]
+pub struct Server {
+    listeners: Vec<std::net::TcpListener>,
+    runtime: tokio::runtime::Runtime,
+    local: SocketAddr,
 }
 
-/// Serves until `shutdown` resolves, then drains in-flight requests.
-pub async fn run(
-    listener: TcpListener,
-    config: Config,
-    layers: Layers,
-    shutdown: impl Future<Output = ()>,
+impl Server {
+    /// Binds `server.listen` once per worker (`server.workers`, 0 = one per CPU).
+    pub fn bind(config: &Config) -> Result<Server, ServeError> {
+        let workers = match config.server.workers {
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            n => n,
+        };
+        let addr = config.server.listen;
+        let first = reuseport_listener(addr)?;
+        let local = first.local_addr().map_err(ServeError::LocalAddr)?;
+        let mut listeners = vec![first];
+        for _ in 1..workers {
+            listeners.push(reuseport_listener(local)?);
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(ServeError::Runtime)?;
+        Ok(Server {
+            listeners,
+            runtime,
+            local,
+        })
+    }
+
+    /// The bound address (the actual port when the configured one is 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Serves until SIGINT or SIGTERM, then drains in-flight requests on every worker.
+    pub fn run(self, config: Config, layers: Layers) -> Result<(), ServeError> {
+        let Server {
+            listeners,
+            runtime,
+            local,
+        } = self;
+        let shutdown = {
+            let _entered = runtime.enter();
+            shutdown_signal()
+        };
+        let grace = config.server.shutdown_grace;
+        let max_header_bytes = config.server.max_header_bytes.max(8192);
+        let app = router(AppState::new(config, layers));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tracing::info!(%local, workers = listeners.len(), "listening");
+        let mut listeners = listeners.into_iter();
+        let Some(main_listener) = listeners.next() else {
+            return Ok(());
+        };
+        let mut threads = Vec::new();
+        for (index, listener) in listeners.enumerate() {
+            let app = app.clone();
+            let stopped = stopped.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("tuilerie-worker-{}", index + 1))
+                .spawn(move || -> Result<(), ServeError> {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(ServeError::Runtime)?;
+                    runtime.block_on(serve_listener(
+                        listener,
+                        app,
+                        stopped,
+                        grace,
+                        max_header_bytes,
+                    ))
+                })
+                .map_err(ServeError::Runtime)?;
+            threads.push(thread);
+        }
+        runtime.block_on(async {
+            let signal = async {
+                shutdown.await;
+                let _ = stop.send(true);
+            };
+            let ((), served) = tokio::join!(
+                signal,
+                serve_listener(main_listener, app, stopped, grace, max_header_bytes)
+            );
+            served
+        })?;
+        for thread in threads {
+            if let Ok(result) = thread.join() {
+                result?;
+            } else {
+                tracing::error!("a worker thread panicked");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn reuseport_listener(addr: SocketAddr) -> Result<std::net::TcpListener, ServeError> {
+    use socket2::{Domain, Socket, Type};
+    let bind_error = |source| ServeError::Bind { addr, source };
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(bind_error)?;
+    socket.set_reuse_address(true).map_err(bind_error)?;
+    #[cfg(unix)]
+    socket.set_reuse_port(true).map_err(bind_error)?;
+    socket.set_nonblocking(true).map_err(bind_error)?;
+    socket.bind(&addr.into()).map_err(bind_error)?;
+    socket.listen(1024).map_err(bind_error)?;
+    Ok(socket.into())
+}
+
+/// Accepts and serves connections of one listener until `stopped` turns true, then drains.
+async fn serve_listener(
+    listener: std::net::TcpListener,
+    app: axum::Router,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+    grace: Duration,
+    max_header_bytes: usize,
 ) -> Result<(), ServeError> {
-    let local = listener.local_addr().map_err(ServeError::LocalAddr)?;
-    let grace = config.server.shutdown_grace;
-    let max_header_bytes = config.server.max_header_bytes.max(8192);
-    let app = router(AppState::new(config, layers));
+    let listener = TcpListener::from_std(listener).map_err(ServeError::LocalAddr)?;
     let service = TowerToHyperService::new(app);
-
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -67,8 +180,6 @@ pub async fn run(
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
 
-    tracing::info!(%local, "listening");
-    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -92,7 +203,7 @@ pub async fn run(
                     }
                 });
             }
-            () = &mut shutdown => break,
+            _ = stopped.wait_for(|stop| *stop) => break,
         }
     }
     drop(listener);
