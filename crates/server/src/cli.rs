@@ -192,7 +192,7 @@ fn report_config_error(error: &ConfigError) -> ExitCode {
 }
 
 /// An error and its causes, joined by ": ".
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

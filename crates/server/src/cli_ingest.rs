@@ -9,6 +9,8 @@ use std::process::ExitCode;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use vectorstore::{IngestOptions, Report};
 
+use crate::cli::error_chain;
+
 /// Arguments of `tuilerie ingest`.
 #[derive(clap::Args, Debug)]
 pub struct IngestArgs {
@@ -98,17 +100,6 @@ pub fn ingest(args: &IngestArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// The `--json` document.

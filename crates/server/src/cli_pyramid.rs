@@ -14,6 +14,8 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use pyramid::{BuildOptions, GeoTiff, Interpolation, TileFormat, TileMatrixSets};
 
+use crate::cli::error_chain;
+
 /// `tuilerie pyramid …`
 #[derive(clap::Subcommand, Debug)]
 pub enum PyramidCommand {
@@ -106,7 +108,7 @@ fn build(args: &BuildArgs) -> ExitCode {
     let mut sets = TileMatrixSets::builtin();
     if let Some(dir) = &args.tile_matrix_sets {
         if let Err(e) = sets.extend_from_dir(dir) {
-            eprintln!("error: {}", chain(&e));
+            eprintln!("error: {}", error_chain(&e));
             return ExitCode::FAILURE;
         }
     }
@@ -123,7 +125,7 @@ fn build(args: &BuildArgs) -> ExitCode {
         match GeoTiff::open(path, srs.as_ref()) {
             Ok(input) => inputs.push(input),
             Err(e) => {
-                eprintln!("error: {}", chain(&e));
+                eprintln!("error: {}", error_chain(&e));
                 return ExitCode::FAILURE;
             }
         }
@@ -165,19 +167,8 @@ fn build(args: &BuildArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {}", chain(&e));
+            eprintln!("error: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
-}
-
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
