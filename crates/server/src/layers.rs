@@ -85,6 +85,8 @@ pub struct PyramidLayer {
     pub wgs84_bbox: Bbox,
     /// The same extent in the tile matrix set's CRS (exact tile edges).
     pub native_bbox: Bbox,
+    /// The encoded no-data tile (tile size, bytes), made at the first request that needs it.
+    pub nodata_tile: std::sync::OnceLock<((u32, u32), bytes::Bytes)>,
     /// The tile matrix set id capabilities link the layer to: the set's own id when every
     /// matrix is served, else `{set}_{top}_{bottom}`, a set restricted to the served matrices
     /// (as the Géoplateforme does) — clients such as GDAL and QGIS pick the finest matrix of
@@ -242,6 +244,7 @@ fn build_layer(
                 format!("{}_{}_{}", set.id(), id(top), id(bottom))
             };
             LayerSource::Pyramid(Box::new(PyramidLayer {
+                nodata_tile: std::sync::OnceLock::new(),
                 link,
                 pyramid: opened,
                 getfeatureinfo: *getfeatureinfo,

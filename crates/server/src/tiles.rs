@@ -131,13 +131,26 @@ fn empty_tile(
             let Some(matrix) = pyramid.tile_matrix_set().matrix_of(tile) else {
                 return Ok(StatusCode::NO_CONTENT.into_response());
             };
-            let image = TileImage::filled(
-                matrix.tile_width(),
-                matrix.tile_height(),
-                pyramid.format().sample_type(),
-                pyramid.nodata(),
-            );
-            let bytes = encode_served(&image, served, pyramid.nodata())?;
+            let size = (matrix.tile_width(), matrix.tile_height());
+            // Encoded once per layer and tile size: edges of a pyramid ask for it a lot.
+            let cached = layer
+                .nodata_tile
+                .get()
+                .filter(|(cached_size, _)| *cached_size == size)
+                .map(|(_, bytes)| bytes.clone());
+            let bytes = if let Some(bytes) = cached {
+                bytes
+            } else {
+                let image = TileImage::filled(
+                    size.0,
+                    size.1,
+                    pyramid.format().sample_type(),
+                    pyramid.nodata(),
+                );
+                let bytes = Bytes::from(encode_served(&image, served, pyramid.nodata())?);
+                let _ = layer.nodata_tile.set((size, bytes.clone()));
+                bytes
+            };
             let response = (
                 [(header::CONTENT_TYPE, HeaderValue::from_static(served.mime))],
                 Body::from(bytes),
