@@ -195,6 +195,37 @@ pub fn decode(
     })
 }
 
+/// A float tile as a single-image, uncompressed TIFF (1 or 3 bands) carrying the no-data value
+/// in GDAL's tag, so that GDAL and QGIS read WMTS tiles of elevation pyramids with their values.
+pub fn encode_float_tiff(tile: &TileImage, nodata: Option<f64>) -> Result<Vec<u8>, String> {
+    use tiff::encoder::{colortype, TiffEncoder};
+    let Samples::F32(samples) = &tile.samples else {
+        return Err("only float tiles are written as float TIFF".to_owned());
+    };
+    let mut cursor = std::io::Cursor::new(Vec::with_capacity(samples.len() * 4 + 512));
+    let mut encoder =
+        TiffEncoder::new(&mut cursor).map_err(|e| format!("TIFF encoding failed: {e}"))?;
+    let nodata = nodata.map(|v| format!("{v}"));
+    let result = match tile.channels {
+        1 => encoder
+            .new_image::<colortype::Gray32Float>(tile.width, tile.height)
+            .and_then(|mut image| {
+                if let Some(nodata) = &nodata {
+                    image
+                        .encoder()
+                        .write_tag(tiff::tags::Tag::GdalNodata, nodata.as_str())?;
+                }
+                image.write_data(samples)
+            }),
+        3 => encoder
+            .new_image::<colortype::RGB32Float>(tile.width, tile.height)
+            .and_then(|image| image.write_data(samples)),
+        n => return Err(format!("float TIFF tiles hold 1 or 3 bands, not {n}")),
+    };
+    result.map_err(|e| format!("TIFF encoding failed: {e}"))?;
+    Ok(cursor.into_inner())
+}
+
 fn zlib(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let mut encoder = flate2::write::ZlibEncoder::new(
         Vec::with_capacity(bytes.len() / 2),

@@ -70,6 +70,9 @@ pub enum LayerSource {
     Vector,
 }
 
+/// An encoded no-data tile: ((tile width, height), format extension) and its bytes.
+pub type NodataTile = (((u32, u32), &'static str), bytes::Bytes);
+
 /// A pyramid layer, with the levels it serves.
 #[derive(Debug)]
 pub struct PyramidLayer {
@@ -85,8 +88,8 @@ pub struct PyramidLayer {
     pub wgs84_bbox: Bbox,
     /// The same extent in the tile matrix set's CRS (exact tile edges).
     pub native_bbox: Bbox,
-    /// The encoded no-data tile (tile size, bytes), made at the first request that needs it.
-    pub nodata_tile: std::sync::OnceLock<((u32, u32), bytes::Bytes)>,
+    /// The encoded no-data tile ((tile size, format), bytes), made at the first request needing it.
+    pub nodata_tile: std::sync::OnceLock<NodataTile>,
     /// The tile matrix set id capabilities link the layer to: the set's own id when every
     /// matrix is served, else `{set}_{top}_{bottom}`, a set restricted to the served matrices
     /// (as the Géoplateforme does) — clients such as GDAL and QGIS pick the finest matrix of

@@ -20,40 +20,73 @@ pub struct ServedFormat {
     pub extension: &'static str,
 }
 
-/// JPEG and PNG pyramids serve their tiles as stored; other 8-bit pyramids are converted to
-/// PNG; float pyramids are served as little-endian 32-bit BIL (`image/x-bil;bits=32`).
-pub fn served_format(format: TileFormat) -> ServedFormat {
+const JPEG: ServedFormat = ServedFormat {
+    mime: "image/jpeg",
+    extension: "jpeg",
+};
+const PNG: ServedFormat = ServedFormat {
+    mime: "image/png",
+    extension: "png",
+};
+const TIFF: ServedFormat = ServedFormat {
+    mime: "image/tiff",
+    extension: "tiff",
+};
+const BIL: ServedFormat = ServedFormat {
+    mime: "image/x-bil;bits=32",
+    extension: "bil",
+};
+
+/// The formats tiles of a pyramid are served in, the preferred one first. JPEG and PNG
+/// pyramids serve their tiles as stored; other 8-bit pyramids are converted to PNG; float
+/// pyramids are served as float32 TIFF (which GDAL and QGIS read, with the no-data value) or
+/// as little-endian 32-bit BIL.
+pub fn served_formats(format: TileFormat) -> &'static [ServedFormat] {
     match format {
-        TileFormat::JpgUint8 | TileFormat::Jpg90Uint8 => ServedFormat {
-            mime: "image/jpeg",
-            extension: "jpeg",
-        },
-        TileFormat::ZipFloat32 | TileFormat::RawFloat32 => ServedFormat {
-            mime: "image/x-bil;bits=32",
-            extension: "bil",
-        },
-        _ => ServedFormat {
-            mime: "image/png",
-            extension: "png",
-        },
+        TileFormat::JpgUint8 | TileFormat::Jpg90Uint8 => &[JPEG],
+        TileFormat::ZipFloat32 | TileFormat::RawFloat32 => &[TIFF, BIL],
+        _ => &[PNG],
     }
 }
 
-/// Whether a RESTful extension names the served format (`jpg`/`jpeg`, `png`, `bil`).
+/// The preferred served format of a pyramid.
+pub fn served_format(format: TileFormat) -> ServedFormat {
+    served_formats(format)[0]
+}
+
+/// Whether a RESTful extension names a served format (`jpg`/`jpeg`, `png`, `tif`/`tiff`, `bil`).
 pub fn extension_matches(served: ServedFormat, extension: &str) -> bool {
     let extension = extension.to_ascii_lowercase();
     match served.extension {
         "jpeg" => extension == "jpeg" || extension == "jpg",
+        "tiff" => extension == "tiff" || extension == "tif",
         other => extension == other,
     }
 }
 
-/// Whether a requested MIME type names the served format (parameters and case ignored).
+/// The served format of a pyramid named by a RESTful extension.
+pub fn format_for_extension(format: TileFormat, extension: &str) -> Option<ServedFormat> {
+    served_formats(format)
+        .iter()
+        .copied()
+        .find(|served| extension_matches(*served, extension))
+}
+
+/// The served format of a pyramid named by a MIME type.
+pub fn format_for_mime(format: TileFormat, mime: &str) -> Option<ServedFormat> {
+    served_formats(format)
+        .iter()
+        .copied()
+        .find(|served| mime_matches(*served, mime))
+}
+
+/// Whether a requested MIME type names a served format (parameters and case ignored).
 pub fn mime_matches(served: ServedFormat, requested: &str) -> bool {
     let normalise = |m: &str| m.to_ascii_lowercase().replace(' ', "");
     let requested = normalise(requested);
     requested == normalise(served.mime)
         || (served.extension == "jpeg" && requested == "image/jpg")
+        || (served.extension == "tiff" && requested == "image/geotiff")
         || (served.extension == "bil" && requested == "image/x-bil")
 }
 
@@ -73,13 +106,22 @@ pub enum TileError {
 pub fn tile_response(
     layer: &PyramidLayer,
     tile: TileCoord,
+    served: ServedFormat,
     request_headers: &HeaderMap,
     cache_control: &str,
 ) -> Result<Response, TileError> {
     let pyramid = &layer.pyramid;
-    let served = served_format(pyramid.format());
     let Some(stored) = pyramid.read_tile(tile)? else {
-        return empty_tile(layer, tile, cache_control);
+        return empty_tile(layer, tile, served, cache_control);
+    };
+    // One resource, several representations: the validator names the format too.
+    let stored = pyramid::StoredTile {
+        etag: format!(
+            "{}-{}\"",
+            stored.etag.trim_end_matches('"'),
+            served.extension
+        ),
+        bytes: stored.bytes,
     };
     if not_modified(request_headers, &stored.etag) {
         return Ok(with_cache_headers(
@@ -89,17 +131,19 @@ pub fn tile_response(
         ));
     }
     let etag = stored.etag.clone();
-    let body: Bytes = match pyramid.format() {
-        TileFormat::JpgUint8
-        | TileFormat::Jpg90Uint8
-        | TileFormat::PngUint8
-        | TileFormat::RawFloat32 => Bytes::from(stored.bytes),
-        _ => {
-            let Some(image) = pyramid.read_pixels(tile)? else {
-                return empty_tile(layer, tile, cache_control);
-            };
-            Bytes::from(encode_served(&image, served, pyramid.nodata())?)
-        }
+    let as_stored = matches!(
+        (pyramid.format(), served.extension),
+        (TileFormat::JpgUint8 | TileFormat::Jpg90Uint8, "jpeg")
+            | (TileFormat::PngUint8, "png")
+            | (TileFormat::RawFloat32, "bil")
+    );
+    let body = if as_stored {
+        Bytes::from(stored.bytes)
+    } else {
+        let Some(image) = pyramid.read_pixels(tile)? else {
+            return empty_tile(layer, tile, served, cache_control);
+        };
+        Bytes::from(encode_served(&image, served, pyramid.nodata())?)
     };
     let response = (
         [(header::CONTENT_TYPE, HeaderValue::from_static(served.mime))],
@@ -112,6 +156,7 @@ pub fn tile_response(
 fn empty_tile(
     layer: &PyramidLayer,
     tile: TileCoord,
+    served: ServedFormat,
     cache_control: &str,
 ) -> Result<Response, TileError> {
     match layer.empty_tile {
@@ -127,7 +172,6 @@ fn empty_tile(
             .into_response()),
         EmptyTile::Nodata => {
             let pyramid = &layer.pyramid;
-            let served = served_format(pyramid.format());
             let Some(matrix) = pyramid.tile_matrix_set().matrix_of(tile) else {
                 return Ok(StatusCode::NO_CONTENT.into_response());
             };
@@ -136,7 +180,7 @@ fn empty_tile(
             let cached = layer
                 .nodata_tile
                 .get()
-                .filter(|(cached_size, _)| *cached_size == size)
+                .filter(|(cached, _)| *cached == (size, served.extension))
                 .map(|(_, bytes)| bytes.clone());
             let bytes = if let Some(bytes) = cached {
                 bytes
@@ -148,7 +192,9 @@ fn empty_tile(
                     pyramid.nodata(),
                 );
                 let bytes = Bytes::from(encode_served(&image, served, pyramid.nodata())?);
-                let _ = layer.nodata_tile.set((size, bytes.clone()));
+                let _ = layer
+                    .nodata_tile
+                    .set(((size, served.extension), bytes.clone()));
                 bytes
             };
             let response = (
@@ -156,7 +202,8 @@ fn empty_tile(
                 Body::from(bytes),
             )
                 .into_response();
-            Ok(with_cache_headers(response, "\"nodata\"", cache_control))
+            let etag = format!("\"nodata-{}\"", served.extension);
+            Ok(with_cache_headers(response, &etag, cache_control))
         }
     }
 }
@@ -169,6 +216,8 @@ fn encode_served(
     nodata: &[f64],
 ) -> Result<Vec<u8>, TileError> {
     match served.extension {
+        "tiff" => pyramid::tile::encode_float_tiff(image, nodata.first().copied())
+            .map_err(TileError::Encode),
         "bil" => match image.samples() {
             pyramid::Samples::F32(values) => {
                 Ok(values.iter().flat_map(|v| v.to_le_bytes()).collect())

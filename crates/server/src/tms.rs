@@ -160,13 +160,17 @@ pub async fn tile(
         let (y, extension) = file
             .rsplit_once('.')
             .ok_or_else(|| not_found(format!("'{file}' should be Y.EXTENSION, e.g. 3.png")))?;
-        let served = tiles::served_format(pyramid.pyramid.format());
-        if !tiles::extension_matches(served, extension) {
-            return Err(not_found(format!(
+        let pyramid_format = pyramid.pyramid.format();
+        let served = tiles::format_for_extension(pyramid_format, extension).ok_or_else(|| {
+            let offered: Vec<&str> = tiles::served_formats(pyramid_format)
+                .iter()
+                .map(|f| f.extension)
+                .collect();
+            not_found(format!(
                 "'.{extension}' is not offered by '{layer}': use .{}",
-                served.extension
-            )));
-        }
+                offered.join(" or .")
+            ))
+        })?;
         let matrix = pyramid.served_matrix(&z).ok_or_else(|| {
             not_found(format!(
                 "tile set '{z}' is not served for '{layer}': see /tms/1.0.0/{layer}"
@@ -186,8 +190,14 @@ pub async fn tile(
                 ),
             )
         })?;
-        tiles::tile_response(pyramid, tile, &headers, &state.config.tiles.cache_control)
-            .map_err(|error| JsonError::internal("reading a tile", &error))
+        tiles::tile_response(
+            pyramid,
+            tile,
+            served,
+            &headers,
+            &state.config.tiles.cache_control,
+        )
+        .map_err(|error| JsonError::internal("reading a tile", &error))
     })();
     result.unwrap_or_else(IntoResponse::into_response)
 }

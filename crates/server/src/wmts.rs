@@ -105,17 +105,21 @@ fn kvp_inner(state: &AppState, kvp: &Kvp, headers: &HeaderMap) -> Result<Respons
     let request_tile = resolve(&layers, layer, style, tms, matrix, row, col)?;
     if is_tile {
         let format = required("FORMAT", "give the tile format listed in the capabilities")?;
-        let served = tiles::served_format(request_tile.pyramid.pyramid.format());
-        if !tiles::mime_matches(served, format) {
-            return Err(OwsException::invalid(
+        let pyramid_format = request_tile.pyramid.pyramid.format();
+        let served = tiles::format_for_mime(pyramid_format, format).ok_or_else(|| {
+            let offered: Vec<&str> = tiles::served_formats(pyramid_format)
+                .iter()
+                .map(|f| f.mime)
+                .collect();
+            OwsException::invalid(
                 "FORMAT",
                 format!(
                     "FORMAT={format} is not offered by layer '{layer}': use FORMAT={}",
-                    served.mime
+                    offered.join(" or ")
                 ),
-            ));
-        }
-        return tile(state, &request_tile, headers);
+            )
+        })?;
+        return tile(state, &request_tile, served, headers);
     }
     let info_format = required(
         "INFOFORMAT",
@@ -254,11 +258,13 @@ fn resolve<'a>(
 fn tile(
     state: &AppState,
     request: &TileRequest<'_>,
+    served: tiles::ServedFormat,
     headers: &HeaderMap,
 ) -> Result<Response, OwsException> {
     tiles::tile_response(
         request.pyramid,
         request.tile,
+        served,
         headers,
         &state.config.tiles.cache_control,
     )
@@ -322,17 +328,21 @@ pub async fn rest_tile(
             )
         })?;
         let request = resolve(&layers, &layer, &style, &tms, &matrix, &row, col)?;
-        let served = tiles::served_format(request.pyramid.pyramid.format());
-        if !tiles::extension_matches(served, extension) {
-            return Err(OwsException::invalid(
+        let pyramid_format = request.pyramid.pyramid.format();
+        let served = tiles::format_for_extension(pyramid_format, extension).ok_or_else(|| {
+            let offered: Vec<&str> = tiles::served_formats(pyramid_format)
+                .iter()
+                .map(|f| f.extension)
+                .collect();
+            OwsException::invalid(
                 "FORMAT",
                 format!(
                     "'.{extension}' is not offered by layer '{layer}': use .{}",
-                    served.extension
+                    offered.join(" or .")
                 ),
-            ));
-        }
-        tile(&state, &request, &headers)
+            )
+        })?;
+        tile(&state, &request, served, &headers)
     })();
     result.unwrap_or_else(|e| rest_status(e).into_response())
 }
@@ -472,7 +482,7 @@ fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &s
         coordinate(b.max_x(), true),
         coordinate(b.max_y(), true)
     );
-    let served = tiles::served_format(pyramid.pyramid.format());
+    let served_formats = tiles::served_formats(pyramid.pyramid.format());
     let set = pyramid.tile_matrix_set();
     let crs = set.crs();
     let native = pyramid.native_bbox.to_ogc(crs);
@@ -490,9 +500,11 @@ fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &s
     let _ = writeln!(
         out,
         "      <Style isDefault=\"true\">\n        <ows:Title>Default</ows:Title>\n        \
-         <ows:Identifier>{DEFAULT_STYLE}</ows:Identifier>\n      </Style>\n      <Format>{}</Format>",
-        served.mime
+         <ows:Identifier>{DEFAULT_STYLE}</ows:Identifier>\n      </Style>"
     );
+    for served in served_formats {
+        let _ = writeln!(out, "      <Format>{}</Format>", served.mime);
+    }
     if pyramid.getfeatureinfo {
         for format in InfoFormat::ALL {
             let _ = writeln!(out, "      <InfoFormat>{}</InfoFormat>", format.mime());
@@ -517,11 +529,13 @@ fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &s
         );
     }
     out.push_str("        </TileMatrixSetLimits>\n      </TileMatrixSetLink>\n");
-    let _ = writeln!(
-        out,
-        "      <ResourceURL format=\"{}\" resourceType=\"tile\" template=\"{base}/wmts/{name}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/{{TileCol}}.{}\"/>",
-        served.mime, served.extension
-    );
+    for served in served_formats {
+        let _ = writeln!(
+            out,
+            "      <ResourceURL format=\"{}\" resourceType=\"tile\" template=\"{base}/wmts/{name}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/{{TileCol}}.{}\"/>",
+            served.mime, served.extension
+        );
+    }
     if pyramid.getfeatureinfo {
         for format in InfoFormat::ALL {
             let _ = writeln!(

@@ -125,6 +125,42 @@ fn a_built_pyramid_is_served_and_answers_the_source_values() {
             .as_f64()
             .unwrap();
         assert_eq!(value as f32, expected, "{url}");
+        // GDAL reads the same value from our float32 TIFF tiles (its WMTS driver assumes 4 Byte
+        // bands, so the tiles are read through GDAL_WMS's TMS minidriver, told the data type).
+        if Command::new("gdallocationinfo")
+            .arg("--version")
+            .output()
+            .is_ok()
+        {
+            let xml = format!(
+                "<GDAL_WMS><Service name=\"TMS\"><ServerUrl>{}/wmts/dem/normal/PM/${{z}}/${{y}}/${{x}}.tiff</ServerUrl></Service>\
+                 <DataWindow><UpperLeftX>-20037508.3427892</UpperLeftX><UpperLeftY>20037508.3427892</UpperLeftY>\
+                 <LowerRightX>20037508.3427892</LowerRightX><LowerRightY>-20037508.3427892</LowerRightY>\
+                 <TileLevel>13</TileLevel><TileCountX>1</TileCountX><TileCountY>1</TileCountY><YOrigin>top</YOrigin></DataWindow>\
+                 <Projection>EPSG:3857</Projection><BlockSizeX>256</BlockSizeX><BlockSizeY>256</BlockSizeY>\
+                 <BandsCount>1</BandsCount><DataType>Float32</DataType></GDAL_WMS>",
+                server.base
+            );
+            let output = Command::new("gdallocationinfo")
+                .env("GDAL_DEFAULT_WMS_CACHE_PATH", dir.path().join("gdalcache"))
+                .args([
+                    "-valonly",
+                    "-geoloc",
+                    &xml,
+                    &cx.to_string(),
+                    &cy.to_string(),
+                ])
+                .output()
+                .unwrap();
+            let text = String::from_utf8_lossy(&output.stdout);
+            let gdal: f32 = text.trim().parse().unwrap_or_else(|_| {
+                panic!(
+                    "gdallocationinfo: {text}{}",
+                    String::from_utf8_lossy(&output.stderr)
+                )
+            });
+            assert_eq!(gdal, expected, "GDAL reading our TIFF tile at {cx},{cy}");
+        }
     }
 
     // The JPEG layer: a tile over the image is a JPEG; TMS gives the same bytes.
