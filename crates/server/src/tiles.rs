@@ -115,13 +115,17 @@ pub fn tile_response(
         return empty_tile(layer, tile, served, cache_control);
     };
     // One resource, several representations: the validator names the format too.
-    let stored = pyramid::StoredTile {
-        etag: format!(
-            "{}-{}\"",
-            stored.etag.trim_end_matches('"'),
-            served.extension
-        ),
-        bytes: stored.bytes,
+    let stored = if served_formats(pyramid.format()).len() > 1 {
+        pyramid::StoredTile {
+            etag: format!(
+                "{}-{}\"",
+                stored.etag.trim_end_matches('"'),
+                served.extension
+            ),
+            bytes: stored.bytes,
+        }
+    } else {
+        stored
     };
     if not_modified(request_headers, &stored.etag) {
         return Ok(with_cache_headers(
