@@ -4,8 +4,8 @@
 //!
 //! A hand-written accept loop rather than `axum::serve`, because the request head limit
 //! (`server.max_header_bytes`, answered 431 by hyper) is only configurable on hyper's builder,
-//! and because each worker thread runs its own single-threaded runtime over its own
-//! SO_REUSEPORT socket (see [`Server`]). Handlers must therefore never block for long: slow
+//! and because each worker thread runs its own single-threaded runtime accepting from the
+//! shared socket (see [`Server`]). Handlers must therefore never block for long: slow
 //! work (rendering) goes to `spawn_blocking` or rayon.
 
 use std::future::Future;
@@ -43,9 +43,9 @@ pub enum ServeError {
     Runtime(#[source] std::io::Error),
 }
 
-/// A bound server, ready to run: one listening socket per worker (SO_REUSEPORT, so the kernel
-/// spreads connections), each served by its own single-threaded runtime on its own thread — the
-/// nginx model: no work-stealing wake-ups between threads on the hot path. Signal handlers are
+/// A bound server, ready to run: workers share the listening socket, each served by its own
+/// single-threaded runtime on its own thread — the nginx model: no work-stealing wake-ups
+/// between threads on the hot path. Signal handlers are
 /// installed at construction, before the address is announced.
 #[derive(Debug)]
 pub struct Server {
@@ -65,8 +65,11 @@ impl Server {
         let first = reuseport_listener(addr)?;
         let local = first.local_addr().map_err(ServeError::LocalAddr)?;
         let mut listeners = vec![first];
+        // The workers share one listening socket (duplicated descriptors): an idle worker takes
+        // the next connection. (Separate SO_REUSEPORT sockets hash connections to workers
+        // blindly, which left one worker saturated and the other idle under load.)
         for _ in 1..workers {
-            listeners.push(reuseport_listener(local)?);
+            listeners.push(first_clone(&listeners[0], addr)?);
         }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -146,6 +149,15 @@ impl Server {
         }
         Ok(())
     }
+}
+
+fn first_clone(
+    listener: &std::net::TcpListener,
+    addr: SocketAddr,
+) -> Result<std::net::TcpListener, ServeError> {
+    listener
+        .try_clone()
+        .map_err(|source| ServeError::Bind { addr, source })
 }
 
 fn reuseport_listener(addr: SocketAddr) -> Result<std::net::TcpListener, ServeError> {
