@@ -27,7 +27,7 @@ use crate::layers::Layers;
 #[non_exhaustive]
 pub enum ServeError {
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source} (is another server using this port? change server.listen or --listen)")]
+    #[error("cannot listen on {addr} (is another server using this port? change server.listen or --listen)")]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -62,7 +62,7 @@ impl Server {
             n => n,
         };
         let addr = config.server.listen;
-        let first = reuseport_listener(addr)?;
+        let first = bind_listener(addr)?;
         let local = first.local_addr().map_err(ServeError::LocalAddr)?;
         let mut listeners = vec![first];
         // The workers share one listening socket (duplicated descriptors): an idle worker takes
@@ -160,13 +160,13 @@ fn first_clone(
         .map_err(|source| ServeError::Bind { addr, source })
 }
 
-fn reuseport_listener(addr: SocketAddr) -> Result<std::net::TcpListener, ServeError> {
+fn bind_listener(addr: SocketAddr) -> Result<std::net::TcpListener, ServeError> {
     use socket2::{Domain, Socket, Type};
     let bind_error = |source| ServeError::Bind { addr, source };
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(bind_error)?;
+    // SO_REUSEADDR only (restart without waiting for TIME_WAIT); no SO_REUSEPORT, so that a
+    // second server on the same port fails loudly instead of sharing it.
     socket.set_reuse_address(true).map_err(bind_error)?;
-    #[cfg(unix)]
-    socket.set_reuse_port(true).map_err(bind_error)?;
     socket.set_nonblocking(true).map_err(bind_error)?;
     socket.bind(&addr.into()).map_err(bind_error)?;
     socket.listen(1024).map_err(bind_error)?;
