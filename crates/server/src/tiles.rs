@@ -80,6 +80,21 @@ pub fn format_for_mime(format: TileFormat, mime: &str) -> Option<ServedFormat> {
         .find(|served| mime_matches(*served, mime))
 }
 
+/// The MIME types a pyramid's tiles are offered in, for messages: `image/tiff or image/x-bil…`.
+pub fn offered_mimes(format: TileFormat) -> String {
+    let mimes: Vec<&str> = served_formats(format).iter().map(|f| f.mime).collect();
+    mimes.join(" or ")
+}
+
+/// The RESTful extensions a pyramid's tiles are offered in, for messages: `.tiff or .bil`.
+pub fn offered_extensions(format: TileFormat) -> String {
+    let extensions: Vec<String> = served_formats(format)
+        .iter()
+        .map(|f| format!(".{}", f.extension))
+        .collect();
+    extensions.join(" or ")
+}
+
 /// Whether a requested MIME type names a served format (parameters and case ignored).
 pub fn mime_matches(served: ServedFormat, requested: &str) -> bool {
     let normalise = |m: &str| m.to_ascii_lowercase().replace(' ', "");

@@ -73,24 +73,15 @@ fn tile_map_document(layer: &Layer, pyramid: &PyramidLayer, base: &str) -> Strin
         xml_escape(&layer.abstract_text),
         xml_escape(set.crs().code())
     );
-    // Data extent in the tile matrix set's CRS, from the finest served level.
-    if let Some((level, matrix)) = pyramid.served_levels().last() {
-        let l = level.limits();
-        if let (Ok(a), Ok(b)) = (
-            matrix.tile(i64::from(l.min_col), i64::from(l.max_row)),
-            matrix.tile(i64::from(l.max_col), i64::from(l.min_row)),
-        ) {
-            let extent = matrix.tile_bbox(a).union(&matrix.tile_bbox(b));
-            let _ = writeln!(
-                out,
-                "  <BoundingBox minx=\"{}\" miny=\"{}\" maxx=\"{}\" maxy=\"{}\"/>",
-                c(extent.min_x()),
-                c(extent.min_y()),
-                c(extent.max_x()),
-                c(extent.max_y())
-            );
-        }
-    }
+    let extent = pyramid.native_bbox;
+    let _ = writeln!(
+        out,
+        "  <BoundingBox minx=\"{}\" miny=\"{}\" maxx=\"{}\" maxy=\"{}\"/>",
+        c(extent.min_x()),
+        c(extent.min_y()),
+        c(extent.max_x()),
+        c(extent.max_y())
+    );
     if let Some((_, matrix)) = pyramid.served_levels().next() {
         let origin = matrix.extent();
         let _ = writeln!(
@@ -162,13 +153,9 @@ pub async fn tile(
             .ok_or_else(|| not_found(format!("'{file}' should be Y.EXTENSION, e.g. 3.png")))?;
         let pyramid_format = pyramid.pyramid.format();
         let served = tiles::format_for_extension(pyramid_format, extension).ok_or_else(|| {
-            let offered: Vec<&str> = tiles::served_formats(pyramid_format)
-                .iter()
-                .map(|f| f.extension)
-                .collect();
             not_found(format!(
-                "'.{extension}' is not offered by '{layer}': use .{}",
-                offered.join(" or .")
+                "'.{extension}' is not offered by '{layer}': use {}",
+                tiles::offered_extensions(pyramid_format)
             ))
         })?;
         let matrix = pyramid.served_matrix(&z).ok_or_else(|| {

@@ -107,15 +107,11 @@ fn kvp_inner(state: &AppState, kvp: &Kvp, headers: &HeaderMap) -> Result<Respons
         let format = required("FORMAT", "give the tile format listed in the capabilities")?;
         let pyramid_format = request_tile.pyramid.pyramid.format();
         let served = tiles::format_for_mime(pyramid_format, format).ok_or_else(|| {
-            let offered: Vec<&str> = tiles::served_formats(pyramid_format)
-                .iter()
-                .map(|f| f.mime)
-                .collect();
             OwsException::invalid(
                 "FORMAT",
                 format!(
                     "FORMAT={format} is not offered by layer '{layer}': use FORMAT={}",
-                    offered.join(" or ")
+                    tiles::offered_mimes(pyramid_format)
                 ),
             )
         })?;
@@ -330,15 +326,11 @@ pub async fn rest_tile(
         let request = resolve(&layers, &layer, &style, &tms, &matrix, &row, col)?;
         let pyramid_format = request.pyramid.pyramid.format();
         let served = tiles::format_for_extension(pyramid_format, extension).ok_or_else(|| {
-            let offered: Vec<&str> = tiles::served_formats(pyramid_format)
-                .iter()
-                .map(|f| f.extension)
-                .collect();
             OwsException::invalid(
                 "FORMAT",
                 format!(
-                    "'.{extension}' is not offered by layer '{layer}': use .{}",
-                    offered.join(" or .")
+                    "'.{extension}' is not offered by layer '{layer}': use {}",
+                    tiles::offered_extensions(pyramid_format)
                 ),
             )
         })?;

@@ -91,15 +91,8 @@ pub fn agent() -> ureq::Agent {
 }
 
 pub fn get(url: &str) -> (u16, Vec<(String, String)>, String) {
-    let mut response = agent().get(url).call().unwrap();
-    let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-        .collect();
-    let body = response.body_mut().read_to_string().unwrap();
-    (status, headers, body)
+    let (status, headers, body) = get_bytes(url, &[]);
+    (status, headers, String::from_utf8(body).unwrap())
 }
 
 pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
