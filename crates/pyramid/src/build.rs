@@ -573,7 +573,7 @@ fn source_pixels(
 /// `x.floor() as i64` without the libm call (the baseline x86-64 target has no SSE4.1 `roundsd`);
 /// saturates like `as` for out-of-range values.
 #[inline]
-fn floor(x: f64) -> i64 {
+pub(crate) fn floor(x: f64) -> i64 {
     let t = x as i64;
     if (t as f64) > x {
         t - 1
@@ -583,7 +583,12 @@ fn floor(x: f64) -> i64 {
 }
 
 /// Samples a window at continuous source pixel coordinates (u, v).
-fn sample(window: &Window, u: f64, v: f64, interpolation: Interpolation) -> Option<[f32; 4]> {
+pub(crate) fn sample(
+    window: &Window,
+    u: f64,
+    v: f64,
+    interpolation: Interpolation,
+) -> Option<[f32; 4]> {
     let nearest = window.pixel(floor(u), floor(v))?;
     let mut result = [0f32; 4];
     let n = nearest.len().min(4);

@@ -64,6 +64,7 @@ pub mod slab;
 pub mod source;
 mod store;
 pub mod tile;
+mod warp;
 mod writer;
 
 pub use build::{build, BuildOptions, BuildReport, Interpolation};
@@ -82,4 +83,5 @@ pub use store::{
     Pyramid, RasterSpecifications, StorageDescriptor, StoredTile, TileLimits,
 };
 pub use tile::{Samples, TileImage};
+pub use warp::{PointValue, Raster, WarpRequest};
 pub use writer::{PyramidSpec, PyramidWriter, PYRAMID_NAME};

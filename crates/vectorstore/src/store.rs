@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crs::{Bbox, Crs, Transformer};
-use geo::{BoundingRect, Distance, Euclidean, Intersects, MapCoords};
+use geo::{BoundingRect, Distance, Euclidean, Intersects, MapCoords, Simplify};
 use geo_types::{Coord, Geometry, Point, Rect};
 use rstar::{Envelope, RTree, RTreeObject, AABB};
 use rusqlite::{Connection, OpenFlags};
@@ -122,6 +122,45 @@ struct LayerState {
 struct MemoryLayer {
     tree: RTree<Entry>,
     features: Vec<StoredFeature>,
+    /// Simplified geometries per zoom band (aligned with `features`), made at first use.
+    bands: [OnceLock<Vec<Geometry<f64>>>; BANDS],
+    /// Tolerance of band 0, in native units; band k is `base × 4^k`.
+    base_tolerance: f64,
+}
+
+/// Zoom bands of simplified geometries: tolerances from `base` to `base × 4^(BANDS-1)`.
+const BANDS: usize = 10;
+
+/// The band whose tolerance is the largest not above `tolerance`; `None` when even band 0 is
+/// coarser (full geometries then).
+fn band_for(base: f64, tolerance: f64) -> Option<usize> {
+    if !(tolerance.is_finite() && base > 0.0) || tolerance < base {
+        return None;
+    }
+    let k = ((tolerance / base).ln() / 4f64.ln()).floor();
+    Some((k as usize).min(BANDS - 1))
+}
+
+/// A geometry simplified (Ramer–Douglas–Peucker) within `tolerance`; points unchanged.
+fn simplified(geometry: &Geometry<f64>, tolerance: f64) -> Geometry<f64> {
+    match geometry {
+        Geometry::LineString(g) => Geometry::LineString(g.simplify(tolerance)),
+        Geometry::MultiLineString(g) => Geometry::MultiLineString(g.simplify(tolerance)),
+        Geometry::Polygon(g) => Geometry::Polygon(g.simplify(tolerance)),
+        Geometry::MultiPolygon(g) => Geometry::MultiPolygon(g.simplify(tolerance)),
+        Geometry::GeometryCollection(c) => {
+            Geometry::GeometryCollection(c.iter().map(|g| simplified(g, tolerance)).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// Native units of half a pixel at a scale: geometry details below it cannot be seen.
+fn simplify_tolerance(scale_denominator: f64, native: &Crs) -> f64 {
+    if !(scale_denominator.is_finite() && scale_denominator > 0.0) {
+        return 0.0;
+    }
+    scale_denominator * 0.000_28 / native.metres_per_unit() / 2.0
 }
 
 #[derive(Debug)]
@@ -252,8 +291,9 @@ impl Store {
     /// The features of `layer` whose geometry intersects `bbox` (given in `crs`, x/y order),
     /// with geometries in `crs` and the named `attributes` (stored or original names).
     ///
-    /// `scale_denominator` is where simplified geometries per zoom band will plug in; today
-    /// full geometries are returned at every scale.
+    /// At small scales (a whole country), geometries are simplified within half a pixel of
+    /// the scale (0.28 mm pixels): precomputed per zoom band for in-memory layers, simplified
+    /// as read otherwise; pass 0 for full geometries.
     pub fn features(
         &self,
         layer: &str,
@@ -262,10 +302,10 @@ impl Store {
         scale_denominator: f64,
         attributes: &[&str],
     ) -> Result<Features, VectorError> {
-        let _ = scale_denominator;
         let i = self.resolve(layer)?;
         let columns = self.attribute_indexes(i, attributes)?;
-        let features = self.query(i, bbox, crs, &columns)?;
+        let tolerance = simplify_tolerance(scale_denominator, &self.layers[i].crs);
+        let features = self.query(i, bbox, crs, &columns, tolerance)?;
         Ok(Features {
             inner: features.into_iter(),
         })
@@ -298,7 +338,7 @@ impl Store {
         let all: Vec<usize> = (0..self.layers[i].names.len()).collect();
         let point = Point::new(x, y);
         let mut near: Vec<NearFeature> = self
-            .query(i, &bbox, crs, &all)?
+            .query(i, &bbox, crs, &all, 0.0)?
             .into_iter()
             .filter_map(|feature| {
                 let distance = Euclidean.distance(&point, &feature.geometry);
@@ -345,6 +385,7 @@ impl Store {
         bbox: &Bbox,
         crs: &Crs,
         columns: &[usize],
+        tolerance: f64,
     ) -> Result<Vec<Feature>, VectorError> {
         let state = &self.layers[i];
         let native = &state.crs;
@@ -382,9 +423,32 @@ impl Store {
                 y: native_bbox.max_y(),
             },
         );
-        let mut found = match self.memory_layer(i) {
-            Some(memory) => query_memory(&memory, &state.names, &rect, columns),
-            None => self.query_sqlite(i, &rect, columns)?,
+        let mut found = if let Some(memory) = self.memory_layer(i) {
+            let band = band_for(memory.base_tolerance, tolerance).map(|k| {
+                let base = memory.base_tolerance * 4f64.powi(k as i32);
+                memory.bands[k].get_or_init(|| {
+                    memory
+                        .features
+                        .iter()
+                        .map(|f| simplified(&f.geometry, base))
+                        .collect()
+                })
+            });
+            query_memory(
+                &memory,
+                band.map(Vec::as_slice),
+                &state.names,
+                &rect,
+                columns,
+            )
+        } else {
+            let mut found = self.query_sqlite(i, &rect, columns)?;
+            if tolerance > 0.0 {
+                for f in &mut found {
+                    f.geometry = simplified(&f.geometry, tolerance);
+                }
+            }
+            found
         };
         found.sort_unstable_by_key(|f| f.fid);
         if let Some(back) = back {
@@ -461,9 +525,18 @@ impl Store {
                     features.push(stored);
                 }
             }
+            // Band 0: a millionth of the layer's extent (sub-centimetre for a country).
+            let extent = meta.bbox.map_or(1.0, |[a, b, c, d]| (c - a).max(d - b));
+            let base_tolerance = if extent.is_finite() && extent > 0.0 {
+                extent * 1e-6
+            } else {
+                1e-6
+            };
             Ok::<_, rusqlite::Error>(MemoryLayer {
                 tree: RTree::bulk_load(entries),
                 features,
+                bands: std::array::from_fn(|_| OnceLock::new()),
+                base_tolerance,
             })
         })();
         self.release(conn);
@@ -588,6 +661,7 @@ fn read_row(
 
 fn query_memory(
     memory: &MemoryLayer,
+    band: Option<&[Geometry<f64>]>,
     names: &[Arc<str>],
     rect: &Rect<f64>,
     columns: &[usize],
@@ -601,7 +675,10 @@ fn query_memory(
             let inside = envelope.contains_envelope(&entry.envelope);
             (inside || intersects(&f.geometry, rect)).then(|| Feature {
                 fid: f.fid,
-                geometry: f.geometry.clone(),
+                geometry: band
+                    .and_then(|b| b.get(entry.index))
+                    .unwrap_or(&f.geometry)
+                    .clone(),
                 properties: columns
                     .iter()
                     .map(|&c| (names[c].clone(), f.values[c].clone()))

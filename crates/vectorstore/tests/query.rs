@@ -235,3 +235,72 @@ fn names_from_the_original_file_resolve_and_unknown_ones_say_what_exists() {
         .features("points", &bbox, &Crs::wgs84(), 1e6, &["K"])
         .is_ok());
 }
+
+#[test]
+fn small_scales_answer_simplified_geometries_of_the_same_features() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let report = ingest("world.gpkg", data.path(), "w", None);
+    let dir = report.stored.expect("stored");
+    let memory = Store::open(&dir, StoreOptions::default()).expect("opens");
+    let sqlite = Store::open(
+        &dir,
+        StoreOptions {
+            memory_budget_bytes: 0,
+        },
+    )
+    .expect("opens");
+    let crs = Crs::crs84();
+    let world = Bbox::world();
+    let points = |g: &Geometry<f64>| -> usize {
+        use geo::CoordsIter;
+        g.coords_count()
+    };
+    for store in [&memory, &sqlite] {
+        let full: Vec<_> = store
+            .features("countries", &world, &crs, 0.0, &["name"])
+            .expect("query")
+            .collect();
+        let detailed: Vec<_> = store
+            .features("countries", &world, &crs, 10_000.0, &["name"])
+            .expect("query")
+            .collect();
+        let coarse: Vec<_> = store
+            .features("countries", &world, &crs, 500_000_000.0, &["name"])
+            .expect("query")
+            .collect();
+        assert_eq!(full.len(), 177);
+        let fids = |v: &[vectorstore::Feature]| v.iter().map(|f| f.fid).collect::<Vec<_>>();
+        assert_eq!(
+            fids(&full),
+            fids(&coarse),
+            "simplification drops no feature"
+        );
+        let count =
+            |v: &[vectorstore::Feature]| v.iter().map(|f| points(&f.geometry)).sum::<usize>();
+        // At 1:10 000 next to nothing of a 1:110m dataset can be removed; at 1:500M (the world in 256
+        // pixels) much can.
+        assert!(
+            count(&detailed) * 100 >= count(&full) * 99,
+            "{} of {}",
+            count(&detailed),
+            count(&full)
+        );
+        assert!(
+            count(&coarse) * 2 < count(&full),
+            "{} of {} coordinates kept",
+            count(&coarse),
+            count(&full)
+        );
+        // Simplified geometries stay where they were: within half a pixel (~0.63° here).
+        for (a, b) in full.iter().zip(&coarse) {
+            use geo::BoundingRect;
+            let (ra, rb) = (
+                a.geometry.bounding_rect().expect("rect"),
+                b.geometry.bounding_rect().expect("rect"),
+            );
+            assert!(
+                (ra.min().x - rb.min().x).abs() <= 0.63 && (ra.max().y - rb.max().y).abs() <= 0.63
+            );
+        }
+    }
+}
