@@ -39,3 +39,19 @@ bench_input() {
 
 # Peak RSS (KiB) of a process tree's root, read from /proc while it runs.
 peak_rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo "?"; }
+
+# A wrk Lua script that cycles through the request paths of the file given after `--`.
+write_urls_lua() {
+  cat >"$1" <<'LUA'
+local urls = {}
+local i = 0
+init = function(args)
+  for line in io.lines(args[1]) do urls[#urls + 1] = line end
+  i = math.random(#urls)
+end
+request = function()
+  i = i % #urls + 1
+  return wrk.format("GET", urls[i])
+end
+LUA
+}

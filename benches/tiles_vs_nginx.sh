@@ -72,18 +72,7 @@ nginx -c "$OUT/nginx.conf" -g 'daemon off;' &
 NGINX_PID=$!
 sleep 0.5
 
-cat > "$OUT/urls.lua" <<'LUA'
-local urls = {}
-local i = 0
-init = function(args)
-  for line in io.lines(args[1]) do urls[#urls + 1] = line end
-  i = math.random(#urls)
-end
-request = function()
-  i = i % #urls + 1
-  return wrk.format("GET", urls[i])
-end
-LUA
+write_urls_lua "$OUT/urls.lua"
 run() { wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$OUT/urls.lua" "$1" -- "$2"; }
 for round in $(seq "$ROUNDS"); do
   # Alternate which server goes first, so that drift favours neither.

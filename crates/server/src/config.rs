@@ -37,6 +37,8 @@ pub struct Config {
     pub api: ApiConfig,
     /// `[tiles]`
     pub tiles: TilesConfig,
+    /// `[wms]`
+    pub wms: WmsConfig,
     /// `[[layers]]`
     pub layers: Vec<LayerConfig>,
 }
@@ -120,6 +122,89 @@ impl Default for TilesConfig {
     }
 }
 
+/// `[wms]`: the on-demand image service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WmsConfig {
+    /// Service title.
+    pub title: String,
+    /// Service abstract.
+    pub abstract_text: String,
+    /// Service keywords.
+    pub keywords: Vec<String>,
+    /// Contact person.
+    pub contact_person: String,
+    /// Contact organisation.
+    pub contact_organization: String,
+    /// Contact position.
+    pub contact_position: String,
+    /// Contact e-mail.
+    pub contact_email: String,
+    /// Contact telephone.
+    pub contact_phone: String,
+    /// Fees.
+    pub fees: String,
+    /// Access constraints.
+    pub access_constraints: String,
+    /// Most layers one GetMap may ask for.
+    pub layer_limit: u32,
+    /// Largest GetMap width, in pixels.
+    pub max_width: u32,
+    /// Largest GetMap height, in pixels.
+    pub max_height: u32,
+    /// CRSs advertised for every layer besides its native one.
+    pub crs: Vec<String>,
+    /// Rendering threads (0: one per CPU).
+    pub render_threads: usize,
+    /// Renders waiting for a thread before requests are refused with 503.
+    pub render_queue: usize,
+    /// Bytes of encoded images kept in the response cache (0: no cache).
+    pub cache_bytes: usize,
+    /// Extra fonts for labels.
+    pub font_dir: Option<PathBuf>,
+    /// GetFeatureInfo search radius around the clicked pixel, in pixels.
+    pub info_tolerance_px: u32,
+}
+
+impl Default for WmsConfig {
+    fn default() -> Self {
+        WmsConfig {
+            title: "Tuilerie WMS".to_owned(),
+            abstract_text: String::new(),
+            keywords: Vec::new(),
+            contact_person: String::new(),
+            contact_organization: String::new(),
+            contact_position: String::new(),
+            contact_email: String::new(),
+            contact_phone: String::new(),
+            fees: "none".to_owned(),
+            access_constraints: "none".to_owned(),
+            layer_limit: 16,
+            max_width: 4096,
+            max_height: 4096,
+            crs: DEFAULT_WMS_CRS.iter().map(|c| (*c).to_owned()).collect(),
+            render_threads: 0,
+            render_queue: 64,
+            cache_bytes: 64 * 1024 * 1024,
+            font_dir: None,
+            info_tolerance_px: 4,
+        }
+    }
+}
+
+/// CRSs every WMS layer is offered in by default, besides its own.
+pub const DEFAULT_WMS_CRS: &[&str] = &["EPSG:3857", "EPSG:4326", "CRS:84", "EPSG:2154"];
+
+/// Metadata shared by every kind of layer: links and attribution for capabilities.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LayerMetadataConfig {
+    /// Metadata record URLs (ISO 19139 / INSPIRE).
+    pub metadata_urls: Vec<String>,
+    /// Attribution title.
+    pub attribution: String,
+    /// Attribution link.
+    pub attribution_url: String,
+}
+
 /// What a tile request inside the tile matrix but without stored data is answered with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmptyTile {
@@ -142,6 +227,8 @@ pub struct LayerConfig {
     pub abstract_text: String,
     /// Keywords listed in capabilities.
     pub keywords: Vec<String>,
+    /// Metadata links and attribution.
+    pub metadata: LayerMetadataConfig,
     /// What the layer serves.
     pub kind: LayerKind,
 }
@@ -157,6 +244,8 @@ pub enum LayerKind {
         table: String,
         /// SLD file.
         style: PathBuf,
+        /// Whether GetFeatureInfo answers the features under a point.
+        queryable: bool,
     },
     /// A ROK4-compatible pyramid served by WMTS, TMS and WMS.
     Pyramid {
@@ -170,6 +259,10 @@ pub enum LayerKind {
         bottom_level: Option<String>,
         /// Coarsest tile matrix served (None: the pyramid's coarsest).
         top_level: Option<String>,
+        /// SLD with a RasterSymbolizer for WMS (None: the pixels as they are).
+        style: Option<PathBuf>,
+        /// Resampling of WMS maps.
+        interpolation: pyramid::Interpolation,
     },
 }
 
@@ -196,6 +289,7 @@ impl Default for Config {
             },
             api: ApiConfig::default(),
             tiles: TilesConfig::default(),
+            wms: WmsConfig::default(),
             layers: Vec::new(),
         }
     }
@@ -459,7 +553,28 @@ struct Walker<'a> {
 type Table<'i> = DeTable<'i>;
 type Value<'i> = Spanned<DeValue<'i>>;
 
-const TOP_KEYS: &[&str] = &["server", "log", "data", "api", "tiles", "layers"];
+const TOP_KEYS: &[&str] = &["server", "log", "data", "api", "tiles", "wms", "layers"];
+const WMS_KEYS: &[&str] = &[
+    "title",
+    "abstract",
+    "keywords",
+    "contact_person",
+    "contact_organization",
+    "contact_position",
+    "contact_email",
+    "contact_phone",
+    "fees",
+    "access_constraints",
+    "layer_limit",
+    "max_width",
+    "max_height",
+    "crs",
+    "render_threads",
+    "render_queue",
+    "cache_bytes",
+    "font_dir",
+    "info_tolerance_px",
+];
 const TILES_KEYS: &[&str] = &[
     "tile_matrix_sets_dir",
     "cache_control",
@@ -480,14 +595,25 @@ const SERVER_KEYS: &[&str] = &[
 const LOG_KEYS: &[&str] = &["level", "format"];
 const DATA_KEYS: &[&str] = &["dir"];
 const API_KEYS: &[&str] = &["token"];
-const LAYER_COMMON_KEYS: &[&str] = &["name", "title", "abstract", "keywords", "kind"];
-const LAYER_VECTOR_KEYS: &[&str] = &["source", "table", "style"];
+const LAYER_COMMON_KEYS: &[&str] = &[
+    "name",
+    "title",
+    "abstract",
+    "keywords",
+    "kind",
+    "metadata_urls",
+    "attribution",
+    "attribution_url",
+];
+const LAYER_VECTOR_KEYS: &[&str] = &["source", "table", "style", "queryable"];
 const LAYER_PYRAMID_KEYS: &[&str] = &[
     "pyramid",
     "getfeatureinfo",
     "empty_tile",
     "bottom_level",
     "top_level",
+    "style",
+    "interpolation",
 ];
 
 impl Walker<'_> {
@@ -551,6 +677,9 @@ impl Walker<'_> {
         }
         if let Some(table) = self.table(&root, "tiles", "") {
             self.tiles(table, &mut config.tiles);
+        }
+        if let Some(table) = self.table(&root, "wms", "") {
+            self.wms(table, &mut config.wms);
         }
         if let Some(layers) = root.get("layers") {
             config.layers = self.layers(layers);
@@ -637,6 +766,85 @@ impl Walker<'_> {
         }
     }
 
+    fn wms(&mut self, table: &Table<'_>, wms: &mut WmsConfig) {
+        const P: &str = "wms";
+        self.unknown_keys(table, P, WMS_KEYS);
+        for (key, field) in [
+            ("title", &mut wms.title),
+            ("abstract", &mut wms.abstract_text),
+            ("contact_person", &mut wms.contact_person),
+            ("contact_organization", &mut wms.contact_organization),
+            ("contact_position", &mut wms.contact_position),
+            ("contact_email", &mut wms.contact_email),
+            ("contact_phone", &mut wms.contact_phone),
+            ("fees", &mut wms.fees),
+            ("access_constraints", &mut wms.access_constraints),
+        ] {
+            if let Some(value) = self.string(table, key, P) {
+                *field = value;
+            }
+        }
+        if table.contains_key("keywords") {
+            wms.keywords = self.string_list(table, "keywords", P);
+        }
+        if let Some(n) = self.integer(table, "layer_limit", P, 1, 1000) {
+            wms.layer_limit = n as u32;
+        }
+        if let Some(n) = self.integer(table, "max_width", P, 16, 65_536) {
+            wms.max_width = n as u32;
+        }
+        if let Some(n) = self.integer(table, "max_height", P, 16, 65_536) {
+            wms.max_height = n as u32;
+        }
+        if let Some(value) = table.get("crs") {
+            let offset = value.span().start;
+            let list = self.string_list(table, "crs", P);
+            let mut crs = Vec::new();
+            for code in list {
+                match crs::Crs::parse(&code) {
+                    Ok(_) => crs.push(code),
+                    Err(error) => self.push(
+                        offset,
+                        "wms.crs",
+                        format!("'{code}' is not a CRS this server knows: {error}"),
+                        Some("use codes such as \"EPSG:3857\", \"EPSG:4326\", \"CRS:84\" or \"EPSG:2154\"".to_owned()),
+                    ),
+                }
+            }
+            wms.crs = crs;
+        }
+        if let Some(n) = self.integer(table, "render_threads", P, 0, 1024) {
+            wms.render_threads = n as usize;
+        }
+        if let Some(n) = self.integer(table, "render_queue", P, 0, 1_000_000) {
+            wms.render_queue = n as usize;
+        }
+        if let Some(n) = self.integer(table, "cache_bytes", P, 0, i64::MAX) {
+            wms.cache_bytes = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(n) = self.integer(table, "info_tolerance_px", P, 0, 100) {
+            wms.info_tolerance_px = n as u32;
+        }
+        if let Some((dir, offset)) = self.string_at(table, "font_dir", P) {
+            if !dir.is_empty() {
+                let resolved = self.base.join(&dir);
+                if resolved.is_dir() {
+                    wms.font_dir = Some(resolved);
+                } else {
+                    self.push(
+                        offset,
+                        "wms.font_dir",
+                        format!("'{}' is not a directory", resolved.display()),
+                        Some(
+                            "give a folder of .ttf / .otf files, or \"\" for the bundled font only"
+                                .to_owned(),
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
     fn layers(&mut self, value: &Value<'_>) -> Vec<LayerConfig> {
         let DeValue::Array(items) = value.get_ref() else {
             self.push(
@@ -704,6 +912,13 @@ impl Walker<'_> {
         let title = self.string(table, "title", path);
         let abstract_text = self.string(table, "abstract", path).unwrap_or_default();
         let keywords = self.string_list(table, "keywords", path);
+        let metadata = LayerMetadataConfig {
+            metadata_urls: self.string_list(table, "metadata_urls", path),
+            attribution: self.string(table, "attribution", path).unwrap_or_default(),
+            attribution_url: self
+                .string(table, "attribution_url", path)
+                .unwrap_or_default(),
+        };
         let kind = self.required_string(table, "kind", path, start);
         let kind = match kind.as_ref().map(|(k, o)| (k.as_str(), *o)) {
             Some(("vector", _)) => {
@@ -717,11 +932,13 @@ impl Walker<'_> {
                 let source = self.existing_file(table, "source", path, start);
                 let table_name = self.required_string(table, "table", path, start);
                 let style = self.existing_file(table, "style", path, start);
+                let queryable = self.boolean(table, "queryable", path).unwrap_or(true);
                 match (source, table_name, style) {
                     (Some(source), Some((table_name, _)), Some(style)) => Some(LayerKind::Vector {
                         source,
                         table: table_name,
                         style,
+                        queryable,
                     }),
                     _ => None,
                 }
@@ -758,12 +975,34 @@ impl Walker<'_> {
                 };
                 let bottom_level = self.string(table, "bottom_level", path);
                 let top_level = self.string(table, "top_level", path);
+                let style = if table.contains_key("style") {
+                    self.existing_file(table, "style", path, start)
+                } else {
+                    None
+                };
+                let interpolation = match self.string_at(table, "interpolation", path) {
+                    None => pyramid::Interpolation::Bilinear,
+                    Some((value, offset)) => match value.parse::<pyramid::Interpolation>() {
+                        Ok(i) if i != pyramid::Interpolation::Lanczos => i,
+                        _ => {
+                            self.push(
+                                offset,
+                                &format!("{path}.interpolation"),
+                                format!("unknown interpolation '{value}'"),
+                                Some("use \"nearest\", \"bilinear\" or \"bicubic\"".to_owned()),
+                            );
+                            pyramid::Interpolation::Bilinear
+                        }
+                    },
+                };
                 pyramid.map(|pyramid| LayerKind::Pyramid {
                     pyramid,
                     getfeatureinfo,
                     empty_tile,
                     bottom_level,
                     top_level,
+                    style,
+                    interpolation,
                 })
             }
             Some((other, offset)) => {
@@ -783,6 +1022,7 @@ impl Walker<'_> {
             name,
             abstract_text,
             keywords,
+            metadata,
             kind: kind?,
         })
     }
@@ -1166,6 +1406,8 @@ mod tests {
                 empty_tile: EmptyTile::Nodata,
                 bottom_level: None,
                 top_level: None,
+                style: None,
+                interpolation: pyramid::Interpolation::Bilinear,
             }
         );
     }

@@ -44,6 +44,8 @@ pub struct SharedState {
     pub metrics: Metrics,
     /// When the server started.
     pub started: Instant,
+    /// WMS renderer, render pool and caches.
+    pub wms: crate::wms::WmsRuntime,
     request_ids: AtomicU64,
 }
 
@@ -56,15 +58,17 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    /// State for a configuration and its layers.
-    pub fn new(config: Config, layers: Layers) -> AppState {
-        AppState(Arc::new(SharedState {
+    /// State for a configuration and its layers; fails when the render threads cannot start.
+    pub fn new(config: Config, layers: Layers) -> Result<AppState, String> {
+        let wms = crate::wms::WmsRuntime::new(&config.wms)?;
+        Ok(AppState(Arc::new(SharedState {
             config,
             layers: ArcSwap::from_pointee(layers),
             metrics: Metrics::new(),
             started: Instant::now(),
+            wms,
             request_ids: AtomicU64::new(1),
-        }))
+        })))
     }
 }
 
@@ -114,6 +118,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics_text))
+        .route("/wms", get(crate::wms::kvp))
         .route("/wmts", get(crate::wmts::kvp))
         .route(
             "/wmts/1.0.0/WMTSCapabilities.xml",

@@ -15,4 +15,5 @@ pub mod ogc;
 pub mod serve;
 pub mod tiles;
 pub mod tms;
+pub mod wms;
 pub mod wmts;

@@ -33,6 +33,19 @@ impl Kvp {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A copy with `name` set to `value` (replacing any occurrence).
+    #[must_use]
+    pub fn with(&self, name: &str, value: &str) -> Kvp {
+        let mut pairs: Vec<(String, String)> = self
+            .pairs
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case(name))
+            .cloned()
+            .collect();
+        pairs.push((name.to_ascii_uppercase(), value.to_owned()));
+        Kvp { pairs }
+    }
+
     /// The value of a parameter, treating an empty value as absent.
     pub fn non_empty(&self, name: &str) -> Option<&str> {
         self.get(name).filter(|v| !v.trim().is_empty())

@@ -41,6 +41,9 @@ pub enum ServeError {
     /// A runtime or worker thread could not start.
     #[error("cannot start the server's threads")]
     Runtime(#[source] std::io::Error),
+    /// The WMS renderer or render pool could not start.
+    #[error("{0}")]
+    Wms(String),
 }
 
 /// A bound server, ready to run: workers share the listening socket, each served by its own
@@ -100,7 +103,7 @@ impl Server {
         };
         let grace = config.server.shutdown_grace;
         let max_header_bytes = config.server.max_header_bytes.max(8192);
-        let app = router(AppState::new(config, layers));
+        let app = router(AppState::new(config, layers).map_err(ServeError::Wms)?);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         tracing::info!(%local, workers = listeners.len(), "listening");
         let mut listeners = listeners.into_iter();

@@ -8,81 +8,12 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{get, get_bytes, header, Server};
-use pyramid::{
-    PyramidSpec, PyramidWriter, Samples, TileFormat, TileImage, TileLimits, TileMatrixSets,
-};
+use common::{elevation, get, get_bytes, header, write_test_pyramids, Server};
 
-/// Elevation-like float value of pixel (i, j) of tile (col, row): exact in f32, unique.
-fn elevation(col: u32, row: u32, i: u32, j: u32) -> f32 {
-    (col * 1000 + row * 100) as f32 + i as f32 * 0.25 + j as f32 * 0.5 + 0.125
-}
-
-/// Builds two pyramids on PM level 3 (cols 3..=4, rows 2..=3) and level 2 (col 1..=2, row 1):
-/// `dem` (ZIP FLOAT32) and `ortho` (PNG RGB); writes a config; returns its path.
+/// Writes the `dem` and `ortho` pyramids of [`common::write_test_pyramids`] and a config
+/// publishing both; returns its path.
 fn fixture(dir: &Path) -> std::path::PathBuf {
-    let sets = TileMatrixSets::builtin();
-    let pm = sets.get("PM").unwrap().clone();
-    for (name, format, channels, nodata) in [
-        ("dem", TileFormat::ZipFloat32, 1u8, vec![-99999.0]),
-        ("ortho", TileFormat::PngUint8, 3, vec![255.0, 255.0, 255.0]),
-    ] {
-        let spec = PyramidSpec {
-            format,
-            channels,
-            nodata,
-            interpolation: "nn".to_owned(),
-            slab_size: (4, 4),
-            path_depth: 2,
-        };
-        let mut writer = PyramidWriter::new(&dir.join(name), pm.clone(), spec).unwrap();
-        writer
-            .add_level(
-                "3",
-                TileLimits {
-                    min_col: 3,
-                    max_col: 4,
-                    min_row: 2,
-                    max_row: 3,
-                },
-            )
-            .unwrap();
-        writer
-            .add_level(
-                "2",
-                TileLimits {
-                    min_col: 1,
-                    max_col: 2,
-                    min_row: 1,
-                    max_row: 1,
-                },
-            )
-            .unwrap();
-        for (level, slab_col) in [("2", 0), ("3", 0), ("3", 1)] {
-            writer
-                .write_slab(level, slab_col, 0, |col, row| {
-                    if (level, col, row) == ("3", 4, 3) {
-                        return Ok(None); // a hole
-                    }
-                    Ok(Some(match format {
-                        TileFormat::ZipFloat32 => {
-                            let values = (0..256 * 256)
-                                .map(|k| elevation(col, row, k % 256, k / 256))
-                                .collect();
-                            TileImage::new(256, 256, 1, Samples::F32(values)).unwrap()
-                        }
-                        _ => TileImage::filled(
-                            256,
-                            256,
-                            format.sample_type(),
-                            &[f64::from(col * 40), f64::from(row * 40), 90.0],
-                        ),
-                    }))
-                })
-                .unwrap();
-        }
-        writer.finish().unwrap();
-    }
+    write_test_pyramids(dir);
     let config = dir.join("tuilerie.toml");
     std::fs::write(
         &config,
@@ -314,11 +245,7 @@ fn tiles_without_data_are_nodata_tiles_by_default() {
 
 #[test]
 fn owslib_reads_the_capabilities_and_fetches_tiles() {
-    let probe = Command::new("python3")
-        .args(["-c", "import owslib"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!("skipped: python3 with owslib is not installed");
+    if !common::has_owslib() {
         return;
     }
     let (_dir, server) = start();
@@ -341,16 +268,7 @@ print("ok")
 "#,
         base = server.base
     );
-    let output = Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("ok"),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::run_python_ok(&script);
 }
 
 #[test]

@@ -67,6 +67,7 @@ pub use crate::model::{
     PolygonSymbolizer, RasterSymbolizer, Rule, SelectedChannel, Sld, Stroke, Symbolizer, Text,
     TextSymbolizer, UserStyle, VendorOption, Version,
 };
+pub use crate::validate::WELL_KNOWN_NAMES;
 pub use crate::value::{Color, Uom, Value};
 
 /// A position in the document: 1-based line and column (columns count characters).

@@ -3,8 +3,13 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
+use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+
+use pyramid::{
+    PyramidSpec, PyramidWriter, Samples, TileFormat, TileImage, TileLimits, TileMatrixSets,
+};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_tuilerie");
 
@@ -83,6 +88,32 @@ impl Drop for Server {
     }
 }
 
+/// Whether python3 with OWSLib is there (prints why a test skips when not).
+pub fn has_owslib() -> bool {
+    let probe = Command::new("python3")
+        .args(["-c", "import owslib"])
+        .output();
+    let ok = probe.is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skipped: python3 with owslib is not installed");
+    }
+    ok
+}
+
+/// Runs a python3 script that must succeed and print "ok".
+pub fn run_python_ok(script: &str) {
+    let output = Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("ok"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -120,4 +151,77 @@ pub fn get_bytes(
         .collect();
     let body = response.body_mut().read_to_vec().unwrap();
     (status, headers, body)
+}
+
+/// Elevation-like float value of pixel (i, j) of tile (col, row): exact in f32, unique.
+pub fn elevation(col: u32, row: u32, i: u32, j: u32) -> f32 {
+    (col * 1000 + row * 100) as f32 + i as f32 * 0.25 + j as f32 * 0.5 + 0.125
+}
+
+/// Builds two pyramids on PM level 3 (cols 3..=4, rows 2..=3) and level 2 (col 1..=2, row 1):
+/// `dem` (ZIP FLOAT32, values [`elevation`], tile (4, 3) of level 3 missing) and `ortho` (PNG RGB,
+/// a flat colour per tile), in `dir/dem` and `dir/ortho`.
+pub fn write_test_pyramids(dir: &Path) {
+    let sets = TileMatrixSets::builtin();
+    let pm = sets.get("PM").unwrap().clone();
+    for (name, format, channels, nodata) in [
+        ("dem", TileFormat::ZipFloat32, 1u8, vec![-99999.0]),
+        ("ortho", TileFormat::PngUint8, 3, vec![255.0, 255.0, 255.0]),
+    ] {
+        let spec = PyramidSpec {
+            format,
+            channels,
+            nodata,
+            interpolation: "nn".to_owned(),
+            slab_size: (4, 4),
+            path_depth: 2,
+        };
+        let mut writer = PyramidWriter::new(&dir.join(name), pm.clone(), spec).unwrap();
+        writer
+            .add_level(
+                "3",
+                TileLimits {
+                    min_col: 3,
+                    max_col: 4,
+                    min_row: 2,
+                    max_row: 3,
+                },
+            )
+            .unwrap();
+        writer
+            .add_level(
+                "2",
+                TileLimits {
+                    min_col: 1,
+                    max_col: 2,
+                    min_row: 1,
+                    max_row: 1,
+                },
+            )
+            .unwrap();
+        for (level, slab_col) in [("2", 0), ("3", 0), ("3", 1)] {
+            writer
+                .write_slab(level, slab_col, 0, |col, row| {
+                    if (level, col, row) == ("3", 4, 3) {
+                        return Ok(None); // a hole
+                    }
+                    Ok(Some(match format {
+                        TileFormat::ZipFloat32 => {
+                            let values = (0..256 * 256)
+                                .map(|k| elevation(col, row, k % 256, k / 256))
+                                .collect();
+                            TileImage::new(256, 256, 1, Samples::F32(values)).unwrap()
+                        }
+                        _ => TileImage::filled(
+                            256,
+                            256,
+                            format.sample_type(),
+                            &[f64::from(col * 40), f64::from(row * 40), 90.0],
+                        ),
+                    }))
+                })
+                .unwrap();
+        }
+        writer.finish().unwrap();
+    }
 }

@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# GetMap throughput: Tuilerie's WMS vs MapServer in its production setup (Debian's
+# cgi-mapserver as FastCGI, two processes spawned by spawn-fcgi, behind nginx), drawing the
+# same GeoPackage with the same style (the SLD for Tuilerie, the equivalent mapfile CLASSes for
+# MapServer, which has no SLD directive in mapfiles; per-request SLD_BODY would only slow it).
+#
+# Data: 10 000 polygons over France (a jittered grid in Lambert-93, 5 categories, names), made
+# once with ogr2ogr. Requests: 1 000 seeded random GetMap in EPSG:3857 (reprojected on the fly
+# by both), mixed 256×256 and 1024×768, scales from the whole country to a few streets, the
+# same URL list for both, cycled by a wrk Lua script at 1, 8 and 32 connections. Tuilerie's
+# image cache is off (cache_bytes = 0) so that every request is rendered, as MapServer does.
+# Prints req/s, p50, p99 and peak RSS for both, and the ratios. Usage: benches/wms_vs_mapserver.sh
+source "$(dirname "$0")/common.sh"
+need ogr2ogr wrk nginx curl python3 spawn-fcgi
+if [ ! -x /usr/lib/cgi-bin/mapserv ]; then
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq cgi-mapserver >/dev/null
+fi
+tuilerie_release
+DURATION=${DURATION:-10s}
+W="$OUT/wms"
+mkdir -p "$W"
+
+# 1. Data.
+if [ ! -f "$W/cells.gpkg" ]; then
+  python3 - "$W/cells.geojson" <<'PY'
+import json, random, sys
+random.seed(7)
+features = []
+x0, y0, step = 150_000.0, 6_150_000.0, 10_000.0   # Lambert-93, 100 × 100 cells of ~10 km
+for i in range(100):
+    for j in range(100):
+        x, y = x0 + i * step, y0 + j * step
+        ring = []
+        for k, (dx, dy) in enumerate([(0, 0), (1, 0), (1, 1), (0, 1)]):
+            ring.append([x + dx * step + random.uniform(-1500, 1500), y + dy * step + random.uniform(-1500, 1500)])
+        ring.append(ring[0])
+        features.append({"type": "Feature", "properties": {"cat": random.randint(1, 5), "name": f"Cell {i}-{j}"},
+                         "geometry": {"type": "Polygon", "coordinates": [ring]}})
+json.dump({"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2154"}},
+           "features": features}, open(sys.argv[1], "w"))
+PY
+  ogr2ogr -q -f GPKG -nln cells -a_srs EPSG:2154 "$W/cells.gpkg" "$W/cells.geojson"
+fi
+
+COLORS=("#E41A1C" "#377EB8" "#4DAF4A" "#984EA3" "#FF7F00")
+{
+  echo '<?xml version="1.0" encoding="UTF-8"?>'
+  echo '<StyledLayerDescriptor version="1.0.0" xmlns="http://www.opengis.net/sld" xmlns:ogc="http://www.opengis.net/ogc">'
+  echo '<NamedLayer><Name>cells</Name><UserStyle><FeatureTypeStyle>'
+  for c in 1 2 3 4 5; do
+    echo "<Rule><ogc:Filter><ogc:PropertyIsEqualTo><ogc:PropertyName>cat</ogc:PropertyName><ogc:Literal>$c</ogc:Literal></ogc:PropertyIsEqualTo></ogc:Filter>"
+    echo "<PolygonSymbolizer><Fill><CssParameter name=\"fill\">${COLORS[$((c-1))]}</CssParameter></Fill><Stroke><CssParameter name=\"stroke\">#333333</CssParameter><CssParameter name=\"stroke-width\">1</CssParameter></Stroke></PolygonSymbolizer></Rule>"
+  done
+  echo '<Rule><MaxScaleDenominator>500000</MaxScaleDenominator><TextSymbolizer><Label><ogc:PropertyName>name</ogc:PropertyName></Label>'
+  echo '<Font><CssParameter name="font-family">DejaVu Sans</CssParameter><CssParameter name="font-size">10</CssParameter></Font>'
+  echo '<Halo><Radius>1</Radius><Fill><CssParameter name="fill">#FFFFFF</CssParameter></Fill></Halo><Fill><CssParameter name="fill">#000000</CssParameter></Fill></TextSymbolizer></Rule>'
+  echo '</FeatureTypeStyle></UserStyle></NamedLayer></StyledLayerDescriptor>'
+} >"$W/cells.sld"
+
+FONT=$(fc-match -f '%{file}' "DejaVu Sans" 2>/dev/null || echo /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf)
+echo "dejavu $FONT" >"$W/fonts.txt"
+{
+  cat <<MAP
+MAP
+  NAME "bench"
+  EXTENT -20037508 -20037508 20037508 20037508
+  UNITS METERS
+  SIZE 256 256
+  MAXSIZE 4096
+  FONTSET "$W/fonts.txt"
+  IMAGECOLOR 255 255 255
+  PROJECTION "init=epsg:3857" END
+  OUTPUTFORMAT NAME "png" DRIVER "AGG/PNG" MIMETYPE "image/png" IMAGEMODE RGBA EXTENSION "png" FORMATOPTION "COMPRESSION=1" END
+  WEB
+    METADATA
+      "wms_title" "bench"
+      "wms_enable_request" "*"
+      "wms_srs" "EPSG:3857 EPSG:2154 EPSG:4326"
+    END
+  END
+  LAYER
+    NAME "cells"
+    TYPE POLYGON
+    STATUS ON
+    CONNECTIONTYPE OGR
+    CONNECTION "$W/cells.gpkg"
+    DATA "cells"
+    PROJECTION "init=epsg:2154" END
+    METADATA "wms_title" "cells" END
+    CLASSITEM "cat"
+    LABELITEM "name"
+MAP
+  for c in 1 2 3 4 5; do
+    hex=${COLORS[$((c-1))]}
+    cat <<MAP
+    CLASS
+      EXPRESSION "$c"
+      STYLE COLOR "$hex" OUTLINECOLOR "#333333" WIDTH 1 END
+      LABEL TYPE TRUETYPE FONT "dejavu" SIZE 7.5 COLOR 0 0 0 OUTLINECOLOR 255 255 255 OUTLINEWIDTH 1 MAXSCALEDENOM 500000 POSITION CC PARTIALS FALSE END
+    END
+MAP
+  done
+  cat <<MAP
+  END
+END
+MAP
+} >"$W/bench.map"
+cat >"$W/mapserver.conf" <<CONF
+CONFIG
+  ENV
+    MS_MAP_PATTERN "^$W/"
+  END
+END
+CONF
+
+cat >"$W/tuilerie.toml" <<TOML
+[log]
+level = "warn"
+[data]
+dir = "$W/data"
+[wms]
+cache_bytes = 0
+[[layers]]
+name = "cells"
+kind = "vector"
+source = "$W/cells.gpkg"
+table = "cells"
+style = "$W/cells.sld"
+TOML
+
+# 2. The 1 000 requests.
+python3 - "$W" <<'PY'
+import math, random, sys
+out = sys.argv[1]
+random.seed(42)
+# The data's extent in EPSG:3857, roughly.
+xmin, ymin, xmax, ymax = -560_000.0, 5_130_000.0, 1_050_000.0, 6_660_000.0
+paths = []
+for _ in range(1000):
+    w, h = random.choice([(256, 256), (1024, 768)])
+    res = 10 ** random.uniform(math.log10(2.0), math.log10(1600.0))   # 2 m to 1.6 km per pixel
+    cx, cy = random.uniform(xmin, xmax), random.uniform(ymin, ymax)
+    bbox = f"{cx - w * res / 2:.2f},{cy - h * res / 2:.2f},{cx + w * res / 2:.2f},{cy + h * res / 2:.2f}"
+    paths.append(f"SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=cells&STYLES=&CRS=EPSG:3857&BBOX={bbox}&WIDTH={w}&HEIGHT={h}&FORMAT=image/png")
+open(f"{out}/urls_tuilerie.txt", "w").write("".join(f"/wms?{p}\n" for p in paths))
+open(f"{out}/urls_mapserver.txt", "w").write("".join(f"/mapserv?map={out}/bench.map&{p}\n" for p in paths))
+PY
+
+# 3. Servers.
+"$TUILERIE" serve --config "$W/tuilerie.toml" --listen 127.0.0.1:18092 >"$W/serve.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null; [ -n "${NGINX_PID:-}" ] && kill $NGINX_PID 2>/dev/null; pkill -f "mapserv.sock" 2>/dev/null; pkill -f /usr/lib/cgi-bin/mapserv 2>/dev/null; true' EXIT
+for _ in $(seq 600); do curl -sf http://127.0.0.1:18092/health >/dev/null && break; sleep 0.1; done
+rm -f "$W/mapserv.sock"
+MAPSERVER_CONFIG_FILE="$W/mapserver.conf" spawn-fcgi -s "$W/mapserv.sock" -F 2 -P "$W/mapserv.pid" -- /usr/lib/cgi-bin/mapserv >/dev/null
+cat >"$W/nginx.conf" <<NGINX
+worker_processes 2;
+pid $W/nginx.pid;
+error_log $W/nginx_error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:18091;
+    location /mapserv {
+      fastcgi_pass unix:$W/mapserv.sock;
+      fastcgi_param QUERY_STRING \$query_string;
+      fastcgi_param REQUEST_METHOD \$request_method;
+      fastcgi_param CONTENT_TYPE \$content_type;
+      fastcgi_param CONTENT_LENGTH \$content_length;
+      fastcgi_param SCRIPT_NAME \$fastcgi_script_name;
+      fastcgi_param SERVER_NAME \$server_name;
+      fastcgi_param SERVER_PORT \$server_port;
+      fastcgi_param SERVER_PROTOCOL \$server_protocol;
+      fastcgi_param MAPSERVER_CONFIG_FILE $W/mapserver.conf;
+    }
+  }
+}
+NGINX
+nginx -c "$W/nginx.conf" -g 'daemon off;' &
+NGINX_PID=$!
+sleep 0.5
+
+# Both must draw the map before they are timed.
+first=$(head -1 "$W/urls_tuilerie.txt")
+curl -sf -o "$W/check_tuilerie.png" "http://127.0.0.1:18092$first" || { echo "tuilerie failed: $(curl -s "http://127.0.0.1:18092$first" | head -c 400)"; exit 1; }
+first=$(head -1 "$W/urls_mapserver.txt")
+curl -sf -o "$W/check_mapserver.png" "http://127.0.0.1:18091$first" || { echo "mapserver failed: $(curl -s "http://127.0.0.1:18091$first" | head -c 400)"; exit 1; }
+file "$W/check_tuilerie.png" "$W/check_mapserver.png" 2>/dev/null || true
+
+write_urls_lua "$W/urls.lua"
+run() { wrk -t2 -c"$1" -d"$DURATION" --timeout 30s --latency -s "$W/urls.lua" "$2" -- "$3"; }
+for c in 1 8 32; do
+  run "$c" http://127.0.0.1:18091 "$W/urls_mapserver.txt" >"$W/wrk_mapserver_$c.txt"
+  run "$c" http://127.0.0.1:18092 "$W/urls_tuilerie.txt" >"$W/wrk_tuilerie_$c.txt"
+done
+RSS_T=$(peak_rss_kib $SERVER)
+RSS_M=0
+for pid in $(pgrep -f /usr/lib/cgi-bin/mapserv); do RSS_M=$((RSS_M + $(peak_rss_kib "$pid"))); done
+
+python3 - "$W" "$DURATION" "$RSS_T" "$RSS_M" <<'PY'
+import re, sys
+out, duration, rss_t, rss_m = sys.argv[1:5]
+unit = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+def parse(path):
+    text = open(path).read()
+    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", text).group(1))
+    lat = {}
+    for p in ("50%", "99%"):
+        m = re.search(r"^\s+" + re.escape(p) + r"\s+([0-9.]+)(us|ms|s)", text, re.M)
+        lat[p] = float(m.group(1)) * unit[m.group(2)] if m else float("nan")
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    return rps, lat["50%"], lat["99%"], int(errors.group(1)) if errors else 0
+print(f"\nGetMap, 1 000 random EPSG:3857 maps of 10 000 polygons, {duration} per run")
+print(f"{'conns':>5} {'server':10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+for c in (1, 8, 32):
+    rows = {}
+    for name in ("mapserver", "tuilerie"):
+        rows[name] = parse(f"{out}/wrk_{name}_{c}.txt")
+        rps, p50, p99, errors = rows[name]
+        print(f"{c:5} {name:10} {rps:8.1f} {p50:8.1f} {p99:8.1f} {errors:7}")
+    t, m = rows["tuilerie"], rows["mapserver"]
+    print(f"{'':5} ratio      {t[0] / m[0]:7.2f}× req/s, p99 {t[2] / m[2]:.2f}×")
+print(f"peak RSS: tuilerie {rss_t} KiB, mapserver (2 processes) {rss_m} KiB")
+PY
