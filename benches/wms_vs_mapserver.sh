@@ -61,7 +61,7 @@ COLORS=("#E41A1C" "#377EB8" "#4DAF4A" "#984EA3" "#FF7F00")
 FONT=$(fc-match -f '%{file}' "DejaVu Sans" 2>/dev/null || echo /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf)
 echo "dejavu $FONT" >"$W/fonts.txt"
 {
-  cat <<MAP
+  cat <<EOMAP
 MAP
   NAME "bench"
   EXTENT -20037508 -20037508 20037508 20037508
@@ -90,21 +90,21 @@ MAP
     METADATA "wms_title" "cells" END
     CLASSITEM "cat"
     LABELITEM "name"
-MAP
+EOMAP
   for c in 1 2 3 4 5; do
     hex=${COLORS[$((c-1))]}
-    cat <<MAP
+    cat <<EOMAP
     CLASS
       EXPRESSION "$c"
       STYLE COLOR "$hex" OUTLINECOLOR "#333333" WIDTH 1 END
       LABEL TYPE TRUETYPE FONT "dejavu" SIZE 7.5 COLOR 0 0 0 OUTLINECOLOR 255 255 255 OUTLINEWIDTH 1 MAXSCALEDENOM 500000 POSITION CC PARTIALS FALSE END
     END
-MAP
+EOMAP
   done
-  cat <<MAP
+  cat <<EOMAP
   END
 END
-MAP
+EOMAP
 } >"$W/bench.map"
 cat >"$W/mapserver.conf" <<CONF
 CONFIG

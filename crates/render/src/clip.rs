@@ -138,19 +138,24 @@ fn clip_edge(ring: &[(f64, f64)], edge: usize, clip: [f64; 4]) -> Vec<(f64, f64)
         2 => p.0 <= clip[2],
         _ => p.1 <= clip[3],
     };
+    // The crossing lies exactly on the clip line; the other coordinate follows the edge's
+    // slope (not `a + t·(b − a)`, which loses everything to rounding with 1e300 coordinates).
     let cross = |a: (f64, f64), b: (f64, f64)| -> (f64, f64) {
-        let t = match edge {
-            0 => (clip[0] - a.0) / (b.0 - a.0),
-            1 => (clip[1] - a.1) / (b.1 - a.1),
-            2 => (clip[2] - a.0) / (b.0 - a.0),
-            _ => (clip[3] - a.1) / (b.1 - a.1),
+        let along = |c: f64, a0: f64, a1: f64, b0: f64, b1: f64| -> f64 {
+            let slope = (b1 - a1) / (b0 - a0);
+            let v = a1 + (c - a0) * slope;
+            if v.is_finite() {
+                v.clamp(-1e15, 1e15)
+            } else {
+                a1.clamp(-1e15, 1e15)
+            }
         };
-        let t = if t.is_finite() {
-            t.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
-        (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1))
+        match edge {
+            0 => (clip[0], along(clip[0], a.0, a.1, b.0, b.1)),
+            2 => (clip[2], along(clip[2], a.0, a.1, b.0, b.1)),
+            1 => (along(clip[1], a.1, a.0, b.1, b.0), clip[1]),
+            _ => (along(clip[3], a.1, a.0, b.1, b.0), clip[3]),
+        }
     };
     let mut out = Vec::with_capacity(ring.len() + 4);
     let Some(&last) = ring.last() else {
@@ -205,8 +210,10 @@ fn clip_segment(a: (f64, f64), b: (f64, f64), clip: [f64; 4]) -> Option<Clipped>
             }
         }
     }
-    let start = (a.0 + t0 * dx, a.1 + t0 * dy);
-    let end = (a.0 + t1 * dx, a.1 + t1 * dy);
+    // Rounding with huge coordinates may leave the ends a little outside: pull them in.
+    let inside = |p: (f64, f64)| (p.0.clamp(clip[0], clip[2]), p.1.clamp(clip[1], clip[3]));
+    let start = inside((a.0 + t0 * dx, a.1 + t0 * dy));
+    let end = inside((a.0 + t1 * dx, a.1 + t1 * dy));
     Some((start, end, t0 > 0.0, t1 < 1.0))
 }
 
@@ -256,6 +263,23 @@ mod tests {
         assert!(f
             .ring(&[c(500.0, 500.0), c(600.0, 500.0), c(600.0, 600.0)])
             .is_empty());
+    }
+
+    #[test]
+    fn a_triangle_of_huge_coordinates_around_the_frame_clips_to_the_frame() {
+        let f = frame();
+        let around = f.ring(&[
+            c(-1e300, -1e300),
+            c(1e300, -1e300),
+            c(50.0, 1e300),
+            c(-1e300, -1e300),
+        ]);
+        let xs: Vec<f32> = around.iter().map(|p| p.0).collect();
+        let ys: Vec<f32> = around.iter().map(|p| p.1).collect();
+        let min = |v: &[f32]| v.iter().copied().fold(f32::INFINITY, f32::min);
+        let max = |v: &[f32]| v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        assert!(min(&xs) <= -10.0 && max(&xs) >= 110.0, "{around:?}");
+        assert!(min(&ys) <= -10.0 && max(&ys) >= 110.0, "{around:?}");
     }
 
     #[test]
