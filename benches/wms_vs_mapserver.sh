@@ -153,7 +153,7 @@ SERVER=$!
 trap 'kill $SERVER 2>/dev/null; [ -n "${NGINX_PID:-}" ] && kill $NGINX_PID 2>/dev/null; pkill -f "mapserv.sock" 2>/dev/null; pkill -f /usr/lib/cgi-bin/mapserv 2>/dev/null; true' EXIT
 for _ in $(seq 600); do curl -sf http://127.0.0.1:18092/health >/dev/null && break; sleep 0.1; done
 rm -f "$W/mapserv.sock"
-MAPSERVER_CONFIG_FILE="$W/mapserver.conf" spawn-fcgi -s "$W/mapserv.sock" -F 2 -P "$W/mapserv.pid" -- /usr/lib/cgi-bin/mapserv >/dev/null
+MAPSERVER_CONFIG_FILE="$W/mapserver.conf" spawn-fcgi -s "$W/mapserv.sock" -M 0666 -F 2 -P "$W/mapserv.pid" -- /usr/lib/cgi-bin/mapserv >/dev/null
 cat >"$W/nginx.conf" <<NGINX
 worker_processes 2;
 pid $W/nginx.pid;
@@ -184,14 +184,14 @@ NGINX_PID=$!
 sleep 0.5
 
 # Both must draw the map before they are timed.
-first=$(head -1 "$W/urls_tuilerie.txt")
+first=$(sed -n 2p "$W/urls_tuilerie.txt")
 curl -sf -o "$W/check_tuilerie.png" "http://127.0.0.1:18092$first" || { echo "tuilerie failed: $(curl -s "http://127.0.0.1:18092$first" | head -c 400)"; exit 1; }
-first=$(head -1 "$W/urls_mapserver.txt")
+first=$(sed -n 2p "$W/urls_mapserver.txt")
 curl -sf -o "$W/check_mapserver.png" "http://127.0.0.1:18091$first" || { echo "mapserver failed: $(curl -s "http://127.0.0.1:18091$first" | head -c 400)"; exit 1; }
 file "$W/check_tuilerie.png" "$W/check_mapserver.png" 2>/dev/null || true
 
 write_urls_lua "$W/urls.lua"
-run() { wrk -t2 -c"$1" -d"$DURATION" --timeout 30s --latency -s "$W/urls.lua" "$2" -- "$3"; }
+run() { wrk -t"$(( $1 < 2 ? 1 : 2 ))" -c"$1" -d"$DURATION" --timeout 30s --latency -s "$W/urls.lua" "$2" -- "$3"; }
 for c in 1 8 32; do
   run "$c" http://127.0.0.1:18091 "$W/urls_mapserver.txt" >"$W/wrk_mapserver_$c.txt"
   run "$c" http://127.0.0.1:18092 "$W/urls_tuilerie.txt" >"$W/wrk_tuilerie_$c.txt"

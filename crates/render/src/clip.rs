@@ -32,6 +32,16 @@ impl Frame {
         }
     }
 
+    /// The same frame clipping `margin` pixels around the image instead.
+    #[must_use]
+    pub fn with_margin(&self, margin: f64) -> Frame {
+        let (w, h) = (self.clip[2] + self.clip[0], self.clip[3] + self.clip[1]);
+        Frame {
+            clip: [-margin, -margin, w + margin, h + margin],
+            ..*self
+        }
+    }
+
     /// A point in pixels (unclipped; may be far outside or not finite).
     pub fn pixel(&self, x: f64, y: f64) -> (f64, f64) {
         ((x - self.min_x) / self.res_x, (self.max_y - y) / self.res_y)

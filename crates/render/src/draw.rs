@@ -1,7 +1,7 @@
 //! Drawing one rule's symbolizers for one feature: polygons, lines and points; text goes to
 //! the labeler, drawn at the end.
 
-use geo::{Centroid, InteriorPoint};
+use geo::{Area, Centroid, InteriorPoint};
 use geo_types::Geometry;
 use tiny_skia::{FillRule, Path, PathBuilder, Pixmap, Transform};
 
@@ -286,10 +286,13 @@ pub fn anchor_points(geometry: &Geometry<f64>) -> Vec<(f64, f64)> {
             .map(|c| (c.x(), c.y()))
             .into_iter()
             .collect(),
+        // One symbol or label per feature: on its largest part (the mainland, not the isles).
         Geometry::MultiPolygon(m) => m
             .iter()
-            .filter_map(|p| p.interior_point().or_else(|| p.centroid()))
+            .max_by(|a, b| a.unsigned_area().total_cmp(&b.unsigned_area()))
+            .and_then(|p| p.interior_point().or_else(|| p.centroid()))
             .map(|c| (c.x(), c.y()))
+            .into_iter()
             .collect(),
         Geometry::GeometryCollection(c) => c.iter().flat_map(anchor_points).collect(),
         Geometry::Rect(r) => vec![(r.center().x, r.center().y)],

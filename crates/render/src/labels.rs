@@ -21,7 +21,8 @@ use crate::MapRequest;
 #[derive(Debug, Clone)]
 enum Where {
     Point {
-        at: Px,
+        /// Positions to try, in order (the first that fits is used).
+        at: Vec<Px>,
         anchor: (f32, f32),
         displacement: (f32, f32),
         rotation: f32,
@@ -282,7 +283,7 @@ impl<'a> Labeler<'a> {
                     rotation,
                 } => point_layouts(
                     &shaped,
-                    *at,
+                    at,
                     *anchor,
                     *displacement,
                     *rotation,
@@ -353,17 +354,59 @@ fn point_places(
     displacement: (f32, f32),
     rotation: f32,
 ) -> Vec<Where> {
+    let image = frame.with_margin(0.0);
+    // Off the map, or so close to its edge that the label may not fit: polygons also try the
+    // interior of their visible part.
+    let near_edge = |(x, y): (f64, f64)| {
+        let inner = image.with_margin(-24.0);
+        !inner.contains((x, y))
+    };
     anchor_points(geometry)
         .into_iter()
         .map(|(x, y)| frame.pixel(x, y))
-        .filter(|p| frame.contains(*p))
-        .map(|(x, y)| Where::Point {
-            at: (x as f32, y as f32),
-            anchor,
-            displacement,
-            rotation,
+        .filter_map(|p| {
+            let mut at: Vec<Px> = Vec::with_capacity(2);
+            if frame.contains(p) {
+                at.push((p.0 as f32, p.1 as f32));
+            }
+            if near_edge(p) {
+                if let Some(v) = visible_interior(&image, geometry) {
+                    at.push((v.0 as f32, v.1 as f32));
+                }
+            }
+            (!at.is_empty()).then_some(Where::Point {
+                at,
+                anchor,
+                displacement,
+                rotation,
+            })
         })
         .collect()
+}
+
+/// The interior point, in pixels, of the part of a polygon's largest piece inside the image.
+fn visible_interior(image: &crate::clip::Frame, geometry: &Geometry<f64>) -> Option<(f64, f64)> {
+    use geo::{Area, InteriorPoint};
+    let polygon = match geometry {
+        Geometry::Polygon(p) => p.clone(),
+        Geometry::MultiPolygon(m) => m
+            .iter()
+            .max_by(|a, b| a.unsigned_area().total_cmp(&b.unsigned_area()))?
+            .clone(),
+        _ => return None,
+    };
+    let ring = image.ring(&polygon.exterior().0);
+    if ring.len() < 3 {
+        return None;
+    }
+    let mut coords: Vec<(f64, f64)> = ring
+        .iter()
+        .map(|&(x, y)| (f64::from(x), f64::from(y)))
+        .collect();
+    coords.push(coords[0]);
+    let clipped = geo_types::Polygon::new(geo_types::LineString::from(coords), vec![]);
+    let p = clipped.interior_point()?;
+    Some((p.x(), p.y()))
 }
 
 /// Glyphs placed (id, origin, angle) and the boxes they cover.
@@ -374,7 +417,7 @@ struct Layout {
 
 fn point_layouts(
     shaped: &Shaped,
-    at: Px,
+    at: &[Px],
     anchor: (f32, f32),
     displacement: (f32, f32),
     rotation: f32,
@@ -394,9 +437,9 @@ fn point_layouts(
         }
     }
     let angle = rotation.to_radians();
-    offsets
-        .into_iter()
-        .map(|(ox, oy)| {
+    at.iter()
+        .flat_map(|at| offsets.iter().map(move |o| (at, *o)))
+        .map(|(at, (ox, oy))| {
             // Anchor (0..1 of the label box, y up) on the point; displacement y up.
             let left = -anchor.0 * shaped.width;
             let baseline = (anchor.1 - 1.0) * height + shaped.ascent;
