@@ -1,7 +1,7 @@
 //! Drawing one rule's symbolizers for one feature: polygons, lines and points; text goes to
 //! the labeler, drawn at the end.
 
-use geo::{Area, Centroid, InteriorPoint};
+use geo::{Area, Centroid};
 use geo_types::Geometry;
 use tiny_skia::{FillRule, Path, PathBuilder, Pixmap, Transform};
 
@@ -280,18 +280,12 @@ pub fn anchor_points(geometry: &Geometry<f64>) -> Vec<(f64, f64)> {
         Geometry::MultiPoint(m) => m.iter().map(|p| (p.x(), p.y())).collect(),
         Geometry::LineString(l) => line_middle(l).into_iter().collect(),
         Geometry::MultiLineString(m) => m.iter().filter_map(line_middle).collect(),
-        Geometry::Polygon(p) => p
-            .interior_point()
-            .or_else(|| p.centroid())
-            .map(|c| (c.x(), c.y()))
-            .into_iter()
-            .collect(),
+        Geometry::Polygon(p) => label_point(p).into_iter().collect(),
         // One symbol or label per feature: on its largest part (the mainland, not the isles).
         Geometry::MultiPolygon(m) => m
             .iter()
             .max_by(|a, b| a.unsigned_area().total_cmp(&b.unsigned_area()))
-            .and_then(|p| p.interior_point().or_else(|| p.centroid()))
-            .map(|c| (c.x(), c.y()))
+            .and_then(label_point)
             .into_iter()
             .collect(),
         Geometry::GeometryCollection(c) => c.iter().flat_map(anchor_points).collect(),
@@ -302,6 +296,53 @@ pub fn anchor_points(geometry: &Geometry<f64>) -> Vec<(f64, f64)> {
         }
         Geometry::Line(l) => vec![(l.start.x.midpoint(l.end.x), l.start.y.midpoint(l.end.y))],
     }
+}
+
+/// A point inside a polygon (holes excluded), robust to invalid rings: on the horizontal
+/// line through the polygon that crosses it most widely (of a few tried), the middle of the
+/// widest inside stretch. Linear in the vertices, never fails on self-intersections.
+pub fn label_point(polygon: &geo_types::Polygon<f64>) -> Option<(f64, f64)> {
+    use geo::BoundingRect;
+    let rect = polygon.exterior().bounding_rect()?;
+    let (y0, y1) = (rect.min().y, rect.max().y);
+    if !(y0.is_finite() && y1.is_finite()) {
+        return None;
+    }
+    let rings: Vec<&geo_types::LineString<f64>> = std::iter::once(polygon.exterior())
+        .chain(polygon.interiors())
+        .collect();
+    let mut best: Option<(f64, (f64, f64))> = None;
+    let mut crossings: Vec<f64> = Vec::new();
+    for fraction in [0.5, 0.35, 0.65, 0.2, 0.8, 0.1, 0.9] {
+        // Nudged off round fractions so that the line rarely runs along a horizontal edge.
+        let y = y0 + (y1 - y0) * (fraction + 1e-7 * std::f64::consts::PI);
+        crossings.clear();
+        for ring in &rings {
+            for segment in ring.lines() {
+                let (from, to) = (segment.start, segment.end);
+                // Half-open in y, so vertices on the line count once.
+                if (from.y <= y) != (to.y <= y) {
+                    let t = (y - from.y) / (to.y - from.y);
+                    let x = from.x + t * (to.x - from.x);
+                    if x.is_finite() {
+                        crossings.push(x);
+                    }
+                }
+            }
+        }
+        crossings.sort_by(f64::total_cmp);
+        for pair in crossings.chunks_exact(2) {
+            let width = pair[1] - pair[0];
+            // Ties go to the lines tried first (nearest the middle).
+            if best.is_none_or(|(w, _)| width > w * 1.01) {
+                best = Some((width, (pair[0].midpoint(pair[1]), y)));
+            }
+        }
+    }
+    best.map(|(_, p)| p).or_else(|| {
+        use geo::Centroid;
+        polygon.centroid().map(|c| (c.x(), c.y()))
+    })
 }
 
 /// The point halfway along a line.
@@ -447,6 +488,7 @@ pub fn offset_line(line: &[Px], offset: f32) -> Vec<Px> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -461,6 +503,38 @@ mod tests {
             (corner[1].0 - 12.0).abs() < 1e-4 && (corner[1].1 - 8.0).abs() < 1e-4,
             "{corner:?}"
         );
+    }
+
+    #[test]
+    fn label_points_survive_invalid_polygons() {
+        use geo_types::polygon;
+        // A bow tie, a spike, a ring with repeated points: no panic, a point on the shape.
+        let bow =
+            polygon![(x: 0.0, y: 0.0), (x: 10.0, y: 10.0), (x: 10.0, y: 0.0), (x: 0.0, y: 10.0)];
+        let p = label_point(&bow).unwrap();
+        assert!((0.0..=10.0).contains(&p.0) && (0.0..=10.0).contains(&p.1));
+        let spike = polygon![(x: 0.0, y: 0.0), (x: 5.0, y: 0.0), (x: 5.0, y: 0.0), (x: 5.0, y: 100.0), (x: 5.0, y: 0.0), (x: 10.0, y: 0.0), (x: 10.0, y: 5.0), (x: 0.0, y: 5.0)];
+        assert!(label_point(&spike).is_some());
+        // A square with a hole in its middle: the point is in the ring, not the hole.
+        let holed = geo_types::Polygon::new(
+            geo_types::LineString::from(vec![
+                (0.0, 0.0),
+                (10.0, 0.0),
+                (10.0, 10.0),
+                (0.0, 10.0),
+                (0.0, 0.0),
+            ]),
+            vec![geo_types::LineString::from(vec![
+                (2.0, 2.0),
+                (8.0, 2.0),
+                (8.0, 8.0),
+                (2.0, 8.0),
+                (2.0, 2.0),
+            ])],
+        );
+        let q = label_point(&holed).unwrap();
+        let in_hole = q.0 > 2.0 && q.0 < 8.0 && q.1 > 2.0 && q.1 < 8.0;
+        assert!(!in_hole, "{q:?}");
     }
 
     #[test]

@@ -53,59 +53,43 @@ impl ImageFormat {
 /// Encodes an image.
 pub fn encode(image: &Image, format: ImageFormat) -> Result<Vec<u8>, RenderError> {
     let (w, h) = (image.width(), image.height());
-    let rgba = image.to_rgba8();
     let error = |reason: String| RenderError::Encode {
         format: format.mime(),
         reason,
     };
-    let opaque = rgba.chunks_exact(4).all(|p| p[3] == 255);
-    let mut out = Vec::with_capacity(rgba.len() / 4);
+    let opaque = image.is_opaque();
+    let mut out = Vec::with_capacity((w * h) as usize);
     match format {
-        ImageFormat::Png => {
-            let encoder = image::codecs::png::PngEncoder::new_with_quality(
-                &mut out,
-                image::codecs::png::CompressionType::Fast,
-                image::codecs::png::FilterType::Adaptive,
-            );
-            if opaque {
-                let rgb = strip_alpha(&rgba);
-                encoder.write_image(&rgb, w, h, ExtendedColorType::Rgb8)
+        ImageFormat::Png8 => {
+            palette_png(&image.to_rgba8(), w, h, opaque, &mut out).map_err(error)?;
+        }
+        ImageFormat::Jpeg { quality } => {
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100))
+                .write_image(&image.to_rgb8(), w, h, ExtendedColorType::Rgb8)
+                .map_err(|e| error(e.to_string()))?;
+        }
+        ImageFormat::Png | ImageFormat::Webp => {
+            // Opaque maps (most) need no demultiplication: RGB straight from the pixels.
+            let (pixels, color) = if opaque {
+                (image.to_rgb8(), ExtendedColorType::Rgb8)
             } else {
-                encoder.write_image(&rgba, w, h, ExtendedColorType::Rgba8)
+                (image.to_rgba8(), ExtendedColorType::Rgba8)
+            };
+            if format == ImageFormat::Png {
+                image::codecs::png::PngEncoder::new_with_quality(
+                    &mut out,
+                    image::codecs::png::CompressionType::Fast,
+                    image::codecs::png::FilterType::Adaptive,
+                )
+                .write_image(&pixels, w, h, color)
+            } else {
+                image::codecs::webp::WebPEncoder::new_lossless(&mut out)
+                    .write_image(&pixels, w, h, color)
             }
             .map_err(|e| error(e.to_string()))?;
         }
-        ImageFormat::Png8 => palette_png(&rgba, w, h, opaque, &mut out).map_err(error)?,
-        ImageFormat::Jpeg { quality } => {
-            let rgb = flatten(&rgba);
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100))
-                .write_image(&rgb, w, h, ExtendedColorType::Rgb8)
-                .map_err(|e| error(e.to_string()))?;
-        }
-        ImageFormat::Webp => {
-            image::codecs::webp::WebPEncoder::new_lossless(&mut out)
-                .write_image(&rgba, w, h, ExtendedColorType::Rgba8)
-                .map_err(|e| error(e.to_string()))?;
-        }
     }
     Ok(out)
-}
-
-fn strip_alpha(rgba: &[u8]) -> Vec<u8> {
-    rgba.chunks_exact(4)
-        .flat_map(|p| [p[0], p[1], p[2]])
-        .collect()
-}
-
-/// Over white.
-fn flatten(rgba: &[u8]) -> Vec<u8> {
-    rgba.chunks_exact(4)
-        .flat_map(|p| {
-            let a = u16::from(p[3]);
-            let mix = |c: u8| ((u16::from(c) * a + 255 * (255 - a) + 127) / 255) as u8;
-            [mix(p[0]), mix(p[1]), mix(p[2])]
-        })
-        .collect()
 }
 
 fn palette_png(rgba: &[u8], w: u32, h: u32, opaque: bool, out: &mut Vec<u8>) -> Result<(), String> {

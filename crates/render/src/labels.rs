@@ -386,7 +386,7 @@ fn point_places(
 
 /// The interior point, in pixels, of the part of a polygon's largest piece inside the image.
 fn visible_interior(image: &crate::clip::Frame, geometry: &Geometry<f64>) -> Option<(f64, f64)> {
-    use geo::{Area, InteriorPoint};
+    use geo::Area;
     let polygon = match geometry {
         Geometry::Polygon(p) => p.clone(),
         Geometry::MultiPolygon(m) => m
@@ -405,8 +405,7 @@ fn visible_interior(image: &crate::clip::Frame, geometry: &Geometry<f64>) -> Opt
         .collect();
     coords.push(coords[0]);
     let clipped = geo_types::Polygon::new(geo_types::LineString::from(coords), vec![]);
-    let p = clipped.interior_point()?;
-    Some((p.x(), p.y()))
+    crate::draw::label_point(&clipped)
 }
 
 /// Glyphs placed (id, origin, angle) and the boxes they cover.

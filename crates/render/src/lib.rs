@@ -242,23 +242,25 @@ impl Renderer {
         request: &MapRequest,
         layers: &[RenderLayer<'_, F>],
     ) -> Result<Image, RenderError> {
-        let mut pixmap = new_pixmap(request.width, request.height)?;
-        let background = if request.transparent {
-            [
-                request.background[0],
-                request.background[1],
-                request.background[2],
-                0,
-            ]
-        } else {
-            request.background
-        };
-        pixmap.fill(tiny_skia::Color::from_rgba8(
-            background[0],
-            background[1],
-            background[2],
-            background[3],
-        ));
+        let [r, g, b, a] = request.background;
+        let mut image = Image::new(
+            request.width,
+            request.height,
+            [r, g, b, if request.transparent { 0 } else { a }],
+        )?;
+        self.render_onto(&mut image, request, layers);
+        Ok(image)
+    }
+
+    /// Draws `layers` in order over what `image` holds (it must be `request`'s size): several
+    /// groups of layers, with rasters between them, compose one map without copies.
+    pub fn render_onto<F: RenderFeature>(
+        &self,
+        image: &mut Image,
+        request: &MapRequest,
+        layers: &[RenderLayer<'_, F>],
+    ) {
+        let pixmap = &mut image.pixmap;
         let context = draw::Context::new(request, &self.graphics);
         let mut labels = labels::Labeler::new(request, &self.fonts);
         let scale = request.scale_denominator();
@@ -276,19 +278,18 @@ impl Renderer {
                     for rule in active.iter().filter(|r| !r.else_filter) {
                         if rule.matches(attributes) {
                             matched = true;
-                            context.draw_rule(&mut pixmap, rule, feature, &mut labels, layer_index);
+                            context.draw_rule(pixmap, rule, feature, &mut labels, layer_index);
                         }
                     }
                     if !matched {
                         for rule in active.iter().filter(|r| r.else_filter) {
-                            context.draw_rule(&mut pixmap, rule, feature, &mut labels, layer_index);
+                            context.draw_rule(pixmap, rule, feature, &mut labels, layer_index);
                         }
                     }
                 }
             }
         }
-        labels.draw(&mut pixmap);
-        Ok(Image { pixmap })
+        labels.draw(pixmap);
     }
 
     /// A legend: one swatch per rule with its title, or the one rule asked for.
@@ -322,6 +323,53 @@ impl std::fmt::Debug for Image {
 }
 
 impl Image {
+    /// An image of one colour (RGBA, straight alpha).
+    pub fn new(width: u32, height: u32, color: [u8; 4]) -> Result<Image, RenderError> {
+        let mut pixmap = new_pixmap(width, height)?;
+        pixmap.fill(tiny_skia::Color::from_rgba8(
+            color[0], color[1], color[2], color[3],
+        ));
+        Ok(Image { pixmap })
+    }
+
+    /// Draws `other` (same size) over this image.
+    pub fn draw_over(&mut self, other: &Image) {
+        self.pixmap.draw_pixmap(
+            0,
+            0,
+            other.pixmap.as_ref(),
+            &tiny_skia::PixmapPaint::default(),
+            tiny_skia::Transform::identity(),
+            None,
+        );
+    }
+
+    /// Whether every pixel is opaque.
+    pub fn is_opaque(&self) -> bool {
+        self.pixmap.data().chunks_exact(4).all(|p| p[3] == 255)
+    }
+
+    /// The RGB bytes of an opaque image (premultiplied and straight colours are equal there);
+    /// other pixels are flattened over white.
+    pub fn to_rgb8(&self) -> Vec<u8> {
+        let data = self.pixmap.data();
+        let mut out = Vec::with_capacity(data.len() / 4 * 3);
+        for p in data.chunks_exact(4) {
+            if p[3] == 255 {
+                out.extend_from_slice(&p[..3]);
+            } else {
+                // Premultiplied colour over white: c + (255 − a).
+                let white = 255 - p[3];
+                out.extend_from_slice(&[
+                    p[0].saturating_add(white),
+                    p[1].saturating_add(white),
+                    p[2].saturating_add(white),
+                ]);
+            }
+        }
+        out
+    }
+
     /// Width in pixels.
     pub fn width(&self) -> u32 {
         self.pixmap.width()
@@ -334,10 +382,14 @@ impl Image {
 
     /// The pixels, RGBA with straight (not premultiplied) alpha, rows top to bottom.
     pub fn to_rgba8(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.pixmap.data().len());
-        for p in self.pixmap.pixels() {
-            let c = p.demultiply();
-            out.extend_from_slice(&[c.red(), c.green(), c.blue(), c.alpha()]);
+        let mut out = self.pixmap.data().to_vec();
+        for p in out.chunks_exact_mut(4) {
+            let a = u16::from(p[3]);
+            if a != 255 && a != 0 {
+                for c in &mut p[..3] {
+                    *c = ((u16::from(*c) * 255 + a / 2) / a).min(255) as u8;
+                }
+            }
         }
         out
     }
@@ -400,6 +452,23 @@ mod tests {
         let hidpi = request(512, STANDARD_DPI * 2.0);
         assert!((hidpi.scale_denominator() - standard.scale_denominator()).abs() < 1e-6);
         assert!((hidpi.symbol_scale() - 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn images_compose_source_over_and_flatten_over_white() {
+        let mut blue = Image::new(2, 1, [0, 0, 255, 255]).unwrap();
+        let red = Image::from_rgba8(2, 1, vec![255, 0, 0, 128, 0, 0, 0, 0]).unwrap();
+        blue.draw_over(&red);
+        let px = blue.to_rgba8();
+        assert!(
+            px[0].abs_diff(128) <= 1 && px[2].abs_diff(127) <= 1 && px[3] == 255,
+            "{px:?}"
+        );
+        assert_eq!(&px[4..8], &[0, 0, 255, 255]);
+        assert!(blue.is_opaque());
+        let half = Image::from_rgba8(1, 1, vec![0, 0, 0, 128]).unwrap();
+        assert!(!half.is_opaque());
+        assert!(half.to_rgb8()[0].abs_diff(127) <= 1);
     }
 
     #[test]

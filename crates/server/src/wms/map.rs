@@ -82,13 +82,13 @@ fn draw(renderer: &render::Renderer, map: &MapParams) -> Result<CachedImage, Wms
     if map.format == MapFormat::Tiff {
         return tiff(map);
     }
-    let (w, h) = (map.width as usize, map.height as usize);
     let background = if map.transparent && map.format.has_alpha() {
         [map.bgcolor[0], map.bgcolor[1], map.bgcolor[2], 0]
     } else {
         [map.bgcolor[0], map.bgcolor[1], map.bgcolor[2], 255]
     };
-    let mut canvas: Vec<u8> = background.iter().copied().cycle().take(w * h * 4).collect();
+    let mut canvas = render::Image::new(map.width, map.height, background)
+        .map_err(|e| WmsError::internal("GetMap canvas", &e))?;
     let mut k = 0;
     while k < map.layers.len() {
         match &map.layers[k].0.source {
@@ -99,21 +99,18 @@ fn draw(renderer: &render::Renderer, map: &MapParams) -> Result<CachedImage, Wms
                 {
                     k += 1;
                 }
-                let image = draw_vectors(renderer, map, &map.layers[start..k])?;
-                composite(&mut canvas, &image.to_rgba8());
+                draw_vectors(renderer, map, &map.layers[start..k], &mut canvas)?;
             }
             LayerSource::Pyramid(pyramid) => {
                 let (layer, style) = &map.layers[k];
-                if let Some(pixels) = draw_pyramid(layer, pyramid, *style, map)? {
-                    composite(&mut canvas, &pixels);
+                if let Some(image) = draw_pyramid(layer, pyramid, *style, map)? {
+                    canvas.draw_over(&image);
                 }
                 k += 1;
             }
         }
     }
-    let image = render::Image::from_rgba8(map.width, map.height, canvas)
-        .map_err(|e| WmsError::internal("GetMap canvas", &e))?;
-    encode(&image, map.format)
+    encode(&canvas, map.format)
 }
 
 /// Encodes an image (JPEG at quality 85; TIFF, which holds values, as PNG).
@@ -134,7 +131,8 @@ fn draw_vectors(
     renderer: &render::Renderer,
     map: &MapParams,
     layers: &[(Arc<Layer>, usize)],
-) -> Result<render::Image, WmsError> {
+    canvas: &mut render::Image,
+) -> Result<(), WmsError> {
     let request = render::MapRequest {
         extent: map.bbox,
         crs: map.crs.clone(),
@@ -177,18 +175,17 @@ fn draw_vectors(
         .iter()
         .map(|(features, style)| render::RenderLayer { features, style })
         .collect();
-    renderer
-        .render(&request, &render_layers)
-        .map_err(|e| WmsError::internal("rendering a map", &e))
+    renderer.render_onto(canvas, &request, &render_layers);
+    Ok(())
 }
 
-/// A pyramid layer as straight RGBA pixels; `None` where it holds no data under the map.
+/// A pyramid layer as an image; `None` where it holds no data under the map.
 fn draw_pyramid(
     layer: &Layer,
     pyramid: &PyramidLayer,
     style: usize,
     map: &MapParams,
-) -> Result<Option<Vec<u8>>, WmsError> {
+) -> Result<Option<render::Image>, WmsError> {
     let Some(raster) = warp(pyramid, map)? else {
         return Ok(None);
     };
@@ -198,21 +195,26 @@ fn draw_pyramid(
         .and_then(|s| s.style.as_ref())
         .and_then(raster_symbolizer);
     let sample_type = pyramid.pyramid.format().sample_type();
-    let pixels = match symbolizer {
+    let failed = |e: render::RenderError| {
+        WmsError::internal(&format!("styling pyramid layer '{}'", layer.name), &e)
+    };
+    let image = match symbolizer {
         Some(symbolizer) => {
             let bands: Vec<Vec<f32>> = (0..usize::from(raster.channels))
                 .map(|b| raster.band(b))
                 .collect();
             let refs: Vec<&[f32]> = bands.iter().map(Vec::as_slice).collect();
             render::style_raster(symbolizer, &refs, raster.width, raster.height, None)
-                .map_err(|e| {
-                    WmsError::internal(&format!("styling pyramid layer '{}'", layer.name), &e)
-                })?
-                .to_rgba8()
+                .map_err(failed)?
         }
-        None => plain_rgba(&raster, sample_type),
+        None => render::Image::from_rgba8(
+            raster.width,
+            raster.height,
+            plain_rgba(&raster, sample_type),
+        )
+        .map_err(failed)?,
     };
-    Ok(Some(pixels))
+    Ok(Some(image))
 }
 
 fn warp(pyramid: &PyramidLayer, map: &MapParams) -> Result<Option<pyramid::Raster>, WmsError> {
@@ -284,32 +286,6 @@ fn plain_rgba(raster: &pyramid::Raster, sample_type: pyramid::SampleType) -> Vec
         out.extend_from_slice(&rgba);
     }
     out
-}
-
-/// `top` (straight RGBA) over `bottom` (straight RGBA), in place.
-fn composite(bottom: &mut [u8], top: &[u8]) {
-    for (b, t) in bottom.chunks_exact_mut(4).zip(top.chunks_exact(4)) {
-        let ta = u32::from(t[3]);
-        if ta == 0 {
-            continue;
-        }
-        if ta == 255 {
-            b.copy_from_slice(t);
-            continue;
-        }
-        let ba = u32::from(b[3]);
-        // out_a = ta + ba (1 - ta), in 0..=255 fixed point.
-        let out_a = ta * 255 + ba * (255 - ta);
-        if out_a == 0 {
-            b.copy_from_slice(&[0, 0, 0, 0]);
-            continue;
-        }
-        for c in 0..3 {
-            let value = (u32::from(t[c]) * ta * 255 + u32::from(b[c]) * ba * (255 - ta)) / out_a;
-            b[c] = value.min(255) as u8;
-        }
-        b[3] = ((out_a + 127) / 255).min(255) as u8;
-    }
 }
 
 /// The pixel values of one pyramid layer as a float32 GeoTIFF (no data = NaN).
@@ -388,20 +364,6 @@ async fn error_image(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn compositing_is_source_over() {
-        let mut bottom = vec![0, 0, 255, 255, 10, 20, 30, 0];
-        composite(&mut bottom, &[255, 0, 0, 128, 255, 255, 255, 255]);
-        // Half red over opaque blue.
-        assert!((i32::from(bottom[0]) - 128).abs() <= 1, "{bottom:?}");
-        assert!((i32::from(bottom[2]) - 127).abs() <= 1, "{bottom:?}");
-        assert_eq!(bottom[3], 255);
-        assert_eq!(&bottom[4..], &[255, 255, 255, 255]);
-        let mut clear = vec![0, 0, 0, 0];
-        composite(&mut clear, &[0, 255, 0, 64]);
-        assert_eq!(clear, vec![0, 255, 0, 64]);
-    }
 
     #[test]
     fn float_rasters_are_stretched_and_nodata_is_transparent() {
