@@ -79,7 +79,7 @@ pub fn encode(image: &Image, format: ImageFormat) -> Result<Vec<u8>, RenderError
                 image::codecs::png::PngEncoder::new_with_quality(
                     &mut out,
                     image::codecs::png::CompressionType::Fast,
-                    image::codecs::png::FilterType::Adaptive,
+                    image::codecs::png::FilterType::Sub,
                 )
                 .write_image(&pixels, w, h, color)
             } else {

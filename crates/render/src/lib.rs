@@ -353,19 +353,13 @@ impl Image {
     /// other pixels are flattened over white.
     pub fn to_rgb8(&self) -> Vec<u8> {
         let data = self.pixmap.data();
-        let mut out = Vec::with_capacity(data.len() / 4 * 3);
-        for p in data.chunks_exact(4) {
-            if p[3] == 255 {
-                out.extend_from_slice(&p[..3]);
-            } else {
-                // Premultiplied colour over white: c + (255 − a).
-                let white = 255 - p[3];
-                out.extend_from_slice(&[
-                    p[0].saturating_add(white),
-                    p[1].saturating_add(white),
-                    p[2].saturating_add(white),
-                ]);
-            }
+        let mut out = vec![0u8; data.len() / 4 * 3];
+        for (o, p) in out.chunks_exact_mut(3).zip(data.chunks_exact(4)) {
+            // Premultiplied colour over white: c + (255 − a) (exact for opaque pixels).
+            let white = 255 - p[3];
+            o[0] = p[0].saturating_add(white);
+            o[1] = p[1].saturating_add(white);
+            o[2] = p[2].saturating_add(white);
         }
         out
     }

@@ -7,6 +7,7 @@
 //! same: the features whose geometry intersects the box, in feature id order (the drawing
 //! order), reprojected when the map's CRS is not the layer's.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -126,7 +127,17 @@ struct MemoryLayer {
     bands: [OnceLock<Vec<Geometry<f64>>>; BANDS],
     /// Tolerance of band 0, in native units; band k is `base × 4^k`.
     base_tolerance: f64,
+    /// Geometries reprojected into other CRSs, per (CRS code, band), made at first use and
+    /// kept: maps are asked again and again in the same few CRSs, and reprojection costs more
+    /// than the query. `None` where a geometry has no image in that CRS.
+    reprojected: Mutex<HashMap<(String, Option<usize>), Reprojected>>,
 }
+
+/// Geometries in another CRS, aligned with a layer's features.
+type Reprojected = Arc<Vec<Option<Geometry<f64>>>>;
+
+/// Most (CRS, band) reprojected copies kept per layer.
+const MAX_REPROJECTED: usize = 16;
 
 /// Zoom bands of simplified geometries: tolerances from `base` to `base × 4^(BANDS-1)`.
 const BANDS: usize = 10;
@@ -424,7 +435,8 @@ impl Store {
             },
         );
         let mut found = if let Some(memory) = self.memory_layer(i) {
-            let band = band_for(memory.base_tolerance, tolerance).map(|k| {
+            let k = band_for(memory.base_tolerance, tolerance);
+            let band = k.map(|k| {
                 let base = memory.base_tolerance * 4f64.powi(k as i32);
                 memory.bands[k].get_or_init(|| {
                     memory
@@ -434,13 +446,18 @@ impl Store {
                         .collect()
                 })
             });
-            query_memory(
-                &memory,
-                band.map(Vec::as_slice),
-                &state.names,
-                &rect,
-                columns,
-            )
+            let source = match &back {
+                None => band.map_or(Geometries::Native, |b| Geometries::Band(b)),
+                Some(back) => Geometries::Reprojected(memory.reprojected(
+                    crs,
+                    k,
+                    band.map(Vec::as_slice),
+                    back,
+                )),
+            };
+            let mut found = query_memory(&memory, &source, &state.names, &rect, columns);
+            found.sort_unstable_by_key(|f| f.fid);
+            return Ok(found);
         } else {
             let mut found = self.query_sqlite(i, &rect, columns)?;
             if tolerance > 0.0 {
@@ -537,6 +554,7 @@ impl Store {
                 features,
                 bands: std::array::from_fn(|_| OnceLock::new()),
                 base_tolerance,
+                reprojected: Mutex::new(HashMap::new()),
             })
         })();
         self.release(conn);
@@ -659,9 +677,61 @@ fn read_row(
     }))
 }
 
+/// Where the geometries of an in-memory answer come from.
+enum Geometries<'a> {
+    /// The stored ones.
+    Native,
+    /// A simplified band.
+    Band(&'a [Geometry<f64>]),
+    /// A reprojected copy (`None`: no image in the target CRS).
+    Reprojected(Reprojected),
+}
+
+impl MemoryLayer {
+    /// The geometries (of a band, or full) in another CRS, made once.
+    fn reprojected(
+        &self,
+        crs: &Crs,
+        band: Option<usize>,
+        simplified: Option<&[Geometry<f64>]>,
+        to: &Transformer,
+    ) -> Reprojected {
+        let key = (crs.code().to_owned(), band);
+        {
+            let cache = self
+                .reprojected
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(hit) = cache.get(&key) {
+                return Arc::clone(hit);
+            }
+        }
+        let made: Vec<Option<Geometry<f64>>> = (0..self.features.len())
+            .map(|k| {
+                let geometry = simplified
+                    .and_then(|b| b.get(k))
+                    .unwrap_or(&self.features[k].geometry);
+                geometry
+                    .try_map_coords(|c| to.transform_point(c.x, c.y).map(|(x, y)| Coord { x, y }))
+                    .ok()
+            })
+            .collect();
+        let made = Arc::new(made);
+        let mut cache = self
+            .reprojected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= MAX_REPROJECTED {
+            cache.clear();
+        }
+        cache.insert(key, Arc::clone(&made));
+        made
+    }
+}
+
 fn query_memory(
     memory: &MemoryLayer,
-    band: Option<&[Geometry<f64>]>,
+    source: &Geometries<'_>,
     names: &[Arc<str>],
     rect: &Rect<f64>,
     columns: &[usize],
@@ -673,12 +743,17 @@ fn query_memory(
         .filter_map(|entry| {
             let f = &memory.features[entry.index];
             let inside = envelope.contains_envelope(&entry.envelope);
-            (inside || intersects(&f.geometry, rect)).then(|| Feature {
+            if !(inside || intersects(&f.geometry, rect)) {
+                return None;
+            }
+            let geometry = match source {
+                Geometries::Native => f.geometry.clone(),
+                Geometries::Band(b) => b.get(entry.index).unwrap_or(&f.geometry).clone(),
+                Geometries::Reprojected(r) => r.get(entry.index)?.clone()?,
+            };
+            Some(Feature {
                 fid: f.fid,
-                geometry: band
-                    .and_then(|b| b.get(entry.index))
-                    .unwrap_or(&f.geometry)
-                    .clone(),
+                geometry,
                 properties: columns
                     .iter()
                     .map(|&c| (names[c].clone(), f.values[c].clone()))
