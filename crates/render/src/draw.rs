@@ -19,6 +19,34 @@ pub struct Context<'a> {
     symbol_scale: f64,
     metres_per_pixel: f64,
     graphics: &'a Graphics,
+    /// Paths of tiny features waiting to be drawn together.
+    batches: std::cell::RefCell<Batches>,
+}
+
+/// Features smaller than this (pixels, both sides) are drawn in batches: in a whole-country
+/// view most features are a few pixels wide, and drawing them one call each costs far more than
+/// covering their pixels.
+const TINY: f32 = 4.0;
+
+/// Tiny features' paths, one per paint, drawn at [`Context::flush`]: per feature type style,
+/// so the order between feature type styles is kept.
+#[derive(Default)]
+struct Batches {
+    fills: Vec<(tiny_skia::Color, PathBuilder)>,
+    strokes: Vec<(tiny_skia::Color, tiny_skia::Stroke, PathBuilder)>,
+}
+
+fn same_stroke(a: &tiny_skia::Stroke, b: &tiny_skia::Stroke) -> bool {
+    a.width.to_bits() == b.width.to_bits()
+        && a.line_cap == b.line_cap
+        && a.line_join == b.line_join
+        && a.dash.is_none()
+        && b.dash.is_none()
+}
+
+fn is_tiny(path: &Path) -> bool {
+    let b = path.bounds();
+    b.width() <= TINY && b.height() <= TINY
 }
 
 impl<'a> Context<'a> {
@@ -28,6 +56,60 @@ impl<'a> Context<'a> {
             symbol_scale: request.symbol_scale(),
             metres_per_pixel: request.metres_per_pixel(),
             graphics,
+            batches: std::cell::RefCell::new(Batches::default()),
+        }
+    }
+
+    /// Draws the batched tiny features.
+    pub fn flush(&self, pixmap: &mut Pixmap) {
+        let batches = std::mem::take(&mut *self.batches.borrow_mut());
+        for (c, pb) in batches.fills {
+            if let Some(path) = pb.finish() {
+                pixmap.fill_path(
+                    &path,
+                    &symbol::paint(c),
+                    FillRule::EvenOdd,
+                    Transform::identity(),
+                    None,
+                );
+            }
+        }
+        for (c, stroke, pb) in batches.strokes {
+            if let Some(path) = pb.finish() {
+                pixmap.stroke_path(
+                    &path,
+                    &symbol::paint(c),
+                    &stroke,
+                    Transform::identity(),
+                    None,
+                );
+            }
+        }
+    }
+
+    fn batch_fill(&self, c: tiny_skia::Color, path: &Path) {
+        let mut batches = self.batches.borrow_mut();
+        if let Some((_, pb)) = batches.fills.iter_mut().find(|(k, _)| *k == c) {
+            pb.push_path(path);
+        } else {
+            let mut pb = PathBuilder::new();
+            pb.push_path(path);
+            batches.fills.push((c, pb));
+        }
+    }
+
+    fn batch_stroke(&self, c: tiny_skia::Color, stroke: &tiny_skia::Stroke, path: &Path) {
+        let mut batches = self.batches.borrow_mut();
+        if let Some((_, _, pb)) = batches
+            .strokes
+            .iter_mut()
+            .find(|(k, s, _)| *k == c && same_stroke(s, stroke))
+        {
+            pb.push_path(path);
+        } else {
+            let mut pb = PathBuilder::new();
+            pb.push_path(path);
+            batches.strokes.push((c, stroke.clone(), pb));
         }
     }
 
@@ -84,6 +166,7 @@ impl<'a> Context<'a> {
             return;
         };
         let transform = Transform::from_translate(dx, -dy);
+        let batch = dx == 0.0 && dy == 0.0 && is_tiny(&path);
         if let Some(fill) = &s.fill {
             if let Some(graphic) = &fill.graphic_fill {
                 if let Some(pattern) = self.pattern(graphic, attrs, &units) {
@@ -102,12 +185,20 @@ impl<'a> Context<'a> {
                 }
             } else {
                 let c = symbol::fill_color(fill, attrs);
-                pixmap.fill_path(&path, &symbol::paint(c), FillRule::EvenOdd, transform, None);
+                if batch {
+                    self.batch_fill(c, &path);
+                } else {
+                    pixmap.fill_path(&path, &symbol::paint(c), FillRule::EvenOdd, transform, None);
+                }
             }
         }
         if let Some(stroke) = &s.stroke {
             if let Some((c, st)) = symbol::stroke(stroke, attrs, &units) {
-                pixmap.stroke_path(&path, &symbol::paint(c), &st, transform, None);
+                if batch && st.dash.is_none() {
+                    self.batch_stroke(c, &st, &path);
+                } else {
+                    pixmap.stroke_path(&path, &symbol::paint(c), &st, transform, None);
+                }
             }
         }
     }
@@ -169,7 +260,11 @@ impl<'a> Context<'a> {
         let Some(path) = lines_path(&lines) else {
             return;
         };
-        pixmap.stroke_path(&path, &symbol::paint(c), &st, Transform::identity(), None);
+        if st.dash.is_none() && is_tiny(&path) {
+            self.batch_stroke(c, &st, &path);
+        } else {
+            pixmap.stroke_path(&path, &symbol::paint(c), &st, Transform::identity(), None);
+        }
     }
 
     /// A graphic repeated along lines, rotated with them, every graphic size (plus the dash

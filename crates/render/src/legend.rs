@@ -240,6 +240,7 @@ fn swatch(
                     ..(*rule).clone()
                 };
                 context.draw_rule(&mut cell, &single, &Sample(geometry), &mut labeler, 0);
+                context.flush(&mut cell);
             }
             if rule
                 .symbolizers

@@ -287,6 +287,7 @@ impl Renderer {
                         }
                     }
                 }
+                context.flush(pixmap);
             }
         }
         labels.draw(pixmap);

@@ -492,6 +492,9 @@ fn cases() -> Vec<(&'static str, Image)> {
             "degenerate_geometry_is_skipped_or_clipped",
             map(&degenerate(), &format!("{}{}<Rule>{}</Rule>", poly(&format!("{FILL}{STROKE}")), line(&stroke(r#"<CssParameter name="stroke-width">3</CssParameter>"#)) , label("", "", ""))),
         ),
+        // Features a few pixels wide are drawn in batches per paint: same look.
+        ("tiny_polygons", map(&tiny(false), &categorized().replace(STROKE, ""))),
+        ("tiny_lines", map(&tiny(true), &line(&stroke(r#"<CssParameter name="stroke-width">1.5</CssParameter>"#)))),
         ("transparent_background", {
             let mut r = request(256, STANDARD_DPI);
             r.transparent = true;
@@ -560,6 +563,36 @@ fn every_shape() -> String {
             )
         })
         .collect()
+}
+
+/// A grid of 3-pixel squares in four categories, or of short strokes.
+fn tiny(lines: bool) -> Vec<Feature> {
+    let mut out = Vec::new();
+    for i in 0..50i64 {
+        for j in 0..50i64 {
+            let (x, y) = (4.0 + i as f64 * 5.0, 4.0 + j as f64 * 5.0);
+            let geometry = if lines {
+                Geometry::LineString(ring(&[(x, y), (x + 3.0, y + (j % 3) as f64)]))
+            } else {
+                Geometry::Polygon(Polygon::new(
+                    ring(&[
+                        (x, y),
+                        (x + 3.0, y),
+                        (x + 3.0, y + 3.0),
+                        (x, y + 3.0),
+                        (x, y),
+                    ]),
+                    vec![],
+                ))
+            };
+            out.push(feature(
+                i * 50 + j,
+                geometry,
+                &[("cat", Value::Integer((i * 3 + j) % 4 + 1))],
+            ));
+        }
+    }
+    out
 }
 
 /// Points crowded together, with ranks for priorities.
