@@ -192,17 +192,28 @@ file "$W/check_tuilerie.png" "$W/check_mapserver.png" 2>/dev/null || true
 
 write_urls_lua "$W/urls.lua"
 run() { wrk -t"$(( $1 < 2 ? 1 : 2 ))" -c"$1" -d"$DURATION" --timeout 30s --latency -s "$W/urls.lua" "$2" -- "$3"; }
+# ROUNDS rounds per concurrency, alternating which server goes first (this VM's speed drifts);
+# the medians are compared.
+ROUNDS=${ROUNDS:-3}
 for c in 1 8 32; do
-  run "$c" http://127.0.0.1:18091 "$W/urls_mapserver.txt" >"$W/wrk_mapserver_$c.txt"
-  run "$c" http://127.0.0.1:18092 "$W/urls_tuilerie.txt" >"$W/wrk_tuilerie_$c.txt"
+  for round in $(seq "$ROUNDS"); do
+    if [ $((round % 2)) = 1 ]; then
+      run "$c" http://127.0.0.1:18091 "$W/urls_mapserver.txt" >"$W/wrk_mapserver_${c}_$round.txt"
+      run "$c" http://127.0.0.1:18092 "$W/urls_tuilerie.txt" >"$W/wrk_tuilerie_${c}_$round.txt"
+    else
+      run "$c" http://127.0.0.1:18092 "$W/urls_tuilerie.txt" >"$W/wrk_tuilerie_${c}_$round.txt"
+      run "$c" http://127.0.0.1:18091 "$W/urls_mapserver.txt" >"$W/wrk_mapserver_${c}_$round.txt"
+    fi
+  done
 done
 RSS_T=$(peak_rss_kib $SERVER)
 RSS_M=0
 for pid in $(pgrep -f /usr/lib/cgi-bin/mapserv); do RSS_M=$((RSS_M + $(peak_rss_kib "$pid"))); done
 
-python3 - "$W" "$DURATION" "$RSS_T" "$RSS_M" <<'PY'
-import re, sys
-out, duration, rss_t, rss_m = sys.argv[1:5]
+python3 - "$W" "$DURATION" "$RSS_T" "$RSS_M" "$ROUNDS" <<'PY'
+import re, statistics, sys
+out, duration, rss_t, rss_m, rounds = sys.argv[1:6]
+rounds = int(rounds)
 unit = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 def parse(path):
     text = open(path).read()
@@ -213,14 +224,15 @@ def parse(path):
         lat[p] = float(m.group(1)) * unit[m.group(2)] if m else float("nan")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     return rps, lat["50%"], lat["99%"], int(errors.group(1)) if errors else 0
-print(f"\nGetMap, 1 000 random EPSG:3857 maps of 10 000 polygons, {duration} per run")
-print(f"{'conns':>5} {'server':10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+print(f"\nGetMap, 1 000 random EPSG:3857 maps of 10 000 polygons, median of {rounds} × {duration} (alternating)")
+print(f"{'conns':>5} {'server':10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}   rounds (req/s)")
 for c in (1, 8, 32):
     rows = {}
     for name in ("mapserver", "tuilerie"):
-        rows[name] = parse(f"{out}/wrk_{name}_{c}.txt")
+        runs = [parse(f"{out}/wrk_{name}_{c}_{r}.txt") for r in range(1, rounds + 1)]
+        rows[name] = [statistics.median(v) for v in zip(*runs)]
         rps, p50, p99, errors = rows[name]
-        print(f"{c:5} {name:10} {rps:8.1f} {p50:8.1f} {p99:8.1f} {errors:7}")
+        print(f"{c:5} {name:10} {rps:8.1f} {p50:8.1f} {p99:8.1f} {errors:7.0f}   {[round(r[0], 1) for r in runs]}")
     t, m = rows["tuilerie"], rows["mapserver"]
     print(f"{'':5} ratio      {t[0] / m[0]:7.2f}× req/s, p99 {t[2] / m[2]:.2f}×")
 print(f"peak RSS: tuilerie {rss_t} KiB, mapserver (2 processes) {rss_m} KiB")
