@@ -275,11 +275,37 @@ fn push_cross(pb: &mut PathBuilder, h: f32, t: f32) {
     pb.close();
 }
 
-/// External graphics loaded from local files, kept once loaded.
+/// A loaded external graphic: pixels, or an SVG drawn at the size asked (sharp at any size).
+pub enum Loaded {
+    /// PNG, JPEG…
+    Raster(Pixmap),
+    /// SVG.
+    Svg(Box<resvg::usvg::Tree>),
+}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Loaded::Raster(p) => write!(f, "Raster({}×{})", p.width(), p.height()),
+            Loaded::Svg(t) => write!(f, "Svg({}×{})", t.size().width(), t.size().height()),
+        }
+    }
+}
+
+impl Loaded {
+    fn size(&self) -> (f32, f32) {
+        match self {
+            Loaded::Raster(p) => (p.width() as f32, p.height() as f32),
+            Loaded::Svg(t) => (t.size().width(), t.size().height()),
+        }
+    }
+}
+
+/// External graphics loaded from local files or inline content, kept once loaded.
 #[derive(Debug)]
 pub struct Graphics {
     dir: Option<PathBuf>,
-    cache: Mutex<HashMap<String, Option<Arc<Pixmap>>>>,
+    cache: Mutex<HashMap<String, Option<Arc<Loaded>>>>,
 }
 
 /// Most external graphics kept in memory.
@@ -294,20 +320,44 @@ impl Graphics {
         }
     }
 
-    /// The image of an `ExternalGraphic` href (a local PNG or JPEG file: relative to the
-    /// graphics folder, absolute, or `file://`); `None` when it cannot be read. URLs of other
-    /// schemes are never fetched.
-    pub fn image(&self, href: &str) -> Option<Arc<Pixmap>> {
+    /// The graphic of an `ExternalGraphic` source: a local PNG, JPEG or SVG file (relative to
+    /// the graphics folder, absolute, or `file://`), or SE inline content (base64 of such a
+    /// file, or SVG markup); `None` when it cannot be read. URLs of other schemes are never
+    /// fetched.
+    pub fn image(&self, source: &sld::GraphicSource) -> Option<Arc<Loaded>> {
+        let key = match source {
+            sld::GraphicSource::Href(href) => href.clone(),
+            sld::GraphicSource::Inline { encoding, content } => {
+                format!("inline:{encoding}:{content}")
+            }
+            _ => return None,
+        };
         {
             let cache = self
                 .cache
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some(hit) = cache.get(href) {
+            if let Some(hit) = cache.get(&key) {
                 return hit.clone();
             }
         }
-        let loaded = self.load(href).map(Arc::new);
+        let bytes = match source {
+            sld::GraphicSource::Href(href) => self.read(href),
+            sld::GraphicSource::Inline { encoding, content } => {
+                if encoding.eq_ignore_ascii_case("base64") {
+                    use base64::Engine as _;
+                    let compact: String = content.split_whitespace().collect();
+                    base64::engine::general_purpose::STANDARD
+                        .decode(compact)
+                        .ok()
+                } else {
+                    Some(content.as_bytes().to_vec())
+                }
+            }
+            _ => None,
+        };
+        let loaded = bytes.and_then(|b| decode(&b)).map(Arc::new);
+        let href = key;
         let mut cache = self
             .cache
             .lock()
@@ -315,11 +365,11 @@ impl Graphics {
         if cache.len() >= MAX_GRAPHICS {
             cache.clear();
         }
-        cache.insert(href.to_owned(), loaded.clone());
+        cache.insert(href, loaded.clone());
         loaded
     }
 
-    fn load(&self, href: &str) -> Option<Pixmap> {
+    fn read(&self, href: &str) -> Option<Vec<u8>> {
         let path = if let Some(rest) = href.strip_prefix("file://") {
             PathBuf::from(rest)
         } else if href.contains("://") {
@@ -332,17 +382,32 @@ impl Graphics {
                 self.dir.as_ref()?.join(p)
             }
         };
-        let decoded = image::open(&path).ok()?.into_rgba8();
-        let (w, h) = decoded.dimensions();
-        let mut data = decoded.into_raw();
-        for p in data.chunks_exact_mut(4) {
-            let a = u16::from(p[3]);
-            for c in &mut p[..3] {
-                *c = ((u16::from(*c) * a + 127) / 255) as u8;
-            }
+        let metadata = std::fs::metadata(&path).ok()?;
+        // A symbol, not a map: anything larger is a mistake.
+        if metadata.len() > 16 << 20 {
+            return None;
         }
-        Pixmap::from_vec(data, tiny_skia::IntSize::from_wh(w, h)?)
+        std::fs::read(&path).ok()
     }
+}
+
+/// PNG, JPEG… pixels, or an SVG tree (sniffed from the bytes).
+fn decode(bytes: &[u8]) -> Option<Loaded> {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_ascii_lowercase();
+    if head.contains("<svg") || head.trim_start().starts_with("<?xml") {
+        let tree = resvg::usvg::Tree::from_data(bytes, &resvg::usvg::Options::default()).ok()?;
+        return Some(Loaded::Svg(Box::new(tree)));
+    }
+    let decoded = image::load_from_memory(bytes).ok()?.into_rgba8();
+    let (w, h) = decoded.dimensions();
+    let mut data = decoded.into_raw();
+    for p in data.chunks_exact_mut(4) {
+        let a = u16::from(p[3]);
+        for c in &mut p[..3] {
+            *c = ((u16::from(*c) * a + 127) / 255) as u8;
+        }
+    }
+    Pixmap::from_vec(data, tiny_skia::IntSize::from_wh(w, h)?).map(Loaded::Raster)
 }
 
 /// A graphic drawn once into its own pixmap, with the point of it that sits on the anchor.
@@ -489,11 +554,11 @@ fn external_stamp(
     anchor: (f32, f32),
     graphics: &Graphics,
 ) -> Option<Stamp> {
-    let sld::GraphicSource::Href(href) = &external.source else {
+    let image = graphics.image(&external.source)?;
+    let (iw, ih) = image.size();
+    if !(iw > 0.0 && ih > 0.0) {
         return None;
-    };
-    let image = graphics.image(href)?;
-    let (iw, ih) = (image.width() as f32, image.height() as f32);
+    }
     // Size is the height; the width keeps the aspect ratio.
     let scale = size.map_or(1.0, |s| s / ih);
     if !(scale.is_finite() && scale > 0.0) {
@@ -505,18 +570,24 @@ fn external_stamp(
     let placed = transform
         .pre_translate(-w / 2.0, -h / 2.0)
         .pre_scale(scale, scale);
-    pixmap.draw_pixmap(
-        0,
-        0,
-        image.as_ref().as_ref(),
-        &tiny_skia::PixmapPaint {
-            opacity,
-            quality: tiny_skia::FilterQuality::Bicubic,
-            ..tiny_skia::PixmapPaint::default()
-        },
-        placed,
-        None,
-    );
+    match image.as_ref() {
+        Loaded::Raster(raster) => pixmap.draw_pixmap(
+            0,
+            0,
+            raster.as_ref(),
+            &tiny_skia::PixmapPaint {
+                opacity,
+                quality: tiny_skia::FilterQuality::Bicubic,
+                ..tiny_skia::PixmapPaint::default()
+            },
+            placed,
+            None,
+        ),
+        Loaded::Svg(tree) => {
+            resvg::render(tree, placed, &mut pixmap.as_mut());
+            apply_opacity(&mut pixmap, opacity);
+        }
+    }
     let (ax, ay) = ((anchor.0 - 0.5) * w, (0.5 - anchor.1) * h);
     let mut p = [tiny_skia::Point::from_xy(ax, ay)];
     transform.map_points(&mut p);

@@ -444,6 +444,14 @@ fn cases() -> Vec<(&'static str, Image)> {
             map(&points, r#"<Rule><PointSymbolizer><Graphic><ExternalGraphic><OnlineResource xlink:type="simple" xlink:href="pin.png"/><Format>image/png</Format></ExternalGraphic><Size>24</Size></Graphic></PointSymbolizer></Rule>"#),
         ),
         ("point_default_graphic", map(&points, "<Rule><PointSymbolizer/></Rule>")),
+        (
+            "point_external_svg",
+            map(&points, r#"<Rule><PointSymbolizer><Graphic><ExternalGraphic><OnlineResource xlink:type="simple" xlink:href="flag.svg"/><Format>image/svg+xml</Format></ExternalGraphic><Size><ogc:PropertyName>size</ogc:PropertyName></Size><Rotation><ogc:PropertyName>angle</ogc:PropertyName></Rotation></Graphic></PointSymbolizer></Rule>"#),
+        ),
+        (
+            "point_inline_base64_png",
+            map(&points, &format!(r#"<Rule><PointSymbolizer><Graphic><ExternalGraphic><InlineContent encoding="base64">{}</InlineContent><Format>image/png</Format></ExternalGraphic><Size>20</Size></Graphic></PointSymbolizer></Rule>"#, base64_of(&root().join("fixtures/render/pin.png")))),
+        ),
         ("point_high_dpi", map_with(&points, &mark("star", "16", ""), &request(512, STANDARD_DPI * 2.0))),
         ("label_points_with_halo", map(&points, &format!("{}<Rule>{}</Rule>", mark("circle", "6", ""), label("", "", "")))),
         (
@@ -563,6 +571,12 @@ fn every_shape() -> String {
             )
         })
         .collect()
+}
+
+/// Base64 of a file (for inline graphics).
+fn base64_of(path: &Path) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(std::fs::read(path).unwrap())
 }
 
 /// A grid of 3-pixel squares in four categories, or of short strokes.
