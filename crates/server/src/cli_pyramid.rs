@@ -1,9 +1,16 @@
-//! `tuilerie pyramid build`: cut georeferenced rasters into a ROK4-compatible pyramid.
+//! `tuilerie pyramid build`: cut georeferenced rasters into a ROK4-compatible pyramid, or
+//! render a configured vector layer into one (the precomputed tiles a WMS layer lacks).
 //!
 //! ```text
 //! tuilerie pyramid build --input A.tif [--input B.tif …] --tms PM --bottom 14 --top 0 \
 //!     --format TIFF_JPG_UINT8 [--interpolation bicubic] [--nodata 255,255,255] --out DIR
+//! tuilerie pyramid build --config tuilerie.toml --layer countries --tms PM --bottom 8 --top 0 \
+//!     --format TIFF_PNG_UINT8 [--buffer 64] --out DIR
 //! ```
+//! A rendered layer is drawn level by level with its SLD (each level at its own scale, so
+//! rules by scale and label sizes are right at every level), each tile drawn with a margin of
+//! `--buffer` pixels that is then cut away: labels and symbols crossing a tile edge are drawn
+//! in both tiles and meet.
 //! Progress shows on stderr; an interrupted build restarted with the same arguments skips the
 //! slabs already written. Exit status: 0 built, 1 failed, 2 usage error.
 
@@ -27,8 +34,17 @@ pub enum PyramidCommand {
 #[derive(clap::Args, Debug)]
 pub struct BuildArgs {
     /// Input GeoTIFF (repeat for a mosaic; the first input with a value wins where they overlap).
-    #[arg(long = "input", short = 'i', value_name = "FILE", required = true, num_args = 1..)]
+    #[arg(long = "input", short = 'i', value_name = "FILE", num_args = 1.., required_unless_present = "layer", conflicts_with = "layer")]
     pub inputs: Vec<PathBuf>,
+    /// A vector layer of the configuration to render into the pyramid (instead of --input).
+    #[arg(long, value_name = "NAME", requires = "config")]
+    pub layer: Option<String>,
+    /// The configuration file that declares --layer.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// With --layer: pixels drawn around each tile and cut away, so labels are not cut.
+    #[arg(long, value_name = "PX", default_value_t = 64)]
+    pub buffer: u32,
     /// Tile matrix set id (PM, WebMercatorQuad, WorldCRS84Quad, WGS84G, LAMB93, LAMB93_10cm…).
     #[arg(long, value_name = "ID")]
     pub tms: String,
@@ -62,6 +78,19 @@ pub struct BuildArgs {
     pub out: PathBuf,
 }
 
+/// A progress bar of slabs on stderr.
+pub(crate) fn slab_progress() -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} slabs {pos}/{len} [{bar:40}] {percent}% {elapsed} (eta {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar
+}
+
 /// Runs `tuilerie pyramid …`.
 pub fn run(command: &PyramidCommand) -> ExitCode {
     match command {
@@ -69,7 +98,7 @@ pub fn run(command: &PyramidCommand) -> ExitCode {
     }
 }
 
-fn usage(message: &str) -> ExitCode {
+pub(crate) fn usage(message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(2)
 }
@@ -120,6 +149,9 @@ fn build(args: &BuildArgs) -> ExitCode {
             known.join(", ")
         ));
     };
+    if let Some(layer) = &args.layer {
+        return crate::cli_pyramid_layer::build(args, layer, format, &tms);
+    }
     let mut inputs = Vec::with_capacity(args.inputs.len());
     for path in &args.inputs {
         match GeoTiff::open(path, srs.as_ref()) {
@@ -139,14 +171,7 @@ fn build(args: &BuildArgs) -> ExitCode {
         nodata,
         slab_size: (args.slab_size, args.slab_size),
     };
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} slabs {pos}/{len} [{bar:40}] {percent}% {elapsed} (eta {eta})",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
+    let bar = slab_progress();
     let started = Instant::now();
     let result = pyramid::build(&inputs, &args.out, &options, &|done, total| {
         bar.set_length(total);

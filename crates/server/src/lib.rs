@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod cli_ingest;
 pub mod cli_pyramid;
+pub mod cli_pyramid_layer;
 pub mod cli_style;
 pub mod config;
 pub mod featureinfo;

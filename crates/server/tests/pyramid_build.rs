@@ -262,3 +262,96 @@ fn pyramid_build_refuses_bad_arguments_with_a_usage_error() {
     }
     assert!(!out.exists(), "a refused build must write nothing");
 }
+
+#[test]
+fn a_vector_layer_renders_into_a_pyramid_whose_tiles_meet() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let config = dir.path().join("tuilerie.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[data]\ndir = \"{}\"\n[[layers]]\nname = \"countries\"\nkind = \"vector\"\nsource = \"{}\"\ntable = \"countries\"\nstyle = \"{}\"\n",
+            dir.path().join("data").display(),
+            root.join("fixtures/gpkg/world.gpkg").display(),
+            root.join("fixtures/wms/countries.sld").display()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("pyr");
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--layer",
+        "countries",
+        "--tms",
+        "PM",
+        "--bottom",
+        "4",
+        "--top",
+        "2",
+        "--format",
+        "TIFF_PNG_UINT8",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let first = build(&args);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let descriptor = std::fs::read_to_string(out.join("pyramid.json")).unwrap();
+    assert!(descriptor.contains("\"channels\": 4"), "{descriptor}");
+    // Restarted: every slab is kept.
+    let again = build(&args);
+    let text = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        again.status.success() && text.contains("0 tiles in 0 slabs written"),
+        "{text}"
+    );
+
+    std::fs::write(
+        dir.path().join("serve.toml"),
+        format!(
+            "[[layers]]\nname = \"rendered\"\nkind = \"pyramid\"\npyramid = \"{}\"\n",
+            out.join("pyramid.json").display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&["--config", dir.path().join("serve.toml").to_str().unwrap()]);
+    // PM level 4: Paris is in tile (col 8, row 5); the tile west of it holds Brittany.
+    let tile = |col: u32| {
+        let (status, _, body) = get_bytes(
+            &server.url(&format!("/wmts/rendered/normal/PM_2_4/4/5/{col}.png")),
+            &[],
+        );
+        assert_eq!(status, 200);
+        image::load_from_memory(&body).unwrap().to_rgba8()
+    };
+    let (paris, west) = (tile(8), tile(7));
+    let blue = |p: &image::Rgba<u8>| {
+        p.0[0].abs_diff(0x1F) < 10
+            && p.0[1].abs_diff(0x78) < 10
+            && p.0[2].abs_diff(0xB4) < 10
+            && p.0[3] == 255
+    };
+    assert!(
+        paris.pixels().filter(|p| blue(p)).count() > 1000,
+        "France is drawn"
+    );
+    // Along the shared edge, France's pixels on both sides line up (the tiles meet).
+    let edge: Vec<bool> = (0..256).map(|y| blue(paris.get_pixel(0, y))).collect();
+    let other: Vec<bool> = (0..256).map(|y| blue(west.get_pixel(255, y))).collect();
+    let differing = edge.iter().zip(&other).filter(|(a, b)| a != b).count();
+    assert!(
+        edge.iter().any(|b| *b),
+        "France touches the tile's west edge"
+    );
+    assert!(
+        differing <= 4,
+        "{differing} rows differ across the tile edge"
+    );
+    // Sea (the Bay of Biscay, about 5° W 44.5° N) is transparent.
+    assert_eq!(west.get_pixel(200, 190).0[3], 0);
+}
