@@ -3,7 +3,9 @@
 //! `font-family`, `font-weight` and `font-style`. Text is shaped by rustybuzz (kerning,
 //! ligatures, combining accents, right-to-left scripts) and drawn as glyph outlines.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use rustybuzz::ttf_parser;
 use tiny_skia::PathBuilder;
@@ -28,7 +30,40 @@ pub struct FontFace {
 /// Every available face; the first is the bundled regular face, the fallback.
 pub struct Fonts {
     faces: Vec<FontFace>,
+    /// Glyphs already drawn, shared by every render: labels repeat the same letters.
+    sprites: Mutex<HashMap<SpriteKey, Option<Arc<Sprite>>>>,
 }
+
+/// A glyph drawn at one size, subpixel offset and colour (or its halo).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SpriteKey {
+    /// The face (its address: faces live as long as the renderer).
+    pub face: usize,
+    /// Glyph id.
+    pub glyph: u16,
+    /// Pixels per font unit (bits).
+    pub size: u32,
+    /// Subpixel x offset, in quarters of a pixel.
+    pub quarter: u8,
+    /// RGBA.
+    pub color: u32,
+    /// Halo radius (bits), for the halo sprite.
+    pub halo: Option<u32>,
+}
+
+/// A drawn glyph and where its top-left corner sits relative to the glyph's origin.
+#[derive(Debug)]
+pub struct Sprite {
+    /// The pixels.
+    pub pixmap: tiny_skia::Pixmap,
+    /// Offset of the pixmap's left edge from the origin.
+    pub left: i32,
+    /// Offset of the pixmap's top edge from the baseline.
+    pub top: i32,
+}
+
+/// Most glyph sprites kept (a few MB).
+const MAX_SPRITES: usize = 8192;
 
 impl std::fmt::Debug for Fonts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -100,7 +135,37 @@ impl Fonts {
                 }
             }
         }
-        Ok(Fonts { faces })
+        Ok(Fonts {
+            faces,
+            sprites: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The sprite of a key, drawn by `make` at first use.
+    pub fn sprite(
+        &self,
+        key: SpriteKey,
+        make: impl FnOnce() -> Option<Sprite>,
+    ) -> Option<Arc<Sprite>> {
+        {
+            let sprites = self
+                .sprites
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some(hit) = sprites.get(&key) {
+                return hit.clone();
+            }
+        }
+        let made = make().map(Arc::new);
+        let mut sprites = self
+            .sprites
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if sprites.len() >= MAX_SPRITES {
+            sprites.clear();
+        }
+        sprites.insert(key, made.clone());
+        made
     }
 
     /// The face for SLD family names (first available wins), weight and style; DejaVu Sans

@@ -14,7 +14,7 @@ use tiny_skia::{Color, FillRule, LineJoin, Path, PathBuilder, Pixmap, Stroke, Tr
 
 use crate::clip::Px;
 use crate::draw::{anchor_points, lines_px, Context};
-use crate::fonts::{glyph_outline, shape, Fonts, Shaped};
+use crate::fonts::{glyph_outline, shape, FontFace, Fonts, Shaped, Sprite, SpriteKey};
 use crate::symbol;
 use crate::MapRequest;
 
@@ -316,12 +316,17 @@ impl<'a> Labeler<'a> {
             let Some(layout) = layouts.into_iter().find(|l| fits(&l.boxes)) else {
                 continue;
             };
-            let mut pb = PathBuilder::new();
-            for (glyph, origin, angle) in &layout.glyphs {
-                glyph_outline(face, *glyph, shaped.scale, *origin, *angle, &mut pb);
-            }
-            if let Some(path) = pb.finish() {
-                draw_text(pixmap, &path, c.fill, c.halo);
+            if layout.glyphs.iter().all(|(_, _, angle)| *angle == 0.0) {
+                // Upright text: glyphs drawn once, then copied (halos first, then fills).
+                self.draw_sprites(pixmap, face, &shaped, &layout, c);
+            } else {
+                let mut pb = PathBuilder::new();
+                for (glyph, origin, angle) in &layout.glyphs {
+                    glyph_outline(face, *glyph, shaped.scale, *origin, *angle, &mut pb);
+                }
+                if let Some(path) = pb.finish() {
+                    draw_text(pixmap, &path, c.fill, c.halo);
+                }
             }
             if c.conflicts {
                 placed.extend(layout.boxes.iter().copied());
@@ -331,6 +336,101 @@ impl<'a> Labeler<'a> {
             }
         }
     }
+}
+
+impl Labeler<'_> {
+    fn draw_sprites(
+        &self,
+        pixmap: &mut Pixmap,
+        face: &FontFace,
+        shaped: &Shaped,
+        layout: &Layout,
+        c: &Candidate,
+    ) {
+        let paint = tiny_skia::PixmapPaint::default();
+        let mut passes: Vec<(Color, Option<f32>)> = Vec::with_capacity(2);
+        if let Some((radius, color)) = c.halo.filter(|(r, _)| *r > 0.0) {
+            passes.push((color, Some(radius)));
+        }
+        passes.push((c.fill, None));
+        for (color, halo) in passes {
+            for (glyph, origin, _) in &layout.glyphs {
+                // Subpixel x in quarters (spacing stays even), whole pixels in y (one baseline).
+                let (x, y) = (origin.0.floor(), origin.1.round());
+                let quarter = ((origin.0 - x) * 4.0).round().min(3.0) as u8;
+                let key = SpriteKey {
+                    face: std::ptr::from_ref(face) as usize,
+                    glyph: *glyph,
+                    size: shaped.scale.to_bits(),
+                    quarter,
+                    color: color_key(color),
+                    halo: halo.map(f32::to_bits),
+                };
+                if let Some(sprite) = self.fonts.sprite(key, || {
+                    make_sprite(
+                        face,
+                        *glyph,
+                        shaped.scale,
+                        f32::from(quarter) / 4.0,
+                        color,
+                        halo,
+                    )
+                }) {
+                    pixmap.draw_pixmap(
+                        x as i32 + sprite.left,
+                        y as i32 + sprite.top,
+                        sprite.pixmap.as_ref(),
+                        &paint,
+                        Transform::identity(),
+                        None,
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn color_key(c: Color) -> u32 {
+    let c = c.to_color_u8();
+    u32::from_be_bytes([c.red(), c.green(), c.blue(), c.alpha()])
+}
+
+/// One glyph (or its halo) drawn into its own small pixmap.
+fn make_sprite(
+    face: &FontFace,
+    glyph: u16,
+    scale: f32,
+    dx: f32,
+    color: Color,
+    halo: Option<f32>,
+) -> Option<Sprite> {
+    let mut pb = PathBuilder::new();
+    glyph_outline(face, glyph, scale, (dx, 0.0), 0.0, &mut pb);
+    let path = pb.finish()?;
+    let b = path.bounds();
+    let pad = halo.unwrap_or(0.0) + 2.0;
+    let (left, top) = ((b.left() - pad).floor(), (b.top() - pad).floor());
+    let (w, h) = (
+        (b.right() + pad - left).ceil().max(1.0) as u32,
+        (b.bottom() + pad - top).ceil().max(1.0) as u32,
+    );
+    let mut sprite = Pixmap::new(w.min(1024), h.min(1024))?;
+    let at = Transform::from_translate(-left, -top);
+    let paint = symbol::paint(color);
+    if let Some(radius) = halo {
+        let stroke = Stroke {
+            width: radius * 2.0,
+            line_join: LineJoin::Round,
+            ..Stroke::default()
+        };
+        sprite.stroke_path(&path, &paint, &stroke, at, None);
+    }
+    sprite.fill_path(&path, &paint, FillRule::Winding, at, None);
+    Some(Sprite {
+        pixmap: sprite,
+        left: left as i32,
+        top: top as i32,
+    })
 }
 
 fn line_place(
