@@ -17,6 +17,11 @@ fn repo() -> PathBuf {
 /// Config publishing countries (world.gpkg), communes and schools (communes_2154.gpkg), and
 /// the test pyramids: `dem` styled with a ColorMap, `dem_raw` as stored.
 fn fixture(dir: &Path) -> PathBuf {
+    fixture_with(dir, "")
+}
+
+/// [`fixture`] with extra `[wms]` keys.
+fn fixture_with(dir: &Path, wms_keys: &str) -> PathBuf {
     write_test_pyramids(dir);
     let fixtures = repo().join("fixtures");
     let gpkg = fixtures.join("gpkg");
@@ -36,6 +41,7 @@ contact_email = "jeanne@example.org"
 layer_limit = 4
 max_width = 2048
 max_height = 2048
+{wms_keys}
 
 [[layers]]
 name = "countries"
@@ -801,4 +807,44 @@ fn gdal_reads_maps_through_its_wms_driver() {
         "{:?}",
         img.get_pixel(px, py)
     );
+}
+
+#[test]
+fn a_full_render_queue_answers_503_with_retry_after_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture_with(
+        dir.path(),
+        "render_threads = 1\nrender_queue = 0\ncache_bytes = 0",
+    );
+    let server = Server::start(&["--config", config.to_str().unwrap()]);
+    let url = server.url("/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=countries&STYLES=&CRS=EPSG:3857&BBOX=-20000000,-15000000,20000000,15000000&WIDTH=2048&HEIGHT=1536&FORMAT=image/png");
+    let handles: Vec<_> = (0..12)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || {
+                let (status, headers, body) = get_bytes(&url, &[]);
+                (
+                    status,
+                    header(&headers, "retry-after").map(str::to_owned),
+                    body,
+                )
+            })
+        })
+        .collect();
+    let answers: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let ok = answers.iter().filter(|(s, _, _)| *s == 200).count();
+    let busy: Vec<_> = answers.iter().filter(|(s, _, _)| *s == 503).collect();
+    assert_eq!(ok + busy.len(), answers.len(), "only 200 or 503");
+    assert!(ok >= 1, "some maps are drawn");
+    assert!(
+        !busy.is_empty(),
+        "one render thread and no queue must refuse some of 12 maps at once"
+    );
+    for (_, retry, body) in &busy {
+        assert_eq!(retry.as_deref(), Some("1"));
+        assert!(String::from_utf8_lossy(body).contains("ServiceExceptionReport"));
+    }
+    // Nothing piled up: the next map is drawn.
+    let (status, _, _) = get_bytes(&url, &[]);
+    assert_eq!(status, 200);
 }
