@@ -19,6 +19,7 @@ use crs::{Bbox, Transformer};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::grid::GRID_STEP;
 use crate::source::{GeoTiff, Window};
 use crate::store::{CacheLimits, Pyramid, TileLimits};
 use crate::tile::{Samples, TileImage};
@@ -51,7 +52,7 @@ impl Interpolation {
     }
 
     /// Kernel radius in source pixels.
-    fn radius(self) -> i64 {
+    pub(crate) fn radius(self) -> i64 {
         match self {
             Interpolation::Nearest | Interpolation::Bilinear => 1,
             Interpolation::Bicubic => 2,
@@ -267,23 +268,12 @@ pub fn build(
     crate::slab::write_atomically(&params_path, params_text.as_bytes())?;
 
     // Levels, bottom to top, each with its tile limits.
-    let mut levels: Vec<(&TileMatrix, TileLimits)> = Vec::new();
-    for level in (top.level()..=bottom.level()).rev() {
-        let Some(matrix) = tms.matrix_at(level) else {
-            continue;
-        };
-        let Some(range) = matrix.tile_range(&extent) else {
-            continue;
-        };
-        let limits = TileLimits {
-            min_col: range.min_col(),
-            max_col: range.max_col(),
-            min_row: range.min_row(),
-            max_row: range.max_row(),
-        };
-        writer.add_level(matrix.id(), limits)?;
-        levels.push((matrix, limits));
-    }
+    let levels: Vec<(&TileMatrix, TileLimits)> = writer
+        .add_levels_over(top.level()..=bottom.level(), &extent)?
+        .into_iter()
+        .rev()
+        .filter_map(|(level, limits)| Some((tms.matrix_at(level)?, limits)))
+        .collect();
     if levels.is_empty() {
         return Err(fail(format!(
             "the inputs do not overlap tile matrix set {}",
@@ -450,18 +440,10 @@ fn tile_from_inputs(
     )))
 }
 
-/// Grid step, in tile pixels, of the approximate transform.
-const GRID_STEP: usize = 16;
-/// Largest error, in source pixels, accepted from the approximate transform.
-const GRID_TOLERANCE: f64 = 0.125;
-
-/// The source pixel coordinates of every pixel centre of a tile (row-major).
-///
-/// Reprojecting 65 536 points per tile dominates a build, so, as GDAL's warper does, the exact
-/// transform runs on a grid every [`GRID_STEP`] pixels and the pixels between are interpolated
-/// bilinearly (`approximate`, not used for nearest-neighbour builds, whose values must be the
-/// source pixels exactly under each centre) — when the interpolation is within [`GRID_TOLERANCE`] source pixel of the exact
-/// transform at the cells' centres; otherwise every pixel is transformed exactly.
+/// The source pixel coordinates of every pixel centre of a tile (row-major): through the
+/// approximate transform of [`crate::grid`] (`approximate`, not used for nearest-neighbour
+/// builds, whose values must be the source pixels exactly under each centre) when it is
+/// precise enough, else every pixel transformed exactly.
 fn source_pixels(
     to_input: &Transformer,
     geo: crate::source::GeoTransform,
@@ -499,8 +481,8 @@ fn source_pixels(
     };
     if to_input.is_identity()
         || !approximate
-        || !tw.is_multiple_of(GRID_STEP)
-        || !th.is_multiple_of(GRID_STEP)
+        || !tw.is_multiple_of(GRID_STEP as usize)
+        || !th.is_multiple_of(GRID_STEP as usize)
     {
         return if to_input.is_identity() {
             (0..th)
@@ -514,60 +496,17 @@ fn source_pixels(
             exact()
         };
     }
-    let (gw, gh) = (tw / GRID_STEP + 1, th / GRID_STEP + 1);
-    let mut grid_points: Vec<(f64, f64)> = (0..gh)
-        .flat_map(|gj| (0..gw).map(move |gi| ((gi * GRID_STEP) as f64, (gj * GRID_STEP) as f64)))
-        .map(|(i, j)| centre(i, j))
-        .collect();
-    let grid = to_pixel(&mut grid_points);
-    let Some(grid): Option<Vec<(f64, f64)>> = grid.into_iter().collect() else {
-        return exact();
-    };
-    let interpolate = |i: usize, j: usize| -> (f64, f64) {
-        let (gi, gj) = ((i / GRID_STEP).min(gw - 2), (j / GRID_STEP).min(gh - 2));
-        let fx = (i - gi * GRID_STEP) as f64 / GRID_STEP as f64;
-        let fy = (j - gj * GRID_STEP) as f64 / GRID_STEP as f64;
-        let at = |a: usize, b: usize| grid[b * gw + a];
-        let (p00, p10, p01, p11) = (
-            at(gi, gj),
-            at(gi + 1, gj),
-            at(gi, gj + 1),
-            at(gi + 1, gj + 1),
-        );
-        let mix = |a: f64, b: f64, c: f64, d: f64| {
-            (a * (1.0 - fx) + b * fx) * (1.0 - fy) + (c * (1.0 - fx) + d * fx) * fy
-        };
-        (
-            mix(p00.0, p10.0, p01.0, p11.0),
-            mix(p00.1, p10.1, p01.1, p11.1),
-        )
-    };
-    // Check the interpolation at the centre of every cell.
-    let half = GRID_STEP / 2;
-    let mut probes: Vec<(usize, usize)> = Vec::with_capacity((gw - 1) * (gh - 1));
-    for gj in 0..gh - 1 {
-        for gi in 0..gw - 1 {
-            probes.push((gi * GRID_STEP + half, gj * GRID_STEP + half));
-        }
-    }
-    let mut probe_points: Vec<(f64, f64)> = probes
-        .iter()
-        .map(|&(i, j)| centre(i as f64, j as f64))
-        .collect();
-    let probe_exact = to_pixel(&mut probe_points);
-    for (&(i, j), exact_pixel) in probes.iter().zip(&probe_exact) {
-        let Some((u, v)) = exact_pixel else {
-            return exact();
-        };
-        let (iu, iv) = interpolate(i, j);
-        if (iu - u).abs() > GRID_TOLERANCE || (iv - v).abs() > GRID_TOLERANCE {
-            return exact();
-        }
-    }
-    (0..th)
-        .flat_map(|j| (0..tw).map(move |i| (i, j)))
-        .map(|(i, j)| Some(interpolate(i, j)))
-        .collect()
+    // Nodes every GRID_STEP pixels, the last one at the tile's far edge.
+    let nodes = |n: usize| -> Vec<u32> { (0..=n as u32).step_by(GRID_STEP as usize).collect() };
+    crate::grid::interpolated(
+        tw as u32,
+        th as u32,
+        &nodes(tw),
+        &nodes(th),
+        centre,
+        to_pixel,
+    )
+    .unwrap_or_else(exact)
 }
 
 /// `x.floor() as i64` without the libm call (the baseline x86-64 target has no SSE4.1 `roundsd`);

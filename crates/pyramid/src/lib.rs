@@ -57,6 +57,7 @@
 pub mod build;
 mod error;
 mod format;
+mod grid;
 mod matrix;
 mod registry;
 mod set;

@@ -13,6 +13,7 @@ use std::ops::RangeInclusive;
 use crs::{Bbox, Crs, Transformer};
 
 use crate::build::{floor, sample, Interpolation};
+use crate::grid::GRID_STEP;
 use crate::matrix::CornerOfOrigin;
 use crate::source::Window;
 use crate::store::{Level, Pyramid};
@@ -80,10 +81,6 @@ pub struct PointValue {
 /// Largest window read for one map, per side, in pyramid pixels; a map needing more (extreme
 /// reprojection distortion) reads a coarser level.
 const MAX_WINDOW: i64 = 8192;
-/// Grid step, in output pixels, of the approximate transform.
-const GRID_STEP: u32 = 16;
-/// Largest error, in source pixels, accepted from the approximate transform.
-const GRID_TOLERANCE: f64 = 0.125;
 
 impl Pyramid {
     /// The pixels of a map; `Ok(None)` when the pyramid holds no data under it.
@@ -379,64 +376,7 @@ fn source_pixels(
         }
         v
     };
-    let (xs, ys) = (nodes(w), nodes(h));
-    if xs.len() < 2 || ys.len() < 2 {
-        return exact();
-    }
-    let mut grid_points: Vec<(f64, f64)> = ys
-        .iter()
-        .flat_map(|&j| xs.iter().map(move |&i| centre(f64::from(i), f64::from(j))))
-        .collect();
-    let Some(grid): Option<Vec<(f64, f64)>> = to_pixel(&mut grid_points).into_iter().collect()
-    else {
-        return exact();
-    };
-    let gw = xs.len();
-    let cell = |nodes: &[u32], p: u32| -> usize { ((p / GRID_STEP) as usize).min(nodes.len() - 2) };
-    let interpolate = |i: u32, j: u32| -> (f64, f64) {
-        let (gi, gj) = (cell(&xs, i), cell(&ys, j));
-        let fx = f64::from(i - xs[gi]) / f64::from(xs[gi + 1] - xs[gi]);
-        let fy = f64::from(j - ys[gj]) / f64::from(ys[gj + 1] - ys[gj]);
-        let at = |a: usize, b: usize| grid[b * gw + a];
-        let (p00, p10, p01, p11) = (
-            at(gi, gj),
-            at(gi + 1, gj),
-            at(gi, gj + 1),
-            at(gi + 1, gj + 1),
-        );
-        let mix = |a: f64, b: f64, c: f64, d: f64| {
-            (a * (1.0 - fx) + b * fx) * (1.0 - fy) + (c * (1.0 - fx) + d * fx) * fy
-        };
-        (
-            mix(p00.0, p10.0, p01.0, p11.0),
-            mix(p00.1, p10.1, p01.1, p11.1),
-        )
-    };
-    // Check the interpolation at the centre of every cell.
-    let mut probes = Vec::with_capacity((xs.len() - 1) * (ys.len() - 1));
-    for gj in 0..ys.len() - 1 {
-        for gi in 0..xs.len() - 1 {
-            probes.push((xs[gi].midpoint(xs[gi + 1]), ys[gj].midpoint(ys[gj + 1])));
-        }
-    }
-    let mut probe_points: Vec<(f64, f64)> = probes
-        .iter()
-        .map(|&(i, j)| centre(f64::from(i), f64::from(j)))
-        .collect();
-    let probe_exact = to_pixel(&mut probe_points);
-    for (&(i, j), exact_pixel) in probes.iter().zip(&probe_exact) {
-        let Some((u, v)) = exact_pixel else {
-            return exact();
-        };
-        let (iu, iv) = interpolate(i, j);
-        if (iu - u).abs() > GRID_TOLERANCE || (iv - v).abs() > GRID_TOLERANCE {
-            return exact();
-        }
-    }
-    (0..h)
-        .flat_map(|j| (0..w).map(move |i| (i, j)))
-        .map(|(i, j)| Some(interpolate(i, j)))
-        .collect()
+    crate::grid::interpolated(w, h, &nodes(w), &nodes(h), centre, to_pixel).unwrap_or_else(exact)
 }
 
 /// The pixel window (first column, first row, last column, last row; rows from the matrix's
@@ -447,11 +387,7 @@ fn window_bounds(
     level: &Level,
     interpolation: Interpolation,
 ) -> Option<(i64, i64, i64, i64)> {
-    let r = match interpolation {
-        Interpolation::Nearest | Interpolation::Bilinear => 1,
-        Interpolation::Bicubic => 2,
-        Interpolation::Lanczos => 3,
-    };
+    let r = interpolation.radius();
     let (mut c0, mut r0, mut c1, mut r1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
     for (u, v) in pixels.iter().flatten() {
         c0 = c0.min(floor(*u) - r);

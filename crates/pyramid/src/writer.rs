@@ -122,6 +122,34 @@ impl PyramidWriter {
         Ok(())
     }
 
+    /// Declares every level of `levels` (tile matrix indices, coarsest first) that `extent`
+    /// (in the set's CRS) overlaps, with the tiles it covers; returns them, coarsest first.
+    pub fn add_levels_over(
+        &mut self,
+        levels: std::ops::RangeInclusive<u32>,
+        extent: &crs::Bbox,
+    ) -> Result<Vec<(u32, TileLimits)>, PyramidError> {
+        let mut added = Vec::new();
+        for level in levels {
+            let Some(matrix) = self.tms.matrix_at(level) else {
+                continue;
+            };
+            let Some(range) = matrix.tile_range(extent) else {
+                continue;
+            };
+            let limits = TileLimits {
+                min_col: range.min_col(),
+                max_col: range.max_col(),
+                min_row: range.min_row(),
+                max_row: range.max_row(),
+            };
+            let id = matrix.id().to_owned();
+            self.add_level(&id, limits)?;
+            added.push((level, limits));
+        }
+        Ok(added)
+    }
+
     /// The slab file of slab (col, row) of a level.
     pub fn slab_file(&self, matrix_id: &str, slab_col: u32, slab_row: u32) -> PathBuf {
         self.dir

@@ -536,13 +536,9 @@ fn mark_stamp(
         pixmap.stroke_path(&path, &paint(*c), s, transform, None);
     }
     apply_opacity(&mut pixmap, opacity);
-    // The anchor (0..1 of the unrotated box, y up) relative to the centre, rotated.
-    let (ax, ay) = ((anchor.0 - 0.5) * size, (0.5 - anchor.1) * size);
-    let mut p = [tiny_skia::Point::from_xy(ax, ay)];
-    transform.map_points(&mut p);
     Some(Stamp {
         pixmap,
-        anchor: (p[0].x, p[0].y),
+        anchor: anchor_in(transform, anchor, size, size),
     })
 }
 
@@ -588,13 +584,21 @@ fn external_stamp(
             apply_opacity(&mut pixmap, opacity);
         }
     }
-    let (ax, ay) = ((anchor.0 - 0.5) * w, (0.5 - anchor.1) * h);
-    let mut p = [tiny_skia::Point::from_xy(ax, ay)];
-    transform.map_points(&mut p);
     Some(Stamp {
         pixmap,
-        anchor: (p[0].x, p[0].y),
+        anchor: anchor_in(transform, anchor, w, h),
     })
+}
+
+/// Where an anchor point (0..1 of a `w`×`h` box centred on the frame, y up) lands in the
+/// stamp's pixmap once the box is rotated by `transform`.
+fn anchor_in(transform: Transform, anchor: (f32, f32), w: f32, h: f32) -> (f32, f32) {
+    let mut p = [tiny_skia::Point::from_xy(
+        (anchor.0 - 0.5) * w,
+        (0.5 - anchor.1) * h,
+    )];
+    transform.map_points(&mut p);
+    (p[0].x, p[0].y)
 }
 
 fn apply_opacity(pixmap: &mut Pixmap, opacity: f32) {

@@ -153,23 +153,11 @@ impl Job<'_> {
             path_depth: 2,
         };
         let mut writer = PyramidWriter::new(&args.out, self.tms.clone(), spec)?;
-        let mut levels: Vec<(&TileMatrix, TileLimits)> = Vec::new();
-        for level in top.level()..=bottom.level() {
-            let Some(matrix) = self.tms.matrix_at(level) else {
-                continue;
-            };
-            let Some(range) = matrix.tile_range(&extent) else {
-                continue;
-            };
-            let limits = TileLimits {
-                min_col: range.min_col(),
-                max_col: range.max_col(),
-                min_row: range.min_row(),
-                max_row: range.max_row(),
-            };
-            writer.add_level(matrix.id(), limits)?;
-            levels.push((matrix, limits));
-        }
+        let levels: Vec<(&TileMatrix, TileLimits)> = writer
+            .add_levels_over(top.level()..=bottom.level(), &extent)?
+            .into_iter()
+            .filter_map(|(level, limits)| Some((self.tms.matrix_at(level)?, limits)))
+            .collect();
         let slabs: Vec<(&TileMatrix, u32, u32)> = levels
             .iter()
             .flat_map(|(matrix, l)| {

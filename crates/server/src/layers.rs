@@ -458,6 +458,11 @@ fn build_layer(
 /// The WMS styles of an SLD file: each `UserStyle` of its first `NamedLayer`, the default one
 /// (`IsDefault`, else the first) first; unnamed styles are named `default`, `style2`…
 pub fn load_styles(path: &Path) -> Result<Vec<LayerStyle>, String> {
+    styles_of(read_sld(path)?, path)
+}
+
+/// An SLD file, read, parsed and validated.
+fn read_sld(path: &Path) -> Result<sld::Sld, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read style {}: {e}", path.display()))?;
     let parsed = sld::parse(&text).map_err(|e| format!("style {}: {e}", path.display()))?;
@@ -468,6 +473,11 @@ pub fn load_styles(path: &Path) -> Result<Vec<LayerStyle>, String> {
             path.display()
         ));
     }
+    Ok(parsed)
+}
+
+/// The WMS styles of a parsed SLD (see [`load_styles`]).
+fn styles_of(parsed: sld::Sld, path: &Path) -> Result<Vec<LayerStyle>, String> {
     let mut user_styles: Vec<sld::UserStyle> = parsed
         .layers
         .into_iter()
@@ -561,29 +571,26 @@ fn vector_layer(
     let native_bbox = bbox_of(metadata.bbox)?;
     let wgs84_bbox = bbox_of(metadata.bbox_wgs84)?;
     let attributes: Vec<String> = metadata.attributes.iter().map(|a| a.name.clone()).collect();
-    let styles = load_styles(style).map_err(&invalid)?;
+    let parsed = read_sld(style).map_err(&invalid)?;
     // Property names must exist (stored or original names); a mismatch is refused here rather
     // than drawing nothing.
     let mut known: Vec<&str> = attributes.iter().map(String::as_str).collect();
     known.extend(metadata.attributes.iter().map(|a| a.source_name.as_str()));
-    let text = std::fs::read_to_string(style)
-        .map_err(|e| invalid(format!("cannot read style {}: {e}", style.display())))?;
-    if let Ok(parsed) = sld::parse(&text) {
-        let errors: Vec<String> = parsed
-            .check_attributes(&known)
-            .into_iter()
-            .filter(|p| p.severity == sld::Severity::Error)
-            .map(|p| p.to_string())
-            .collect();
-        if !errors.is_empty() {
-            return Err(invalid(format!(
-                "style {} does not fit table '{table}': {} (its attributes: {})",
-                style.display(),
-                errors.join("; "),
-                attributes.join(", ")
-            )));
-        }
+    let errors: Vec<String> = parsed
+        .check_attributes(&known)
+        .into_iter()
+        .filter(|p| p.severity == sld::Severity::Error)
+        .map(|p| p.to_string())
+        .collect();
+    if !errors.is_empty() {
+        return Err(invalid(format!(
+            "style {} does not fit table '{table}': {} (its attributes: {})",
+            style.display(),
+            errors.join("; "),
+            attributes.join(", ")
+        )));
     }
+    let styles = styles_of(parsed, style).map_err(&invalid)?;
     Ok(VectorLayer {
         table: metadata.name.clone(),
         crs,
