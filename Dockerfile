@@ -6,8 +6,9 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY crates ./crates
 COPY benches ./benches
-# The tile matrix sets are compiled into the binary.
+# The tile matrix sets are compiled into the binary, and so is the sample data of `tuilerie demo`.
 COPY config ./config
+COPY fixtures ./fixtures
 RUN cargo build --release --locked -p tuilerie \
  && strip target/release/tuilerie
 

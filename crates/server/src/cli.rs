@@ -33,6 +33,13 @@ enum Command {
     /// Work with SLD styles.
     #[command(subcommand)]
     Style(crate::cli_style::StyleCommand),
+    /// Publish data through the catalog of the data directory (upload, checks, processing,
+    /// style, configuration, offering), as the API does.
+    #[command(subcommand)]
+    Publish(crate::cli_publish::PublishCommand),
+    /// Publish the bundled sample data (a vector WMS layer, raster WMTS/TMS/WMS layers) on an
+    /// empty data directory, then serve.
+    Demo(crate::cli_publish::DemoArgs),
 }
 
 #[derive(Debug, Args)]
@@ -69,31 +76,51 @@ pub fn main() -> ExitCode {
         Command::Ingest(args) => crate::cli_ingest::ingest(&args),
         Command::Pyramid(command) => crate::cli_pyramid::run(&command),
         Command::Style(command) => crate::cli_style::run(&command),
+        Command::Publish(command) => crate::cli_publish::run(&command),
+        Command::Demo(args) => crate::cli_publish::demo(args),
     }
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    let mut config = match &args.config {
+    match load_config(args.config.as_deref(), args.listen, args.data) {
+        Ok(config) => run_server(config),
+        Err(code) => code,
+    }
+}
+
+/// The configuration of a command: the file (or the embedded defaults), then environment
+/// overrides, then flags; logging is started.
+pub(crate) fn load_config(
+    file: Option<&Path>,
+    listen: Option<String>,
+    data: Option<PathBuf>,
+) -> Result<Config, ExitCode> {
+    let mut config = match file {
         Some(path) => match Config::load(path) {
             Ok(config) => config,
-            Err(error) => return report_config_error(&error),
+            Err(error) => return Err(report_config_error(&error)),
         },
         None => Config::default(),
     };
     let flags = Overrides {
-        listen: args.listen,
-        data_dir: args.data,
+        listen,
+        data_dir: data,
         ..Overrides::default()
     };
     if let Err(error) = config.apply(&Overrides::from_env().then(flags)) {
-        return report_config_error(&error);
+        return Err(report_config_error(&error));
     }
     init_logging(&config);
-    let layers = match crate::layers::Layers::from_config(&config) {
-        Ok(layers) => layers,
+    Ok(config)
+}
+
+/// Runs the server until it is stopped.
+pub(crate) fn run_server(config: Config) -> ExitCode {
+    let published = match crate::publish::open(&config) {
+        Ok(published) => published,
         Err(error) => {
-            tracing::error!(error = %error_chain(&error), "cannot publish the configured layers");
-            eprintln!("error: {}", error_chain(&error));
+            tracing::error!(error = %error, "cannot publish the layers");
+            eprintln!("error: {error}");
             return ExitCode::FAILURE;
         }
     };
@@ -115,10 +142,9 @@ fn serve(args: ServeArgs) -> ExitCode {
         version = env!("CARGO_PKG_VERSION"),
         data_dir = %config.data.dir.display(),
         layers = config.layers.len(),
-        api = config.api.token.is_some(),
         "starting"
     );
-    match server.run(config, layers) {
+    match server.run(config, published) {
         Ok(()) => {
             tracing::info!("stopped");
             ExitCode::SUCCESS

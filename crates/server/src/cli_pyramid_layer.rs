@@ -222,40 +222,26 @@ impl Job<'_> {
             transparent: self.channels == 4,
             buffer: 0,
         };
-        let vector = self.vector;
-        let attributes: Vec<&str> = vector.attributes.iter().map(String::as_str).collect();
-        let features: Vec<vectorstore::Feature> = vector
-            .store
-            .features(
-                &vector.table,
-                &drawn,
-                crs,
-                request.scale_denominator(),
-                &attributes,
-            )
+        let fetched = self
+            .vector
+            .fetch(&drawn, crs, request.scale_denominator(), "")
             .map_err(|e| {
                 fail(format!(
                     "tile {}/{col}/{row}: {}",
                     matrix.id(),
                     error_chain(&e)
                 ))
-            })?
-            .collect();
-        if features.is_empty() {
+            })?;
+        if fetched.iter().all(|(features, _)| features.is_empty()) {
             return Ok(None);
         }
-        let Some(style) = vector.styles.first().and_then(|s| s.style.as_ref()) else {
-            return Ok(None);
-        };
+        let layers: Vec<render::RenderLayer<'_, vectorstore::Feature>> = fetched
+            .iter()
+            .map(|(features, style)| render::RenderLayer { features, style })
+            .collect();
         let image = self
             .renderer
-            .render(
-                &request,
-                &[render::RenderLayer {
-                    features: &features,
-                    style,
-                }],
-            )
+            .render(&request, &layers)
             .map_err(|e| fail(format!("tile {}/{col}/{row}: {e}", matrix.id())))?;
         let full = image.to_rgba8();
         let stride = request.width as usize * 4;

@@ -92,10 +92,24 @@ pub struct DataConfig {
 }
 
 /// `[api]`
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiConfig {
-    /// Bearer token of the publication API (None: the API is disabled).
+    /// Bearer token of the publication API (None: one is generated into `{data}/api-token`).
     pub token: Option<String>,
+    /// Threads running checks, integrations and pyramid generations.
+    pub job_workers: usize,
+    /// Most bytes one upload may hold.
+    pub max_upload_bytes: u64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> ApiConfig {
+        ApiConfig {
+            token: None,
+            job_workers: 1,
+            max_upload_bytes: 4 * 1024 * 1024 * 1024,
+        }
+    }
 }
 
 /// `[tiles]`: how pyramids are read and tiles answered.
@@ -594,7 +608,7 @@ const SERVER_KEYS: &[&str] = &[
 ];
 const LOG_KEYS: &[&str] = &["level", "format"];
 const DATA_KEYS: &[&str] = &["dir"];
-const API_KEYS: &[&str] = &["token"];
+const API_KEYS: &[&str] = &["token", "job_workers", "max_upload_bytes"];
 const LAYER_COMMON_KEYS: &[&str] = &[
     "name",
     "title",
@@ -673,6 +687,12 @@ impl Walker<'_> {
             self.unknown_keys(table, "api", API_KEYS);
             if let Some(token) = self.string(table, "token", "api") {
                 config.api.token = Some(token).filter(|t| !t.is_empty());
+            }
+            if let Some(n) = self.integer(table, "job_workers", "api", 1, 64) {
+                config.api.job_workers = n as usize;
+            }
+            if let Some(n) = self.integer(table, "max_upload_bytes", "api", 1, i64::MAX) {
+                config.api.max_upload_bytes = n as u64;
             }
         }
         if let Some(table) = self.table(&root, "tiles", "") {

@@ -25,7 +25,7 @@ use tracing::Instrument as _;
 use arc_swap::ArcSwap;
 
 use crate::config::Config;
-use crate::layers::Layers;
+use crate::layers::Snapshot;
 use crate::metrics::{self, Metrics, RequestLabels};
 
 /// What every handler can reach: one `Arc`, so that cloning it per request (axum does, for
@@ -38,8 +38,14 @@ pub struct AppState(Arc<SharedState>);
 pub struct SharedState {
     /// The running configuration.
     pub config: Config,
-    /// The published layers: a snapshot swapped whole when publications change.
-    pub layers: ArcSwap<Layers>,
+    /// The published layers: a snapshot swapped whole when publications change (shared with
+    /// the catalog's publisher, which swaps it).
+    pub layers: Arc<ArcSwap<Snapshot>>,
+    /// The publication catalog (None: the publication API is off, as in `tuilerie serve`
+    /// tests that only read files).
+    pub catalog: Option<Arc<catalog::Catalog>>,
+    /// The publication API's bearer token.
+    pub api_token: Option<String>,
     /// The metrics registry.
     pub metrics: Metrics,
     /// When the server started.
@@ -59,16 +65,40 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     /// State for a configuration and its layers; fails when the render threads cannot start.
-    pub fn new(config: Config, layers: Layers) -> Result<AppState, String> {
+    pub fn new(config: Config, published: Published) -> Result<AppState, String> {
         let wms = crate::wms::WmsRuntime::new(&config.wms)?;
         Ok(AppState(Arc::new(SharedState {
             config,
-            layers: ArcSwap::from_pointee(layers),
+            layers: published.layers,
+            catalog: published.catalog,
+            api_token: published.api_token,
             metrics: Metrics::new(),
             started: Instant::now(),
             wms,
             request_ids: AtomicU64::new(1),
         })))
+    }
+}
+
+/// What is published and how to change it: the live snapshot, the catalog and the API token.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The live snapshot.
+    pub layers: Arc<ArcSwap<Snapshot>>,
+    /// The catalog.
+    pub catalog: Option<Arc<catalog::Catalog>>,
+    /// The API token.
+    pub api_token: Option<String>,
+}
+
+impl Published {
+    /// A fixed snapshot, without catalog.
+    pub fn fixed(snapshot: Snapshot) -> Published {
+        Published {
+            layers: Arc::new(ArcSwap::from_pointee(snapshot)),
+            catalog: None,
+            api_token: None,
+        }
     }
 }
 
@@ -115,9 +145,7 @@ pub fn router(state: AppState) -> Router {
     let server = &state.config.server;
     let cors = cors_layer(&server.cors_allow_origin);
     let body_limit = usize::try_from(server.max_body_bytes).unwrap_or(usize::MAX);
-    Router::new()
-        .route("/health", get(health))
-        .route("/metrics", get(metrics_text))
+    let ogc = Router::new()
         .route("/wms", get(crate::wms::kvp))
         .route("/wmts", get(crate::wmts::kvp))
         .route(
@@ -140,6 +168,17 @@ pub fn router(state: AppState) -> Router {
             get(crate::tms::tilejson),
         )
         .route("/tms/1.0.0/{layer}/{z}/{x}/{file}", get(crate::tms::tile))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::access::gate,
+        ));
+    Router::new()
+        .route("/", get(crate::preview::page))
+        .route("/preview/{file}", get(crate::preview::asset))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics_text))
+        .merge(ogc)
+        .merge(crate::api::router(&state))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(RequestBodyLimitLayer::new(body_limit))

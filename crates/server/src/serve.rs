@@ -19,8 +19,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::http::Published;
 use crate::http::{router, AppState};
-use crate::layers::Layers;
 
 /// Errors that stop the server.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +91,7 @@ impl Server {
     }
 
     /// Serves until SIGINT or SIGTERM, then drains in-flight requests on every worker.
-    pub fn run(self, config: Config, layers: Layers) -> Result<(), ServeError> {
+    pub fn run(self, config: Config, published: Published) -> Result<(), ServeError> {
         let Server {
             listeners,
             runtime,
@@ -103,7 +103,7 @@ impl Server {
         };
         let grace = config.server.shutdown_grace;
         let max_header_bytes = config.server.max_header_bytes.max(8192);
-        let app = router(AppState::new(config, layers).map_err(ServeError::Wms)?);
+        let app = router(AppState::new(config, published).map_err(ServeError::Wms)?);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         tracing::info!(%local, workers = listeners.len(), "listening");
         let mut listeners = listeners.into_iter();

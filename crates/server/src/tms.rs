@@ -22,7 +22,7 @@ use crate::wmts::DEFAULT_STYLE;
 /// `GET /tms/1.0.0`
 pub async fn service(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let base = ogc::base_url(state.config.server.public_url.as_deref(), &headers);
-    let layers = state.layers.load();
+    let layers = crate::access::view();
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<TileMapService version=\"1.0.0\" services=\"{}/tms/\">\n  \
          <Title>Tuilerie TMS</Title>\n  <Abstract>Tiles of the pyramids published by this Tuilerie server.</Abstract>\n  <TileMaps>\n",
@@ -50,7 +50,7 @@ pub async fn tile_map(
     Path(layer): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let layers = state.layers.load();
+    let layers = crate::access::view();
     let (layer, pyramid) = match pyramid_layer(layers.get(&layer).map(AsRef::as_ref), &layer) {
         Ok(found) => found,
         Err(error) => return error.into_response(),
@@ -144,7 +144,7 @@ pub async fn tile(
     Path((layer, z, x, file)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let layers = state.layers.load();
+    let layers = crate::access::view();
     let result = (|| {
         let (_, pyramid) = pyramid_layer(layers.get(&layer).map(AsRef::as_ref), &layer)?;
         let not_found = |text: String| JsonError::client(StatusCode::NOT_FOUND, "not_found", text);
@@ -195,7 +195,7 @@ pub async fn tilejson(
     Path(layer): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let layers = state.layers.load();
+    let layers = crate::access::view();
     let (layer, pyramid) = match pyramid_layer(layers.get(&layer).map(AsRef::as_ref), &layer) {
         Ok(found) => found,
         Err(error) => return error.into_response(),

@@ -73,7 +73,7 @@ fn kvp_inner(state: &AppState, kvp: &Kvp, headers: &HeaderMap) -> Result<Respons
             }
         }
     }
-    let layers = state.layers.load();
+    let layers = crate::access::view();
     if request.eq_ignore_ascii_case("GetCapabilities") {
         return Ok(capabilities_response(state, &layers, headers));
     }
@@ -315,7 +315,7 @@ pub async fn rest_tile(
     )>,
     headers: HeaderMap,
 ) -> Response {
-    let layers = state.layers.load();
+    let layers = crate::access::view();
     let result = (|| {
         let (col, extension) = file.rsplit_once('.').ok_or_else(|| {
             OwsException::invalid(
@@ -353,10 +353,9 @@ type FeatureInfoPath = (
 
 /// `GET /wmts/{layer}/{style}/{tms}/{matrix}/{row}/{col}/{j}/{i}.{ext}`
 pub async fn rest_feature_info(
-    State(state): State<AppState>,
     Path((layer, style, tms, matrix, row, col, j, file)): Path<FeatureInfoPath>,
 ) -> Response {
-    let layers = state.layers.load();
+    let layers = crate::access::view();
     let result = (|| {
         let (i, extension) = file.rsplit_once('.').ok_or_else(|| {
             OwsException::invalid("I", format!("'{file}' should be I.EXTENSION, e.g. 12.json"))
@@ -386,7 +385,7 @@ fn rest_status(exception: OwsException) -> OwsException {
 
 /// `GET /wmts/1.0.0/WMTSCapabilities.xml`
 pub async fn rest_capabilities(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let layers = state.layers.load();
+    let layers = crate::access::view();
     capabilities_response(&state, &layers, &headers)
 }
 

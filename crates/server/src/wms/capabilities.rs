@@ -30,13 +30,13 @@ pub struct CapabilitiesCache {
     inner: Mutex<(u64, Documents)>,
 }
 
-/// Documents by version and base URL.
-type Documents = HashMap<(Version, String), Bytes>;
+/// Documents by version, base URL and view (the layers a request may see).
+type Documents = HashMap<(Version, String, u64), Bytes>;
 
 impl CapabilitiesCache {
     fn get_or_build(
         &self,
-        sequence: u64,
+        (sequence, view): (u64, u64),
         version: Version,
         base: &str,
         build: impl FnOnce() -> String,
@@ -47,7 +47,7 @@ impl CapabilitiesCache {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if inner.0 == sequence {
-                if let Some(doc) = inner.1.get(&(version, base.to_owned())) {
+                if let Some(doc) = inner.1.get(&(version, base.to_owned(), view)) {
                     return doc.clone();
                 }
             }
@@ -64,7 +64,9 @@ impl CapabilitiesCache {
         if inner.1.len() >= 64 {
             inner.1.clear();
         }
-        inner.1.insert((version, base.to_owned()), doc.clone());
+        inner
+            .1
+            .insert((version, base.to_owned(), view), doc.clone());
         doc
     }
 }
@@ -75,7 +77,7 @@ pub fn answer(
     headers: &HeaderMap,
     version: Version,
 ) -> Result<Response, WmsError> {
-    let layers = state.layers.load();
+    let layers = crate::access::view();
     if let Some(requested) = kvp.non_empty("UPDATESEQUENCE") {
         let current = layers.sequence;
         match requested.trim().parse::<u64>() {
@@ -118,12 +120,13 @@ pub fn answer(
         }
     }
     let base = ogc::base_url(state.config.server.public_url.as_deref(), headers);
-    let doc = state
-        .wms
-        .capabilities
-        .get_or_build(layers.sequence, version, &base, || {
-            document(state, &layers, version, &base)
-        });
+    let doc =
+        state
+            .wms
+            .capabilities
+            .get_or_build((layers.sequence, layers.view), version, &base, || {
+                document(state, &layers, version, &base)
+            });
     let content_type = match version {
         Version::V130 => "text/xml; charset=utf-8",
         Version::V111 => "application/vnd.ogc.wms_xml; charset=utf-8",

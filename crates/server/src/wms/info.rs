@@ -104,7 +104,7 @@ struct LayerResult {
 }
 
 pub async fn answer(state: &AppState, kvp: &Kvp, version: Version) -> Result<Response, WmsError> {
-    let layers = state.layers.load_full();
+    let layers = crate::access::view();
     let config = &state.config.wms;
     let layers_param = if kvp.non_empty("LAYERS").is_some() {
         "LAYERS"
@@ -259,8 +259,7 @@ fn query(
                 // tolerance.
                 let tolerance = (tolerance_px + 0.5) * res_x.max(res_y);
                 let near = vector
-                    .store
-                    .features_at(&vector.table, x, y, &map.crs, tolerance, feature_count)
+                    .features_at(x, y, &map.crs, tolerance, feature_count)
                     .map_err(|e| WmsError::internal("GetFeatureInfo on a vector layer", &e))?;
                 near.into_iter()
                     .map(|n| InfoFeature {

@@ -18,7 +18,7 @@ use crate::ogc::Kvp;
 const DEFAULT_SWATCH: u32 = 20;
 
 pub async fn answer(state: &AppState, kvp: &Kvp, _version: Version) -> Result<Response, WmsError> {
-    let layers = state.layers.load_full();
+    let layers = crate::access::view();
     let name = kvp
         .non_empty("LAYER")
         .ok_or_else(|| WmsError::missing("LAYER", "name the layer whose legend you want"))?;

@@ -32,7 +32,7 @@ pub async fn answer(state: &AppState, kvp: &Kvp, version: Version) -> Result<Res
 }
 
 async fn answer_inner(state: &AppState, kvp: &Kvp, version: Version) -> Result<Response, WmsError> {
-    let layers = state.layers.load_full();
+    let layers = crate::access::view();
     let map = parse_map(kvp, version, &layers, &state.config.wms, "LAYERS")?;
     if map.format == MapFormat::Tiff {
         check_tiff(&map)?;
@@ -145,31 +145,27 @@ fn draw_vectors(
     };
     let scale = request.scale_denominator();
     // Features of every layer first (they must outlive the render call).
-    let mut fetched: Vec<(Vec<vectorstore::Feature>, &sld::UserStyle)> =
-        Vec::with_capacity(layers.len());
+    let mut fetched: Vec<crate::layers::StyledFeatures<'_>> = Vec::with_capacity(layers.len());
+    // Margin: symbols and labels of features just outside the map reach into it.
+    let margin = map.resolution() * 64.0;
+    let query = crs::Bbox::new(
+        map.bbox.min_x() - margin,
+        map.bbox.min_y() - margin,
+        map.bbox.max_x() + margin,
+        map.bbox.max_y() + margin,
+    )
+    .unwrap_or(map.bbox);
     for (layer, style) in layers {
         let LayerSource::Vector(vector) = &layer.source else {
             continue;
         };
-        let Some(user_style) = vector.styles.get(*style).and_then(|s| s.style.as_ref()) else {
+        let Some(style_name) = layer.styles().get(*style).map(|s| s.name.as_str()) else {
             continue;
         };
-        // Margin: symbols and labels of features just outside the map reach into it.
-        let margin = map.resolution() * 64.0;
-        let query = crs::Bbox::new(
-            map.bbox.min_x() - margin,
-            map.bbox.min_y() - margin,
-            map.bbox.max_x() + margin,
-            map.bbox.max_y() + margin,
-        )
-        .unwrap_or(map.bbox);
-        let attributes: Vec<&str> = vector.attributes.iter().map(String::as_str).collect();
-        let features: Vec<vectorstore::Feature> = vector
-            .store
-            .features(&vector.table, &query, &map.crs, scale, &attributes)
-            .map_err(|e| WmsError::internal("reading features for GetMap", &e))?
-            .collect();
-        fetched.push((features, user_style));
+        let styled = vector
+            .fetch(&query, &map.crs, scale, style_name)
+            .map_err(|e| WmsError::internal("reading features for GetMap", &e))?;
+        fetched.extend(styled);
     }
     let render_layers: Vec<render::RenderLayer<'_, vectorstore::Feature>> = fetched
         .iter()

@@ -18,14 +18,28 @@ pub struct Server {
     pub child: Child,
     pub base: String,
     pub addr: String,
+    /// The data directory made for this server when the arguments name none.
+    pub data: Option<tempfile::TempDir>,
 }
 
 impl Server {
+    /// Starts `tuilerie serve` with `args`; without `--data`, on a fresh data directory.
     pub fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .arg("serve")
+        Server::start_command("serve", args)
+    }
+
+    /// Starts `tuilerie {subcommand}` (serve, demo) on a free port.
+    pub fn start_command(subcommand: &str, args: &[&str]) -> Server {
+        let data = (!args.contains(&"--data")).then(|| tempfile::tempdir().unwrap());
+        let mut command = Command::new(BIN);
+        command
+            .arg(subcommand)
             .args(["--listen", "127.0.0.1:0"])
-            .args(args)
+            .args(args);
+        if let Some(dir) = &data {
+            command.arg("--data").arg(dir.path());
+        }
+        let mut child = command
             .env("TUILERIE_LOG", "warn")
             .env_remove("TUILERIE_LISTEN")
             .stdout(Stdio::piped())
@@ -41,7 +55,12 @@ impl Server {
             .unwrap_or_else(|| panic!("no address in first stdout line: {line:?}"))
             .to_owned();
         let addr = base.trim_start_matches("http://").to_owned();
-        Server { child, base, addr }
+        Server {
+            child,
+            base,
+            addr,
+            data,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,905 @@
+//! Statics (SLD styles), configurations and offerings, with the validations the seeds ask for,
+//! and the publications they amount to.
+//!
+//! Every error says what is wrong and how to fix it: which configuration already uses a layer
+//! name, which levels a pyramid has, which attributes a table has. Names written against the
+//! original file (`Communes-IDF`, `NAME_1`) resolve to the stored ones (`communes_idf`,
+//! `name_1`) with a warning, never a refusal.
+
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+use serde::Deserialize;
+use serde_json::{json, Value as Json};
+
+use crate::db::{self, Kind};
+use crate::model::{
+    Attribution, Configuration, ConfigurationBody, ConfigurationStatus, ConfigurationType,
+    MetadataLink, Offering, OfferingStatus, OfferingUrl, Reference, Static, StaticType, StoredData,
+    StoredDataStatus, StoredDataType, UsedData,
+};
+use crate::{check_datastore, endpoints, event, new_id, now, Catalog, CatalogError};
+
+static LAYER_NAME: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"^[A-Za-z_][A-Za-z0-9_\-.]*$").expect("valid regex"));
+
+/// A new offering, as a client sends it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewOffering {
+    /// Endpoint id.
+    pub endpoint: String,
+    /// Open to all (default) or restricted to keys.
+    #[serde(default = "yes")]
+    pub open: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A published layer, as the server builds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Publication {
+    /// The offering.
+    pub offering: String,
+    /// The configuration.
+    pub configuration: String,
+    /// Layer name.
+    pub layer_name: String,
+    /// Configuration type.
+    pub kind: ConfigurationType,
+    /// Open to all, or restricted to keys granted the offering.
+    pub open: bool,
+    /// Title.
+    pub title: String,
+    /// Abstract.
+    pub abstract_text: String,
+    /// Keywords.
+    pub keywords: Vec<String>,
+    /// Metadata links.
+    pub metadata: Vec<MetadataLink>,
+    /// Attribution.
+    pub attribution: Option<Attribution>,
+    /// The data.
+    pub source: PublicationKind,
+}
+
+/// What a publication shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PublicationKind {
+    /// Tables drawn with SLD styles, in drawing order.
+    Vector {
+        /// The tables.
+        relations: Vec<PublishedRelation>,
+    },
+    /// A pyramid.
+    Pyramid {
+        /// Stored data id.
+        stored_data: String,
+        /// Its descriptor.
+        descriptor: PathBuf,
+        /// Finest level served.
+        bottom_level: Option<String>,
+        /// Coarsest level served.
+        top_level: Option<String>,
+        /// GetFeatureInfo answers pixel values.
+        getfeatureinfo: bool,
+        /// WMS styles (SLD files with a RasterSymbolizer).
+        styles: Vec<PathBuf>,
+    },
+}
+
+/// A table of a vector publication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedRelation {
+    /// Stored data id.
+    pub stored_data: String,
+    /// Its folder.
+    pub dir: PathBuf,
+    /// The stored table name.
+    pub table: String,
+    /// The SLD file.
+    pub style: PathBuf,
+}
+
+impl Catalog {
+    /// Stores an SLD style after parsing and validating it.
+    pub fn create_static(
+        &self,
+        datastore: &str,
+        name: &str,
+        kind: &str,
+        description: &str,
+        content: &[u8],
+    ) -> Result<Static, CatalogError> {
+        check_datastore(datastore)?;
+        let kind = match kind {
+            "GEOSERVER-STYLE" | "" => StaticType::GeoserverStyle,
+            other => {
+                return Err(CatalogError::Invalid(format!(
+                    "type '{other}' is not a static type this server takes: use GEOSERVER-STYLE (an SLD file)"
+                )))
+            }
+        };
+        if name.trim().is_empty() {
+            return Err(CatalogError::Invalid(
+                "name is empty: name the style".to_owned(),
+            ));
+        }
+        let parsed = parse_style(content)?;
+        let layers: Vec<String> = parsed
+            .layers
+            .iter()
+            .filter_map(|l| l.name.as_ref().map(|n| n.value.clone()))
+            .collect();
+        let warnings: Vec<String> = parsed
+            .validate()
+            .into_iter()
+            .map(|p| p.to_string())
+            .collect();
+        let id = new_id();
+        crate::write_atomic(&self.static_path(&id), content)?;
+        let item = Static {
+            id: id.clone(),
+            name: name.to_owned(),
+            kind,
+            description: description.to_owned(),
+            type_infos: json!({ "format": "SLD", "layers": layers, "warnings": warnings }),
+            creation: now(),
+        };
+        self.change(false, |tx| {
+            db::put(tx, Kind::Static, datastore, &id, &item.creation, &item)
+        })?;
+        Ok(item)
+    }
+
+    /// A static.
+    pub fn static_file_info(&self, datastore: &str, id: &str) -> Result<Static, CatalogError> {
+        check_datastore(datastore)?;
+        db::get(&self.db(), Kind::Static, datastore, id)
+    }
+
+    /// Every static.
+    pub fn statics(&self, datastore: &str) -> Result<Vec<Static>, CatalogError> {
+        check_datastore(datastore)?;
+        db::list(&self.db(), Kind::Static, datastore)
+    }
+
+    /// A static's content.
+    pub fn static_content(&self, datastore: &str, id: &str) -> Result<Vec<u8>, CatalogError> {
+        self.static_file_info(datastore, id)?;
+        let path = self.static_path(id);
+        std::fs::read(&path).map_err(|e| CatalogError::io(&path, e))
+    }
+
+    /// Deletes a static no configuration uses.
+    pub fn delete_static(&self, datastore: &str, id: &str) -> Result<(), CatalogError> {
+        self.change(false, |tx| {
+            let _: Static = db::get(tx, Kind::Static, datastore, id)?;
+            let configurations: Vec<Configuration> = db::list(tx, Kind::Configuration, datastore)?;
+            if let Some(user) = configurations.iter().find(|c| uses_static(&c.body, id)) {
+                return Err(CatalogError::Conflict(format!(
+                    "static '{id}' is the style of configuration '{}' (layer '{}'): change or delete that configuration first",
+                    user.id, user.body.layer_name
+                )));
+            }
+            db::delete(tx, id)
+        })?;
+        let _ = std::fs::remove_file(self.static_path(id));
+        Ok(())
+    }
+
+    /// Creates a configuration (UNPUBLISHED) after validating it.
+    pub fn create_configuration(
+        &self,
+        datastore: &str,
+        body: ConfigurationBody,
+    ) -> Result<Configuration, CatalogError> {
+        check_datastore(datastore)?;
+        self.change(false, |tx| {
+            let warnings = self.validate(tx, datastore, &body, None)?;
+            let configuration = Configuration {
+                id: new_id(),
+                status: ConfigurationStatus::Unpublished,
+                body,
+                warnings,
+                creation: now(),
+                last_event: event("created"),
+            };
+            db::put(
+                tx,
+                Kind::Configuration,
+                datastore,
+                &configuration.id,
+                &configuration.creation,
+                &configuration,
+            )?;
+            Ok(configuration)
+        })
+    }
+
+    /// A configuration.
+    pub fn configuration(&self, datastore: &str, id: &str) -> Result<Configuration, CatalogError> {
+        check_datastore(datastore)?;
+        db::get(&self.db(), Kind::Configuration, datastore, id)
+    }
+
+    /// Every configuration.
+    pub fn configurations(&self, datastore: &str) -> Result<Vec<Configuration>, CatalogError> {
+        check_datastore(datastore)?;
+        db::list(&self.db(), Kind::Configuration, datastore)
+    }
+
+    /// Replaces a configuration; a published one changes live (its type cannot change).
+    pub fn replace_configuration(
+        &self,
+        datastore: &str,
+        id: &str,
+        body: ConfigurationBody,
+    ) -> Result<Configuration, CatalogError> {
+        check_datastore(datastore)?;
+        let current = self.configuration(datastore, id)?;
+        let published = current.status == ConfigurationStatus::Published;
+        self.change(published, |tx| {
+            let mut configuration: Configuration = db::get(tx, Kind::Configuration, datastore, id)?;
+            if configuration.body.kind != body.kind {
+                return Err(CatalogError::Invalid(format!(
+                    "configuration '{id}' is {}: its type cannot become {}; create a new configuration",
+                    configuration.body.kind.as_str(),
+                    body.kind.as_str()
+                )));
+            }
+            configuration.warnings = self.validate(tx, datastore, &body, Some(id))?;
+            let renamed = configuration.body.layer_name != body.layer_name;
+            configuration.body = body;
+            configuration.last_event = event("modified");
+            db::put(tx, Kind::Configuration, datastore, id, &configuration.creation, &configuration)?;
+            if renamed {
+                let offerings: Vec<Offering> = db::list(tx, Kind::Offering, datastore)?;
+                for mut offering in offerings.into_iter().filter(|o| o.configuration.id == id) {
+                    offering.layer_name.clone_from(&configuration.body.layer_name);
+                    offering.configuration.name.clone_from(&configuration.body.name);
+                    offering.urls = offering_urls(offering.kind, &offering.layer_name);
+                    db::put(tx, Kind::Offering, datastore, &offering.id, &offering.creation, &offering)?;
+                }
+            }
+            Ok(configuration)
+        })
+    }
+
+    /// Deletes an unpublished configuration.
+    pub fn delete_configuration(&self, datastore: &str, id: &str) -> Result<(), CatalogError> {
+        self.change(false, |tx| {
+            let _: Configuration = db::get(tx, Kind::Configuration, datastore, id)?;
+            let offerings: Vec<Offering> = db::list(tx, Kind::Offering, datastore)?;
+            if let Some(offering) = offerings.iter().find(|o| o.configuration.id == id) {
+                return Err(CatalogError::Conflict(format!(
+                    "configuration '{id}' is published by offering '{}': delete the offering first",
+                    offering.id
+                )));
+            }
+            db::delete(tx, id)
+        })
+    }
+
+    /// Publishes a configuration on an endpoint. Idempotent: when the configuration is already
+    /// offered there, that offering is returned (with `false`) and nothing changes, except
+    /// `open`, which is set as asked.
+    pub fn create_offering(
+        &self,
+        datastore: &str,
+        configuration: &str,
+        new: &NewOffering,
+    ) -> Result<(Offering, bool), CatalogError> {
+        check_datastore(datastore)?;
+        self.change(true, |tx| {
+            let mut config: Configuration = db::get(tx, Kind::Configuration, datastore, configuration)?;
+            let endpoint = endpoints().into_iter().find(|e| e.id == new.endpoint).ok_or_else(|| {
+                let ids: Vec<String> = endpoints().iter().map(|e| format!("{} ({})", e.id, e.kind.as_str())).collect();
+                CatalogError::Invalid(format!(
+                    "endpoint '{}' does not exist: use one of {} (GET /api/datastores/{datastore} lists them)",
+                    new.endpoint,
+                    ids.join(", ")
+                ))
+            })?;
+            if endpoint.kind != config.body.kind {
+                let fitting = endpoints().into_iter().find(|e| e.kind == config.body.kind).map(|e| e.id).unwrap_or_default();
+                return Err(CatalogError::Invalid(format!(
+                    "endpoint '{}' serves {} configurations; configuration '{configuration}' is {}: publish it on endpoint '{fitting}'",
+                    endpoint.id,
+                    endpoint.kind.as_str(),
+                    config.body.kind.as_str()
+                )));
+            }
+            let offerings: Vec<Offering> = db::list(tx, Kind::Offering, datastore)?;
+            if let Some(mut existing) = offerings
+                .into_iter()
+                .find(|o| o.configuration.id == configuration && o.endpoint.id == endpoint.id)
+            {
+                existing.open = new.open;
+                db::put(tx, Kind::Offering, datastore, &existing.id, &existing.creation, &existing)?;
+                return Ok((existing, false));
+            }
+            // Validate again: the stored data or styles may have changed since.
+            config.warnings = self.validate(tx, datastore, &config.body, Some(configuration))?;
+            config.status = ConfigurationStatus::Published;
+            config.last_event = event("published");
+            db::put(tx, Kind::Configuration, datastore, configuration, &config.creation, &config)?;
+            let offering = Offering {
+                id: new_id(),
+                layer_name: config.body.layer_name.clone(),
+                kind: config.body.kind,
+                status: OfferingStatus::Published,
+                open: new.open,
+                available: true,
+                endpoint: Reference {
+                    id: endpoint.id.clone(),
+                    name: endpoint.name.clone(),
+                },
+                configuration: Reference {
+                    id: config.id.clone(),
+                    name: config.body.name.clone(),
+                },
+                urls: offering_urls(config.body.kind, &config.body.layer_name),
+                creation: now(),
+            };
+            db::put(tx, Kind::Offering, datastore, &offering.id, &offering.creation, &offering)?;
+            Ok((offering, true))
+        })
+    }
+
+    /// An offering.
+    pub fn offering(&self, datastore: &str, id: &str) -> Result<Offering, CatalogError> {
+        check_datastore(datastore)?;
+        db::get(&self.db(), Kind::Offering, datastore, id)
+    }
+
+    /// Every offering.
+    pub fn offerings(&self, datastore: &str) -> Result<Vec<Offering>, CatalogError> {
+        check_datastore(datastore)?;
+        db::list(&self.db(), Kind::Offering, datastore)
+    }
+
+    /// Opens or restricts an offering.
+    pub fn set_offering_open(
+        &self,
+        datastore: &str,
+        id: &str,
+        open: bool,
+    ) -> Result<Offering, CatalogError> {
+        self.change(true, |tx| {
+            let mut offering: Offering = db::get(tx, Kind::Offering, datastore, id)?;
+            offering.open = open;
+            db::put(
+                tx,
+                Kind::Offering,
+                datastore,
+                id,
+                &offering.creation,
+                &offering,
+            )?;
+            Ok(offering)
+        })
+    }
+
+    /// Unpublishes: the layer disappears from the services.
+    pub fn delete_offering(&self, datastore: &str, id: &str) -> Result<(), CatalogError> {
+        self.change(true, |tx| {
+            let offering: Offering = db::get(tx, Kind::Offering, datastore, id)?;
+            db::delete(tx, id)?;
+            let offerings: Vec<Offering> = db::list(tx, Kind::Offering, datastore)?;
+            if !offerings
+                .iter()
+                .any(|o| o.configuration.id == offering.configuration.id)
+            {
+                if let Ok(mut config) = db::get::<Configuration>(
+                    tx,
+                    Kind::Configuration,
+                    datastore,
+                    &offering.configuration.id,
+                ) {
+                    config.status = ConfigurationStatus::Unpublished;
+                    config.last_event = event("unpublished");
+                    db::put(
+                        tx,
+                        Kind::Configuration,
+                        datastore,
+                        &config.id,
+                        &config.creation,
+                        &config,
+                    )?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Validates a configuration; returns its warnings.
+    fn validate(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        datastore: &str,
+        body: &ConfigurationBody,
+        this: Option<&str>,
+    ) -> Result<Vec<String>, CatalogError> {
+        let invalid = |m: String| Err(CatalogError::Invalid(m));
+        let name = &body.layer_name;
+        if !LAYER_NAME.is_match(name) {
+            return invalid(format!(
+                "layer_name '{name}' is not allowed: start with a letter or '_', then letters, digits, '_', '-' or '.' (e.g. {})",
+                suggest_layer_name(name)
+            ));
+        }
+        if body.name.trim().is_empty() {
+            return invalid("name is empty: name the configuration".to_owned());
+        }
+        if body.type_infos.title.trim().is_empty() {
+            return invalid("type_infos.title is empty: give the layer a title".to_owned());
+        }
+        let others: Vec<Configuration> = db::list(tx, Kind::Configuration, datastore)?;
+        let others: Vec<&Configuration> = others
+            .iter()
+            .filter(|c| Some(c.id.as_str()) != this)
+            .collect();
+        if let Some(same) = others
+            .iter()
+            .find(|c| c.body.kind == body.kind && c.body.layer_name == *name)
+        {
+            return invalid(format!(
+                "layer_name '{name}' is already used by configuration {} ({}) — choose another",
+                same.id,
+                body.kind.as_str()
+            ));
+        }
+        if let Some(clash) = others
+            .iter()
+            .find(|c| c.body.layer_name == *name && !shares_pyramid(&c.body, body))
+        {
+            return invalid(format!(
+                "layer_name '{name}' is already used by configuration {} ({}), and both would be served under that name — choose another",
+                clash.id,
+                clash.body.kind.as_str()
+            ));
+        }
+        for link in &body.metadata {
+            if !(link.url.starts_with("http://") || link.url.starts_with("https://")) {
+                return invalid(format!("metadata url '{}' is not an http(s) URL", link.url));
+            }
+        }
+        let used = &body.type_infos.used_data;
+        if used.is_empty() {
+            return invalid(
+                "type_infos.used_data is empty: name the stored data to publish".to_owned(),
+            );
+        }
+        match body.kind {
+            ConfigurationType::WmsVector => {
+                if body
+                    .type_infos
+                    .getfeatureinfo
+                    .is_some_and(|g| g.stored_data)
+                {
+                    return invalid("getfeatureinfo.stored_data is for pyramids; WMS-VECTOR layers answer GetFeatureInfo with their features".to_owned());
+                }
+                let mut warnings = Vec::new();
+                for data in used {
+                    warnings.extend(self.validate_vector(tx, datastore, data)?);
+                }
+                Ok(warnings)
+            }
+            ConfigurationType::WmsRaster | ConfigurationType::WmtsTms => {
+                let [data] = used.as_slice() else {
+                    return invalid(format!(
+                        "a {} configuration publishes one pyramid: give one used_data",
+                        body.kind.as_str()
+                    ));
+                };
+                Self::validate_pyramid(tx, datastore, data)?;
+                for style in body.type_infos.styles.iter().flatten() {
+                    if body.kind != ConfigurationType::WmsRaster {
+                        return invalid(
+                            "type_infos.styles is for WMS-RASTER configurations".to_owned(),
+                        );
+                    }
+                    let _: Static = db::get(tx, Kind::Static, datastore, style)?;
+                    let parsed = parse_style(
+                        &std::fs::read(self.static_path(style))
+                            .map_err(|e| CatalogError::io(&self.static_path(style), e))?,
+                    )?;
+                    let raster = parsed
+                        .layers
+                        .iter()
+                        .flat_map(|l| &l.styles)
+                        .flat_map(|s| &s.feature_type_styles)
+                        .flat_map(|f| &f.rules)
+                        .flat_map(|r| &r.symbolizers)
+                        .any(|s| matches!(s, sld::Symbolizer::Raster(_)));
+                    if !raster {
+                        return invalid(format!("static '{style}' has no RasterSymbolizer: a pyramid is styled with one (ColorMap, Opacity)"));
+                    }
+                }
+                Ok(Vec::new())
+            }
+        }
+    }
+
+    fn validate_vector(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        datastore: &str,
+        data: &UsedData,
+    ) -> Result<Vec<String>, CatalogError> {
+        let stored = generated(tx, datastore, &data.stored_data, StoredDataType::VectorDb)?;
+        if data.relations.is_empty() {
+            return Err(CatalogError::Invalid(format!(
+                "used_data for stored data '{}' lists no relation: name the tables to draw, each with its style",
+                stored.id
+            )));
+        }
+        let metadata = self.vector_metadata(&stored.id)?;
+        let mut warnings = Vec::new();
+        for relation in &data.relations {
+            let layer = find_table(&metadata, &relation.name).ok_or_else(|| {
+                let tables: Vec<&str> = metadata.layers.iter().map(|l| l.name.as_str()).collect();
+                CatalogError::Invalid(format!(
+                    "relation '{}' is not a table of stored data '{}' (its tables: {})",
+                    relation.name,
+                    stored.id,
+                    tables.join(", ")
+                ))
+            })?;
+            if layer.name != relation.name {
+                warnings.push(format!(
+                    "relation '{}' is the stored table '{}' (names are normalised at integration)",
+                    relation.name, layer.name
+                ));
+            }
+            let _: Static = db::get(tx, Kind::Static, datastore, &relation.style).map_err(|_| {
+                CatalogError::Invalid(format!(
+                    "style '{}' of relation '{}' is not a static of this datastore: upload the SLD with POST …/statics and use its _id",
+                    relation.style, relation.name
+                ))
+            })?;
+            let path = self.static_path(&relation.style);
+            let parsed =
+                parse_style(&std::fs::read(&path).map_err(|e| CatalogError::io(&path, e))?)?;
+            let mut problems = parsed.check_layer(&layer.name);
+            if problems.iter().any(sld::Problem::is_error) {
+                // Also accept the table's original name (as the producer saw it in the file).
+                let original = parsed.check_layer(&layer.source_name);
+                if !original.iter().any(sld::Problem::is_error) {
+                    problems = original;
+                }
+            }
+            let mut known: Vec<&str> = layer.attributes.iter().map(|a| a.name.as_str()).collect();
+            known.extend(layer.attributes.iter().map(|a| a.source_name.as_str()));
+            problems.extend(parsed.check_attributes(&known));
+            let errors: Vec<String> = problems
+                .iter()
+                .filter(|p| p.is_error())
+                .map(ToString::to_string)
+                .collect();
+            if !errors.is_empty() {
+                let names: Vec<String> = parsed
+                    .layers
+                    .iter()
+                    .filter_map(|l| l.name.as_ref())
+                    .map(|n| format!("'{}'", n.value))
+                    .collect();
+                let attributes: Vec<&str> =
+                    layer.attributes.iter().map(|a| a.name.as_str()).collect();
+                return Err(CatalogError::Invalid(format!(
+                    "style '{}' does not fit table '{}' (NamedLayer {}; table attributes: {}): {}",
+                    relation.style,
+                    layer.name,
+                    if names.is_empty() {
+                        "unnamed".to_owned()
+                    } else {
+                        names.join(", ")
+                    },
+                    attributes.join(", "),
+                    errors.join("; ")
+                )));
+            }
+            warnings.extend(
+                problems
+                    .iter()
+                    .map(|p| format!("style '{}': {p}", relation.style)),
+            );
+        }
+        Ok(warnings)
+    }
+
+    fn validate_pyramid(
+        tx: &rusqlite::Transaction<'_>,
+        datastore: &str,
+        data: &UsedData,
+    ) -> Result<(), CatalogError> {
+        let stored = generated(
+            tx,
+            datastore,
+            &data.stored_data,
+            StoredDataType::PyramidRaster,
+        )?;
+        if !data.relations.is_empty() {
+            return Err(CatalogError::Invalid(
+                "relations are for WMS-VECTOR configurations; a pyramid is published by its levels"
+                    .to_owned(),
+            ));
+        }
+        let levels: Vec<String> = stored
+            .type_infos
+            .get("levels")
+            .and_then(Json::as_array)
+            .map(|l| {
+                l.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let position =
+            |which: &str, level: &Option<String>| -> Result<Option<usize>, CatalogError> {
+                let Some(level) = level else { return Ok(None) };
+                levels
+                    .iter()
+                    .position(|l| l == level)
+                    .map(Some)
+                    .ok_or_else(|| {
+                        CatalogError::Invalid(format!(
+                            "{which} {level} is not in stored data {}, which has levels {} to {}",
+                            stored.id,
+                            levels.first().map_or("?", String::as_str),
+                            levels.last().map_or("?", String::as_str)
+                        ))
+                    })
+            };
+        let top = position("level", &data.top_level)?;
+        let bottom = position("level", &data.bottom_level)?;
+        if let (Some(top), Some(bottom)) = (top, bottom) {
+            if top > bottom {
+                return Err(CatalogError::Invalid(format!(
+                    "top_level {} is finer than bottom_level {}: the top is the coarsest level",
+                    levels[top], levels[bottom]
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn vector_metadata(&self, stored: &str) -> Result<vectorstore::StoredMetadata, CatalogError> {
+        let path = self.stored_dir(stored).join(vectorstore::METADATA_FILE);
+        let text = std::fs::read_to_string(&path).map_err(|e| CatalogError::io(&path, e))?;
+        serde_json::from_str(&text)
+            .map_err(|e| CatalogError::Internal(format!("{}: {e}", path.display())))
+    }
+}
+
+/// Every live publication, in offering order.
+pub(crate) fn publications(
+    tx: &rusqlite::Transaction<'_>,
+    data_dir: &std::path::Path,
+) -> Result<Vec<Publication>, CatalogError> {
+    let offerings: Vec<(String, Offering)> = db::list_all(tx, Kind::Offering)?;
+    let mut found = Vec::with_capacity(offerings.len());
+    for (datastore, offering) in offerings {
+        let config: Configuration = db::get(
+            tx,
+            Kind::Configuration,
+            &datastore,
+            &offering.configuration.id,
+        )?;
+        let stored_dir = |id: &str| data_dir.join("stored").join(id);
+        let static_path = |id: &str| data_dir.join("statics").join(format!("{id}.sld"));
+        let source = match config.body.kind {
+            ConfigurationType::WmsVector => {
+                let mut relations = Vec::new();
+                for data in &config.body.type_infos.used_data {
+                    let dir = stored_dir(&data.stored_data);
+                    let metadata: Option<vectorstore::StoredMetadata> =
+                        std::fs::read_to_string(dir.join(vectorstore::METADATA_FILE))
+                            .ok()
+                            .and_then(|t| serde_json::from_str(&t).ok());
+                    for relation in &data.relations {
+                        let table = metadata
+                            .as_ref()
+                            .and_then(|m| find_table(m, &relation.name))
+                            .map_or_else(|| relation.name.clone(), |l| l.name.clone());
+                        relations.push(PublishedRelation {
+                            stored_data: data.stored_data.clone(),
+                            dir: dir.clone(),
+                            table,
+                            style: static_path(&relation.style),
+                        });
+                    }
+                }
+                PublicationKind::Vector { relations }
+            }
+            ConfigurationType::WmsRaster | ConfigurationType::WmtsTms => {
+                let data = config.body.type_infos.used_data.first().ok_or_else(|| {
+                    CatalogError::Internal(format!("configuration {} has no used_data", config.id))
+                })?;
+                PublicationKind::Pyramid {
+                    stored_data: data.stored_data.clone(),
+                    descriptor: stored_dir(&data.stored_data)
+                        .join(format!("{}.json", pyramid::PYRAMID_NAME)),
+                    bottom_level: data.bottom_level.clone(),
+                    top_level: data.top_level.clone(),
+                    getfeatureinfo: config
+                        .body
+                        .type_infos
+                        .getfeatureinfo
+                        .is_some_and(|g| g.stored_data),
+                    styles: config
+                        .body
+                        .type_infos
+                        .styles
+                        .iter()
+                        .flatten()
+                        .map(|s| static_path(s))
+                        .collect(),
+                }
+            }
+        };
+        found.push(Publication {
+            offering: offering.id,
+            configuration: config.id,
+            layer_name: config.body.layer_name,
+            kind: config.body.kind,
+            open: offering.open,
+            title: config.body.type_infos.title,
+            abstract_text: config.body.type_infos.abstract_text,
+            keywords: config.body.type_infos.keywords,
+            metadata: config.body.metadata,
+            attribution: config.body.attribution,
+            source,
+        });
+    }
+    Ok(found)
+}
+
+fn offering_urls(kind: ConfigurationType, layer: &str) -> Vec<OfferingUrl> {
+    let url = |k: &str, u: String| OfferingUrl {
+        kind: k.to_owned(),
+        url: u,
+    };
+    match kind {
+        ConfigurationType::WmsVector | ConfigurationType::WmsRaster => {
+            vec![url(
+                "WMS",
+                format!("/wms?SERVICE=WMS&REQUEST=GetCapabilities&LAYERS={layer}"),
+            )]
+        }
+        ConfigurationType::WmtsTms => vec![
+            url(
+                "WMTS",
+                "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities".to_owned(),
+            ),
+            url("TMS", format!("/tms/1.0.0/{layer}")),
+        ],
+    }
+}
+
+fn uses_static(body: &ConfigurationBody, id: &str) -> bool {
+    body.type_infos
+        .used_data
+        .iter()
+        .flat_map(|u| &u.relations)
+        .any(|r| r.style == id)
+        || body.type_infos.styles.iter().flatten().any(|s| s == id)
+}
+
+/// Whether two configurations may share a layer name: both pyramids over the same stored data
+/// (a WMS-RASTER and a WMTS-TMS of one pyramid are one layer, served by both).
+fn shares_pyramid(a: &ConfigurationBody, b: &ConfigurationBody) -> bool {
+    let pyramid = |c: &ConfigurationBody| {
+        matches!(
+            c.kind,
+            ConfigurationType::WmsRaster | ConfigurationType::WmtsTms
+        )
+    };
+    pyramid(a)
+        && pyramid(b)
+        && a.type_infos.used_data.first().map(|u| &u.stored_data)
+            == b.type_infos.used_data.first().map(|u| &u.stored_data)
+}
+
+fn generated(
+    tx: &rusqlite::Transaction<'_>,
+    datastore: &str,
+    id: &str,
+    kind: StoredDataType,
+) -> Result<StoredData, CatalogError> {
+    let stored: StoredData = db::get(tx, Kind::StoredData, datastore, id).map_err(|e| match e {
+        CatalogError::NotFound { .. } => CatalogError::Invalid(format!(
+            "stored data '{id}' does not exist (GET …/stored_data lists them)"
+        )),
+        other => other,
+    })?;
+    if stored.kind != kind {
+        return Err(CatalogError::Invalid(format!(
+            "stored data '{id}' is {}; this configuration publishes {}",
+            stored.kind.as_str(),
+            kind.as_str()
+        )));
+    }
+    if stored.status != StoredDataStatus::Generated {
+        return Err(CatalogError::Conflict(format!(
+            "stored data '{id}' is {:?}: only GENERATED stored data can be published{}",
+            stored.status,
+            if stored.status == StoredDataStatus::Generating {
+                "; wait for its processing to end"
+            } else {
+                "; read its processing's logs"
+            }
+        )));
+    }
+    Ok(stored)
+}
+
+/// A table by stored name, original name, or normalised name.
+fn find_table<'a>(
+    metadata: &'a vectorstore::StoredMetadata,
+    name: &str,
+) -> Option<&'a vectorstore::LayerMetadata> {
+    metadata
+        .layers
+        .iter()
+        .find(|l| l.name == name)
+        .or_else(|| metadata.layers.iter().find(|l| l.source_name == name))
+        .or_else(|| {
+            let normalised = vectorstore::normalize_name(name);
+            metadata.layers.iter().find(|l| l.name == normalised)
+        })
+}
+
+fn parse_style(content: &[u8]) -> Result<sld::Sld, CatalogError> {
+    let parsed = sld::parse_bytes(content).map_err(|e| {
+        let problem = e.to_problem();
+        CatalogError::Invalid(format!("the SLD cannot be read: {problem}"))
+    })?;
+    let errors: Vec<String> = parsed
+        .validate()
+        .into_iter()
+        .filter(sld::Problem::is_error)
+        .map(|p| p.to_string())
+        .collect();
+    if !errors.is_empty() {
+        return Err(CatalogError::Invalid(format!(
+            "the SLD is invalid: {}",
+            errors.join("; ")
+        )));
+    }
+    Ok(parsed)
+}
+
+fn suggest_layer_name(name: &str) -> String {
+    let mut suggestion: String = vectorstore::normalize_name(name)
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        .collect();
+    if suggestion
+        .chars()
+        .next()
+        .is_none_or(|c| c.is_ascii_digit() || c == '-' || c == '.')
+    {
+        suggestion.insert(0, '_');
+    }
+    format!("'{suggestion}'")
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_names_follow_the_entrepot_pattern() {
+        for good in ["scan1000", "_x", "a.b-c_d", "Cantons"] {
+            assert!(LAYER_NAME.is_match(good), "{good}");
+        }
+        for bad in ["1abc", "-a", "a b", "é", "", "a/b"] {
+            assert!(!LAYER_NAME.is_match(bad), "{bad}");
+        }
+        assert_eq!(suggest_layer_name("1 Écoles"), "'_1_ecoles'");
+    }
+}

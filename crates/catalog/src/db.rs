@@ -1,0 +1,280 @@
+//! Persistence: one SQLite file, `catalog.sqlite`, in WAL mode.
+//!
+//! Resources are stored as JSON documents keyed by id and kind (the API's shapes change more
+//! often than their identity does, and JSON keeps a migration to a few lines); job logs in
+//! their own table. The schema version is `PRAGMA user_version`; [`MIGRATIONS`] are applied in
+//! order, each in a transaction, so an interrupted upgrade leaves the previous version intact.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::CatalogError;
+
+/// Schema steps; index + 1 is the version a step leads to.
+const MIGRATIONS: &[&str] = &[
+    // 1: resources and logs.
+    "CREATE TABLE resources (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        datastore TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL
+     );
+     CREATE INDEX resources_by_kind ON resources (kind, datastore, created);
+     CREATE TABLE logs (
+        resource TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        line TEXT NOT NULL,
+        PRIMARY KEY (resource, seq)
+     );
+     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+];
+
+/// Resource kinds, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Upload,
+    Check,
+    Execution,
+    StoredData,
+    Static,
+    Configuration,
+    Offering,
+    Permission,
+    Key,
+}
+
+impl Kind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Kind::Upload => "upload",
+            Kind::Check => "check",
+            Kind::Execution => "execution",
+            Kind::StoredData => "stored_data",
+            Kind::Static => "static",
+            Kind::Configuration => "configuration",
+            Kind::Offering => "offering",
+            Kind::Permission => "permission",
+            Kind::Key => "key",
+        }
+    }
+
+    /// Singular noun for messages.
+    pub(crate) fn noun(self) -> &'static str {
+        match self {
+            Kind::Upload => "upload",
+            Kind::Check => "check execution",
+            Kind::Execution => "processing execution",
+            Kind::StoredData => "stored data",
+            Kind::Static => "static",
+            Kind::Configuration => "configuration",
+            Kind::Offering => "offering",
+            Kind::Permission => "permission",
+            Kind::Key => "key",
+        }
+    }
+}
+
+/// Opens (creating when missing) and migrates the catalog database.
+pub(crate) fn open(path: &Path) -> Result<Connection, CatalogError> {
+    let mut connection = Connection::open(path).map_err(CatalogError::Database)?;
+    connection
+        .execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .map_err(CatalogError::Database)?;
+    connection
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(CatalogError::Database)?;
+    migrate(&mut connection)?;
+    Ok(connection)
+}
+
+fn migrate(connection: &mut Connection) -> Result<(), CatalogError> {
+    let version: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .map_err(CatalogError::Database)?;
+    let version = usize::try_from(version).unwrap_or(0);
+    if version > MIGRATIONS.len() {
+        return Err(CatalogError::Internal(format!(
+            "the catalog database is at schema version {version}, newer than this server knows \
+             ({}): run a newer tuilerie",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, step) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = connection.transaction().map_err(CatalogError::Database)?;
+        tx.execute_batch(step).map_err(CatalogError::Database)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))
+            .map_err(CatalogError::Database)?;
+        tx.commit().map_err(CatalogError::Database)?;
+        tracing::info!(version = index + 1, "catalog schema migrated");
+    }
+    Ok(())
+}
+
+/// Inserts or replaces a resource.
+pub(crate) fn put<T: Serialize>(
+    tx: &Transaction<'_>,
+    kind: Kind,
+    datastore: &str,
+    id: &str,
+    created: &str,
+    value: &T,
+) -> Result<(), CatalogError> {
+    let body = serde_json::to_string(value)
+        .map_err(|e| CatalogError::Internal(format!("cannot serialise a {}: {e}", kind.noun())))?;
+    tx.execute(
+        "INSERT INTO resources (id, kind, datastore, body, created, updated)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+         ON CONFLICT (id) DO UPDATE SET body = excluded.body, updated = ?6",
+        params![id, kind.as_str(), datastore, body, created, crate::now()],
+    )
+    .map_err(CatalogError::Database)?;
+    Ok(())
+}
+
+/// A resource by id, or `NotFound`.
+pub(crate) fn get<T: DeserializeOwned>(
+    connection: &Connection,
+    kind: Kind,
+    datastore: &str,
+    id: &str,
+) -> Result<T, CatalogError> {
+    let body: Option<String> = connection
+        .query_row(
+            "SELECT body FROM resources WHERE id = ?1 AND kind = ?2 AND datastore = ?3",
+            params![id, kind.as_str(), datastore],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(CatalogError::Database)?;
+    let body = body.ok_or_else(|| CatalogError::NotFound {
+        kind: kind.noun(),
+        id: id.to_owned(),
+    })?;
+    decode(kind, &body)
+}
+
+/// Every resource of a kind in a datastore, oldest first.
+pub(crate) fn list<T: DeserializeOwned>(
+    connection: &Connection,
+    kind: Kind,
+    datastore: &str,
+) -> Result<Vec<T>, CatalogError> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT body FROM resources WHERE kind = ?1 AND datastore = ?2 ORDER BY created, id",
+        )
+        .map_err(CatalogError::Database)?;
+    let bodies = statement
+        .query_map(params![kind.as_str(), datastore], |row| {
+            row.get::<_, String>(0)
+        })
+        .map_err(CatalogError::Database)?
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(CatalogError::Database)?;
+    bodies.iter().map(|b| decode(kind, b)).collect()
+}
+
+/// Every resource of a kind in every datastore, with its datastore.
+pub(crate) fn list_all<T: DeserializeOwned>(
+    connection: &Connection,
+    kind: Kind,
+) -> Result<Vec<(String, T)>, CatalogError> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT datastore, body FROM resources WHERE kind = ?1 ORDER BY created, id",
+        )
+        .map_err(CatalogError::Database)?;
+    let rows = statement
+        .query_map(params![kind.as_str()], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
+        .map_err(CatalogError::Database)?
+        .collect::<Result<Vec<(String, String)>, _>>()
+        .map_err(CatalogError::Database)?;
+    rows.into_iter()
+        .map(|(ds, body)| Ok((ds, decode(kind, &body)?)))
+        .collect()
+}
+
+fn decode<T: DeserializeOwned>(kind: Kind, body: &str) -> Result<T, CatalogError> {
+    serde_json::from_str(body).map_err(|e| {
+        CatalogError::Internal(format!("a stored {} cannot be read: {e}", kind.noun()))
+    })
+}
+
+/// Deletes a resource and its logs.
+pub(crate) fn delete(tx: &Transaction<'_>, id: &str) -> Result<(), CatalogError> {
+    tx.execute("DELETE FROM resources WHERE id = ?1", params![id])
+        .map_err(CatalogError::Database)?;
+    tx.execute("DELETE FROM logs WHERE resource = ?1", params![id])
+        .map_err(CatalogError::Database)?;
+    Ok(())
+}
+
+/// Appends log lines to a resource.
+pub(crate) fn log(
+    connection: &Connection,
+    resource: &str,
+    lines: &[String],
+) -> Result<(), CatalogError> {
+    let next: i64 = connection
+        .query_row(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM logs WHERE resource = ?1",
+            params![resource],
+            |row| row.get(0),
+        )
+        .map_err(CatalogError::Database)?;
+    let mut statement = connection
+        .prepare_cached("INSERT INTO logs (resource, seq, line) VALUES (?1, ?2, ?3)")
+        .map_err(CatalogError::Database)?;
+    for (k, line) in lines.iter().enumerate() {
+        statement
+            .execute(params![resource, next + k as i64, line])
+            .map_err(CatalogError::Database)?;
+    }
+    Ok(())
+}
+
+/// The log lines of a resource, in order.
+pub(crate) fn logs(connection: &Connection, resource: &str) -> Result<Vec<String>, CatalogError> {
+    let mut statement = connection
+        .prepare_cached("SELECT line FROM logs WHERE resource = ?1 ORDER BY seq")
+        .map_err(CatalogError::Database)?;
+    let lines = statement
+        .query_map(params![resource], |row| row.get::<_, String>(0))
+        .map_err(CatalogError::Database)?
+        .collect::<Result<Vec<String>, _>>()
+        .map_err(CatalogError::Database)?;
+    Ok(lines)
+}
+
+/// Bumps the publication generation (read by servers sharing the data directory).
+pub(crate) fn bump_generation(tx: &Transaction<'_>) -> Result<(), CatalogError> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('generation', '1')
+         ON CONFLICT (key) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)",
+        [],
+    )
+    .map_err(CatalogError::Database)?;
+    Ok(())
+}
+
+/// The publication generation: changes whenever offerings, configurations or keys change.
+pub(crate) fn generation(connection: &Connection) -> Result<u64, CatalogError> {
+    let value: Option<String> = connection
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'generation'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(CatalogError::Database)?;
+    Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
+}

@@ -1,0 +1,147 @@
+//! Background jobs: upload checks and processing executions, on a bounded pool of worker
+//! threads (`api.job_workers`), or run inline by [`Catalog::run_jobs`] (the CLI).
+//!
+//! The queue holds ids only; a job's state is its resource's status, so a restart rebuilds the
+//! queue from the database ([`Catalog::recover`]).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex};
+
+use crate::db::{self, Kind};
+use crate::model::{Execution, ExecutionStatus, Upload, UploadStatus};
+use crate::{Catalog, CatalogError};
+
+/// A unit of background work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Job {
+    /// The checks of a closed upload.
+    Checks { datastore: String, upload: String },
+    /// A launched processing execution.
+    Execution {
+        datastore: String,
+        execution: String,
+    },
+}
+
+/// The pending jobs.
+#[derive(Debug, Default)]
+pub(crate) struct Queue {
+    pending: Mutex<VecDeque<Job>>,
+    ready: Condvar,
+}
+
+impl Queue {
+    pub(crate) fn push(&self, job: Job) {
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !pending.contains(&job) {
+            pending.push_back(job);
+        }
+        self.ready.notify_one();
+    }
+
+    fn try_pop(&self) -> Option<Job> {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop_front()
+    }
+
+    fn pop(&self) -> Job {
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        loop {
+            if let Some(job) = pending.pop_front() {
+                return job;
+            }
+            pending = self
+                .ready
+                .wait(pending)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+}
+
+impl Catalog {
+    /// Starts `workers` threads (at least one) that run queued jobs for the life of the
+    /// process.
+    pub fn start_workers(self: &Arc<Self>, workers: usize) -> Result<(), CatalogError> {
+        for index in 0..workers.max(1) {
+            let catalog = Arc::clone(self);
+            std::thread::Builder::new()
+                .name(format!("tuilerie-job-{}", index + 1))
+                .spawn(move || loop {
+                    let job = catalog.jobs.pop();
+                    catalog.run_job(&job);
+                })
+                .map_err(|e| CatalogError::Internal(format!("cannot start a job worker: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Runs the queued jobs in this thread until none is left (the CLI's way).
+    pub fn run_jobs(&self) {
+        while let Some(job) = self.jobs.try_pop() {
+            self.run_job(&job);
+        }
+    }
+
+    fn run_job(&self, job: &Job) {
+        let result = match job {
+            Job::Checks { datastore, upload } => {
+                let _span = tracing::info_span!("checks", upload = %upload).entered();
+                self.run_checks(datastore, upload)
+            }
+            Job::Execution {
+                datastore,
+                execution,
+            } => {
+                let _span = tracing::info_span!("processing", execution = %execution).entered();
+                self.run_execution(datastore, execution)
+            }
+        };
+        if let Err(error) = result {
+            tracing::error!(?job, error = %crate::uploads::error_chain(&error), "job failed");
+        }
+    }
+
+    /// Queues again the jobs a previous process left unfinished.
+    pub(crate) fn recover(&self) -> Result<(), CatalogError> {
+        let uploads: Vec<(String, Upload)> = db::list_all(&self.db(), Kind::Upload)?;
+        for (datastore, upload) in uploads {
+            if upload.status == UploadStatus::Checking {
+                tracing::info!(upload = %upload.id, "resuming the checks of an upload after a restart");
+                self.jobs.push(Job::Checks {
+                    datastore,
+                    upload: upload.id,
+                });
+            }
+        }
+        let executions: Vec<(String, Execution)> = db::list_all(&self.db(), Kind::Execution)?;
+        for (datastore, execution) in executions {
+            if matches!(
+                execution.status,
+                ExecutionStatus::Waiting | ExecutionStatus::Progress
+            ) {
+                tracing::info!(execution = %execution.id, "resuming a processing execution after a restart");
+                db::log(
+                    &self.db(),
+                    &execution.id,
+                    &[format!(
+                        "{} the server stopped during this execution: resumed",
+                        crate::now()
+                    )],
+                )?;
+                self.jobs.push(Job::Execution {
+                    datastore,
+                    execution: execution.id,
+                });
+            }
+        }
+        Ok(())
+    }
+}

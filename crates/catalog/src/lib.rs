@@ -1,0 +1,411 @@
+//! The publication catalog: what producers uploaded, what was made of it, and what is
+//! published where — the resources of the Géoplateforme's Entrepôt API (uploads, processing
+//! executions, stored data, statics, configurations, offerings, permissions and keys), with
+//! their states and validations, persisted in SQLite.
+//!
+//! Why a crate of its own: the request path never reads this database. The server asks
+//! [`Catalog::publications`] for the published layers, builds an immutable snapshot from them
+//! and swaps it in; the catalog calls its [`Publisher`] inside the transaction that changes a
+//! publication, *before* committing, so a publication that cannot be served is refused and
+//! nothing is ever half-published.
+//!
+//! Slow work (checks of an upload, integration of a GeoPackage, pyramid generation) runs as
+//! jobs on a bounded pool of worker threads ([`Catalog::start_workers`]), with a log per job.
+//! Job state lives in the resources themselves, so a restart finds interrupted jobs and runs
+//! them again: integration starts over in a staging folder, pyramid generation skips the slabs
+//! already written.
+
+#![forbid(unsafe_code)]
+
+mod access;
+mod configs;
+mod db;
+mod jobs;
+pub mod model;
+mod processing;
+mod uploads;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use access::{hash_key, random_secret, KeyGrant, NewKey, NewPermission};
+pub use configs::{NewOffering, Publication, PublicationKind, PublishedRelation};
+pub use model::*;
+pub use processing::{NewExecution, INTEGRATION_PROCESSING, PYRAMID_PROCESSING};
+pub use uploads::NewUpload;
+
+/// The datastore every catalog has.
+pub const DEFAULT_DATASTORE: &str = "default";
+
+/// Errors of the catalog. `NotFound`, `Invalid` and `Conflict` are the client's to fix (their
+/// messages say how); the others are internal.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CatalogError {
+    /// No such resource.
+    #[error("{kind} '{id}' does not exist")]
+    NotFound {
+        /// What was looked for.
+        kind: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// The request is invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// The request conflicts with the resource's state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database failed.
+    #[error("catalog database error")]
+    Database(#[source] rusqlite::Error),
+    /// A file could not be read or written.
+    #[error("cannot access {path}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Something else went wrong inside.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl CatalogError {
+    /// Whether the client caused it (and should see the message).
+    pub fn is_client_error(&self) -> bool {
+        matches!(
+            self,
+            Self::NotFound { .. } | Self::Invalid(_) | Self::Conflict(_)
+        )
+    }
+
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
+/// What the catalog needs to know of its surroundings.
+#[derive(Debug, Clone)]
+pub struct CatalogOptions {
+    /// The data directory (`catalog.sqlite`, `uploads/`, `stored/`, `statics/`).
+    pub data_dir: PathBuf,
+    /// The tile matrix sets pyramids may use.
+    pub tile_matrix_sets: pyramid::TileMatrixSets,
+    /// Most bytes one upload may hold.
+    pub max_upload_bytes: u64,
+    /// Zip limits for vector uploads.
+    pub zip_limits: vectorstore::ZipLimits,
+}
+
+/// Builds and swaps the server's layers; called by the catalog inside the transaction that
+/// changes publications.
+pub trait Publisher: Send + Sync {
+    /// Builds the layers of `publications` (every publication of the catalog after the
+    /// change) and the keys' grants; on success returns the swap that makes them live, on
+    /// failure a message for the producer (the change is then rolled back).
+    fn prepare(&self, publications: &[Publication], grants: &[KeyGrant]) -> Result<Swap, String>;
+}
+
+/// Makes a prepared publication live.
+pub type Swap = Box<dyn FnOnce() + Send>;
+
+/// The catalog. Cheap to share (`Arc`); every method is blocking (SQLite, files): call them
+/// from a blocking context.
+pub struct Catalog {
+    connection: Mutex<rusqlite::Connection>,
+    options: CatalogOptions,
+    publisher: Mutex<Option<Arc<dyn Publisher>>>,
+    jobs: jobs::Queue,
+    progress: Mutex<Option<Arc<ProgressHook>>>,
+}
+
+/// Progress of jobs: (what, done, total), e.g. ("features", 1200, 5000) or ("slabs", 3, 40).
+pub type ProgressHook = dyn Fn(&str, u64, u64) + Send + Sync;
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog")
+            .field("data_dir", &self.options.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Catalog {
+    /// Opens the catalog of a data directory, creating and migrating its database. Jobs that
+    /// were running when the previous process stopped are queued again (they run once
+    /// [`Catalog::start_workers`] or [`Catalog::run_jobs`] is called).
+    pub fn open(options: CatalogOptions) -> Result<Arc<Catalog>, CatalogError> {
+        for dir in ["uploads", "stored", "statics"] {
+            let path = options.data_dir.join(dir);
+            std::fs::create_dir_all(&path).map_err(|e| CatalogError::io(&path, e))?;
+        }
+        let connection = db::open(&options.data_dir.join("catalog.sqlite"))?;
+        let catalog = Arc::new(Catalog {
+            connection: Mutex::new(connection),
+            options,
+            publisher: Mutex::new(None),
+            jobs: jobs::Queue::default(),
+            progress: Mutex::new(None),
+        });
+        catalog.recover()?;
+        Ok(catalog)
+    }
+
+    /// Reports the progress of jobs to `hook` (the CLI's progress bars).
+    pub fn set_progress(&self, hook: Arc<ProgressHook>) {
+        *self
+            .progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(hook);
+    }
+
+    pub(crate) fn report(&self, what: &str, done: u64, total: u64) {
+        let hook = self
+            .progress
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        if let Some(hook) = hook {
+            hook(what, done, total);
+        }
+    }
+
+    /// The options it was opened with.
+    pub fn options(&self) -> &CatalogOptions {
+        &self.options
+    }
+
+    /// Sets the publisher called on publication changes, and publishes the current state
+    /// through it.
+    pub fn set_publisher(&self, publisher: Arc<dyn Publisher>) -> Result<(), CatalogError> {
+        *self
+            .publisher
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(publisher);
+        self.republish()
+    }
+
+    /// Publishes the current state through the publisher again (after a change made by
+    /// another process).
+    pub fn republish(&self) -> Result<(), CatalogError> {
+        let publisher = self
+            .publisher
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let Some(publisher) = publisher else {
+            return Ok(());
+        };
+        let publications = self.publications()?;
+        let grants = self.grants()?;
+        let swap = publisher
+            .prepare(&publications, &grants)
+            .map_err(|reason| {
+                CatalogError::Internal(format!("the published layers cannot be served: {reason}"))
+            })?;
+        swap();
+        Ok(())
+    }
+
+    pub(crate) fn db(&self) -> MutexGuard<'_, rusqlite::Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The publication generation: changes with every published change, also one made by
+    /// another process (the CLI) on the same data directory.
+    pub fn generation(&self) -> Result<u64, CatalogError> {
+        db::generation(&self.db())
+    }
+
+    /// A datastore and its endpoints.
+    pub fn datastore(&self, datastore: &str) -> Result<Datastore, CatalogError> {
+        check_datastore(datastore)?;
+        let offerings: Vec<Offering> = db::list(&self.db(), db::Kind::Offering, datastore)?;
+        let endpoints = endpoints()
+            .into_iter()
+            .map(|endpoint| DatastoreEndpoint {
+                use_count: offerings
+                    .iter()
+                    .filter(|o| o.endpoint.id == endpoint.id)
+                    .count() as u64,
+                endpoint,
+            })
+            .collect();
+        Ok(Datastore {
+            id: DEFAULT_DATASTORE.to_owned(),
+            name: "Default datastore".to_owned(),
+            endpoints,
+        })
+    }
+
+    /// Where a stored data's files are.
+    pub fn stored_dir(&self, id: &str) -> PathBuf {
+        self.options.data_dir.join("stored").join(id)
+    }
+
+    fn static_path(&self, id: &str) -> PathBuf {
+        self.options
+            .data_dir
+            .join("statics")
+            .join(format!("{id}.sld"))
+    }
+
+    fn upload_dir(&self, id: &str) -> PathBuf {
+        self.options.data_dir.join("uploads").join(id)
+    }
+
+    /// Runs a change in a transaction; when `publish` is set the publisher prepares the new
+    /// layers before the commit (a refusal rolls everything back) and swaps them after it.
+    pub(crate) fn change<T>(
+        &self,
+        publish: bool,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, CatalogError>,
+    ) -> Result<T, CatalogError> {
+        let mut connection = self.db();
+        let tx = connection.transaction().map_err(CatalogError::Database)?;
+        let value = work(&tx)?;
+        let mut swap = None;
+        if publish {
+            db::bump_generation(&tx)?;
+            let publisher = self
+                .publisher
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            if let Some(publisher) = publisher {
+                let publications = configs::publications(&tx, &self.options.data_dir)?;
+                let grants = access::grants(&tx)?;
+                swap = Some(
+                    publisher
+                        .prepare(&publications, &grants)
+                        .map_err(|reason| {
+                            CatalogError::Invalid(format!(
+                                "this change cannot be published: {reason}"
+                            ))
+                        })?,
+                );
+            }
+        }
+        tx.commit().map_err(CatalogError::Database)?;
+        drop(connection);
+        if let Some(swap) = swap {
+            swap();
+        }
+        Ok(value)
+    }
+
+    /// Every live publication.
+    pub fn publications(&self) -> Result<Vec<Publication>, CatalogError> {
+        let mut connection = self.db();
+        let tx = connection.transaction().map_err(CatalogError::Database)?;
+        configs::publications(&tx, &self.options.data_dir)
+    }
+
+    /// Every key's grants.
+    pub fn grants(&self) -> Result<Vec<KeyGrant>, CatalogError> {
+        let mut connection = self.db();
+        let tx = connection.transaction().map_err(CatalogError::Database)?;
+        access::grants(&tx)
+    }
+}
+
+/// The endpoints of the default datastore.
+pub fn endpoints() -> Vec<Endpoint> {
+    let url = |kind: &str, url: &str| OfferingUrl {
+        kind: kind.to_owned(),
+        url: url.to_owned(),
+    };
+    vec![
+        Endpoint {
+            id: "wms-vector".to_owned(),
+            name: "WMS (vector)".to_owned(),
+            kind: ConfigurationType::WmsVector,
+            open: true,
+            urls: vec![url("WMS", "/wms")],
+        },
+        Endpoint {
+            id: "wms-raster".to_owned(),
+            name: "WMS (raster)".to_owned(),
+            kind: ConfigurationType::WmsRaster,
+            open: true,
+            urls: vec![url("WMS", "/wms")],
+        },
+        Endpoint {
+            id: "wmts-tms".to_owned(),
+            name: "WMTS and TMS".to_owned(),
+            kind: ConfigurationType::WmtsTms,
+            open: true,
+            urls: vec![url("WMTS", "/wmts"), url("TMS", "/tms/1.0.0")],
+        },
+    ]
+}
+
+fn check_datastore(datastore: &str) -> Result<(), CatalogError> {
+    if datastore == DEFAULT_DATASTORE {
+        Ok(())
+    } else {
+        Err(CatalogError::NotFound {
+            kind: "datastore",
+            id: datastore.to_owned(),
+        })
+    }
+}
+
+/// A new resource id (UUID v4, as the Entrepôt's).
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// Now, RFC 3339 in UTC to the second.
+pub(crate) fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+pub(crate) fn event(title: impl Into<String>) -> Event {
+    Event {
+        title: title.into(),
+        date: now(),
+    }
+}
+
+/// Writes a file crash-safely: temporary file, fsync, rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CatalogError> {
+    use std::io::Write as _;
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| CatalogError::io(dir, e))?;
+    let temporary = path.with_extension("partial");
+    let mut file =
+        std::fs::File::create(&temporary).map_err(|e| CatalogError::io(&temporary, e))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| CatalogError::io(&temporary, e))?;
+    std::fs::rename(&temporary, path).map_err(|e| CatalogError::io(path, e))?;
+    Ok(())
+}
+
+/// Size of a file or of a folder's files.
+pub(crate) fn disk_size(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if meta.is_file() {
+        return meta.len();
+    }
+    if !meta.is_dir() {
+        return 0;
+    }
+    std::fs::read_dir(path).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|e| disk_size(&e.path()))
+            .sum()
+    })
+}

@@ -1,0 +1,827 @@
+//! Processings (integration of a vector upload, pyramid generation from rasters), their
+//! executions, and the stored data they make.
+//!
+//! Creating an execution creates its output stored data (GENERATING), as the Entrepôt does, so
+//! a script knows the stored data id at once. Launching queues it; the job integrates or builds
+//! into `stored/{id}/` and marks the stored data GENERATED (or UNSTABLE with the reason in the
+//! execution's logs). Both kinds resume after a crash: integration starts over in a staging
+//! folder renamed into place at the end, pyramid generation keeps the slabs already written.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value as Json};
+
+use crate::db::{self, Kind};
+use crate::jobs::Job;
+use crate::model::{
+    Configuration, Execution, ExecutionInputs, ExecutionOutput, ExecutionStatus, InputTypes,
+    OutputType, Processing, ProcessingParameter, Reference, StoredData, StoredDataReference,
+    StoredDataStatus, StoredDataType, Upload, UploadStatus, UploadType,
+};
+use crate::uploads::{error_chain, is_raster_file, is_vector_file};
+use crate::{check_datastore, event, new_id, now, Catalog, CatalogError};
+
+/// Id of the vector integration processing.
+pub const INTEGRATION_PROCESSING: &str = "integration-vector-db";
+/// Id of the pyramid generation processing.
+pub const PYRAMID_PROCESSING: &str = "generation-pyramid-raster";
+
+/// A new execution, as a client sends it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewExecution {
+    /// Processing id.
+    pub processing: String,
+    /// Inputs: `{"upload": ["id"]}`.
+    pub inputs: NewInputs,
+    /// Output: `{"stored_data": {"name": "…"}}`.
+    pub output: NewOutput,
+    /// Parameters of the processing.
+    #[serde(default)]
+    pub parameters: Map<String, Json>,
+}
+
+/// Inputs of a new execution.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewInputs {
+    /// Upload ids.
+    #[serde(default)]
+    pub upload: Vec<String>,
+    /// Stored data ids (no processing here takes any).
+    #[serde(default)]
+    pub stored_data: Vec<String>,
+}
+
+/// Output of a new execution.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewOutput {
+    /// The stored data to make.
+    pub stored_data: NewStoredData,
+}
+
+/// The stored data an execution makes.
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewStoredData {
+    /// Its name.
+    pub name: String,
+}
+
+fn parameter(
+    name: &str,
+    description: &str,
+    mandatory: bool,
+    default: Option<Json>,
+) -> ProcessingParameter {
+    ProcessingParameter {
+        name: name.to_owned(),
+        description: description.to_owned(),
+        mandatory,
+        default_value: default,
+    }
+}
+
+/// The processings this server runs.
+pub fn processings() -> Vec<Processing> {
+    vec![
+        Processing {
+            id: INTEGRATION_PROCESSING.to_owned(),
+            name: "Intégration de données vecteur livrées en base".to_owned(),
+            description: "Integrates the GeoPackage of a CLOSED VECTOR upload: one stored table per layer, with an R-tree index and normalised attribute names".to_owned(),
+            input_types: InputTypes {
+                upload: vec![UploadType::Vector],
+                stored_data: Vec::new(),
+            },
+            output_type: OutputType {
+                stored_data: StoredDataType::VectorDb.as_str().to_owned(),
+            },
+            parameters: Vec::new(),
+        },
+        Processing {
+            id: PYRAMID_PROCESSING.to_owned(),
+            name: "Calcul de pyramide raster".to_owned(),
+            description: "Builds a ROK4 raster pyramid from the GeoTIFFs of CLOSED RASTER uploads".to_owned(),
+            input_types: InputTypes {
+                upload: vec![UploadType::Raster],
+                stored_data: Vec::new(),
+            },
+            output_type: OutputType {
+                stored_data: StoredDataType::PyramidRaster.as_str().to_owned(),
+            },
+            parameters: vec![
+                parameter("tms", "tile matrix set id (PM, WGS84G, LAMB93…)", true, None),
+                parameter("bottom_level", "finest level (tile matrix id)", true, None),
+                parameter("top_level", "coarsest level (tile matrix id)", false, Some(json!("0"))),
+                parameter("compression", "jpg, jpg90, png, zip or raw (8-bit), or give format", false, Some(json!("jpg"))),
+                parameter("format", "ROK4 format, e.g. TIFF_ZIP_FLOAT32 (wins over compression)", false, None),
+                parameter("interpolation", "nearest, bilinear, bicubic or lanczos", false, Some(json!("bicubic"))),
+                parameter("nodata", "no-data per band, e.g. \"255,255,255\"", false, None),
+            ],
+        },
+    ]
+}
+
+/// Pyramid generation settings, read from an execution's parameters.
+struct PyramidParameters {
+    tms: pyramid::TileMatrixSet,
+    bottom: String,
+    top: String,
+    format: pyramid::TileFormat,
+    interpolation: pyramid::Interpolation,
+    nodata: Option<Vec<f64>>,
+}
+
+impl Catalog {
+    /// The processings.
+    pub fn processings(&self) -> Vec<Processing> {
+        processings()
+    }
+
+    /// Creates an execution (CREATED) and its output stored data (GENERATING).
+    pub fn create_execution(
+        &self,
+        datastore: &str,
+        new: NewExecution,
+    ) -> Result<Execution, CatalogError> {
+        check_datastore(datastore)?;
+        let processing = processings()
+            .into_iter()
+            .find(|p| p.id == new.processing)
+            .ok_or_else(|| {
+                CatalogError::Invalid(format!(
+                    "processing '{}' does not exist: use {INTEGRATION_PROCESSING} (vector upload → VECTOR-DB) or {PYRAMID_PROCESSING} (raster upload → ROK4-PYRAMID-RASTER); GET …/processings lists them",
+                    new.processing
+                ))
+            })?;
+        if !new.inputs.stored_data.is_empty() {
+            return Err(CatalogError::Invalid(format!(
+                "processing '{}' takes uploads as inputs, not stored data",
+                processing.id
+            )));
+        }
+        let expected = processing.input_types.upload[0];
+        let mut uploads = Vec::new();
+        for id in &new.inputs.upload {
+            let upload = self.upload(datastore, id)?;
+            if upload.kind != expected {
+                return Err(CatalogError::Invalid(format!(
+                    "upload '{id}' is {:?}; processing '{}' takes {:?} uploads",
+                    upload.kind, processing.id, expected
+                )));
+            }
+            if upload.status != UploadStatus::Closed {
+                return Err(CatalogError::Conflict(format!(
+                    "upload '{id}' is {:?}: only a CLOSED upload (checks passed) can be processed{}",
+                    upload.status,
+                    if upload.status == UploadStatus::Unstable { "; read its checks' logs" } else { "" }
+                )));
+            }
+            uploads.push(upload);
+        }
+        match (processing.id.as_str(), uploads.len()) {
+            (_, 0) => {
+                return Err(CatalogError::Invalid(
+                    "inputs.upload is empty: give the id of a CLOSED upload".to_owned(),
+                ))
+            }
+            (INTEGRATION_PROCESSING, n) if n > 1 => {
+                return Err(CatalogError::Invalid(
+                    "the integration takes one upload: run one execution per upload".to_owned(),
+                ))
+            }
+            _ => {}
+        }
+        if new.output.stored_data.name.trim().is_empty() {
+            return Err(CatalogError::Invalid(
+                "output.stored_data.name is empty: name the stored data to make".to_owned(),
+            ));
+        }
+        let kind = if processing.id == PYRAMID_PROCESSING {
+            let params = self.pyramid_parameters(&new.parameters)?;
+            let first = &uploads[0];
+            let _ = (params.tms.id(), first);
+            StoredDataType::PyramidRaster
+        } else {
+            if let Some(name) = new.parameters.keys().next() {
+                return Err(CatalogError::Invalid(format!(
+                    "processing '{}' takes no parameter ('{name}' given)",
+                    processing.id
+                )));
+            }
+            StoredDataType::VectorDb
+        };
+        let stored = StoredData {
+            id: new_id(),
+            name: new.output.stored_data.name.clone(),
+            kind,
+            status: StoredDataStatus::Generating,
+            srs: uploads.first().map(|u| u.srs.clone()),
+            extent: None,
+            size: 0,
+            type_infos: json!({}),
+            creation: now(),
+            last_event: event("created by a processing execution"),
+        };
+        let execution = Execution {
+            id: new_id(),
+            processing: Reference {
+                id: processing.id.clone(),
+                name: processing.name.clone(),
+            },
+            status: ExecutionStatus::Created,
+            inputs: ExecutionInputs {
+                upload: uploads
+                    .iter()
+                    .map(|u| Reference {
+                        id: u.id.clone(),
+                        name: u.name.clone(),
+                    })
+                    .collect(),
+                stored_data: Vec::new(),
+            },
+            output: ExecutionOutput {
+                stored_data: StoredDataReference {
+                    id: stored.id.clone(),
+                    name: stored.name.clone(),
+                    kind,
+                },
+            },
+            parameters: new.parameters,
+            creation: now(),
+            launch: None,
+            start: None,
+            finish: None,
+        };
+        self.change(false, |tx| {
+            db::put(
+                tx,
+                Kind::StoredData,
+                datastore,
+                &stored.id,
+                &stored.creation,
+                &stored,
+            )?;
+            db::put(
+                tx,
+                Kind::Execution,
+                datastore,
+                &execution.id,
+                &execution.creation,
+                &execution,
+            )
+        })?;
+        Ok(execution)
+    }
+
+    /// Launches a CREATED execution (WAITING, queued).
+    pub fn launch_execution(&self, datastore: &str, id: &str) -> Result<Execution, CatalogError> {
+        let execution = self.change(false, |tx| {
+            let mut execution: Execution = db::get(tx, Kind::Execution, datastore, id)?;
+            if execution.status != ExecutionStatus::Created {
+                return Err(CatalogError::Conflict(format!(
+                    "processing execution '{id}' is {:?}: only a CREATED execution can be launched",
+                    execution.status
+                )));
+            }
+            execution.status = ExecutionStatus::Waiting;
+            execution.launch = Some(now());
+            db::put(
+                tx,
+                Kind::Execution,
+                datastore,
+                id,
+                &execution.creation,
+                &execution,
+            )?;
+            db::log(tx, id, &[format!("{} launched", now())])?;
+            Ok(execution)
+        })?;
+        self.jobs.push(Job::Execution {
+            datastore: datastore.to_owned(),
+            execution: id.to_owned(),
+        });
+        Ok(execution)
+    }
+
+    /// An execution.
+    pub fn execution(&self, datastore: &str, id: &str) -> Result<Execution, CatalogError> {
+        check_datastore(datastore)?;
+        db::get(&self.db(), Kind::Execution, datastore, id)
+    }
+
+    /// Every execution.
+    pub fn executions(&self, datastore: &str) -> Result<Vec<Execution>, CatalogError> {
+        check_datastore(datastore)?;
+        db::list(&self.db(), Kind::Execution, datastore)
+    }
+
+    /// The log of an execution.
+    pub fn execution_logs(&self, datastore: &str, id: &str) -> Result<Vec<String>, CatalogError> {
+        self.execution(datastore, id)?;
+        db::logs(&self.db(), id)
+    }
+
+    /// A stored data.
+    pub fn stored_data(&self, datastore: &str, id: &str) -> Result<StoredData, CatalogError> {
+        check_datastore(datastore)?;
+        db::get(&self.db(), Kind::StoredData, datastore, id)
+    }
+
+    /// Every stored data.
+    pub fn stored_datas(&self, datastore: &str) -> Result<Vec<StoredData>, CatalogError> {
+        check_datastore(datastore)?;
+        db::list(&self.db(), Kind::StoredData, datastore)
+    }
+
+    /// Deletes a stored data and its files; refused while a configuration uses it or a
+    /// processing is making it.
+    pub fn delete_stored_data(&self, datastore: &str, id: &str) -> Result<(), CatalogError> {
+        self.change(false, |tx| {
+            let stored: StoredData = db::get(tx, Kind::StoredData, datastore, id)?;
+            let configurations: Vec<Configuration> = db::list(tx, Kind::Configuration, datastore)?;
+            if let Some(user) = configurations
+                .iter()
+                .find(|c| c.body.type_infos.used_data.iter().any(|u| u.stored_data == id))
+            {
+                return Err(CatalogError::Conflict(format!(
+                    "stored data '{id}' ({}) is used by configuration '{}' (layer '{}'): delete or change that configuration first",
+                    stored.name, user.id, user.body.layer_name
+                )));
+            }
+            if stored.status == StoredDataStatus::Generating {
+                return Err(CatalogError::Conflict(format!(
+                    "stored data '{id}' is being generated: delete it when its processing is over"
+                )));
+            }
+            db::delete(tx, id)
+        })?;
+        let dir = self.stored_dir(id);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|e| CatalogError::io(&dir, e))?;
+        }
+        Ok(())
+    }
+
+    fn pyramid_parameters(
+        &self,
+        parameters: &Map<String, Json>,
+    ) -> Result<PyramidParameters, CatalogError> {
+        let invalid = |m: String| CatalogError::Invalid(m);
+        let text = |names: &[&str]| -> Option<String> {
+            names
+                .iter()
+                .find_map(|n| parameters.get(*n))
+                .map(|v| match v {
+                    Json::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+        };
+        let known = [
+            "tms",
+            "bottom_level",
+            "bottom",
+            "top_level",
+            "top",
+            "compression",
+            "format",
+            "interpolation",
+            "nodata",
+        ];
+        if let Some(unknown) = parameters.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(invalid(format!(
+                "parameter '{unknown}' is unknown to {PYRAMID_PROCESSING}: use {}",
+                known.join(", ")
+            )));
+        }
+        let sets = &self.options.tile_matrix_sets;
+        let tms_id = text(&["tms"]).ok_or_else(|| {
+            invalid("parameter 'tms' is missing: give a tile matrix set id such as PM, WGS84G or LAMB93".to_owned())
+        })?;
+        let tms = sets.get(&tms_id).cloned().ok_or_else(|| {
+            let ids: Vec<&str> = sets.iter().map(pyramid::TileMatrixSet::id).collect();
+            invalid(format!(
+                "tms '{tms_id}' is unknown: use one of {}",
+                ids.join(", ")
+            ))
+        })?;
+        let level = |names: &[&str], default: Option<&str>| -> Result<String, CatalogError> {
+            let id = text(names).or_else(|| default.map(str::to_owned)).ok_or_else(|| {
+                invalid(format!("parameter '{}' is missing: give the finest level, a tile matrix id of {tms_id}", names[0]))
+            })?;
+            if tms.matrix(&id).is_none() {
+                let ids: Vec<&str> = tms.matrices().iter().map(pyramid::TileMatrix::id).collect();
+                return Err(invalid(format!(
+                    "{} '{id}' is not a level of {tms_id} (levels: {})",
+                    names[0],
+                    ids.join(", ")
+                )));
+            }
+            Ok(id)
+        };
+        let first = tms.matrices().first().map(|m| m.id().to_owned());
+        let bottom = level(&["bottom_level", "bottom"], None)?;
+        let top = level(&["top_level", "top"], first.as_deref())?;
+        let (Some(b), Some(t)) = (tms.matrix(&bottom), tms.matrix(&top)) else {
+            return Err(invalid("levels not found".to_owned()));
+        };
+        if t.level() > b.level() {
+            return Err(invalid(format!(
+                "top_level '{top}' is finer than bottom_level '{bottom}': the top is the coarsest level"
+            )));
+        }
+        let format = match (text(&["format"]), text(&["compression"])) {
+            (Some(format), _) => format
+                .parse::<pyramid::TileFormat>()
+                .map_err(|e| invalid(format!("format: {e}")))?,
+            (None, compression) => {
+                let name = match compression.as_deref().map(str::to_ascii_lowercase).as_deref() {
+                    None | Some("jpg" | "jpeg") => "TIFF_JPG_UINT8",
+                    Some("jpg90") => "TIFF_JPG90_UINT8",
+                    Some("png") => "TIFF_PNG_UINT8",
+                    Some("zip" | "deflate") => "TIFF_ZIP_UINT8",
+                    Some("raw" | "none") => "TIFF_RAW_UINT8",
+                    Some(other) => {
+                        return Err(invalid(format!(
+                            "compression '{other}' is unknown: use jpg, jpg90, png, zip or raw (or give format, e.g. TIFF_ZIP_FLOAT32)"
+                        )))
+                    }
+                };
+                name.parse::<pyramid::TileFormat>()
+                    .map_err(|e| invalid(format!("compression: {e}")))?
+            }
+        };
+        let interpolation = text(&["interpolation"])
+            .unwrap_or_else(|| "bicubic".to_owned())
+            .parse::<pyramid::Interpolation>()
+            .map_err(|e| invalid(format!("interpolation: {}", error_chain(&e))))?;
+        let nodata = match parameters.get("nodata") {
+            None | Some(Json::Null) => None,
+            Some(Json::Array(values)) => Some(
+                values
+                    .iter()
+                    .map(Json::as_f64)
+                    .collect::<Option<Vec<f64>>>()
+                    .ok_or_else(|| {
+                        invalid("nodata: give numbers, e.g. [255, 255, 255]".to_owned())
+                    })?,
+            ),
+            Some(Json::Number(n)) => Some(vec![n.as_f64().unwrap_or(0.0)]),
+            Some(Json::String(s)) => Some(
+                s.split(',')
+                    .map(|v| v.trim().parse::<f64>())
+                    .collect::<Result<Vec<f64>, _>>()
+                    .map_err(|_| {
+                        invalid(format!(
+                            "nodata '{s}': give numbers separated by commas, e.g. \"255,255,255\""
+                        ))
+                    })?,
+            ),
+            Some(_) => {
+                return Err(invalid(
+                    "nodata: give numbers, e.g. \"255,255,255\"".to_owned(),
+                ))
+            }
+        };
+        Ok(PyramidParameters {
+            tms,
+            bottom,
+            top,
+            format,
+            interpolation,
+            nodata,
+        })
+    }
+
+    /// Runs a launched execution (a job).
+    pub(crate) fn run_execution(&self, datastore: &str, id: &str) -> Result<(), CatalogError> {
+        let mut execution = self.execution(datastore, id)?;
+        if execution.status.is_final() || execution.status == ExecutionStatus::Created {
+            return Ok(());
+        }
+        execution.status = ExecutionStatus::Progress;
+        execution.start = Some(now());
+        self.save_execution(datastore, &execution, &format!("{} started", now()))?;
+        let stored_id = execution.output.stored_data.id.clone();
+        let outcome = match execution.processing.id.as_str() {
+            INTEGRATION_PROCESSING => self.integrate(datastore, &execution, &stored_id),
+            _ => self.generate_pyramid(datastore, &execution, &stored_id),
+        };
+        let (status, stored_status, line) = match outcome {
+            Ok(Outcome {
+                type_infos,
+                srs,
+                extent,
+            }) => {
+                self.change(false, |tx| {
+                    let mut stored: StoredData =
+                        db::get(tx, Kind::StoredData, datastore, &stored_id)?;
+                    stored.status = StoredDataStatus::Generated;
+                    stored.type_infos = type_infos;
+                    stored.srs = srs.or(stored.srs.take());
+                    stored.extent = extent;
+                    stored.size = crate::disk_size(&self.stored_dir(&stored_id));
+                    stored.last_event = event("generated");
+                    db::put(
+                        tx,
+                        Kind::StoredData,
+                        datastore,
+                        &stored_id,
+                        &stored.creation,
+                        &stored,
+                    )
+                })?;
+                (
+                    ExecutionStatus::Success,
+                    None,
+                    format!("{} done: stored data {stored_id} is GENERATED", now()),
+                )
+            }
+            Err(reason) => (
+                ExecutionStatus::Failure,
+                Some(StoredDataStatus::Unstable),
+                format!("{} FAILED: {reason}", now()),
+            ),
+        };
+        if let Some(stored_status) = stored_status {
+            self.change(false, |tx| {
+                if let Ok(mut stored) =
+                    db::get::<StoredData>(tx, Kind::StoredData, datastore, &stored_id)
+                {
+                    stored.status = stored_status;
+                    stored.last_event = event("its processing failed: read the execution's logs");
+                    db::put(
+                        tx,
+                        Kind::StoredData,
+                        datastore,
+                        &stored_id,
+                        &stored.creation,
+                        &stored,
+                    )?;
+                }
+                Ok(())
+            })?;
+        }
+        execution.status = status;
+        execution.finish = Some(now());
+        self.save_execution(datastore, &execution, &line)
+    }
+
+    fn save_execution(
+        &self,
+        datastore: &str,
+        execution: &Execution,
+        line: &str,
+    ) -> Result<(), CatalogError> {
+        self.change(false, |tx| {
+            db::put(
+                tx,
+                Kind::Execution,
+                datastore,
+                &execution.id,
+                &execution.creation,
+                execution,
+            )?;
+            db::log(tx, &execution.id, &[line.to_owned()])
+        })
+    }
+
+    fn log(&self, id: &str, line: String) {
+        if let Err(e) = db::log(&self.db(), id, &[line]) {
+            tracing::warn!(error = %e, "cannot write a job log line");
+        }
+    }
+
+    /// The uploads of an execution, still CLOSED, with their files.
+    fn execution_uploads(
+        &self,
+        datastore: &str,
+        execution: &Execution,
+    ) -> Result<Vec<(Upload, Vec<PathBuf>)>, String> {
+        let mut found = Vec::new();
+        for reference in &execution.inputs.upload {
+            let upload = self.upload(datastore, &reference.id).map_err(|e| {
+                format!(
+                    "input upload {} is gone ({e}): the execution cannot run",
+                    reference.id
+                )
+            })?;
+            let files = self.upload_files(&upload);
+            if let Some(missing) = files.iter().find(|f| !f.is_file()) {
+                return Err(format!(
+                    "file {} of upload {} is gone",
+                    missing.display(),
+                    upload.id
+                ));
+            }
+            found.push((upload, files));
+        }
+        Ok(found)
+    }
+
+    fn integrate(
+        &self,
+        datastore: &str,
+        execution: &Execution,
+        stored_id: &str,
+    ) -> Result<Outcome, String> {
+        let uploads = self.execution_uploads(datastore, execution)?;
+        let (upload, files) = uploads.first().ok_or("no input upload")?;
+        let file = files
+            .iter()
+            .find(|f| is_vector_file(f))
+            .ok_or("the upload holds no GeoPackage")?;
+        let options = vectorstore::IngestOptions {
+            declared_srs: crs::Crs::parse(&upload.srs).ok(),
+            zip_limits: self.options.zip_limits,
+        };
+        self.log(
+            &execution.id,
+            format!(
+                "{} integrating {}",
+                now(),
+                file.file_name()
+                    .map(|f| f.to_string_lossy())
+                    .unwrap_or_default()
+            ),
+        );
+        let mut last_tenth = 0;
+        let report = vectorstore::ingest(
+            file,
+            &self.options.data_dir,
+            stored_id,
+            &options,
+            &mut |done, total| {
+                self.report("features", done, total);
+                let tenth = (done * 10).checked_div(total).unwrap_or(10);
+                if tenth > last_tenth {
+                    last_tenth = tenth;
+                    self.log(&execution.id, format!("{} {done}/{total} features", now()));
+                }
+            },
+        )
+        .map_err(|e| error_chain(&e))?;
+        for finding in &report.findings {
+            self.log(&execution.id, finding.to_string());
+        }
+        if report.is_refused() {
+            return Err("the data was refused: see the findings above".to_owned());
+        }
+        let relations: Vec<Json> = report
+            .layers
+            .iter()
+            .map(|layer| {
+                let attributes: Map<String, Json> = layer
+                    .attributes
+                    .iter()
+                    .map(|a| (a.name.clone(), json!(a.ty)))
+                    .collect();
+                json!({
+                    "name": layer.name,
+                    "source_name": layer.source_name,
+                    "type": "TABLE",
+                    "geometry_type": layer.geometry_type,
+                    "srs": layer.srs,
+                    "features": layer.features,
+                    "attributes": attributes,
+                    "primary_key": ["fid"],
+                })
+            })
+            .collect();
+        let bbox = report
+            .layers
+            .iter()
+            .filter_map(|l| l.bbox_wgs84)
+            .reduce(|a, b| {
+                [
+                    a[0].min(b[0]),
+                    a[1].min(b[1]),
+                    a[2].max(b[2]),
+                    a[3].max(b[3]),
+                ]
+            });
+        Ok(Outcome {
+            type_infos: json!({ "relations": relations }),
+            srs: report.layers.first().map(|l| l.srs.clone()),
+            extent: bbox.map(extent_polygon),
+        })
+    }
+
+    fn generate_pyramid(
+        &self,
+        datastore: &str,
+        execution: &Execution,
+        stored_id: &str,
+    ) -> Result<Outcome, String> {
+        let params = self
+            .pyramid_parameters(&execution.parameters)
+            .map_err(|e| e.to_string())?;
+        let uploads = self.execution_uploads(datastore, execution)?;
+        let mut inputs = Vec::new();
+        for (upload, files) in &uploads {
+            let declared = crs::Crs::parse(&upload.srs).ok();
+            for file in files.iter().filter(|f| is_raster_file(f)) {
+                inputs.push(
+                    pyramid::GeoTiff::open(file, declared.as_ref()).map_err(|e| error_chain(&e))?,
+                );
+            }
+        }
+        let out = self.stored_dir(stored_id);
+        let options = pyramid::BuildOptions {
+            tms: params.tms.clone(),
+            bottom: params.bottom.clone(),
+            top: params.top.clone(),
+            format: params.format,
+            interpolation: params.interpolation,
+            nodata: params.nodata.clone(),
+            slab_size: (16, 16),
+        };
+        self.log(
+            &execution.id,
+            format!(
+                "{} building levels {} to {} of {} from {} GeoTIFF(s)",
+                now(),
+                params.top,
+                params.bottom,
+                params.tms.id(),
+                inputs.len()
+            ),
+        );
+        let last_tenth = std::sync::atomic::AtomicU64::new(0);
+        let report = pyramid::build(&inputs, &out, &options, &|done, total| {
+            self.report("slabs", done, total);
+            let tenth = (done * 10).checked_div(total).unwrap_or(10);
+            if tenth > last_tenth.fetch_max(tenth, std::sync::atomic::Ordering::Relaxed) {
+                self.log(&execution.id, format!("{} {done}/{total} slabs", now()));
+            }
+        })
+        .map_err(|e| error_chain(&e))?;
+        self.log(
+            &execution.id,
+            format!(
+                "{} {} tiles in {} slabs written, {} slabs kept from an earlier run",
+                now(),
+                report.tiles_written,
+                report.slabs_written,
+                report.slabs_skipped
+            ),
+        );
+        pyramid_outcome(&report.descriptor, &self.options.tile_matrix_sets, &params)
+    }
+}
+
+struct Outcome {
+    type_infos: Json,
+    srs: Option<String>,
+    extent: Option<Json>,
+}
+
+fn pyramid_outcome(
+    descriptor: &Path,
+    sets: &pyramid::TileMatrixSets,
+    params: &PyramidParameters,
+) -> Result<Outcome, String> {
+    let opened = pyramid::Pyramid::open(descriptor, sets, pyramid::CacheLimits::default())
+        .map_err(|e| error_chain(&e))?;
+    let levels: Vec<&str> = opened.levels().iter().map(pyramid::Level::id).collect();
+    let tms = opened.tile_matrix_set();
+    let extent = opened
+        .levels()
+        .last()
+        .and_then(|level| {
+            let matrix = opened.matrix(level)?;
+            let l = level.limits();
+            let range = matrix
+                .range(l.min_col, l.max_col, l.min_row, l.max_row)
+                .ok()?;
+            let first = matrix
+                .tile(i64::from(range.min_col()), i64::from(range.min_row()))
+                .ok()?;
+            let last = matrix
+                .tile(i64::from(range.max_col()), i64::from(range.max_row()))
+                .ok()?;
+            let native = matrix.tile_bbox(first).union(&matrix.tile_bbox(last));
+            let to_wgs84 = crs::Transformer::new(tms.crs(), &crs::Crs::crs84()).ok()?;
+            to_wgs84.transform_bbox(&native).ok()
+        })
+        .map(|b| extent_polygon([b.min_x(), b.min_y(), b.max_x(), b.max_y()]));
+    let nodata: Vec<String> = opened.nodata().iter().map(ToString::to_string).collect();
+    Ok(Outcome {
+        type_infos: json!({
+            "tms": tms.id(),
+            "levels": levels,
+            "format": params.format.to_string(),
+            "channels_number": opened.channels(),
+            "nodata_value": nodata.join(","),
+            "interpolation": params.interpolation,
+        }),
+        srs: Some(tms.crs().to_string()),
+        extent,
+    })
+}
+
+/// A GeoJSON polygon of a lon/lat box.
+fn extent_polygon([x0, y0, x1, y1]: [f64; 4]) -> Json {
+    json!({
+        "type": "Polygon",
+        "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]],
+    })
+}

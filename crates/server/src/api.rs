@@ -1,0 +1,1338 @@
+//! The publication API (`/api/…`): the Entrepôt's routes over the catalog, behind the admin
+//! bearer token.
+//!
+//! Every route is declared once in [`ROUTES`] with its method, path, summary and body; the
+//! router and the OpenAPI document (`/api/openapi.json`) are both built from that table, so
+//! they cannot drift apart. Catalog calls block (SQLite, files) and run on tokio's blocking
+//! pool; uploads stream from the socket to the file through a bounded channel, never held
+//! whole in memory.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter, MethodRouter};
+use axum::{Json, Router};
+use http_body_util::BodyExt as _;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value as JsonValue};
+use subtle::ConstantTimeEq as _;
+
+use catalog::{Catalog, CatalogError};
+
+use crate::http::{AppState, JsonError};
+
+/// One route of the API.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiRoute {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path (axum syntax: `{param}`).
+    pub path: &'static str,
+    /// What it does.
+    pub summary: &'static str,
+    /// The request body: `json:Schema`, `file` (multipart or raw), `multipart` or none.
+    pub body: Option<&'static str>,
+    /// Success status.
+    pub status: u16,
+    /// Whether it needs the bearer token.
+    pub auth: bool,
+}
+
+const fn route(
+    method: &'static str,
+    path: &'static str,
+    summary: &'static str,
+    body: Option<&'static str>,
+    status: u16,
+) -> ApiRoute {
+    ApiRoute {
+        method,
+        path,
+        summary,
+        body,
+        status,
+        auth: true,
+    }
+}
+
+const DS: &str = "/api/datastores/{datastore}";
+
+/// Every route of the API.
+pub const ROUTES: &[ApiRoute] = &[
+    ApiRoute {
+        auth: false,
+        ..route("GET", "/api/openapi.json", "This document", None, 200)
+    },
+    route(
+        "GET",
+        "/api/datastores/{datastore}",
+        "A datastore and its endpoints",
+        None,
+        200,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/processings",
+        "The processings",
+        None,
+        200,
+    ),
+    route(
+        "POST",
+        "/api/datastores/{datastore}/uploads",
+        "Create an upload (OPEN)",
+        Some("json:NewUpload"),
+        201,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/uploads",
+        "List uploads",
+        None,
+        200,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/uploads/{id}",
+        "An upload",
+        None,
+        200,
+    ),
+    route(
+        "DELETE",
+        "/api/datastores/{datastore}/uploads/{id}",
+        "Delete an upload and its files",
+        None,
+        204,
+    ),
+    route(
+        "POST",
+        "/api/datastores/{datastore}/uploads/{id}/data",
+        "Push a file (query: path)",
+        Some("file"),
+        200,
+    ),
+    route(
+        "POST",
+        "/api/datastores/{datastore}/uploads/{id}/md5",
+        "Declare MD5 sums (md5sum format)",
+        Some("file"),
+        200,
+    ),
+    route(
+        "POST",
+        "/api/datastores/{datastore}/uploads/{id}/close",
+        "Close an upload: its checks run",
+        None,
+        200,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/uploads/{id}/checks",
+        "An upload's checks by state",
+        None,
+        200,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/checks/executions/{id}",
+        "A check execution",
+        None,
+        200,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/checks/executions/{id}/logs",
+        "A check execution's log lines",
+        None,
+        200,
+    ),
+    route(
+        "POST",
+        "/api/datastores/{datastore}/processings/executions",
+        "Create a processing execution (and its stored data)",
+        Some("json:NewExecution"),
+        201,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/processings/executions",
+        "List processing executions",
+        None,
+        200,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/processings/executions/{id}",
+        "A processing execution",
+        None,
+        200,
+    ),
+    route(
+        "POST",
+        "/api/datastores/{datastore}/processings/executions/{id}/launch",
+        "Launch a processing execution",
+        None,
+        200,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/processings/executions/{id}/logs",
+        "A processing execution's log lines",
+        None,
+        200,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/stored_data",
+        "List stored data",
+        None,
+        200,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/stored_data/{id}",
+        "A stored data",
+        None,
+        200,
+    ),
+    route(
+        "DELETE",
+        "/api/datastores/{datastore}/stored_data/{id}",
+        "Delete a stored data no configuration uses",
+        None,
+        204,
+    ),
+    route(
+        "POST",
+        "/api/datastores/{datastore}/statics",
+        "Upload an SLD style (multipart: file, name, type, description)",
+        Some("multipart"),
+        201,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/statics",
+        "List statics",
+        None,
+        200,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/statics/{id}",
+        "A static",
+        None,
+        200,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/statics/{id}/file",
+        "A static's file",
+        None,
+        200,
+    ),
+    route(
+        "DELETE",
+        "/api/datastores/{datastore}/statics/{id}",
+        "Delete a static no configuration uses",
+        None,
+        204,
+    ),
+    route(
+        "POST",
+        "/api/datastores/{datastore}/configurations",
+        "Create a configuration",
+        Some("json:Configuration"),
+        201,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/configurations",
+        "List configurations",
+        None,
+        200,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/configurations/{id}",
+        "A configuration",
+        None,
+        200,
+    ),
+    route(
+        "PUT",
+        "/api/datastores/{datastore}/configurations/{id}",
+        "Replace a configuration (live when published)",
+        Some("json:Configuration"),
+        200,
+    ),
+    route(
+        "DELETE",
+        "/api/datastores/{datastore}/configurations/{id}",
+        "Delete an unpublished configuration",
+        None,
+        204,
+    ),
+    route(
+        "POST",
+        "/api/datastores/{datastore}/configurations/{id}/offerings",
+        "Publish a configuration on an endpoint (idempotent)",
+        Some("json:NewOffering"),
+        201,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/configurations/{id}/offerings",
+        "A configuration's offerings",
+        None,
+        200,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/offerings",
+        "List offerings",
+        None,
+        200,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/offerings/{id}",
+        "An offering",
+        None,
+        200,
+    ),
+    route(
+        "PUT",
+        "/api/datastores/{datastore}/offerings/{id}",
+        "Open or restrict an offering ({open})",
+        Some("json:OfferingUpdate"),
+        200,
+    ),
+    route(
+        "DELETE",
+        "/api/datastores/{datastore}/offerings/{id}",
+        "Unpublish",
+        None,
+        204,
+    ),
+    route(
+        "POST",
+        "/api/datastores/{datastore}/permissions",
+        "Create a permission granting offerings",
+        Some("json:NewPermission"),
+        201,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/permissions",
+        "List permissions",
+        None,
+        200,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/permissions/{id}",
+        "A permission",
+        None,
+        200,
+    ),
+    route(
+        "DELETE",
+        "/api/datastores/{datastore}/permissions/{id}",
+        "Delete a permission",
+        None,
+        204,
+    ),
+    route(
+        "POST",
+        "/api/users/me/keys",
+        "Create an API key (its value is answered once)",
+        Some("json:NewKey"),
+        201,
+    ),
+    route(
+        "GET",
+        "/api/users/me/keys",
+        "List API keys (without values)",
+        None,
+        200,
+    ),
+    route(
+        "DELETE",
+        "/api/users/me/keys/{id}",
+        "Delete an API key",
+        None,
+        204,
+    ),
+    route(
+        "POST",
+        "/api/users/me/keys/{id}/accesses",
+        "Add an access (permission, offerings) to a key",
+        Some("json:KeyAccess"),
+        200,
+    ),
+];
+
+/// The API router (mounted at the root; every path starts with `/api`).
+pub fn router(state: &AppState) -> Router<AppState> {
+    let mut router = Router::new();
+    let mut by_path: BTreeMap<&str, MethodRouter<AppState>> = BTreeMap::new();
+    for r in ROUTES {
+        let Some(handler) = handler(r) else {
+            tracing::error!(
+                path = r.path,
+                method = r.method,
+                "an API route has no handler"
+            );
+            continue;
+        };
+        let filter = match r.method {
+            "POST" => MethodFilter::POST,
+            "PUT" => MethodFilter::PUT,
+            "DELETE" => MethodFilter::DELETE,
+            _ => MethodFilter::GET,
+        };
+        let entry = by_path.remove(r.path).unwrap_or_default();
+        by_path.insert(r.path, entry.merge(on(filter, handler)));
+    }
+    for (path, methods) in by_path {
+        router = router.route(path, methods);
+    }
+    router.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        authenticate,
+    ))
+}
+
+/// The handler of a route of [`ROUTES`].
+fn handler(r: &ApiRoute) -> Option<MethodRouter<AppState>> {
+    use axum::routing::{delete, get, post, put};
+    let suffix = r.path.strip_prefix(DS).unwrap_or(r.path);
+    Some(match (r.method, suffix) {
+        ("GET", "/api/openapi.json") => get(openapi),
+        ("GET", "") => get(datastore),
+        ("GET", "/processings") => get(processings),
+        ("POST", "/uploads") => post(create_upload),
+        ("GET", "/uploads") => get(list_uploads),
+        ("GET", "/uploads/{id}") => get(upload),
+        ("DELETE", "/uploads/{id}") => delete(delete_upload),
+        ("POST", "/uploads/{id}/data") => post(upload_data),
+        ("POST", "/uploads/{id}/md5") => post(upload_md5),
+        ("POST", "/uploads/{id}/close") => post(close_upload),
+        ("GET", "/uploads/{id}/checks") => get(upload_checks),
+        ("GET", "/checks/executions/{id}") => get(check_execution),
+        ("GET", "/checks/executions/{id}/logs") => get(check_logs),
+        ("POST", "/processings/executions") => post(create_execution),
+        ("GET", "/processings/executions") => get(list_executions),
+        ("GET", "/processings/executions/{id}") => get(execution),
+        ("POST", "/processings/executions/{id}/launch") => post(launch_execution),
+        ("GET", "/processings/executions/{id}/logs") => get(execution_logs),
+        ("GET", "/stored_data") => get(list_stored_data),
+        ("GET", "/stored_data/{id}") => get(stored_data),
+        ("DELETE", "/stored_data/{id}") => delete(delete_stored_data),
+        ("POST", "/statics") => post(create_static),
+        ("GET", "/statics") => get(list_statics),
+        ("GET", "/statics/{id}") => get(static_info),
+        ("GET", "/statics/{id}/file") => get(static_file),
+        ("DELETE", "/statics/{id}") => delete(delete_static),
+        ("POST", "/configurations") => post(create_configuration),
+        ("GET", "/configurations") => get(list_configurations),
+        ("GET", "/configurations/{id}") => get(configuration),
+        ("PUT", "/configurations/{id}") => put(replace_configuration),
+        ("DELETE", "/configurations/{id}") => delete(delete_configuration),
+        ("POST", "/configurations/{id}/offerings") => post(create_offering),
+        ("GET", "/configurations/{id}/offerings") => get(configuration_offerings),
+        ("GET", "/offerings") => get(list_offerings),
+        ("GET", "/offerings/{id}") => get(offering),
+        ("PUT", "/offerings/{id}") => put(update_offering),
+        ("DELETE", "/offerings/{id}") => delete(delete_offering),
+        ("POST", "/permissions") => post(create_permission),
+        ("GET", "/permissions") => get(list_permissions),
+        ("GET", "/permissions/{id}") => get(permission),
+        ("DELETE", "/permissions/{id}") => delete(delete_permission),
+        ("POST", "/api/users/me/keys") => post(create_key),
+        ("GET", "/api/users/me/keys") => get(list_keys),
+        ("DELETE", "/api/users/me/keys/{id}") => delete(delete_key),
+        ("POST", "/api/users/me/keys/{id}/accesses") => post(add_key_access),
+        _ => return None,
+    })
+}
+
+/// Requires `Authorization: Bearer <api token>` (constant-time comparison).
+async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if request.uri().path() == "/api/openapi.json" {
+        return next.run(request).await;
+    }
+    let Some(token) = state.api_token.as_deref() else {
+        return JsonError::client(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_disabled",
+            "the publication API is off on this server (no catalog)",
+        )
+        .into_response();
+    };
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let valid = presented.is_some_and(|p| {
+        p.len() == token.len() && bool::from(p.as_bytes().ct_eq(token.as_bytes()))
+    });
+    if valid {
+        return next.run(request).await;
+    }
+    let mut response = JsonError::client(
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        if presented.is_some() {
+            "the bearer token is not this server's API token"
+        } else {
+            "the publication API needs the header 'Authorization: Bearer <token>' (api.token, TUILERIE_API_TOKEN, or the api-token file of the data directory)"
+        },
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+fn catalog_error(error: &CatalogError) -> JsonError {
+    match error {
+        CatalogError::NotFound { .. } => {
+            JsonError::client(StatusCode::NOT_FOUND, "not_found", error.to_string())
+        }
+        CatalogError::Invalid(_) => JsonError::client(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            error.to_string(),
+        ),
+        CatalogError::Conflict(_) => {
+            JsonError::client(StatusCode::CONFLICT, "conflict", error.to_string())
+        }
+        other => JsonError::internal("publication API", other),
+    }
+}
+
+/// Runs a catalog call on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&Catalog) -> Result<T, CatalogError> + Send + 'static,
+) -> Result<T, JsonError> {
+    let catalog = state.catalog.clone().ok_or_else(|| {
+        JsonError::client(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "api_disabled",
+            "the publication API is off on this server (no catalog)",
+        )
+    })?;
+    match tokio::task::spawn_blocking(move || work(&catalog)).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(catalog_error(&error)),
+        Err(error) => Err(JsonError::internal("publication API task", &error)),
+    }
+}
+
+fn ok<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
+    (status, Json(value)).into_response()
+}
+
+/// A JSON body, with errors that say what is wrong where.
+struct ApiJson<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = JsonError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
+            JsonError::client(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("cannot read the body: {e}"),
+            )
+        })?;
+        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
+            JsonError::client(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("the body is not the JSON expected: {e}"),
+            )
+        })
+    }
+}
+
+type Ids = Path<(String, String)>;
+
+async fn datastore(
+    State(state): State<AppState>,
+    Path(ds): Path<String>,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.datastore(&ds)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn processings(
+    State(state): State<AppState>,
+    Path(ds): Path<String>,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| {
+        c.datastore(&ds)?;
+        Ok(c.processings())
+    })
+    .await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn create_upload(
+    State(state): State<AppState>,
+    Path(ds): Path<String>,
+    ApiJson(new): ApiJson<catalog::NewUpload>,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.create_upload(&ds, new)).await?;
+    Ok(ok(StatusCode::CREATED, &value))
+}
+
+async fn list_uploads(
+    State(state): State<AppState>,
+    Path(ds): Path<String>,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.uploads(&ds)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn upload(State(state): State<AppState>, Path((ds, id)): Ids) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.upload(&ds, &id)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn delete_upload(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    blocking(&state, move |c| c.delete_upload(&ds, &id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// A blocking reader over body chunks sent from the async side.
+struct ChannelReader {
+    chunks: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
+    current: Bytes,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.chunks.blocking_recv() {
+                Some(Ok(chunk)) => self.current = chunk,
+                Some(Err(message)) => return Err(std::io::Error::other(message)),
+                None => return Ok(0),
+            }
+        }
+        let n = buffer.len().min(self.current.len());
+        buffer[..n].copy_from_slice(&self.current[..n]);
+        self.current = self.current.slice(n..);
+        Ok(n)
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct PathQuery {
+    path: Option<String>,
+}
+
+async fn upload_data(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+    Query(query): Query<PathQuery>,
+    request: Request,
+) -> Result<Response, JsonError> {
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("multipart/form-data"));
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(16);
+    if multipart {
+        let mut form = axum::extract::Multipart::from_request(request, &state)
+            .await
+            .map_err(|e| {
+                JsonError::client(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    format!("the multipart body cannot be read: {e}"),
+                )
+            })?;
+        loop {
+            let field = form.next_field().await.map_err(|e| {
+                JsonError::client(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    format!("the multipart body cannot be read: {e}"),
+                )
+            })?;
+            let Some(mut field) = field else {
+                return Err(JsonError::client(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "the multipart body holds no file part: send the file in a part named 'file'",
+                ));
+            };
+            if field.file_name().is_none() && field.name() != Some("file") {
+                continue;
+            }
+            let path = query
+                .path
+                .clone()
+                .or_else(|| field.file_name().map(str::to_owned))
+                .ok_or_else(|| {
+                    JsonError::client(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        "say where the file goes: ?path=data/file.gpkg",
+                    )
+                })?;
+            let task = tokio::task::spawn_blocking({
+                let state = state.clone();
+                move || {
+                    let catalog = state
+                        .catalog
+                        .clone()
+                        .ok_or_else(|| CatalogError::Internal("no catalog".to_owned()))?;
+                    catalog.add_upload_file(
+                        &ds,
+                        &id,
+                        &path,
+                        &mut ChannelReader {
+                            chunks: receiver,
+                            current: Bytes::new(),
+                        },
+                    )
+                }
+            });
+            loop {
+                match field.chunk().await {
+                    Ok(Some(chunk)) => {
+                        if sender.send(Ok(chunk)).await.is_err() {
+                            break;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        let _ = sender.send(Err(format!("{e}"))).await;
+                        break;
+                    }
+                }
+            }
+            drop(sender);
+            return finish_upload(task).await;
+        }
+    }
+    let path = query.path.ok_or_else(|| {
+        JsonError::client(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "query parameter 'path' is missing: say where the file goes, e.g. ?path=data/file.gpkg",
+        )
+    })?;
+    let task = tokio::task::spawn_blocking({
+        let state = state.clone();
+        move || {
+            let catalog = state
+                .catalog
+                .clone()
+                .ok_or_else(|| CatalogError::Internal("no catalog".to_owned()))?;
+            catalog.add_upload_file(
+                &ds,
+                &id,
+                &path,
+                &mut ChannelReader {
+                    chunks: receiver,
+                    current: Bytes::new(),
+                },
+            )
+        }
+    });
+    let mut body: Body = request.into_body();
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    if sender.send(Ok(data)).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            Err(e) => {
+                let _ = sender.send(Err(e.to_string())).await;
+                break;
+            }
+        }
+    }
+    drop(sender);
+    finish_upload(task).await
+}
+
+async fn finish_upload(
+    task: tokio::task::JoinHandle<Result<catalog::UploadFile, CatalogError>>,
+) -> Result<Response, JsonError> {
+    match task.await {
+        Ok(Ok(file)) => Ok(ok(StatusCode::OK, &file)),
+        Ok(Err(error)) => Err(catalog_error(&error)),
+        Err(error) => Err(JsonError::internal("upload task", &error)),
+    }
+}
+
+async fn upload_md5(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+    request: Request,
+) -> Result<Response, JsonError> {
+    let text = file_or_body_text(request, &state).await?;
+    let value = blocking(&state, move |c| c.declare_upload_md5(&ds, &id, &text)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+/// A small file sent as a multipart part or as the raw body, as text.
+async fn file_or_body_text(request: Request, state: &AppState) -> Result<String, JsonError> {
+    let form = small_form(request, state).await?;
+    let bytes = form.file.unwrap_or_default();
+    String::from_utf8(bytes).map_err(|_| {
+        JsonError::client(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the file is not UTF-8 text",
+        )
+    })
+}
+
+/// A small multipart form (statics, MD5 files), or a raw body as its file.
+#[derive(Default)]
+struct SmallForm {
+    file: Option<Vec<u8>>,
+    fields: BTreeMap<String, String>,
+}
+
+const SMALL_FORM_LIMIT: usize = 16 * 1024 * 1024;
+
+async fn small_form(request: Request, state: &AppState) -> Result<SmallForm, JsonError> {
+    let bad = |m: String| JsonError::client(StatusCode::BAD_REQUEST, "invalid_request", m);
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("multipart/form-data"));
+    let mut form = SmallForm::default();
+    if !multipart {
+        let bytes = axum::body::to_bytes(request.into_body(), SMALL_FORM_LIMIT)
+            .await
+            .map_err(|e| {
+                bad(format!(
+                    "cannot read the body ({e}); at most {SMALL_FORM_LIMIT} bytes"
+                ))
+            })?;
+        form.file = Some(bytes.to_vec());
+        return Ok(form);
+    }
+    let mut parts = axum::extract::Multipart::from_request(request, state)
+        .await
+        .map_err(|e| bad(format!("the multipart body cannot be read: {e}")))?;
+    while let Some(field) = parts
+        .next_field()
+        .await
+        .map_err(|e| bad(format!("the multipart body cannot be read: {e}")))?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        let is_file = field.file_name().is_some() || name == "file";
+        let bytes = field
+            .bytes()
+            .await
+            .map_err(|e| bad(format!("part '{name}' cannot be read: {e}")))?;
+        if bytes.len() > SMALL_FORM_LIMIT {
+            return Err(bad(format!(
+                "part '{name}' is larger than {SMALL_FORM_LIMIT} bytes"
+            )));
+        }
+        if is_file {
+            form.file = Some(bytes.to_vec());
+        } else {
+            form.fields
+                .insert(name, String::from_utf8_lossy(&bytes).into_owned());
+        }
+    }
+    Ok(form)
+}
+
+async fn close_upload(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.close_upload(&ds, &id)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn upload_checks(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.upload_checks(&ds, &id)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn check_execution(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.check_execution(&ds, &id)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn check_logs(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.check_logs(&ds, &id)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn create_execution(
+    State(state): State<AppState>,
+    Path(ds): Path<String>,
+    ApiJson(new): ApiJson<catalog::NewExecution>,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.create_execution(&ds, new)).await?;
+    Ok(ok(StatusCode::CREATED, &value))
+}
+
+async fn list_executions(
+    State(state): State<AppState>,
+    Path(ds): Path<String>,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.executions(&ds)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn execution(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.execution(&ds, &id)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn launch_execution(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.launch_execution(&ds, &id)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn execution_logs(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.execution_logs(&ds, &id)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn list_stored_data(
+    State(state): State<AppState>,
+    Path(ds): Path<String>,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.stored_datas(&ds)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn stored_data(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.stored_data(&ds, &id)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn delete_stored_data(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    blocking(&state, move |c| c.delete_stored_data(&ds, &id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct StaticQuery {
+    name: Option<String>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    description: Option<String>,
+}
+
+async fn create_static(
+    State(state): State<AppState>,
+    Path(ds): Path<String>,
+    Query(query): Query<StaticQuery>,
+    request: Request,
+) -> Result<Response, JsonError> {
+    let mut form = small_form(request, &state).await?;
+    let content = form.file.take().ok_or_else(|| {
+        JsonError::client(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "no file: send the SLD in a multipart part named 'file'",
+        )
+    })?;
+    let field = |form: &SmallForm, name: &str, fallback: Option<String>| {
+        form.fields
+            .get(name)
+            .cloned()
+            .or(fallback)
+            .unwrap_or_default()
+    };
+    let name = field(&form, "name", query.name);
+    let kind = field(&form, "type", query.kind);
+    let description = field(&form, "description", query.description);
+    let value = blocking(&state, move |c| {
+        c.create_static(&ds, &name, &kind, &description, &content)
+    })
+    .await?;
+    Ok(ok(StatusCode::CREATED, &value))
+}
+
+async fn list_statics(
+    State(state): State<AppState>,
+    Path(ds): Path<String>,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.statics(&ds)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn static_info(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.static_file_info(&ds, &id)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn static_file(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    let bytes = blocking(&state, move |c| c.static_content(&ds, &id)).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/vnd.ogc.sld+xml")],
+        bytes,
+    )
+        .into_response())
+}
+
+async fn delete_static(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    blocking(&state, move |c| c.delete_static(&ds, &id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn create_configuration(
+    State(state): State<AppState>,
+    Path(ds): Path<String>,
+    ApiJson(body): ApiJson<catalog::ConfigurationBody>,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.create_configuration(&ds, body)).await?;
+    Ok(ok(StatusCode::CREATED, &value))
+}
+
+async fn list_configurations(
+    State(state): State<AppState>,
+    Path(ds): Path<String>,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.configurations(&ds)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn configuration(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.configuration(&ds, &id)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn replace_configuration(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+    ApiJson(body): ApiJson<catalog::ConfigurationBody>,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.replace_configuration(&ds, &id, body)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn delete_configuration(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    blocking(&state, move |c| c.delete_configuration(&ds, &id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn create_offering(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+    ApiJson(new): ApiJson<catalog::NewOffering>,
+) -> Result<Response, JsonError> {
+    let (offering, created) = blocking(&state, move |c| c.create_offering(&ds, &id, &new)).await?;
+    Ok(ok(
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        &offering,
+    ))
+}
+
+async fn configuration_offerings(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| {
+        c.configuration(&ds, &id)?;
+        Ok(c.offerings(&ds)?
+            .into_iter()
+            .filter(|o| o.configuration.id == id)
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn list_offerings(
+    State(state): State<AppState>,
+    Path(ds): Path<String>,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.offerings(&ds)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn offering(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.offering(&ds, &id)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct OfferingUpdate {
+    open: bool,
+}
+
+async fn update_offering(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+    ApiJson(update): ApiJson<OfferingUpdate>,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.set_offering_open(&ds, &id, update.open)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn delete_offering(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    blocking(&state, move |c| c.delete_offering(&ds, &id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn create_permission(
+    State(state): State<AppState>,
+    Path(ds): Path<String>,
+    ApiJson(new): ApiJson<catalog::NewPermission>,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.create_permission(&ds, new)).await?;
+    Ok(ok(StatusCode::CREATED, &value))
+}
+
+async fn list_permissions(
+    State(state): State<AppState>,
+    Path(ds): Path<String>,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.permissions(&ds)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn permission(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.permission(&ds, &id)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn delete_permission(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    blocking(&state, move |c| c.delete_permission(&ds, &id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn create_key(
+    State(state): State<AppState>,
+    ApiJson(new): ApiJson<catalog::NewKey>,
+) -> Result<Response, JsonError> {
+    let (key, value) = blocking(&state, move |c| c.create_key(new)).await?;
+    let mut body = serde_json::to_value(&key).unwrap_or(JsonValue::Null);
+    if let Some(object) = body.as_object_mut() {
+        object.insert("key".to_owned(), JsonValue::String(value));
+    }
+    Ok(ok(StatusCode::CREATED, &body))
+}
+
+async fn list_keys(State(state): State<AppState>) -> Result<Response, JsonError> {
+    let value = blocking(&state, Catalog::keys).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+async fn delete_key(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, JsonError> {
+    blocking(&state, move |c| c.delete_key(&id)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn add_key_access(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(access): ApiJson<catalog::KeyAccess>,
+) -> Result<Response, JsonError> {
+    let value = blocking(&state, move |c| c.add_key_access(&id, access)).await?;
+    Ok(ok(StatusCode::OK, &value))
+}
+
+/// The OpenAPI 3.1 document of [`ROUTES`].
+pub fn openapi_document() -> JsonValue {
+    let mut paths = serde_json::Map::new();
+    for r in ROUTES {
+        let parameters: Vec<JsonValue> = r
+            .path
+            .split('/')
+            .filter_map(|part| part.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .chain(
+                (r.path.ends_with("/data")).then(|| json!({"name": "path", "in": "query", "required": false, "description": "where the file goes in the upload (default: the multipart file name)", "schema": {"type": "string"}})),
+            )
+            .collect();
+        let mut operation = json!({
+            "summary": r.summary,
+            "operationId": operation_id(r),
+            "parameters": parameters,
+            "responses": {
+                r.status.to_string(): {"description": "success"},
+                "400": {"$ref": "#/components/responses/Error"},
+                "404": {"$ref": "#/components/responses/Error"},
+            },
+        });
+        if !r.auth {
+            operation["security"] = json!([]);
+        }
+        match r.body {
+            Some(body) if body.starts_with("json:") => {
+                operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "title": &body[5..]}}}});
+            }
+            Some("file") => {
+                operation["requestBody"] = json!({"required": true, "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                    "multipart/form-data": {"schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}}
+                }});
+            }
+            Some(_) => {
+                operation["requestBody"] = json!({"required": true, "content": {
+                    "multipart/form-data": {"schema": {"type": "object", "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "name": {"type": "string"}, "type": {"type": "string", "enum": ["GEOSERVER-STYLE"]}, "description": {"type": "string"}
+                    }, "required": ["file", "name"]}}
+                }});
+            }
+            None => {}
+        }
+        let entry = paths.entry(r.path.to_owned()).or_insert_with(|| json!({}));
+        entry[r.method.to_ascii_lowercase()] = operation;
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "Tuilerie publication API", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "A self-hostable subset of the Géoplateforme Entrepôt API: uploads, processings, stored data, statics, configurations, offerings, permissions and keys."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {"Error": {"description": "a client error", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["error", "error_description"],
+                "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}}}}}}
+        },
+        "paths": paths,
+    })
+}
+
+fn operation_id(r: &ApiRoute) -> String {
+    let mut id = r.method.to_ascii_lowercase();
+    for part in r.path.trim_start_matches("/api/").split('/') {
+        if part == "{datastore}" || part == "datastores" {
+            continue;
+        }
+        id.push('_');
+        id.push_str(
+            part.trim_start_matches('{')
+                .trim_end_matches('}')
+                .trim_end_matches(".json"),
+        );
+    }
+    id
+}
+
+async fn openapi() -> Response {
+    static DOCUMENT: std::sync::LazyLock<Arc<Vec<u8>>> = std::sync::LazyLock::new(|| {
+        Arc::new(serde_json::to_vec_pretty(&openapi_document()).unwrap_or_default())
+    });
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from(DOCUMENT.as_ref().clone()),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_has_a_handler_and_an_operation() {
+        let document = openapi_document();
+        let mut operations = std::collections::HashSet::new();
+        for r in ROUTES {
+            let suffix = r.path.strip_prefix(DS).unwrap_or(r.path);
+            assert!(handler(r).is_some(), "no handler for {} {suffix}", r.method);
+            let op = &document["paths"][r.path][r.method.to_ascii_lowercase()];
+            assert!(op.is_object(), "{} {}", r.method, r.path);
+            assert!(
+                operations.insert(op["operationId"].as_str().unwrap().to_owned()),
+                "duplicate operationId for {}",
+                r.path
+            );
+        }
+    }
+}

@@ -1,0 +1,720 @@
+//! The publication workflow over HTTP, as the seeds describe it: GeoPackage → checks →
+//! integration → SLD → WMS-VECTOR configuration → offering → visible in WMS; GeoTIFF → pyramid
+//! → WMTS-TMS (and WMS-RASTER) → tiles and pixel values; the validations, the idempotent
+//! retry, API keys, and crash recovery.
+#![allow(
+    clippy::unwrap_used,
+    clippy::needless_raw_string_hashes,
+    clippy::unused_self,
+    clippy::needless_pass_by_value,
+    clippy::format_push_string
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{agent, get, get_bytes, Server};
+use serde_json::{json, Value};
+
+fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures")
+        .join(path)
+}
+
+/// The API of a running server, with its generated token.
+struct Api<'a> {
+    server: &'a Server,
+    token: String,
+}
+
+const DS: &str = "/api/datastores/default";
+
+impl<'a> Api<'a> {
+    fn new(server: &'a Server, data: &Path) -> Api<'a> {
+        let token = std::fs::read_to_string(data.join("api-token"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        Api { server, token }
+    }
+
+    fn send(&self, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+        let url = self.server.url(path);
+        let auth = format!("Bearer {}", self.token);
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("Authorization", &auth)
+            .header("Content-Type", content_type)
+            .body(body)
+            .unwrap();
+        let mut response = agent().run(request).unwrap();
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(
+            "POST",
+            &format!("{DS}{path}"),
+            "application/json",
+            serde_json::to_vec(body).unwrap(),
+        )
+    }
+
+    fn put(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send(
+            "PUT",
+            &format!("{DS}{path}"),
+            "application/json",
+            serde_json::to_vec(body).unwrap(),
+        )
+    }
+
+    fn get(&self, path: &str) -> (u16, Value) {
+        self.send(
+            "GET",
+            &format!("{DS}{path}"),
+            "application/json",
+            Vec::new(),
+        )
+    }
+
+    fn delete(&self, path: &str) -> u16 {
+        self.send(
+            "DELETE",
+            &format!("{DS}{path}"),
+            "application/json",
+            Vec::new(),
+        )
+        .0
+    }
+
+    fn ok(&self, (status, value): (u16, Value), expected: u16) -> Value {
+        assert_eq!(status, expected, "{value:#}");
+        value
+    }
+
+    /// Uploads files, closes, waits for the checks: the final upload.
+    fn upload(&self, kind: &str, srs: &str, files: &[(&str, &Path)]) -> Value {
+        let upload = self.ok(
+            self.post(
+                "/uploads",
+                &json!({"name": "test", "description": "d", "type": kind, "srs": srs}),
+            ),
+            201,
+        );
+        let id = upload["_id"].as_str().unwrap().to_owned();
+        for (name, path) in files {
+            let (status, body) = self.send(
+                "POST",
+                &format!("{DS}/uploads/{id}/data?path={name}"),
+                "application/octet-stream",
+                std::fs::read(path).unwrap(),
+            );
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(body["size"], std::fs::metadata(path).unwrap().len());
+        }
+        self.ok(self.post(&format!("/uploads/{id}/close"), &json!({})), 200);
+        self.wait(&format!("/uploads/{id}"), &["CLOSED", "UNSTABLE"])
+    }
+
+    /// Polls a resource until its status is one of `done`.
+    fn wait(&self, path: &str, done: &[&str]) -> Value {
+        let deadline = Instant::now() + Duration::from_mins(2);
+        loop {
+            let value = self.ok(self.get(path), 200);
+            if done.contains(&value["status"].as_str().unwrap_or("")) {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{path} still {}",
+                value["status"]
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Runs a processing on an upload: (execution, stored data).
+    fn process(&self, processing: &str, upload: &str, parameters: Value) -> (Value, Value) {
+        let execution = self.ok(
+            self.post(
+                "/processings/executions",
+                &json!({"processing": processing, "inputs": {"upload": [upload]}, "output": {"stored_data": {"name": "data"}}, "parameters": parameters}),
+            ),
+            201,
+        );
+        let id = execution["_id"].as_str().unwrap().to_owned();
+        self.ok(
+            self.post(&format!("/processings/executions/{id}/launch"), &json!({})),
+            200,
+        );
+        let execution = self.wait(
+            &format!("/processings/executions/{id}"),
+            &["SUCCESS", "FAILURE"],
+        );
+        let stored = execution["output"]["stored_data"]["_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let stored = self.ok(self.get(&format!("/stored_data/{stored}")), 200);
+        (execution, stored)
+    }
+
+    fn style(&self, name: &str, sld: &str) -> (u16, Value) {
+        let boundary = "XtuilerieBoundaryX";
+        let mut body = Vec::new();
+        for (field, value) in [
+            ("name", name),
+            ("type", "GEOSERVER-STYLE"),
+            ("description", "a style"),
+        ] {
+            body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n").as_bytes());
+        }
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"style.sld\"\r\nContent-Type: application/xml\r\n\r\n").as_bytes());
+        body.extend(sld.as_bytes());
+        body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.send(
+            "POST",
+            &format!("{DS}/statics"),
+            &format!("multipart/form-data; boundary={boundary}"),
+            body,
+        )
+    }
+}
+
+fn id(value: &Value) -> String {
+    value["_id"].as_str().unwrap().to_owned()
+}
+
+fn wms_vector(layer: &str, stored: &str, table: &str, style: &str) -> Value {
+    json!({
+        "type": "WMS-VECTOR",
+        "name": format!("{layer} config"),
+        "layer_name": layer,
+        "type_infos": {
+            "title": "Communes d'Île-de-France",
+            "abstract": "Les communes",
+            "keywords": ["communes", "IDF"],
+            "used_data": [{"stored_data": stored, "relations": [{"name": table, "style": style}]}]
+        },
+        "metadata": [{"format": "application/xml", "url": "https://example.org/metadata/communes.xml"}],
+        "attribution": {"title": "IGN", "url": "https://www.ign.fr"}
+    })
+}
+
+fn capabilities(server: &Server, key: Option<&str>) -> String {
+    let mut url = server.url("/wms?SERVICE=WMS&REQUEST=GetCapabilities");
+    if let Some(key) = key {
+        url.push_str(&format!("&apikey={key}"));
+    }
+    get(&url).2
+}
+
+const COMMUNES_MAP: &str = "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=communes&STYLES=&CRS=EPSG:2154&BBOX=640000,6850000,670000,6880000&WIDTH=256&HEIGHT=256&FORMAT=image/png";
+
+#[test]
+fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_unpublished() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(&["--data", data.path().to_str().unwrap()]);
+    let api = Api::new(&server, data.path());
+
+    // Without the token: 401.
+    let (status, _, body) = get(&server.url(&format!("{DS}/uploads")));
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("Authorization: Bearer"), "{body}");
+
+    // The datastore lists its endpoints; the processings are listed.
+    let datastore = api.ok(api.send("GET", DS, "application/json", Vec::new()), 200);
+    let endpoints: Vec<&str> = datastore["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["endpoint"]["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(endpoints, ["WMS-VECTOR", "WMS-RASTER", "WMTS-TMS"]);
+    let processings = api.ok(api.get("/processings"), 200);
+    assert_eq!(processings.as_array().unwrap().len(), 2);
+
+    // A declared SRS that is not the file's: UNSTABLE with a readable reason.
+    let wrong = api.upload(
+        "VECTOR",
+        "EPSG:4326",
+        &[("communes.gpkg", &fixture("gpkg/communes_2154.gpkg"))],
+    );
+    assert_eq!(wrong["status"], "UNSTABLE");
+    let checks = api.ok(api.get(&format!("/uploads/{}/checks", id(&wrong))), 200);
+    let failed = &checks["failed"][0];
+    let logs = api.ok(
+        api.get(&format!("/checks/executions/{}/logs", id(failed))),
+        200,
+    );
+    let logs = logs.to_string();
+    assert!(
+        logs.contains("EPSG:2154") && logs.contains("EPSG:4326"),
+        "{logs}"
+    );
+
+    // The producer path.
+    let upload = api.upload(
+        "VECTOR",
+        "EPSG:2154",
+        &[("data/communes.gpkg", &fixture("gpkg/communes_2154.gpkg"))],
+    );
+    assert_eq!(upload["status"], "CLOSED", "{upload:#}");
+    let checks = api.ok(api.get(&format!("/uploads/{}/checks", id(&upload))), 200);
+    assert_eq!(checks["passed"].as_array().unwrap().len(), 2, "{checks:#}");
+    let (execution, stored) = api.process("integration-vector-db", &id(&upload), json!({}));
+    assert_eq!(execution["status"], "SUCCESS", "{execution:#}");
+    assert_eq!(stored["status"], "GENERATED");
+    assert_eq!(stored["type"], "VECTOR-DB");
+    let relations = stored["type_infos"]["relations"].as_array().unwrap();
+    let communes = relations
+        .iter()
+        .find(|r| r["name"] == "communes_idf")
+        .unwrap();
+    assert_eq!(communes["source_name"], "Communes-IDF");
+    assert!(
+        communes["attributes"].get("nom_de_la_commune").is_some(),
+        "{communes:#}"
+    );
+    let stored_id = id(&stored);
+
+    // Statics: a broken SLD is refused with its line; the real one is taken.
+    let (status, body) = api.style("broken", "<StyledLayerDescriptor><NamedLayer>");
+    assert_eq!(status, 400, "{body}");
+    let sld = std::fs::read_to_string(fixture("wms/communes.sld")).unwrap();
+    let style = api.ok(api.style("communes", &sld), 201);
+    let style_id = id(&style);
+
+    // Validations that help.
+    let (status, body) = api.post(
+        "/configurations",
+        &wms_vector("1communes", &stored_id, "communes_idf", &style_id),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("layer_name '1communes' is not allowed"),
+        "{body}"
+    );
+    let (status, body) = api.post(
+        "/configurations",
+        &wms_vector("communes", &stored_id, "parcelles", &style_id),
+    );
+    assert_eq!(status, 400);
+    let message = body["error_description"].as_str().unwrap();
+    assert!(
+        message.contains("'parcelles'") && message.contains("communes_idf"),
+        "{message}"
+    );
+    let other_layer = sld.replace(
+        "<se:Name>communes_idf</se:Name>",
+        "<se:Name>parcelles</se:Name>",
+    );
+    let other_style = id(&api.ok(api.style("other", &other_layer), 201));
+    let (status, body) = api.post(
+        "/configurations",
+        &wms_vector("communes", &stored_id, "communes_idf", &other_style),
+    );
+    assert_eq!(status, 400);
+    let message = body["error_description"].as_str().unwrap();
+    assert!(
+        message.contains("'parcelles'") && message.contains("communes_idf"),
+        "{message}"
+    );
+    let bad_property = sld.replace(
+        "<ogc:PropertyName>departement</ogc:PropertyName>",
+        "<ogc:PropertyName>dept</ogc:PropertyName>",
+    );
+    let bad_style = id(&api.ok(api.style("bad", &bad_property), 201));
+    let (status, body) = api.post(
+        "/configurations",
+        &wms_vector("communes", &stored_id, "communes_idf", &bad_style),
+    );
+    assert_eq!(status, 400);
+    let message = body["error_description"].as_str().unwrap();
+    assert!(
+        message.contains("'dept'") && message.contains("population"),
+        "{message}"
+    );
+
+    // Names written against the original file resolve, with a warning.
+    let original_names = sld.replace(
+        "<se:Name>communes_idf</se:Name>",
+        "<se:Name>Communes-IDF</se:Name>",
+    );
+    let original_style = id(&api.ok(api.style("original", &original_names), 201));
+    let config = api.ok(
+        api.post(
+            "/configurations",
+            &wms_vector("communes", &stored_id, "Communes-IDF", &original_style),
+        ),
+        201,
+    );
+    assert_eq!(config["status"], "UNPUBLISHED");
+    assert!(
+        !config["warnings"].as_array().unwrap().is_empty(),
+        "{config:#}"
+    );
+    let config_id = id(&config);
+    let (status, body) = api.post(
+        "/configurations",
+        &wms_vector("communes", &stored_id, "communes_idf", &style_id),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("already used by configuration {config_id}")),
+        "{body}"
+    );
+
+    // Publishing: the wrong endpoint is refused; the right one publishes; a retry is the same.
+    let (status, body) = api.post(
+        &format!("/configurations/{config_id}/offerings"),
+        &json!({"endpoint": "wmts-tms"}),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("wms-vector"),
+        "{body}"
+    );
+    assert!(!capabilities(&server, None).contains("<Name>communes</Name>"));
+    let offering = api.ok(
+        api.post(
+            &format!("/configurations/{config_id}/offerings"),
+            &json!({"endpoint": "wms-vector", "open": true}),
+        ),
+        201,
+    );
+    let retry = api.ok(
+        api.post(
+            &format!("/configurations/{config_id}/offerings"),
+            &json!({"endpoint": "wms-vector", "open": true}),
+        ),
+        200,
+    );
+    assert_eq!(id(&offering), id(&retry));
+    assert_eq!(
+        api.ok(api.get("/offerings"), 200).as_array().unwrap().len(),
+        1
+    );
+    let offering_id = id(&offering);
+    let caps = capabilities(&server, None);
+    assert!(caps.contains("<Name>communes</Name>"), "{caps}");
+    assert!(
+        caps.contains("Communes d'Île-de-France") || caps.contains("Communes d&apos;Île-de-France"),
+        "{caps}"
+    );
+    assert!(
+        caps.contains("https://example.org/metadata/communes.xml"),
+        "{caps}"
+    );
+    let (status, headers, first) = get_bytes(&server.url(COMMUNES_MAP), &[]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&first));
+    assert_eq!(common::header(&headers, "content-type"), Some("image/png"));
+    let pixels = image::load_from_memory(&first).unwrap().to_rgba8();
+    assert!(
+        pixels.pixels().any(|p| p.0 == [0xE4, 0x1A, 0x1C, 255]),
+        "Paris is drawn in red"
+    );
+
+    // Stored data in use cannot be deleted.
+    let (status, body) = api.send(
+        "DELETE",
+        &format!("{DS}/stored_data/{stored_id}"),
+        "application/json",
+        Vec::new(),
+    );
+    assert_eq!(status, 409);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains(&config_id),
+        "{body}"
+    );
+
+    // Another style: the live service changes.
+    let blue = original_names.replace("#E41A1C", "#0000FF");
+    let blue_style = id(&api.ok(api.style("blue", &blue), 201));
+    api.ok(
+        api.put(
+            &format!("/configurations/{config_id}"),
+            &wms_vector("communes", &stored_id, "Communes-IDF", &blue_style),
+        ),
+        200,
+    );
+    let (_, _, second) = get_bytes(&server.url(COMMUNES_MAP), &[]);
+    let pixels = image::load_from_memory(&second).unwrap().to_rgba8();
+    assert!(
+        pixels.pixels().any(|p| p.0 == [0, 0, 255, 255]),
+        "Paris is now blue"
+    );
+    assert!(!pixels.pixels().any(|p| p.0 == [0xE4, 0x1A, 0x1C, 255]));
+
+    // Restricted: gone from anonymous capabilities; 401 without key, 403 with a key that does
+    // not grant it, 200 with one that does.
+    api.ok(
+        api.put(
+            &format!("/offerings/{offering_id}"),
+            &json!({"open": false}),
+        ),
+        200,
+    );
+    assert!(!capabilities(&server, None).contains("<Name>communes</Name>"));
+    let (status, _, _) = get_bytes(&server.url(COMMUNES_MAP), &[]);
+    assert_eq!(status, 401);
+    let permission = api.ok(
+        api.post(
+            "/permissions",
+            &json!({"licence": "test", "offerings": [offering_id]}),
+        ),
+        201,
+    );
+    let (status, granted) = api.send("POST", "/api/users/me/keys", "application/json", serde_json::to_vec(&json!({"name": "granted", "accesses": [{"permission": id(&permission), "offerings": []}]})).unwrap());
+    assert_eq!(status, 201, "{granted}");
+    let granted_key = granted["key"].as_str().unwrap().to_owned();
+    let (_, keys) = api.send("GET", "/api/users/me/keys", "application/json", Vec::new());
+    assert!(
+        !keys.to_string().contains(&granted_key),
+        "key values are never listed"
+    );
+    let (_, other) = api.send(
+        "POST",
+        "/api/users/me/keys",
+        "application/json",
+        serde_json::to_vec(&json!({"name": "other"})).unwrap(),
+    );
+    let other_key = other["key"].as_str().unwrap().to_owned();
+    let (status, _, _) = get_bytes(&server.url(COMMUNES_MAP), &[("X-Api-Key", &other_key)]);
+    assert_eq!(status, 403);
+    let (status, _, _) = get_bytes(&server.url(&format!("{COMMUNES_MAP}&apikey=wrong")), &[]);
+    assert_eq!(status, 401);
+    let (status, _, _) = get_bytes(&server.url(COMMUNES_MAP), &[("X-Api-Key", &granted_key)]);
+    assert_eq!(status, 200);
+    assert!(capabilities(&server, Some(&granted_key)).contains("<Name>communes</Name>"));
+    assert!(!capabilities(&server, Some(&other_key)).contains("<Name>communes</Name>"));
+
+    // Unpublished: gone.
+    assert_eq!(api.delete(&format!("/offerings/{offering_id}")), 204);
+    let (status, _, _) = get_bytes(&server.url(COMMUNES_MAP), &[("X-Api-Key", &granted_key)]);
+    assert_eq!(status, 400, "LayerNotDefined once unpublished");
+    assert_eq!(
+        api.ok(api.get(&format!("/configurations/{config_id}")), 200)["status"],
+        "UNPUBLISHED"
+    );
+
+    // The OpenAPI document needs no token and lists the routes.
+    let (status, _, document) = get(&server.url("/api/openapi.json"));
+    assert_eq!(status, 200);
+    let document: Value = serde_json::from_str(&document).unwrap();
+    assert!(
+        document["paths"]["/api/datastores/{datastore}/configurations/{id}/offerings"]["post"]
+            .is_object()
+    );
+}
+
+fn raster_upload_and_pyramid(api: &Api<'_>, bottom: &str) -> (Value, Value) {
+    let upload = api.upload(
+        "RASTER",
+        "EPSG:4326",
+        &[("rgb.tif", &fixture("rasters/rgb_4326.tif"))],
+    );
+    assert_eq!(upload["status"], "CLOSED", "{upload:#}");
+    api.process(
+        "generation-pyramid-raster",
+        &id(&upload),
+        json!({"tms": "PM", "bottom_level": bottom, "top_level": "8", "compression": "png", "interpolation": "nearest"}),
+    )
+}
+
+#[test]
+fn a_geotiff_becomes_a_pyramid_published_on_wmts_tms_and_wms() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(&["--data", data.path().to_str().unwrap()]);
+    let api = Api::new(&server, data.path());
+
+    // A bad parameter is refused at creation, naming the choices.
+    let upload = api.upload(
+        "RASTER",
+        "EPSG:4326",
+        &[("rgb.tif", &fixture("rasters/rgb_4326.tif"))],
+    );
+    let (status, body) = api.post(
+        "/processings/executions",
+        &json!({"processing": "generation-pyramid-raster", "inputs": {"upload": [id(&upload)]}, "output": {"stored_data": {"name": "x"}}, "parameters": {"tms": "PM", "bottom_level": "33"}}),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("bottom_level '33' is not a level of PM"),
+        "{body}"
+    );
+
+    let (execution, stored) = raster_upload_and_pyramid(&api, "11");
+    assert_eq!(execution["status"], "SUCCESS", "{execution:#}");
+    assert_eq!(stored["type"], "ROK4-PYRAMID-RASTER");
+    assert_eq!(
+        stored["type_infos"]["levels"],
+        json!(["8", "9", "10", "11"])
+    );
+    let stored_id = id(&stored);
+    let logs = api.ok(
+        api.get(&format!("/processings/executions/{}/logs", id(&execution))),
+        200,
+    );
+    assert!(logs.to_string().contains("slabs"), "{logs}");
+
+    let wmts = |bottom: &str| {
+        json!({
+            "type": "WMTS-TMS", "name": "scan", "layer_name": "scan",
+            "type_infos": {"title": "Scan", "abstract": "a raster", "keywords": ["raster"],
+                           "used_data": [{"stored_data": stored_id, "bottom_level": bottom, "top_level": "8"}],
+                           "getfeatureinfo": {"stored_data": true}},
+            "metadata": [], "attribution": {"title": "Synthetic", "url": "https://example.org"}
+        })
+    };
+    let (status, body) = api.post("/configurations", &wmts("14"));
+    assert_eq!(status, 400);
+    let message = body["error_description"].as_str().unwrap();
+    assert!(
+        message.contains(&format!(
+            "level 14 is not in stored data {stored_id}, which has levels 8 to 11"
+        )),
+        "{message}"
+    );
+    let config = api.ok(api.post("/configurations", &wmts("11")), 201);
+    let (status, _) = api.post(
+        &format!("/configurations/{}/offerings", id(&config)),
+        &json!({"endpoint": "wms-raster"}),
+    );
+    assert_eq!(status, 400);
+    api.ok(
+        api.post(
+            &format!("/configurations/{}/offerings", id(&config)),
+            &json!({"endpoint": "wmts-tms"}),
+        ),
+        201,
+    );
+
+    let (status, _, caps) = get(&server.url("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"));
+    assert_eq!(status, 200);
+    assert!(
+        caps.contains("<ows:Identifier>scan</ows:Identifier>"),
+        "{caps}"
+    );
+    let (status, _, tms) = get(&server.url("/tms/1.0.0"));
+    assert_eq!(status, 200);
+    assert!(tms.contains("/tms/1.0.0/scan"), "{tms}");
+    // Lon 2.2, lat 48.85 at PM level 11: col 1036, row 704.
+    let (status, headers, tile) =
+        get_bytes(&server.url("/wmts/scan/default/PM/11/704/1036.png"), &[]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&tile));
+    assert_eq!(common::header(&headers, "content-type"), Some("image/png"));
+    let (status, _, info) = get(&server.url("/wmts/scan/default/PM/11/704/1036/128/128.json"));
+    assert_eq!(status, 200, "{info}");
+    assert!(info.contains("band_1"), "{info}");
+    // Not in WMS: it was published on the WMTS-TMS endpoint only.
+    assert!(!capabilities(&server, None).contains("<Name>scan</Name>"));
+
+    // A WMS-RASTER configuration of the same pyramid, same name: served by WMS too.
+    let wms = json!({
+        "type": "WMS-RASTER", "name": "scan wms", "layer_name": "scan",
+        "type_infos": {"title": "Scan", "used_data": [{"stored_data": stored_id}]}
+    });
+    let config = api.ok(api.post("/configurations", &wms), 201);
+    api.ok(
+        api.post(
+            &format!("/configurations/{}/offerings", id(&config)),
+            &json!({"endpoint": "wms-raster"}),
+        ),
+        201,
+    );
+    assert!(capabilities(&server, None).contains("<Name>scan</Name>"));
+    let (status, headers, _) = get_bytes(
+        &server.url("/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=scan&STYLES=&CRS=CRS:84&BBOX=2.0,48.7,2.4,49.0&WIDTH=200&HEIGHT=150&FORMAT=image/png"),
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(common::header(&headers, "content-type"), Some("image/png"));
+}
+
+#[test]
+fn a_killed_server_resumes_its_pyramid_generation_after_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let data_arg = data.path().to_str().unwrap().to_owned();
+    let execution_id;
+    {
+        let server = Server::start(&["--data", &data_arg]);
+        let api = Api::new(&server, data.path());
+        let upload = api.upload(
+            "RASTER",
+            "EPSG:4326",
+            &[("rgb.tif", &fixture("rasters/rgb_4326.tif"))],
+        );
+        let execution = api.ok(
+            api.post(
+                "/processings/executions",
+                &json!({"processing": "generation-pyramid-raster", "inputs": {"upload": [id(&upload)]}, "output": {"stored_data": {"name": "big"}},
+                        "parameters": {"tms": "PM", "bottom_level": "15", "top_level": "5", "compression": "png"}}),
+            ),
+            201,
+        );
+        execution_id = id(&execution);
+        api.ok(
+            api.post(
+                &format!("/processings/executions/{execution_id}/launch"),
+                &json!({}),
+            ),
+            200,
+        );
+        api.wait(
+            &format!("/processings/executions/{execution_id}"),
+            &["PROGRESS", "SUCCESS", "FAILURE"],
+        );
+        // `server` is dropped here: SIGKILL, mid-generation.
+    }
+    let server = Server::start(&["--data", &data_arg]);
+    let api = Api::new(&server, data.path());
+    let execution = api.wait(
+        &format!("/processings/executions/{execution_id}"),
+        &["SUCCESS", "FAILURE"],
+    );
+    assert_eq!(execution["status"], "SUCCESS", "{execution:#}");
+    let logs = api
+        .ok(
+            api.get(&format!("/processings/executions/{execution_id}/logs")),
+            200,
+        )
+        .to_string();
+    assert!(logs.contains("resumed") || logs.contains("done"), "{logs}");
+    let stored = api.ok(
+        api.get(&format!(
+            "/stored_data/{}",
+            execution["output"]["stored_data"]["_id"].as_str().unwrap()
+        )),
+        200,
+    );
+    assert_eq!(stored["status"], "GENERATED");
+    assert_eq!(stored["type_infos"]["levels"].as_array().unwrap().len(), 11);
+}
