@@ -12,7 +12,7 @@ use crate::model::{Key, KeyAccess, Offering, Permission, Reference};
 use crate::{check_datastore, new_id, now, Catalog, CatalogError, DEFAULT_DATASTORE};
 
 /// A new permission.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct NewPermission {
     /// Licence text.
     #[serde(default)]
@@ -25,7 +25,7 @@ pub struct NewPermission {
 }
 
 /// A new key.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct NewKey {
     /// Name.
     pub name: String,

@@ -24,7 +24,7 @@ static LAYER_NAME: LazyLock<regex::Regex> =
     LazyLock::new(|| regex::Regex::new(r"^[A-Za-z_][A-Za-z0-9_\-.]*$").expect("valid regex"));
 
 /// A new offering, as a client sends it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct NewOffering {
     /// Endpoint id.
     pub endpoint: String,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 /// Upload kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum UploadType {
     /// A GeoPackage, or a zip holding GeoPackages.
     #[serde(rename = "VECTOR")]
@@ -21,7 +21,7 @@ pub enum UploadType {
 }
 
 /// Upload states: OPEN (files can be pushed) → CHECKING → CLOSED (checks passed) or UNSTABLE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum UploadStatus {
     /// Files can be pushed.
@@ -35,7 +35,7 @@ pub enum UploadStatus {
 }
 
 /// One file of an upload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UploadFile {
     /// Path inside the upload (`data/file.gpkg`).
     pub path: String,
@@ -46,7 +46,7 @@ pub struct UploadFile {
 }
 
 /// An upload: files delivered by a producer, checked before processing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Upload {
     /// Id.
     #[serde(rename = "_id")]
@@ -81,7 +81,7 @@ pub struct Upload {
 }
 
 /// The last thing that happened to a resource.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Event {
     /// What.
     pub title: String,
@@ -90,7 +90,7 @@ pub struct Event {
 }
 
 /// Check and processing execution states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum ExecutionStatus {
     /// Created, not launched (processings only).
@@ -115,7 +115,7 @@ impl ExecutionStatus {
 }
 
 /// A reference to a resource: `{_id, name}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Reference {
     /// Id.
     #[serde(rename = "_id")]
@@ -126,7 +126,7 @@ pub struct Reference {
 }
 
 /// One check run on an upload.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CheckExecution {
     /// Id.
     #[serde(rename = "_id")]
@@ -148,7 +148,7 @@ pub struct CheckExecution {
 }
 
 /// The checks of an upload, by state (the Entrepôt's `GET …/uploads/{id}/checks`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UploadChecks {
     /// Queued.
     pub asked: Vec<CheckExecution>,
@@ -161,7 +161,7 @@ pub struct UploadChecks {
 }
 
 /// A processing the server offers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Processing {
     /// Id.
     #[serde(rename = "_id")]
@@ -179,7 +179,7 @@ pub struct Processing {
 }
 
 /// Accepted input kinds of a processing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InputTypes {
     /// Upload types.
     pub upload: Vec<UploadType>,
@@ -188,14 +188,14 @@ pub struct InputTypes {
 }
 
 /// Output of a processing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OutputType {
     /// The stored data type made.
     pub stored_data: String,
 }
 
 /// A processing parameter.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProcessingParameter {
     /// Name.
     pub name: String,
@@ -209,7 +209,7 @@ pub struct ProcessingParameter {
 }
 
 /// Inputs of an execution.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExecutionInputs {
     /// Uploads.
     #[serde(default)]
@@ -220,14 +220,14 @@ pub struct ExecutionInputs {
 }
 
 /// Output of an execution.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ExecutionOutput {
     /// The stored data made.
     pub stored_data: StoredDataReference,
 }
 
 /// A stored data reference with its type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StoredDataReference {
     /// Id.
     #[serde(rename = "_id")]
@@ -240,7 +240,7 @@ pub struct StoredDataReference {
 }
 
 /// A processing execution.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Execution {
     /// Id.
     #[serde(rename = "_id")]
@@ -269,7 +269,7 @@ pub struct Execution {
 }
 
 /// Stored data types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum StoredDataType {
     /// Vector tables in a GeoPackage.
     #[serde(rename = "VECTOR-DB")]
@@ -290,7 +290,7 @@ impl StoredDataType {
 }
 
 /// Stored data states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum StoredDataStatus {
     /// Being made.
@@ -302,7 +302,7 @@ pub enum StoredDataStatus {
 }
 
 /// Stored data: the result of a processing, ready to publish.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StoredData {
     /// Id.
     #[serde(rename = "_id")]
@@ -333,7 +333,7 @@ pub struct StoredData {
 }
 
 /// Static file types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum StaticType {
     /// An SLD style.
     #[serde(rename = "GEOSERVER-STYLE")]
@@ -341,7 +341,7 @@ pub enum StaticType {
 }
 
 /// A static file (an SLD style).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Static {
     /// Id.
     #[serde(rename = "_id")]
@@ -361,7 +361,7 @@ pub struct Static {
 }
 
 /// Configuration types (and endpoint types).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum ConfigurationType {
     /// Vector tables drawn with SLD styles by WMS.
     #[serde(rename = "WMS-VECTOR")]
@@ -386,7 +386,7 @@ impl ConfigurationType {
 }
 
 /// Configuration states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum ConfigurationStatus {
     /// No offering.
@@ -396,7 +396,7 @@ pub enum ConfigurationStatus {
 }
 
 /// A metadata link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct MetadataLink {
     /// MIME type of the document (`application/xml`, `text/html`).
     pub format: String,
@@ -408,7 +408,7 @@ pub struct MetadataLink {
 }
 
 /// An attribution.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Attribution {
     /// Title.
     pub title: String,
@@ -417,7 +417,7 @@ pub struct Attribution {
 }
 
 /// A configuration as a client sends it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConfigurationBody {
     /// Type.
     #[serde(rename = "type")]
@@ -437,7 +437,7 @@ pub struct ConfigurationBody {
 }
 
 /// `type_infos` of a configuration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TypeInfos {
     /// Title.
     pub title: String,
@@ -458,14 +458,14 @@ pub struct TypeInfos {
 }
 
 /// GetFeatureInfo settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GetFeatureInfo {
     /// Answer the stored value.
     pub stored_data: bool,
 }
 
 /// Data used by a configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UsedData {
     /// Stored data id.
     pub stored_data: String,
@@ -481,7 +481,7 @@ pub struct UsedData {
 }
 
 /// A table drawn by a WMS-VECTOR configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Relation {
     /// Table name.
     pub name: String,
@@ -490,7 +490,7 @@ pub struct Relation {
 }
 
 /// A configuration: how stored data is shown as a layer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Configuration {
     /// Id.
     #[serde(rename = "_id")]
@@ -510,7 +510,7 @@ pub struct Configuration {
 }
 
 /// Offering states.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum OfferingStatus {
     /// Live.
@@ -518,7 +518,7 @@ pub enum OfferingStatus {
 }
 
 /// An endpoint URL of an offering.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OfferingUrl {
     /// `WMS`, `WMTS`, `TMS`.
     #[serde(rename = "type")]
@@ -528,7 +528,7 @@ pub struct OfferingUrl {
 }
 
 /// An offering: a configuration live on an endpoint.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Offering {
     /// Id.
     #[serde(rename = "_id")]
@@ -555,7 +555,7 @@ pub struct Offering {
 }
 
 /// An endpoint: where offerings are served (from the configuration).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Endpoint {
     /// Id.
     #[serde(rename = "_id")]
@@ -572,7 +572,7 @@ pub struct Endpoint {
 }
 
 /// A datastore and its endpoints.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Datastore {
     /// Id.
     #[serde(rename = "_id")]
@@ -584,7 +584,7 @@ pub struct Datastore {
 }
 
 /// An endpoint as a datastore lists it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DatastoreEndpoint {
     /// The endpoint.
     pub endpoint: Endpoint,
@@ -593,7 +593,7 @@ pub struct DatastoreEndpoint {
 }
 
 /// A permission: offerings granted (to the keys that use it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Permission {
     /// Id.
     #[serde(rename = "_id")]
@@ -611,7 +611,7 @@ pub struct Permission {
 }
 
 /// What a key may use: offerings of a permission.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KeyAccess {
     /// The permission.
     pub permission: String,
@@ -621,7 +621,7 @@ pub struct KeyAccess {
 }
 
 /// An API key (its value is shown once, at creation; only its hash is kept).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Key {
     /// Id.
     #[serde(rename = "_id")]

@@ -28,7 +28,7 @@ pub const INTEGRATION_PROCESSING: &str = "integration-vector-db";
 pub const PYRAMID_PROCESSING: &str = "generation-pyramid-raster";
 
 /// A new execution, as a client sends it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct NewExecution {
     /// Processing id.
     pub processing: String,
@@ -42,7 +42,7 @@ pub struct NewExecution {
 }
 
 /// Inputs of a new execution.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 pub struct NewInputs {
     /// Upload ids.
     #[serde(default)]
@@ -53,14 +53,14 @@ pub struct NewInputs {
 }
 
 /// Output of a new execution.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct NewOutput {
     /// The stored data to make.
     pub stored_data: NewStoredData,
 }
 
 /// The stored data an execution makes.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct NewStoredData {
     /// Its name.
     pub name: String,

@@ -19,7 +19,7 @@ use crate::model::{
 use crate::{check_datastore, event, new_id, now, Catalog, CatalogError};
 
 /// A new upload, as a client sends it.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct NewUpload {
     /// Name.
     pub name: String,

@@ -543,6 +543,20 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
+/// Runs a catalog call and answers its value as JSON with `status` (nothing for 204).
+async fn answer<T: serde::Serialize + Send + 'static>(
+    state: &AppState,
+    status: StatusCode,
+    work: impl FnOnce(&Catalog) -> Result<T, CatalogError> + Send + 'static,
+) -> Result<Response, JsonError> {
+    let value = blocking(state, work).await?;
+    Ok(if status == StatusCode::NO_CONTENT {
+        status.into_response()
+    } else {
+        ok(status, &value)
+    })
+}
+
 fn ok<T: serde::Serialize>(status: StatusCode, value: &T) -> Response {
     (status, Json(value)).into_response()
 }
@@ -577,20 +591,18 @@ async fn datastore(
     State(state): State<AppState>,
     Path(ds): Path<String>,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.datastore(&ds)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.datastore(&ds)).await
 }
 
 async fn processings(
     State(state): State<AppState>,
     Path(ds): Path<String>,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| {
+    answer(&state, StatusCode::OK, move |c| {
         c.datastore(&ds)?;
         Ok(c.processings())
     })
-    .await?;
-    Ok(ok(StatusCode::OK, &value))
+    .await
 }
 
 async fn create_upload(
@@ -598,29 +610,31 @@ async fn create_upload(
     Path(ds): Path<String>,
     ApiJson(new): ApiJson<catalog::NewUpload>,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.create_upload(&ds, new)).await?;
-    Ok(ok(StatusCode::CREATED, &value))
+    answer(&state, StatusCode::CREATED, move |c| {
+        c.create_upload(&ds, new)
+    })
+    .await
 }
 
 async fn list_uploads(
     State(state): State<AppState>,
     Path(ds): Path<String>,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.uploads(&ds)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.uploads(&ds)).await
 }
 
 async fn upload(State(state): State<AppState>, Path((ds, id)): Ids) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.upload(&ds, &id)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.upload(&ds, &id)).await
 }
 
 async fn delete_upload(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    blocking(&state, move |c| c.delete_upload(&ds, &id)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    answer(&state, StatusCode::NO_CONTENT, move |c| {
+        c.delete_upload(&ds, &id)
+    })
+    .await
 }
 
 /// A blocking reader over body chunks sent from the async side.
@@ -798,8 +812,10 @@ async fn upload_md5(
     request: Request,
 ) -> Result<Response, JsonError> {
     let text = file_or_body_text(request, &state).await?;
-    let value = blocking(&state, move |c| c.declare_upload_md5(&ds, &id, &text)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| {
+        c.declare_upload_md5(&ds, &id, &text)
+    })
+    .await
 }
 
 /// A small file sent as a multipart part or as the raw body, as text.
@@ -876,32 +892,28 @@ async fn close_upload(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.close_upload(&ds, &id)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.close_upload(&ds, &id)).await
 }
 
 async fn upload_checks(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.upload_checks(&ds, &id)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.upload_checks(&ds, &id)).await
 }
 
 async fn check_execution(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.check_execution(&ds, &id)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.check_execution(&ds, &id)).await
 }
 
 async fn check_logs(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.check_logs(&ds, &id)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.check_logs(&ds, &id)).await
 }
 
 async fn create_execution(
@@ -909,64 +921,65 @@ async fn create_execution(
     Path(ds): Path<String>,
     ApiJson(new): ApiJson<catalog::NewExecution>,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.create_execution(&ds, new)).await?;
-    Ok(ok(StatusCode::CREATED, &value))
+    answer(&state, StatusCode::CREATED, move |c| {
+        c.create_execution(&ds, new)
+    })
+    .await
 }
 
 async fn list_executions(
     State(state): State<AppState>,
     Path(ds): Path<String>,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.executions(&ds)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.executions(&ds)).await
 }
 
 async fn execution(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.execution(&ds, &id)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.execution(&ds, &id)).await
 }
 
 async fn launch_execution(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.launch_execution(&ds, &id)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| {
+        c.launch_execution(&ds, &id)
+    })
+    .await
 }
 
 async fn execution_logs(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.execution_logs(&ds, &id)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.execution_logs(&ds, &id)).await
 }
 
 async fn list_stored_data(
     State(state): State<AppState>,
     Path(ds): Path<String>,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.stored_datas(&ds)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.stored_datas(&ds)).await
 }
 
 async fn stored_data(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.stored_data(&ds, &id)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.stored_data(&ds, &id)).await
 }
 
 async fn delete_stored_data(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    blocking(&state, move |c| c.delete_stored_data(&ds, &id)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    answer(&state, StatusCode::NO_CONTENT, move |c| {
+        c.delete_stored_data(&ds, &id)
+    })
+    .await
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -1001,27 +1014,27 @@ async fn create_static(
     let name = field(&form, "name", query.name);
     let kind = field(&form, "type", query.kind);
     let description = field(&form, "description", query.description);
-    let value = blocking(&state, move |c| {
+    answer(&state, StatusCode::CREATED, move |c| {
         c.create_static(&ds, &name, &kind, &description, &content)
     })
-    .await?;
-    Ok(ok(StatusCode::CREATED, &value))
+    .await
 }
 
 async fn list_statics(
     State(state): State<AppState>,
     Path(ds): Path<String>,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.statics(&ds)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.statics(&ds)).await
 }
 
 async fn static_info(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.static_file_info(&ds, &id)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| {
+        c.static_file_info(&ds, &id)
+    })
+    .await
 }
 
 async fn static_file(
@@ -1040,8 +1053,10 @@ async fn delete_static(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    blocking(&state, move |c| c.delete_static(&ds, &id)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    answer(&state, StatusCode::NO_CONTENT, move |c| {
+        c.delete_static(&ds, &id)
+    })
+    .await
 }
 
 async fn create_configuration(
@@ -1049,24 +1064,24 @@ async fn create_configuration(
     Path(ds): Path<String>,
     ApiJson(body): ApiJson<catalog::ConfigurationBody>,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.create_configuration(&ds, body)).await?;
-    Ok(ok(StatusCode::CREATED, &value))
+    answer(&state, StatusCode::CREATED, move |c| {
+        c.create_configuration(&ds, body)
+    })
+    .await
 }
 
 async fn list_configurations(
     State(state): State<AppState>,
     Path(ds): Path<String>,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.configurations(&ds)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.configurations(&ds)).await
 }
 
 async fn configuration(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.configuration(&ds, &id)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.configuration(&ds, &id)).await
 }
 
 async fn replace_configuration(
@@ -1074,16 +1089,20 @@ async fn replace_configuration(
     Path((ds, id)): Ids,
     ApiJson(body): ApiJson<catalog::ConfigurationBody>,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.replace_configuration(&ds, &id, body)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| {
+        c.replace_configuration(&ds, &id, body)
+    })
+    .await
 }
 
 async fn delete_configuration(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    blocking(&state, move |c| c.delete_configuration(&ds, &id)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    answer(&state, StatusCode::NO_CONTENT, move |c| {
+        c.delete_configuration(&ds, &id)
+    })
+    .await
 }
 
 async fn create_offering(
@@ -1106,34 +1125,31 @@ async fn configuration_offerings(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| {
+    answer(&state, StatusCode::OK, move |c| {
         c.configuration(&ds, &id)?;
         Ok(c.offerings(&ds)?
             .into_iter()
             .filter(|o| o.configuration.id == id)
             .collect::<Vec<_>>())
     })
-    .await?;
-    Ok(ok(StatusCode::OK, &value))
+    .await
 }
 
 async fn list_offerings(
     State(state): State<AppState>,
     Path(ds): Path<String>,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.offerings(&ds)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.offerings(&ds)).await
 }
 
 async fn offering(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.offering(&ds, &id)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.offering(&ds, &id)).await
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 struct OfferingUpdate {
     open: bool,
 }
@@ -1143,16 +1159,20 @@ async fn update_offering(
     Path((ds, id)): Ids,
     ApiJson(update): ApiJson<OfferingUpdate>,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.set_offering_open(&ds, &id, update.open)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| {
+        c.set_offering_open(&ds, &id, update.open)
+    })
+    .await
 }
 
 async fn delete_offering(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    blocking(&state, move |c| c.delete_offering(&ds, &id)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    answer(&state, StatusCode::NO_CONTENT, move |c| {
+        c.delete_offering(&ds, &id)
+    })
+    .await
 }
 
 async fn create_permission(
@@ -1160,32 +1180,34 @@ async fn create_permission(
     Path(ds): Path<String>,
     ApiJson(new): ApiJson<catalog::NewPermission>,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.create_permission(&ds, new)).await?;
-    Ok(ok(StatusCode::CREATED, &value))
+    answer(&state, StatusCode::CREATED, move |c| {
+        c.create_permission(&ds, new)
+    })
+    .await
 }
 
 async fn list_permissions(
     State(state): State<AppState>,
     Path(ds): Path<String>,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.permissions(&ds)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.permissions(&ds)).await
 }
 
 async fn permission(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.permission(&ds, &id)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| c.permission(&ds, &id)).await
 }
 
 async fn delete_permission(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
-    blocking(&state, move |c| c.delete_permission(&ds, &id)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    answer(&state, StatusCode::NO_CONTENT, move |c| {
+        c.delete_permission(&ds, &id)
+    })
+    .await
 }
 
 async fn create_key(
@@ -1201,16 +1223,14 @@ async fn create_key(
 }
 
 async fn list_keys(State(state): State<AppState>) -> Result<Response, JsonError> {
-    let value = blocking(&state, Catalog::keys).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, Catalog::keys).await
 }
 
 async fn delete_key(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, JsonError> {
-    blocking(&state, move |c| c.delete_key(&id)).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    answer(&state, StatusCode::NO_CONTENT, move |c| c.delete_key(&id)).await
 }
 
 async fn add_key_access(
@@ -1218,8 +1238,116 @@ async fn add_key_access(
     Path(id): Path<String>,
     ApiJson(access): ApiJson<catalog::KeyAccess>,
 ) -> Result<Response, JsonError> {
-    let value = blocking(&state, move |c| c.add_key_access(&id, access)).await?;
-    Ok(ok(StatusCode::OK, &value))
+    answer(&state, StatusCode::OK, move |c| {
+        c.add_key_access(&id, access)
+    })
+    .await
+}
+
+/// The schema a route answers: its name and whether it is a list (`None`: no JSON body).
+fn response_schema(r: &ApiRoute) -> Option<(&'static str, bool)> {
+    let path = r.path;
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    let last = parts.last().copied().unwrap_or_default();
+    let list = r.method == "GET" && !last.starts_with('{');
+    let noun = parts
+        .iter()
+        .rev()
+        .find(|p| !p.starts_with('{'))
+        .copied()
+        .unwrap_or_default();
+    let schema = match noun {
+        _ if r.method == "DELETE" => return None,
+        "logs" => return Some(("LogLine", true)),
+        "{datastore}" | "datastores" => return Some(("Datastore", false)),
+        "processings" => "Processing",
+        "uploads" | "md5" | "close" => "Upload",
+        "data" => return Some(("UploadFile", false)),
+        "checks" => return Some(("UploadChecks", false)),
+        "executions" if path.contains("/checks/") => "CheckExecution",
+        "executions" | "launch" => "Execution",
+        "stored_data" => "StoredData",
+        "statics" => "Static",
+        "configurations" => "Configuration",
+        "offerings" => "Offering",
+        "permissions" => "Permission",
+        "keys" | "accesses" => "Key",
+        _ => return None,
+    };
+    Some((schema, list && !matches!(noun, "launch" | "md5" | "close")))
+}
+
+/// The component schemas, from the catalog's types.
+fn component_schemas() -> JsonValue {
+    use schemars::generate::SchemaSettings;
+    // OpenAPI 3.1 schemas are JSON Schema 2020-12, kept under components/schemas.
+    let mut settings = SchemaSettings::draft2020_12();
+    settings.definitions_path = "/components/schemas".into();
+    let mut generator = settings.into_generator();
+    let mut schemas = serde_json::Map::new();
+    macro_rules! add {
+        ($($name:literal => $ty:ty),* $(,)?) => {
+            $(
+                let schema = generator.subschema_for::<$ty>();
+                schemas.insert($name.to_owned(), schema.to_value());
+            )*
+        };
+    }
+    add!(
+        "Datastore" => catalog::Datastore,
+        "Processing" => catalog::Processing,
+        "NewUpload" => catalog::NewUpload,
+        "Upload" => catalog::Upload,
+        "UploadFile" => catalog::UploadFile,
+        "UploadChecks" => catalog::UploadChecks,
+        "CheckExecution" => catalog::CheckExecution,
+        "NewExecution" => catalog::NewExecution,
+        "Execution" => catalog::Execution,
+        "StoredData" => catalog::StoredData,
+        "Static" => catalog::Static,
+        "Configuration" => catalog::Configuration,
+        "ConfigurationBody" => catalog::ConfigurationBody,
+        "NewOffering" => catalog::NewOffering,
+        "OfferingUpdate" => OfferingUpdate,
+        "Offering" => catalog::Offering,
+        "NewPermission" => catalog::NewPermission,
+        "Permission" => catalog::Permission,
+        "NewKey" => catalog::NewKey,
+        "KeyAccess" => catalog::KeyAccess,
+        "Key" => catalog::Key,
+    );
+    // The types' own definitions replace the references `subschema_for` answered for them.
+    for (name, schema) in generator.take_definitions(true) {
+        schemas.insert(name, schema);
+    }
+    // A schema that is itself a reference (`subschema_for` of a type kept in the definitions)
+    // is replaced by what it refers to.
+    let resolved: Vec<(String, JsonValue)> = schemas
+        .iter()
+        .filter_map(|(name, schema)| {
+            let target = schema.get("$ref")?.as_str()?.rsplit('/').next()?.to_owned();
+            (target != *name).then(|| {
+                (
+                    name.clone(),
+                    schemas.get(&target).cloned().unwrap_or_default(),
+                )
+            })
+        })
+        .collect();
+    for (name, schema) in resolved {
+        schemas.insert(name, schema);
+    }
+    schemas.insert("LogLine".to_owned(), json!({"type": "string"}));
+    JsonValue::Object(schemas)
+}
+
+fn schema_ref(name: &str, list: bool) -> JsonValue {
+    let reference = json!({"$ref": format!("#/components/schemas/{name}")});
+    if list {
+        json!({"type": "array", "items": reference})
+    } else {
+        reference
+    }
 }
 
 /// The OpenAPI 3.1 document of [`ROUTES`].
@@ -1235,14 +1363,25 @@ pub fn openapi_document() -> JsonValue {
                 (r.path.ends_with("/data")).then(|| json!({"name": "path", "in": "query", "required": false, "description": "where the file goes in the upload (default: the multipart file name)", "schema": {"type": "string"}})),
             )
             .collect();
+        let success = match response_schema(r) {
+            Some((name, list)) => {
+                json!({"description": "success", "content": {"application/json": {"schema": schema_ref(name, list)}}})
+            }
+            None if r.path.ends_with("/file") => {
+                json!({"description": "the file", "content": {"application/vnd.ogc.sld+xml": {"schema": {"type": "string"}}}})
+            }
+            None => json!({"description": "success"}),
+        };
         let mut operation = json!({
             "summary": r.summary,
             "operationId": operation_id(r),
             "parameters": parameters,
             "responses": {
-                r.status.to_string(): {"description": "success"},
+                r.status.to_string(): success,
                 "400": {"$ref": "#/components/responses/Error"},
+                "401": {"$ref": "#/components/responses/Error"},
                 "404": {"$ref": "#/components/responses/Error"},
+                "409": {"$ref": "#/components/responses/Error"},
             },
         });
         if !r.auth {
@@ -1250,7 +1389,11 @@ pub fn openapi_document() -> JsonValue {
         }
         match r.body {
             Some(body) if body.starts_with("json:") => {
-                operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"type": "object", "title": &body[5..]}}}});
+                let name = match &body[5..] {
+                    "Configuration" => "ConfigurationBody",
+                    other => other,
+                };
+                operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema_ref(name, false)}}});
             }
             Some("file") => {
                 operation["requestBody"] = json!({"required": true, "content": {
@@ -1271,6 +1414,15 @@ pub fn openapi_document() -> JsonValue {
         let entry = paths.entry(r.path.to_owned()).or_insert_with(|| json!({}));
         entry[r.method.to_ascii_lowercase()] = operation;
     }
+    let mut schemas = component_schemas();
+    if let Some(map) = schemas.as_object_mut() {
+        map.insert(
+            "Error".to_owned(),
+            json!({
+            "type": "object", "required": ["error", "error_description"],
+            "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}}),
+        );
+    }
     json!({
         "openapi": "3.1.0",
         "info": {"title": "Tuilerie publication API", "version": env!("CARGO_PKG_VERSION"),
@@ -1279,9 +1431,8 @@ pub fn openapi_document() -> JsonValue {
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "responses": {"Error": {"description": "a client error", "content": {"application/json": {"schema": {
-                "type": "object", "required": ["error", "error_description"],
-                "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}}}}}}}
+            "schemas": schemas,
+            "responses": {"Error": {"description": "a client error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}}
         },
         "paths": paths,
     })
@@ -1318,6 +1469,25 @@ async fn openapi() -> Response {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_schema_reference_of_the_document_resolves() {
+        let document = openapi_document();
+        let text = document.to_string();
+        let schemas = document["components"]["schemas"].as_object().unwrap();
+        for reference in text.split("\"$ref\":\"").skip(1) {
+            let target = reference.split('"').next().unwrap();
+            let name = target.rsplit('/').next().unwrap();
+            assert!(
+                target.starts_with("#/components/")
+                    && (schemas.contains_key(name) || target.contains("/responses/")),
+                "dangling {target}"
+            );
+        }
+        let upload = &schemas["Upload"];
+        assert!(upload["properties"]["_id"].is_object(), "{upload}");
+        assert!(upload["properties"]["status"].is_object(), "{upload}");
+    }
 
     #[test]
     fn every_route_has_a_handler_and_an_operation() {

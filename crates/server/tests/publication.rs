@@ -470,6 +470,33 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
     );
     assert!(!pixels.pixels().any(|p| p.0 == [0xE4, 0x1A, 0x1C, 255]));
 
+    // Swaps never fail a request: maps are asked for while the style changes back and forth.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hammer = {
+        let stop = std::sync::Arc::clone(&stop);
+        let url = server.url(COMMUNES_MAP);
+        std::thread::spawn(move || {
+            let mut answered = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, _, body) = get_bytes(&url, &[]);
+                assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+                answered += 1;
+            }
+            answered
+        })
+    };
+    for style in [&original_style, &blue_style, &original_style, &blue_style] {
+        api.ok(
+            api.put(
+                &format!("/configurations/{config_id}"),
+                &wms_vector("communes", &stored_id, "Communes-IDF", style),
+            ),
+            200,
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(hammer.join().unwrap() > 0);
+
     // Restricted: gone from anonymous capabilities; 401 without key, 403 with a key that does
     // not grant it, 200 with one that does.
     api.ok(
@@ -525,11 +552,26 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
     // The OpenAPI document needs no token and lists the routes.
     let (status, _, document) = get(&server.url("/api/openapi.json"));
     assert_eq!(status, 200);
-    let document: Value = serde_json::from_str(&document).unwrap();
+    let parsed: Value = serde_json::from_str(&document).unwrap();
     assert!(
-        document["paths"]["/api/datastores/{datastore}/configurations/{id}/offerings"]["post"]
+        parsed["paths"]["/api/datastores/{datastore}/configurations/{id}/offerings"]["post"]
             .is_object()
     );
+    // Valid OpenAPI 3.1, by an independent validator where it is installed (CI installs it).
+    let has_validator = std::process::Command::new("python3")
+        .args(["-c", "import openapi_spec_validator"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if has_validator {
+        let file = data.path().join("openapi.json");
+        std::fs::write(&file, &document).unwrap();
+        common::run_python_ok(&format!(
+            "import json; from openapi_spec_validator import validate; validate(json.load(open({:?}))); print('ok')",
+            file.to_str().unwrap()
+        ));
+    } else {
+        eprintln!("skipped the OpenAPI validation: pip install openapi-spec-validator");
+    }
 }
 
 fn raster_upload_and_pyramid(api: &Api<'_>, bottom: &str) -> (Value, Value) {
@@ -717,4 +759,115 @@ fn a_killed_server_resumes_its_pyramid_generation_after_a_restart() {
     );
     assert_eq!(stored["status"], "GENERATED");
     assert_eq!(stored["type_infos"]["levels"].as_array().unwrap().len(), 11);
+}
+
+fn tuilerie(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(common::BIN)
+        .args(args)
+        .env("TUILERIE_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+/// Polls `url` (with headers) until it answers `status`.
+fn wait_for_status(url: &str, headers: &[(&str, &str)], status: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (answered, _, _) = get_bytes(url, headers);
+        if answered == status {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} still answers {answered}, not {status}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn tuilerie_publish_publishes_on_the_data_directory_of_a_running_server() {
+    let data = tempfile::tempdir().unwrap();
+    let data_arg = data.path().to_str().unwrap().to_owned();
+    let server = Server::start(&["--data", &data_arg]);
+    let gpkg = fixture("gpkg/communes_2154.gpkg");
+    let sld = fixture("wms/communes.sld");
+
+    // A refused file: exit 1 and the check's reason.
+    let refused = tuilerie(&[
+        "publish",
+        "vector",
+        gpkg.to_str().unwrap(),
+        "--style",
+        sld.to_str().unwrap(),
+        "--layer-name",
+        "communes",
+        "--srs",
+        "EPSG:4326",
+        "--data",
+        &data_arg,
+    ]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("refused") && stderr.contains("EPSG:2154"),
+        "{stderr}"
+    );
+
+    let vector = tuilerie(&[
+        "publish",
+        "vector",
+        gpkg.to_str().unwrap(),
+        "--style",
+        sld.to_str().unwrap(),
+        "--tables",
+        "communes_idf",
+        "--layer-name",
+        "communes",
+        "--title",
+        "Communes",
+        "--data",
+        &data_arg,
+    ]);
+    assert!(
+        vector.status.success(),
+        "{}",
+        String::from_utf8_lossy(&vector.stderr)
+    );
+    assert!(String::from_utf8_lossy(&vector.stdout).contains("published 'communes' (WMS-VECTOR)"));
+    wait_for_status(&server.url(COMMUNES_MAP), &[], 200);
+
+    let tif = fixture("rasters/rgb_4326.tif");
+    let raster = tuilerie(&[
+        "publish",
+        "raster",
+        tif.to_str().unwrap(),
+        "--tms",
+        "PM",
+        "--levels",
+        "8-10",
+        "--layer-name",
+        "scan",
+        "--compression",
+        "png",
+        "--restricted",
+        "--data",
+        &data_arg,
+    ]);
+    assert!(
+        raster.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raster.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&raster.stdout).into_owned();
+    let key = stdout
+        .lines()
+        .find_map(|l| l.split("X-Api-Key: ").nth(1))
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .trim()
+        .to_owned();
+    let tile = server.url("/wmts/scan/default/PM/10/352/518.png");
+    wait_for_status(&tile, &[("X-Api-Key", &key)], 200);
+    let (status, _, _) = get_bytes(&tile, &[]);
+    assert_eq!(status, 401);
 }
