@@ -474,11 +474,7 @@ impl Catalog {
         }
         match body.kind {
             ConfigurationType::WmsVector => {
-                if body
-                    .type_infos
-                    .getfeatureinfo
-                    .is_some_and(|g| g.stored_data)
-                {
+                if body.stored_data_info() {
                     return invalid("getfeatureinfo.stored_data is for pyramids; WMS-VECTOR layers answer GetFeatureInfo with their features".to_owned());
                 }
                 let mut warnings = Vec::new();
@@ -724,11 +720,7 @@ pub(crate) fn publications(
                         .join(format!("{}.json", pyramid::PYRAMID_NAME)),
                     bottom_level: data.bottom_level.clone(),
                     top_level: data.top_level.clone(),
-                    getfeatureinfo: config
-                        .body
-                        .type_infos
-                        .getfeatureinfo
-                        .is_some_and(|g| g.stored_data),
+                    getfeatureinfo: config.body.stored_data_info(),
                     styles: config
                         .body
                         .type_infos

@@ -434,6 +434,19 @@ pub struct ConfigurationBody {
     /// Attribution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attribution: Option<Attribution>,
+    /// `{stored_data: true}`: GetFeatureInfo answers the stored pixel value (pyramids). The
+    /// Entrepôt's tutorials put it here, beside `type_infos`; inside `type_infos` works too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub getfeatureinfo: Option<GetFeatureInfo>,
+}
+
+impl ConfigurationBody {
+    /// Whether GetFeatureInfo answers the stored pixel values.
+    pub fn stored_data_info(&self) -> bool {
+        self.getfeatureinfo
+            .or(self.type_infos.getfeatureinfo)
+            .is_some_and(|g| g.stored_data)
+    }
 }
 
 /// `type_infos` of a configuration.

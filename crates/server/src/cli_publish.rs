@@ -419,6 +419,7 @@ fn publish_vector(catalog: &Catalog, args: &VectorArgs) -> Result<Vec<String>, S
         },
         metadata: Vec::new(),
         attribution: None,
+        getfeatureinfo: None,
     };
     configure_and_offer(catalog, body, "wms-vector", args.restricted)
 }
@@ -498,6 +499,7 @@ fn publish_raster(catalog: &Catalog, args: &RasterArgs) -> Result<Vec<String>, S
         },
         metadata: Vec::new(),
         attribution: None,
+        getfeatureinfo: None,
     };
     let mut lines = configure_and_offer(
         catalog,

@@ -68,11 +68,32 @@ fn tile_map_document(layer: &Layer, pyramid: &PyramidLayer, base: &str) -> Strin
     let name = xml_escape(&layer.name);
     let mut out = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<TileMap version=\"1.0.0\" tilemapservice=\"{base}/tms/1.0.0/\">\n  \
-         <Title>{}</Title>\n  <Abstract>{}</Abstract>\n  <SRS>{}</SRS>\n",
+         <Title>{}</Title>\n  <Abstract>{}</Abstract>\n",
         xml_escape(&layer.title),
         xml_escape(&layer.abstract_text),
-        xml_escape(set.crs().code())
     );
+    if !layer.keywords.is_empty() {
+        let _ = writeln!(
+            out,
+            "  <KeywordList>{}</KeywordList>",
+            xml_escape(&layer.keywords.join(" "))
+        );
+    }
+    for url in &layer.metadata.metadata_urls {
+        let _ = writeln!(
+            out,
+            "  <Metadata type=\"TC211\" mime-type=\"text/xml\" href=\"{}\"/>",
+            xml_escape(url)
+        );
+    }
+    if !layer.metadata.attribution.is_empty() {
+        let _ = writeln!(
+            out,
+            "  <Attribution><Title>{}</Title></Attribution>",
+            xml_escape(&layer.metadata.attribution)
+        );
+    }
+    let _ = writeln!(out, "  <SRS>{}</SRS>", xml_escape(set.crs().code()));
     let extent = pyramid.native_bbox;
     let _ = writeln!(
         out,

@@ -488,6 +488,14 @@ fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &s
         c(native[2]),
         c(native[3])
     );
+    // The layer's metadata records (ISO 19115 / 19139), as ows:Metadata links.
+    for url in &layer.metadata.metadata_urls {
+        let _ = writeln!(
+            out,
+            "      <ows:Metadata xlink:type=\"simple\" xlink:href=\"{}\"/>",
+            xml_escape(url)
+        );
+    }
     let _ = writeln!(
         out,
         "      <Style isDefault=\"true\">\n        <ows:Title>Default</ows:Title>\n        \

@@ -115,12 +115,28 @@ impl<'a> Api<'a> {
         );
         let id = upload["_id"].as_str().unwrap().to_owned();
         for (name, path) in files {
-            let (status, body) = self.send(
-                "POST",
-                &format!("{DS}/uploads/{id}/data?path={name}"),
-                "application/octet-stream",
-                std::fs::read(path).unwrap(),
-            );
+            let bytes = std::fs::read(path).unwrap();
+            let (status, body) = if Path::new(name).extension().is_some_and(|e| e == "zip") {
+                // As the Entrepôt's SDK sends it: one multipart file part, the path from its
+                // file name.
+                let boundary = "XtuilerieUploadX";
+                let mut multipart = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/zip\r\n\r\n").into_bytes();
+                multipart.extend(&bytes);
+                multipart.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+                self.send(
+                    "POST",
+                    &format!("{DS}/uploads/{id}/data"),
+                    &format!("multipart/form-data; boundary={boundary}"),
+                    multipart,
+                )
+            } else {
+                self.send(
+                    "POST",
+                    &format!("{DS}/uploads/{id}/data?path={name}"),
+                    "application/octet-stream",
+                    bytes,
+                )
+            };
             assert_eq!(status, 200, "{body}");
             assert_eq!(body["size"], std::fs::metadata(path).unwrap().len());
         }
@@ -250,8 +266,9 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
     let wrong = api.upload(
         "VECTOR",
         "EPSG:4326",
-        &[("communes.gpkg", &fixture("gpkg/communes_2154.gpkg"))],
+        &[("communes.zip", &fixture("gpkg/communes.zip"))],
     );
+    assert_eq!(wrong["files"][0]["path"], "communes.zip");
     assert_eq!(wrong["status"], "UNSTABLE");
     let checks = api.ok(api.get(&format!("/uploads/{}/checks", id(&wrong))), 200);
     let failed = &checks["failed"][0];
@@ -264,6 +281,30 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
         logs.contains("EPSG:2154") && logs.contains("EPSG:4326"),
         "{logs}"
     );
+
+    // Paths stay inside the upload.
+    let open_upload = api.ok(
+        api.post(
+            "/uploads",
+            &json!({"name": "x", "type": "VECTOR", "srs": "EPSG:2154"}),
+        ),
+        201,
+    );
+    let (status, body) = api.send(
+        "POST",
+        &format!(
+            "{DS}/uploads/{}/data?path=../../evil.gpkg",
+            id(&open_upload)
+        ),
+        "application/octet-stream",
+        b"x".to_vec(),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error_description"].as_str().unwrap().contains("'..'"),
+        "{body}"
+    );
+    assert!(!data.path().join("evil.gpkg").exists());
 
     // The producer path.
     let upload = api.upload(
@@ -631,9 +672,11 @@ fn a_geotiff_becomes_a_pyramid_published_on_wmts_tms_and_wms() {
         json!({
             "type": "WMTS-TMS", "name": "scan", "layer_name": "scan",
             "type_infos": {"title": "Scan", "abstract": "a raster", "keywords": ["raster"],
-                           "used_data": [{"stored_data": stored_id, "bottom_level": bottom, "top_level": "8"}],
-                           "getfeatureinfo": {"stored_data": true}},
-            "metadata": [], "attribution": {"title": "Synthetic", "url": "https://example.org"}
+                           "used_data": [{"stored_data": stored_id, "bottom_level": bottom, "top_level": "8"}]},
+            // Beside type_infos, as the Entrepôt's tutorial writes it.
+            "getfeatureinfo": {"stored_data": true},
+            "metadata": [{"format": "application/xml", "url": "https://example.org/scan.xml", "type": "ISO19115:2003"}],
+            "attribution": {"title": "Synthetic", "url": "https://example.org"}
         })
     };
     let (status, body) = api.post("/configurations", &wmts("14"));
@@ -665,9 +708,22 @@ fn a_geotiff_becomes_a_pyramid_published_on_wmts_tms_and_wms() {
         caps.contains("<ows:Identifier>scan</ows:Identifier>"),
         "{caps}"
     );
+    assert!(
+        caps.contains("https://example.org/scan.xml"),
+        "metadata link: {caps}"
+    );
     let (status, _, tms) = get(&server.url("/tms/1.0.0"));
     assert_eq!(status, 200);
     assert!(tms.contains("/tms/1.0.0/scan"), "{tms}");
+    let (_, _, tile_map) = get(&server.url("/tms/1.0.0/scan"));
+    assert!(
+        tile_map.contains("href=\"https://example.org/scan.xml\""),
+        "{tile_map}"
+    );
+    assert!(
+        tile_map.contains("<Attribution><Title>Synthetic</Title></Attribution>"),
+        "{tile_map}"
+    );
     // Lon 2.2, lat 48.85 at PM level 11: col 1036, row 704.
     let (status, headers, tile) =
         get_bytes(&server.url("/wmts/scan/default/PM/11/704/1036.png"), &[]);
@@ -870,4 +926,11 @@ fn tuilerie_publish_publishes_on_the_data_directory_of_a_running_server() {
     wait_for_status(&tile, &[("X-Api-Key", &key)], 200);
     let (status, _, _) = get_bytes(&tile, &[]);
     assert_eq!(status, 401);
+    let capabilities = server.url("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities");
+    let (_, _, anonymous) = get(&capabilities);
+    assert!(!anonymous.contains("<ows:Identifier>scan</ows:Identifier>"));
+    let (_, _, granted) = get(&format!("{capabilities}&apikey={key}"));
+    assert!(granted.contains("<ows:Identifier>scan</ows:Identifier>"));
+    let (_, _, tms) = get(&server.url("/tms/1.0.0"));
+    assert!(!tms.contains("/tms/1.0.0/scan"), "{tms}");
 }
