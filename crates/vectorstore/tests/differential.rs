@@ -83,6 +83,7 @@ fn every_feature_and_attribute_matches_what_gdal_reads() {
     for file in [
         "world.gpkg",
         "communes_2154.gpkg",
+        "qgis_3_22.gpkg",
         "edge_cases.gpkg",
         "random_4326.gpkg",
     ] {

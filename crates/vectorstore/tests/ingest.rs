@@ -55,6 +55,82 @@ fn natural_earth_countries_written_by_ogr2ogr_integrate_with_srs_count_and_attri
 }
 
 #[test]
+fn a_geopackage_written_by_qgis_integrates_with_srs_counts_types_and_values() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let report = ingest("qgis_3_22.gpkg", data.path(), "qgis", None);
+    assert!(!report.is_refused(), "{:#?}", report.findings);
+    let summary: Vec<(&str, &str, &str, u64)> = report
+        .layers
+        .iter()
+        .map(|l| {
+            (
+                l.name.as_str(),
+                l.source_name.as_str(),
+                l.srs.as_str(),
+                l.features,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (
+                "arbres_remarquables",
+                "Arbres remarquables",
+                "EPSG:4326",
+                3
+            ),
+            (
+                "parcelles_cadastrales",
+                "Parcelles cadastrales",
+                "EPSG:2154",
+                4
+            ),
+        ]
+    );
+    let parcels = &report.layers[1];
+    let attributes: Vec<(&str, &str, AttributeType)> = parcels
+        .attributes
+        .iter()
+        .map(|a| (a.name.as_str(), a.source_name.as_str(), a.ty))
+        .collect();
+    assert_eq!(
+        attributes,
+        [
+            ("numero", "Numéro", AttributeType::Integer),
+            ("nom_commune", "Nom-Commune", AttributeType::Text),
+            ("surface_m2", "Surface m2", AttributeType::Real),
+            ("bati", "Bâti", AttributeType::Boolean),
+            ("date_maj", "Date MAJ", AttributeType::Date),
+        ]
+    );
+    assert_eq!(parcels.geometry_type, "POLYGON");
+    assert_eq!(parcels.invalid_geometries, 0);
+    let store = Store::open(report.stored.as_ref().expect("stored"), StoreOptions::default())
+        .expect("opens");
+    let features: Vec<vectorstore::Feature> = store
+        .features(
+            "parcelles_cadastrales",
+            &crs::Bbox::new(650_000.0, 6_861_000.0, 652_000.0, 6_863_000.0).expect("bbox"),
+            &crs::Crs::from_epsg(2154).expect("crs"),
+            1000.0,
+            &["numero", "nom_commune", "bati", "date_maj"],
+        )
+        .expect("query")
+        .collect();
+    assert_eq!(features.len(), 4);
+    let second = &features[1];
+    assert_eq!(second.property("nom_commune"), Some(&Value::Text("Montreuil".into())));
+    assert_eq!(second.property("bati"), Some(&Value::Bool(false)));
+    assert_eq!(second.property("date_maj"), Some(&Value::Text("2023-12-24".into())));
+    let geo_types::Geometry::Polygon(polygon) = &second.geometry else {
+        panic!("{:?}", second.geometry)
+    };
+    assert_eq!(polygon.interiors().len(), 1, "the hole QGIS wrote is kept");
+    assert_eq!(features[3].property("nom_commune"), Some(&Value::Null));
+}
+
+#[test]
 fn attribute_and_layer_names_are_normalised_and_the_mapping_reported() {
     let data = tempfile::tempdir().expect("tempdir");
     let report = ingest("communes_2154.gpkg", data.path(), "communes", Some(2154));
