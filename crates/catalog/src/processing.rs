@@ -715,16 +715,19 @@ impl Catalog {
             .pyramid_parameters(&execution.parameters)
             .map_err(|e| e.to_string())?;
         let uploads = self.execution_uploads(datastore, execution)?;
+        let out = self.stored_dir(stored_id);
+        // Inputs only GDAL reads are copied here for the build (feature `gdal`).
+        let scratch = out.join(".gdal-inputs");
         let mut inputs = Vec::new();
         for (upload, files) in &uploads {
             let declared = crs::Crs::parse(&upload.srs).ok();
             for file in files.iter().filter(|f| is_raster_file(f)) {
                 inputs.push(
-                    pyramid::GeoTiff::open(file, declared.as_ref()).map_err(|e| error_chain(&e))?,
+                    pyramid::GeoTiff::open_any(file, declared.as_ref(), &scratch)
+                        .map_err(|e| error_chain(&e))?,
                 );
             }
         }
-        let out = self.stored_dir(stored_id);
         let options = pyramid::BuildOptions {
             tms: params.tms.clone(),
             bottom: params.bottom.clone(),
@@ -754,6 +757,8 @@ impl Catalog {
             }
         })
         .map_err(|e| error_chain(&e))?;
+        drop(inputs);
+        let _ = std::fs::remove_dir_all(&scratch);
         self.log(
             &execution.id,
             format!(

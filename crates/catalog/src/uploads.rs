@@ -457,6 +457,8 @@ impl Catalog {
     fn raster_check(&self, upload: &Upload) -> (bool, Vec<String>) {
         let files = self.upload_files(upload);
         let declared = crs::Crs::parse(&upload.srs).ok();
+        // Files only GDAL reads are copied here to be checked (feature `gdal`).
+        let scratch = self.upload_dir(&upload.id).join(".gdal-check");
         let mut lines = Vec::new();
         let mut passed = true;
         let mut rasters = 0;
@@ -472,7 +474,7 @@ impl Catalog {
             let name = path
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            match pyramid::GeoTiff::open(path, declared.as_ref()) {
+            match pyramid::GeoTiff::open_any(path, declared.as_ref(), &scratch) {
                 Ok(tiff) => {
                     let (w, h) = tiff.size();
                     if declared.as_ref().is_some_and(|d| !d.equivalent(tiff.crs())) {
@@ -496,6 +498,7 @@ impl Catalog {
                 }
             }
         }
+        let _ = std::fs::remove_dir_all(&scratch);
         if rasters == 0 {
             passed = false;
             lines.push(
@@ -524,8 +527,16 @@ pub(crate) fn is_vector_file(path: &Path) -> bool {
 }
 
 pub(crate) fn is_raster_file(path: &Path) -> bool {
+    // GeoTIFF; with the `gdal` feature also the common formats GDAL reads.
+    let accepted: &[&str] = if cfg!(feature = "gdal") {
+        &[
+            "tif", "tiff", "jp2", "ecw", "png", "jpg", "jpeg", "vrt", "img", "asc",
+        ]
+    } else {
+        &["tif", "tiff"]
+    };
     path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("tif") || e.eq_ignore_ascii_case("tiff"))
+        .is_some_and(|e| accepted.iter().any(|a| e.eq_ignore_ascii_case(a)))
 }
 
 /// A client path made safe: relative, no `..`, no hidden or empty parts, at most 8 levels.

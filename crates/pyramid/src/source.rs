@@ -86,6 +86,32 @@ fn source_error(path: &Path, reason: impl Into<String>) -> PyramidError {
 }
 
 impl GeoTiff {
+    /// Opens a build input: a GeoTIFF directly; with the crate feature `gdal`, any raster GDAL
+    /// reads (JPEG-compressed or palette TIFFs, JPEG 2000, ECW, VRT…) when the GeoTIFF reader
+    /// cannot, copied first by GDAL into a tiled, deflated GeoTIFF under `scratch` (which
+    /// must outlive the build).
+    pub fn open_any(
+        path: &Path,
+        default_crs: Option<&Crs>,
+        scratch: &Path,
+    ) -> Result<GeoTiff, PyramidError> {
+        match GeoTiff::open(path, default_crs) {
+            Ok(opened) => Ok(opened),
+            #[cfg(feature = "gdal")]
+            Err(direct) => {
+                let copy = gdal_copy(path, scratch).map_err(|reason| {
+                    source_error(path, format!("{direct}; and through GDAL: {reason}"))
+                })?;
+                GeoTiff::open(&copy, default_crs)
+            }
+            #[cfg(not(feature = "gdal"))]
+            Err(direct) => {
+                let _ = scratch;
+                Err(direct)
+            }
+        }
+    }
+
     /// Opens a GeoTIFF and reads its georeferencing; `default_crs` applies when it has no GeoKeys.
     pub fn open(path: &Path, default_crs: Option<&Crs>) -> Result<GeoTiff, PyramidError> {
         let mut decoder = open_decoder(path)?;
@@ -442,4 +468,26 @@ impl Window {
         let pixel = self.data.get(start..start + n)?;
         (!pixel[0].is_nan()).then_some(pixel)
     }
+}
+
+/// Copies a GDAL-readable raster into `scratch/{stem}.tif` (tiled, deflate, georeferenced).
+#[cfg(feature = "gdal")]
+fn gdal_copy(path: &Path, scratch: &Path) -> Result<std::path::PathBuf, String> {
+    let source = gdal::Dataset::open(path).map_err(|e| format!("cannot open it: {e}"))?;
+    std::fs::create_dir_all(scratch)
+        .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "input".to_owned(), |s| s.to_string_lossy().into_owned());
+    let target = scratch.join(format!("{stem}.tif"));
+    let driver = gdal::DriverManager::get_driver_by_name("GTiff").map_err(|e| e.to_string())?;
+    let options = gdal::raster::RasterCreationOptions::from_iter([
+        "TILED=YES",
+        "COMPRESS=DEFLATE",
+        "BIGTIFF=IF_SAFER",
+    ]);
+    source
+        .create_copy(&driver, &target, &options)
+        .map_err(|e| format!("cannot copy it to GeoTIFF: {e}"))?;
+    Ok(target)
 }

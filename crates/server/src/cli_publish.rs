@@ -445,10 +445,10 @@ fn publish_raster(catalog: &Catalog, args: &RasterArgs) -> Result<Vec<String>, S
         srs.clone()
     } else {
         let first = args.files.first().ok_or("no input file")?;
-        pyramid::GeoTiff::open(first, None)
-            .map_err(|e| error_chain(&e))?
-            .crs()
-            .to_string()
+        let scratch = std::env::temp_dir().join(format!("tuilerie-srs-{}", std::process::id()));
+        let opened = pyramid::GeoTiff::open_any(first, None, &scratch);
+        let _ = std::fs::remove_dir_all(&scratch);
+        opened.map_err(|e| error_chain(&e))?.crs().to_string()
     };
     let upload = upload(
         catalog,

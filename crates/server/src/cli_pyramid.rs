@@ -153,8 +153,10 @@ fn build(args: &BuildArgs) -> ExitCode {
         return crate::cli_pyramid_layer::build(args, layer, format, &tms);
     }
     let mut inputs = Vec::with_capacity(args.inputs.len());
+    // Inputs GDAL reads but the GeoTIFF reader does not are copied here (feature `gdal`).
+    let scratch = args.out.join(".gdal-inputs");
     for path in &args.inputs {
-        match GeoTiff::open(path, srs.as_ref()) {
+        match GeoTiff::open_any(path, srs.as_ref(), &scratch) {
             Ok(input) => inputs.push(input),
             Err(e) => {
                 eprintln!("error: {}", error_chain(&e));
@@ -178,6 +180,8 @@ fn build(args: &BuildArgs) -> ExitCode {
         bar.set_position(done);
     });
     bar.finish_and_clear();
+    drop(inputs);
+    let _ = std::fs::remove_dir_all(&scratch);
     match result {
         Ok(report) => {
             let seconds = started.elapsed().as_secs_f64();

@@ -281,6 +281,11 @@ fn load(
         }
     }
     if !archive::looks_like_zip(input) {
+        #[cfg(feature = "gdal")]
+        if !looks_like_sqlite(input) {
+            return Ok(through_ogr(input, unpack_dir, findings)?
+                .map(|path| vec![(path, file_name(input))]));
+        }
         return Ok(Some(vec![(input.to_owned(), file_name(input))]));
     }
     fsutil::create_dir_all(unpack_dir)?;
@@ -304,6 +309,54 @@ fn load(
                 return Ok(None);
             }
             Ok(Some(gpkgs))
+        }
+    }
+}
+
+/// Whether a file starts as an SQLite database does.
+#[cfg(feature = "gdal")]
+fn looks_like_sqlite(path: &Path) -> bool {
+    use std::io::Read as _;
+    let mut magic = [0u8; 16];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| &magic == crate::gpkg::SQLITE_MAGIC)
+}
+
+/// A file of another format, copied into a GeoPackage by OGR (`None`, with an error finding,
+/// when GDAL cannot read it).
+#[cfg(feature = "gdal")]
+fn through_ogr(
+    input: &Path,
+    unpack_dir: &Path,
+    findings: &mut Findings,
+) -> Result<Option<PathBuf>, VectorError> {
+    fsutil::create_dir_all(unpack_dir)?;
+    let stem = input
+        .file_stem()
+        .map_or_else(|| "data".to_owned(), |s| s.to_string_lossy().into_owned());
+    let output = unpack_dir.join(format!("{stem}.gpkg"));
+    let _ = std::fs::remove_file(&output);
+    match crate::ogr::convert(input, &output) {
+        Ok(layers) => {
+            findings.warning(
+                None,
+                format!(
+                    "'{}' is not a GeoPackage: its {layers} layer(s) were read through GDAL/OGR",
+                    file_name(input)
+                ),
+            );
+            Ok(Some(output))
+        }
+        Err(reason) => {
+            findings.error(
+                None,
+                format!(
+                    "'{}' is neither a GeoPackage nor a zip, and {reason}",
+                    file_name(input)
+                ),
+            );
+            Ok(None)
         }
     }
 }

@@ -37,6 +37,8 @@ mod geom;
 mod gpkg;
 mod ingest;
 mod names;
+#[cfg(feature = "gdal")]
+mod ogr;
 mod report;
 mod srs;
 mod store;

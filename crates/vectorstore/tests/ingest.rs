@@ -74,12 +74,7 @@ fn a_geopackage_written_by_qgis_integrates_with_srs_counts_types_and_values() {
     assert_eq!(
         summary,
         [
-            (
-                "arbres_remarquables",
-                "Arbres remarquables",
-                "EPSG:4326",
-                3
-            ),
+            ("arbres_remarquables", "Arbres remarquables", "EPSG:4326", 3),
             (
                 "parcelles_cadastrales",
                 "Parcelles cadastrales",
@@ -106,8 +101,11 @@ fn a_geopackage_written_by_qgis_integrates_with_srs_counts_types_and_values() {
     );
     assert_eq!(parcels.geometry_type, "POLYGON");
     assert_eq!(parcels.invalid_geometries, 0);
-    let store = Store::open(report.stored.as_ref().expect("stored"), StoreOptions::default())
-        .expect("opens");
+    let store = Store::open(
+        report.stored.as_ref().expect("stored"),
+        StoreOptions::default(),
+    )
+    .expect("opens");
     let features: Vec<vectorstore::Feature> = store
         .features(
             "parcelles_cadastrales",
@@ -120,9 +118,15 @@ fn a_geopackage_written_by_qgis_integrates_with_srs_counts_types_and_values() {
         .collect();
     assert_eq!(features.len(), 4);
     let second = &features[1];
-    assert_eq!(second.property("nom_commune"), Some(&Value::Text("Montreuil".into())));
+    assert_eq!(
+        second.property("nom_commune"),
+        Some(&Value::Text("Montreuil".into()))
+    );
     assert_eq!(second.property("bati"), Some(&Value::Bool(false)));
-    assert_eq!(second.property("date_maj"), Some(&Value::Text("2023-12-24".into())));
+    assert_eq!(
+        second.property("date_maj"),
+        Some(&Value::Text("2023-12-24".into()))
+    );
     let geo_types::Geometry::Polygon(polygon) = &second.geometry else {
         panic!("{:?}", second.geometry)
     };
