@@ -202,8 +202,12 @@ impl Catalog {
         let Some(publisher) = publisher else {
             return Ok(());
         };
-        let publications = self.publications()?;
-        let grants = self.grants()?;
+        // Read, prepared and swapped under the database lock, as `change` does: swaps happen
+        // in the order of the changes, so an older state never replaces a newer one.
+        let mut connection = self.db();
+        let tx = connection.transaction().map_err(CatalogError::Database)?;
+        let publications = configs::publications(&tx, &self.options.data_dir)?;
+        let grants = access::grants(&tx)?;
         let swap = publisher
             .prepare(&publications, &grants)
             .map_err(|reason| {
@@ -295,7 +299,7 @@ impl Catalog {
             }
         }
         tx.commit().map_err(CatalogError::Database)?;
-        drop(connection);
+        // Still under the lock: swaps happen in commit order.
         if let Some(swap) = swap {
             swap();
         }

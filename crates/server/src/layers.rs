@@ -613,6 +613,20 @@ impl LayerFactory {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match result {
             Ok(()) => {
+                // Stores of stored data no longer published are closed.
+                let used: Vec<&Path> = publications
+                    .iter()
+                    .flat_map(|p| match &p.source {
+                        catalog::PublicationKind::Vector { relations } => {
+                            relations.iter().map(|r| r.dir.as_path()).collect()
+                        }
+                        catalog::PublicationKind::Pyramid { .. } => Vec::new(),
+                    })
+                    .collect();
+                self.stores
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .retain(|dir, _| used.contains(&dir.as_path()));
                 *cache = built;
                 Ok(Snapshot::new(wms, tiles, grants.to_vec()))
             }
