@@ -2,7 +2,7 @@
 //! threads (`api.job_workers`), or run inline by [`Catalog::run_jobs`] (the CLI).
 //!
 //! The queue holds ids only; a job's state is its resource's status, so a restart rebuilds the
-//! queue from the database ([`Catalog::recover`]).
+//! queue from the database ([`Catalog::resume_interrupted`]).
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
@@ -67,9 +67,10 @@ impl Queue {
 }
 
 impl Catalog {
-    /// Starts `workers` threads (at least one) that run queued jobs for the life of the
-    /// process.
+    /// Queues the jobs a previous process left unfinished, then starts `workers` threads (at
+    /// least one) that run queued jobs for the life of the process.
     pub fn start_workers(self: &Arc<Self>, workers: usize) -> Result<(), CatalogError> {
+        self.resume_interrupted()?;
         for index in 0..workers.max(1) {
             let catalog = Arc::clone(self);
             std::thread::Builder::new()
@@ -109,8 +110,9 @@ impl Catalog {
         }
     }
 
-    /// Queues again the jobs a previous process left unfinished.
-    pub(crate) fn recover(&self) -> Result<(), CatalogError> {
+    /// Queues again the jobs a previous process left unfinished: uploads left CHECKING,
+    /// executions left WAITING or PROGRESS (they run at [`Catalog::run_jobs`] or on the workers).
+    pub fn resume_interrupted(&self) -> Result<(), CatalogError> {
         let uploads: Vec<(String, Upload)> = db::list_all(&self.db(), Kind::Upload)?;
         for (datastore, upload) in uploads {
             if upload.status == UploadStatus::Checking {

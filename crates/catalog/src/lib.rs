@@ -137,9 +137,10 @@ impl std::fmt::Debug for Catalog {
 }
 
 impl Catalog {
-    /// Opens the catalog of a data directory, creating and migrating its database. Jobs that
-    /// were running when the previous process stopped are queued again (they run once
-    /// [`Catalog::start_workers`] or [`Catalog::run_jobs`] is called).
+    /// Opens the catalog of a data directory, creating and migrating its database. Jobs left
+    /// unfinished by a previous server are resumed by [`Catalog::start_workers`] (the server's
+    /// call), not by a mere open: `tuilerie publish` opens the catalog of a running server and
+    /// must not run that server's jobs a second time.
     pub fn open(options: CatalogOptions) -> Result<Arc<Catalog>, CatalogError> {
         for dir in ["uploads", "stored", "statics"] {
             let path = options.data_dir.join(dir);
@@ -153,7 +154,6 @@ impl Catalog {
             jobs: jobs::Queue::default(),
             progress: Mutex::new(None),
         });
-        catalog.recover()?;
         Ok(catalog)
     }
 

@@ -196,9 +196,8 @@ impl Catalog {
             ));
         }
         let kind = if processing.id == PYRAMID_PROCESSING {
-            let params = self.pyramid_parameters(&new.parameters)?;
-            let first = &uploads[0];
-            let _ = (params.tms.id(), first);
+            // Refused now rather than at launch: the parameters name what is wrong.
+            self.pyramid_parameters(&new.parameters)?;
             StoredDataType::PyramidRaster
         } else {
             if let Some(name) = new.parameters.keys().next() {

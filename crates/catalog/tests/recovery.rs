@@ -84,6 +84,14 @@ fn checks_and_an_integration_cut_by_a_crash_run_again_at_the_next_start() {
     }
     {
         let catalog = open(dir.path());
+        // Opening alone (as `tuilerie publish` does beside a running server) runs nobody's
+        // jobs: only the server resumes them.
+        catalog.run_jobs();
+        assert_eq!(
+            catalog.upload(DS, &upload).unwrap().status,
+            UploadStatus::Checking
+        );
+        catalog.resume_interrupted().unwrap();
         catalog.run_jobs();
         assert_eq!(
             catalog.upload(DS, &upload).unwrap().status,
@@ -101,6 +109,7 @@ fn checks_and_an_integration_cut_by_a_crash_run_again_at_the_next_start() {
         std::fs::write(staging.join("data.gpkg"), b"half a file").unwrap();
     }
     let catalog = open(dir.path());
+    catalog.resume_interrupted().unwrap();
     catalog.run_jobs();
     let done = catalog.execution(DS, &execution).unwrap();
     assert_eq!(done.status, ExecutionStatus::Success);
@@ -147,6 +156,7 @@ fn a_job_whose_input_vanished_during_the_crash_fails_with_a_reason_and_its_store
         std::fs::remove_dir_all(dir.path().join("uploads").join(&upload)).unwrap();
     }
     let catalog = open(dir.path());
+    catalog.resume_interrupted().unwrap();
     catalog.run_jobs();
     assert_eq!(
         catalog.execution(DS, &execution).unwrap().status,

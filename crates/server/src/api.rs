@@ -403,10 +403,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
     for (path, methods) in by_path {
         router = router.route(path, methods);
     }
-    router.route_layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        authenticate,
-    ))
+    router
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
+        // Uploads stream to disk under the catalog's own limit (`api.max_upload_bytes`) and the
+        // server's (`server.max_body_bytes`): axum's 2 MB default for multipart bodies would
+        // refuse any real GeoPackage.
+        .layer(axum::extract::DefaultBodyLimit::disable())
 }
 
 /// The handler of a route of [`ROUTES`].
@@ -862,24 +867,29 @@ async fn small_form(request: Request, state: &AppState) -> Result<SmallForm, Jso
     let mut parts = axum::extract::Multipart::from_request(request, state)
         .await
         .map_err(|e| bad(format!("the multipart body cannot be read: {e}")))?;
-    while let Some(field) = parts
+    while let Some(mut field) = parts
         .next_field()
         .await
         .map_err(|e| bad(format!("the multipart body cannot be read: {e}")))?
     {
         let name = field.name().unwrap_or_default().to_owned();
         let is_file = field.file_name().is_some() || name == "file";
-        let bytes = field
-            .bytes()
+        // Read chunk by chunk: a part larger than the limit is refused before it is held.
+        let mut bytes = Vec::new();
+        while let Some(chunk) = field
+            .chunk()
             .await
-            .map_err(|e| bad(format!("part '{name}' cannot be read: {e}")))?;
-        if bytes.len() > SMALL_FORM_LIMIT {
-            return Err(bad(format!(
-                "part '{name}' is larger than {SMALL_FORM_LIMIT} bytes"
-            )));
+            .map_err(|e| bad(format!("part '{name}' cannot be read: {e}")))?
+        {
+            if bytes.len() + chunk.len() > SMALL_FORM_LIMIT {
+                return Err(bad(format!(
+                    "part '{name}' is larger than {SMALL_FORM_LIMIT} bytes"
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
         }
         if is_file {
-            form.file = Some(bytes.to_vec());
+            form.file = Some(bytes);
         } else {
             form.fields
                 .insert(name, String::from_utf8_lossy(&bytes).into_owned());

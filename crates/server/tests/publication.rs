@@ -305,6 +305,22 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
         "{body}"
     );
     assert!(!data.path().join("evil.gpkg").exists());
+    // A multipart file larger than axum's 2 MB default streams through.
+    let big: Vec<u8> = (0..3_000_000u32)
+        .map(|k| (k.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let boundary = "XbigX";
+    let mut multipart = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.gpkg\"\r\n\r\n").into_bytes();
+    multipart.extend(&big);
+    multipart.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let (status, body) = api.send(
+        "POST",
+        &format!("{DS}/uploads/{}/data", id(&open_upload)),
+        &format!("multipart/form-data; boundary={boundary}"),
+        multipart,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["size"], 3_000_000);
 
     // The producer path.
     let upload = api.upload(
@@ -475,6 +491,22 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
     assert!(
         pixels.pixels().any(|p| p.0 == [0xE4, 0x1A, 0x1C, 255]),
         "Paris is drawn in red"
+    );
+
+    // A style in use cannot be deleted.
+    let (status, body) = api.send(
+        "DELETE",
+        &format!("{DS}/statics/{original_style}"),
+        "application/json",
+        Vec::new(),
+    );
+    assert_eq!(status, 409);
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains(&config_id),
+        "{body}"
     );
 
     // Stored data in use cannot be deleted.
@@ -933,4 +965,9 @@ fn tuilerie_publish_publishes_on_the_data_directory_of_a_running_server() {
     assert!(granted.contains("<ows:Identifier>scan</ows:Identifier>"));
     let (_, _, tms) = get(&server.url("/tms/1.0.0"));
     assert!(!tms.contains("/tms/1.0.0/scan"), "{tms}");
+    // The preview page lists it only for a key that grants it.
+    let (_, _, page) = get(&server.url("/"));
+    assert!(page.contains("<code>communes</code>") && !page.contains("<code>scan</code>"));
+    let (_, _, page) = get(&server.url(&format!("/?apikey={key}")));
+    assert!(page.contains("<code>scan</code>"), "{page}");
 }
