@@ -144,18 +144,7 @@ impl Catalog {
         };
         self.change(true, |tx| {
             for access in &key.accesses {
-                let permission: Permission =
-                    db::get(tx, Kind::Permission, DEFAULT_DATASTORE, &access.permission)?;
-                if let Some(outside) = access
-                    .offerings
-                    .iter()
-                    .find(|o| !permission.offerings.iter().any(|p| &p.id == *o))
-                {
-                    return Err(CatalogError::Invalid(format!(
-                        "offering '{outside}' is not granted by permission '{}'",
-                        permission.id
-                    )));
-                }
+                check_access(tx, access)?;
             }
             db::put(
                 tx,
@@ -173,18 +162,7 @@ impl Catalog {
     pub fn add_key_access(&self, key: &str, access: KeyAccess) -> Result<Key, CatalogError> {
         self.change(true, |tx| {
             let mut stored: Key = db::get(tx, Kind::Key, DEFAULT_DATASTORE, key)?;
-            let permission: Permission =
-                db::get(tx, Kind::Permission, DEFAULT_DATASTORE, &access.permission)?;
-            if let Some(outside) = access
-                .offerings
-                .iter()
-                .find(|o| !permission.offerings.iter().any(|p| &p.id == *o))
-            {
-                return Err(CatalogError::Invalid(format!(
-                    "offering '{outside}' is not granted by permission '{}'",
-                    permission.id
-                )));
-            }
+            check_access(tx, &access)?;
             stored.accesses.push(access);
             db::put(
                 tx,
@@ -209,6 +187,23 @@ impl Catalog {
             let _: Key = db::get(tx, Kind::Key, DEFAULT_DATASTORE, id)?;
             db::delete(tx, id)
         })
+    }
+}
+
+/// An access must name an existing permission and only offerings it grants.
+fn check_access(tx: &rusqlite::Transaction<'_>, access: &KeyAccess) -> Result<(), CatalogError> {
+    let permission: Permission =
+        db::get(tx, Kind::Permission, DEFAULT_DATASTORE, &access.permission)?;
+    match access
+        .offerings
+        .iter()
+        .find(|o| !permission.offerings.iter().any(|p| &p.id == *o))
+    {
+        Some(outside) => Err(CatalogError::Invalid(format!(
+            "offering '{outside}' is not granted by permission '{}'",
+            permission.id
+        ))),
+        None => Ok(()),
     }
 }
 

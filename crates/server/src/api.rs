@@ -592,12 +592,31 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 type Ids = Path<(String, String)>;
 
-async fn datastore(
-    State(state): State<AppState>,
-    Path(ds): Path<String>,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.datastore(&ds)).await
+/// A handler answering `c.$method(&datastore, &id)` with `$status`.
+macro_rules! by_id {
+    ($name:ident, $status:ident, $method:ident) => {
+        async fn $name(
+            State(state): State<AppState>,
+            Path((ds, id)): Ids,
+        ) -> Result<Response, JsonError> {
+            answer(&state, StatusCode::$status, move |c| c.$method(&ds, &id)).await
+        }
+    };
 }
+
+/// A handler answering `c.$method(&datastore)` with `$status`.
+macro_rules! by_datastore {
+    ($name:ident, $status:ident, $method:ident) => {
+        async fn $name(
+            State(state): State<AppState>,
+            Path(ds): Path<String>,
+        ) -> Result<Response, JsonError> {
+            answer(&state, StatusCode::$status, move |c| c.$method(&ds)).await
+        }
+    };
+}
+
+by_datastore!(datastore, OK, datastore);
 
 async fn processings(
     State(state): State<AppState>,
@@ -621,26 +640,13 @@ async fn create_upload(
     .await
 }
 
-async fn list_uploads(
-    State(state): State<AppState>,
-    Path(ds): Path<String>,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.uploads(&ds)).await
-}
+by_datastore!(list_uploads, OK, uploads);
 
 async fn upload(State(state): State<AppState>, Path((ds, id)): Ids) -> Result<Response, JsonError> {
     answer(&state, StatusCode::OK, move |c| c.upload(&ds, &id)).await
 }
 
-async fn delete_upload(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::NO_CONTENT, move |c| {
-        c.delete_upload(&ds, &id)
-    })
-    .await
-}
+by_id!(delete_upload, NO_CONTENT, delete_upload);
 
 /// A blocking reader over body chunks sent from the async side.
 struct ChannelReader {
@@ -898,33 +904,13 @@ async fn small_form(request: Request, state: &AppState) -> Result<SmallForm, Jso
     Ok(form)
 }
 
-async fn close_upload(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.close_upload(&ds, &id)).await
-}
+by_id!(close_upload, OK, close_upload);
 
-async fn upload_checks(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.upload_checks(&ds, &id)).await
-}
+by_id!(upload_checks, OK, upload_checks);
 
-async fn check_execution(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.check_execution(&ds, &id)).await
-}
+by_id!(check_execution, OK, check_execution);
 
-async fn check_logs(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.check_logs(&ds, &id)).await
-}
+by_id!(check_logs, OK, check_logs);
 
 async fn create_execution(
     State(state): State<AppState>,
@@ -937,60 +923,19 @@ async fn create_execution(
     .await
 }
 
-async fn list_executions(
-    State(state): State<AppState>,
-    Path(ds): Path<String>,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.executions(&ds)).await
-}
+by_datastore!(list_executions, OK, executions);
 
-async fn execution(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.execution(&ds, &id)).await
-}
+by_id!(execution, OK, execution);
 
-async fn launch_execution(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| {
-        c.launch_execution(&ds, &id)
-    })
-    .await
-}
+by_id!(launch_execution, OK, launch_execution);
 
-async fn execution_logs(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.execution_logs(&ds, &id)).await
-}
+by_id!(execution_logs, OK, execution_logs);
 
-async fn list_stored_data(
-    State(state): State<AppState>,
-    Path(ds): Path<String>,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.stored_datas(&ds)).await
-}
+by_datastore!(list_stored_data, OK, stored_datas);
 
-async fn stored_data(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.stored_data(&ds, &id)).await
-}
+by_id!(stored_data, OK, stored_data);
 
-async fn delete_stored_data(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::NO_CONTENT, move |c| {
-        c.delete_stored_data(&ds, &id)
-    })
-    .await
-}
+by_id!(delete_stored_data, NO_CONTENT, delete_stored_data);
 
 #[derive(Debug, serde::Deserialize)]
 struct StaticQuery {
@@ -1030,22 +975,9 @@ async fn create_static(
     .await
 }
 
-async fn list_statics(
-    State(state): State<AppState>,
-    Path(ds): Path<String>,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.statics(&ds)).await
-}
+by_datastore!(list_statics, OK, statics);
 
-async fn static_info(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| {
-        c.static_file_info(&ds, &id)
-    })
-    .await
-}
+by_id!(static_info, OK, static_file_info);
 
 async fn static_file(
     State(state): State<AppState>,
@@ -1059,15 +991,7 @@ async fn static_file(
         .into_response())
 }
 
-async fn delete_static(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::NO_CONTENT, move |c| {
-        c.delete_static(&ds, &id)
-    })
-    .await
-}
+by_id!(delete_static, NO_CONTENT, delete_static);
 
 async fn create_configuration(
     State(state): State<AppState>,
@@ -1080,19 +1004,9 @@ async fn create_configuration(
     .await
 }
 
-async fn list_configurations(
-    State(state): State<AppState>,
-    Path(ds): Path<String>,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.configurations(&ds)).await
-}
+by_datastore!(list_configurations, OK, configurations);
 
-async fn configuration(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.configuration(&ds, &id)).await
-}
+by_id!(configuration, OK, configuration);
 
 async fn replace_configuration(
     State(state): State<AppState>,
@@ -1105,15 +1019,7 @@ async fn replace_configuration(
     .await
 }
 
-async fn delete_configuration(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::NO_CONTENT, move |c| {
-        c.delete_configuration(&ds, &id)
-    })
-    .await
-}
+by_id!(delete_configuration, NO_CONTENT, delete_configuration);
 
 async fn create_offering(
     State(state): State<AppState>,
@@ -1145,19 +1051,9 @@ async fn configuration_offerings(
     .await
 }
 
-async fn list_offerings(
-    State(state): State<AppState>,
-    Path(ds): Path<String>,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.offerings(&ds)).await
-}
+by_datastore!(list_offerings, OK, offerings);
 
-async fn offering(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.offering(&ds, &id)).await
-}
+by_id!(offering, OK, offering);
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 struct OfferingUpdate {
@@ -1175,15 +1071,7 @@ async fn update_offering(
     .await
 }
 
-async fn delete_offering(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::NO_CONTENT, move |c| {
-        c.delete_offering(&ds, &id)
-    })
-    .await
-}
+by_id!(delete_offering, NO_CONTENT, delete_offering);
 
 async fn create_permission(
     State(state): State<AppState>,
@@ -1196,29 +1084,11 @@ async fn create_permission(
     .await
 }
 
-async fn list_permissions(
-    State(state): State<AppState>,
-    Path(ds): Path<String>,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.permissions(&ds)).await
-}
+by_datastore!(list_permissions, OK, permissions);
 
-async fn permission(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::OK, move |c| c.permission(&ds, &id)).await
-}
+by_id!(permission, OK, permission);
 
-async fn delete_permission(
-    State(state): State<AppState>,
-    Path((ds, id)): Ids,
-) -> Result<Response, JsonError> {
-    answer(&state, StatusCode::NO_CONTENT, move |c| {
-        c.delete_permission(&ds, &id)
-    })
-    .await
-}
+by_id!(delete_permission, NO_CONTENT, delete_permission);
 
 async fn create_key(
     State(state): State<AppState>,
