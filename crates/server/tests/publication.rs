@@ -971,3 +971,102 @@ fn tuilerie_publish_publishes_on_the_data_directory_of_a_running_server() {
     let (_, _, page) = get(&server.url(&format!("/?apikey={key}")));
     assert!(page.contains("<code>scan</code>"), "{page}");
 }
+
+/// Writes a GeoPackage of `count` points (EPSG:2154) with Python's sqlite3: big enough that
+/// its integration takes a while.
+fn write_points_gpkg(path: &Path, count: u32) {
+    common::run_python_ok(&format!(
+        r#"
+import sqlite3, struct
+c = sqlite3.connect({path:?})
+c.executescript("""
+PRAGMA application_id = 1196444487; PRAGMA user_version = 10300;
+CREATE TABLE gpkg_spatial_ref_sys (srs_name TEXT NOT NULL, srs_id INTEGER PRIMARY KEY, organization TEXT NOT NULL,
+  organization_coordsys_id INTEGER NOT NULL, definition TEXT NOT NULL, description TEXT);
+INSERT INTO gpkg_spatial_ref_sys VALUES ('RGF93 / Lambert-93', 2154, 'EPSG', 2154, 'undefined', NULL);
+CREATE TABLE gpkg_contents (table_name TEXT PRIMARY KEY, data_type TEXT NOT NULL, identifier TEXT, description TEXT,
+  last_change TEXT, min_x REAL, min_y REAL, max_x REAL, max_y REAL, srs_id INTEGER);
+CREATE TABLE gpkg_geometry_columns (table_name TEXT, column_name TEXT, geometry_type_name TEXT, srs_id INTEGER, z INTEGER, m INTEGER);
+CREATE TABLE points (fid INTEGER PRIMARY KEY, geom BLOB, name TEXT, value REAL);
+INSERT INTO gpkg_contents VALUES ('points', 'features', 'points', '', '2026-01-01T00:00:00Z', 600000, 6800000, 700000, 6900000, 2154);
+INSERT INTO gpkg_geometry_columns VALUES ('points', 'geom', 'POINT', 2154, 0, 0);
+""")
+def blob(x, y):
+    return b'GP' + bytes([0, 1]) + struct.pack('<i', 2154) + struct.pack('<BIdd', 1, 1, x, y)
+n = {count}
+c.executemany('INSERT INTO points (geom, name, value) VALUES (?, ?, ?)',
+    ((blob(600000 + (k * 7919) % 100000, 6800000 + (k * 104729) % 100000), 'p%d' % k, k * 0.5) for k in range(n)))
+c.commit()
+print('ok')
+"#,
+        path = path.to_str().unwrap()
+    ));
+}
+
+#[test]
+fn a_killed_server_resumes_its_integration_after_a_restart() {
+    let data = tempfile::tempdir().unwrap();
+    let data_arg = data.path().to_str().unwrap().to_owned();
+    let big = data.path().join("points.gpkg");
+    write_points_gpkg(&big, 400_000);
+    let (execution_id, stored_id, killed_in_progress);
+    {
+        let server = Server::start(&["--data", &data_arg]);
+        let api = Api::new(&server, data.path());
+        let upload = api.upload("VECTOR", "EPSG:2154", &[("points.gpkg", &big)]);
+        assert_eq!(upload["status"], "CLOSED", "{upload:#}");
+        let execution = api.ok(
+            api.post(
+                "/processings/executions",
+                &json!({"processing": "integration-vector-db", "inputs": {"upload": [id(&upload)]}, "output": {"stored_data": {"name": "points"}}}),
+            ),
+            201,
+        );
+        execution_id = id(&execution);
+        stored_id = execution["output"]["stored_data"]["_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        api.ok(
+            api.post(
+                &format!("/processings/executions/{execution_id}/launch"),
+                &json!({}),
+            ),
+            200,
+        );
+        let state = api.wait(
+            &format!("/processings/executions/{execution_id}"),
+            &["PROGRESS", "SUCCESS", "FAILURE"],
+        );
+        killed_in_progress = state["status"] == "PROGRESS";
+        // `server` is dropped here: SIGKILL, mid-integration.
+    }
+    let server = Server::start(&["--data", &data_arg]);
+    let api = Api::new(&server, data.path());
+    let execution = api.wait(
+        &format!("/processings/executions/{execution_id}"),
+        &["SUCCESS", "FAILURE"],
+    );
+    assert_eq!(execution["status"], "SUCCESS", "{execution:#}");
+    let logs = api
+        .ok(
+            api.get(&format!("/processings/executions/{execution_id}/logs")),
+            200,
+        )
+        .to_string();
+    if killed_in_progress {
+        assert!(logs.contains("resumed"), "{logs}");
+    } else {
+        eprintln!("the integration ended before the kill: nothing was interrupted this run");
+    }
+    let stored = api.ok(api.get(&format!("/stored_data/{stored_id}")), 200);
+    assert_eq!(stored["status"], "GENERATED");
+    assert_eq!(stored["type_infos"]["relations"][0]["features"], 400_000);
+    assert!(!data
+        .path()
+        .join("stored")
+        .join(format!(".{stored_id}.partial"))
+        .exists());
+    let (status, _, _) = get(&server.url("/health"));
+    assert_eq!(status, 200);
+}
