@@ -148,7 +148,7 @@ open(f"{out}/urls_mapserver.txt", "w").write("".join(f"/mapserv?map={out}/bench.
 PY
 
 # 3. Servers.
-"$TUILERIE" serve --config "$W/tuilerie.toml" --listen 127.0.0.1:18092 >"$W/serve.log" 2>&1 &
+"$TUILERIE" serve --config "$W/tuilerie.toml" --data "$W/data" --listen 127.0.0.1:18092 >"$W/serve.log" 2>&1 &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; [ -n "${NGINX_PID:-}" ] && kill $NGINX_PID 2>/dev/null; pkill -f "mapserv.sock" 2>/dev/null; pkill -f /usr/lib/cgi-bin/mapserv 2>/dev/null; true' EXIT
 for _ in $(seq 600); do curl -sf http://127.0.0.1:18092/health >/dev/null && break; sleep 0.1; done

@@ -39,6 +39,11 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
         Service::Tiles
     };
     let snapshot = state.layers.load_full();
+    // The common case: nothing restricted on this service, nothing to check.
+    if !snapshot.has_restricted(service) {
+        let all = Arc::clone(snapshot.all(service));
+        return VIEW.scope(all, next.run(request)).await;
+    }
     let presented = presented_key(&request);
     let granted: Option<&[String]> =
         match &presented {

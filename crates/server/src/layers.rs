@@ -456,6 +456,14 @@ impl Snapshot {
         }
     }
 
+    /// Whether some layer of a service is restricted to API keys.
+    pub fn has_restricted(&self, service: Service) -> bool {
+        match service {
+            Service::Wms => self.wms.len() != self.open_wms.len(),
+            Service::Tiles => self.tiles.len() != self.open_tiles.len(),
+        }
+    }
+
     /// The layers of a service a request may see: the open ones, plus the restricted ones
     /// whose offerings `granted` names.
     pub fn view(&self, service: Service, granted: Option<&[String]>) -> Arc<Layers> {
@@ -463,7 +471,7 @@ impl Snapshot {
             Service::Wms => (&self.wms, &self.open_wms),
             Service::Tiles => (&self.tiles, &self.open_tiles),
         };
-        if all.len() == open.len() {
+        if !self.has_restricted(service) {
             return Arc::clone(all);
         }
         let Some(granted) = granted else {
