@@ -23,7 +23,7 @@ pyramid = "$PYR/pyramid.json"
 TOML
 "$TUILERIE" serve --config "$OUT/tiles.toml" --data "$OUT/data" --listen 127.0.0.1:18082 >"$OUT/serve.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; [ -n "${NGINX_PID:-}" ] && kill $NGINX_PID 2>/dev/null; true' EXIT
+trap 'kill $SERVER 2>/dev/null || true; if [ -n "${NGINX_PID:-}" ]; then kill $NGINX_PID 2>/dev/null || true; fi' EXIT
 for _ in $(seq 50); do curl -sf http://127.0.0.1:18082/health >/dev/null && break; sleep 0.1; done
 
 # The tiles that hold data, from the descriptor; extracted once through the server for nginx.

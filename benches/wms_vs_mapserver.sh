@@ -150,7 +150,7 @@ PY
 # 3. Servers.
 "$TUILERIE" serve --config "$W/tuilerie.toml" --data "$W/data" --listen 127.0.0.1:18092 >"$W/serve.log" 2>&1 &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null; [ -n "${NGINX_PID:-}" ] && kill $NGINX_PID 2>/dev/null; pkill -f "mapserv.sock" 2>/dev/null; pkill -f /usr/lib/cgi-bin/mapserv 2>/dev/null; true' EXIT
+trap 'kill $SERVER 2>/dev/null || true; if [ -n "${NGINX_PID:-}" ]; then kill $NGINX_PID 2>/dev/null || true; fi; pkill -f /usr/lib/cgi-bin/mapserv 2>/dev/null || true' EXIT
 for _ in $(seq 600); do curl -sf http://127.0.0.1:18092/health >/dev/null && break; sleep 0.1; done
 rm -f "$W/mapserv.sock"
 MAPSERVER_CONFIG_FILE="$W/mapserver.conf" spawn-fcgi -s "$W/mapserv.sock" -M 0666 -F 2 -P "$W/mapserv.pid" -- /usr/lib/cgi-bin/mapserv >/dev/null
