@@ -194,27 +194,36 @@ impl Catalog {
     /// Publishes the current state through the publisher again (after a change made by
     /// another process).
     pub fn republish(&self) -> Result<(), CatalogError> {
+        // Read, prepared and swapped under the database lock, as `change` does: swaps happen
+        // in the order of the changes, so an older state never replaces a newer one.
+        let mut connection = self.db();
+        let tx = connection.transaction().map_err(CatalogError::Database)?;
+        let swap = self.prepare(&tx)?.map_err(|reason| {
+            CatalogError::Internal(format!("the published layers cannot be served: {reason}"))
+        })?;
+        if let Some(swap) = swap {
+            swap();
+        }
+        Ok(())
+    }
+
+    /// The publisher's swap for the publications and grants `tx` sees (`None` without a
+    /// publisher); the inner error is the publisher's refusal.
+    fn prepare(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+    ) -> Result<Result<Option<Swap>, String>, CatalogError> {
         let publisher = self
             .publisher
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         let Some(publisher) = publisher else {
-            return Ok(());
+            return Ok(Ok(None));
         };
-        // Read, prepared and swapped under the database lock, as `change` does: swaps happen
-        // in the order of the changes, so an older state never replaces a newer one.
-        let mut connection = self.db();
-        let tx = connection.transaction().map_err(CatalogError::Database)?;
-        let publications = configs::publications(&tx, &self.options.data_dir)?;
-        let grants = access::grants(&tx)?;
-        let swap = publisher
-            .prepare(&publications, &grants)
-            .map_err(|reason| {
-                CatalogError::Internal(format!("the published layers cannot be served: {reason}"))
-            })?;
-        swap();
-        Ok(())
+        let publications = configs::publications(tx, &self.options.data_dir)?;
+        let grants = access::grants(tx)?;
+        Ok(publisher.prepare(&publications, &grants).map(Some))
     }
 
     pub(crate) fn db(&self) -> MutexGuard<'_, rusqlite::Connection> {
@@ -279,24 +288,9 @@ impl Catalog {
         let mut swap = None;
         if publish {
             db::bump_generation(&tx)?;
-            let publisher = self
-                .publisher
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone();
-            if let Some(publisher) = publisher {
-                let publications = configs::publications(&tx, &self.options.data_dir)?;
-                let grants = access::grants(&tx)?;
-                swap = Some(
-                    publisher
-                        .prepare(&publications, &grants)
-                        .map_err(|reason| {
-                            CatalogError::Invalid(format!(
-                                "this change cannot be published: {reason}"
-                            ))
-                        })?,
-                );
-            }
+            swap = self.prepare(&tx)?.map_err(|reason| {
+                CatalogError::Invalid(format!("this change cannot be published: {reason}"))
+            })?;
         }
         tx.commit().map_err(CatalogError::Database)?;
         // Still under the lock: swaps happen in commit order.
@@ -304,20 +298,6 @@ impl Catalog {
             swap();
         }
         Ok(value)
-    }
-
-    /// Every live publication.
-    pub fn publications(&self) -> Result<Vec<Publication>, CatalogError> {
-        let mut connection = self.db();
-        let tx = connection.transaction().map_err(CatalogError::Database)?;
-        configs::publications(&tx, &self.options.data_dir)
-    }
-
-    /// Every key's grants.
-    pub fn grants(&self) -> Result<Vec<KeyGrant>, CatalogError> {
-        let mut connection = self.db();
-        let tx = connection.transaction().map_err(CatalogError::Database)?;
-        access::grants(&tx)
     }
 }
 

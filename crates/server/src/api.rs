@@ -474,12 +474,7 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
         return next.run(request).await;
     }
     let Some(token) = state.api_token.as_deref() else {
-        return JsonError::client(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "api_disabled",
-            "the publication API is off on this server (no catalog)",
-        )
-        .into_response();
+        return api_disabled().into_response();
     };
     let presented = request
         .headers()
@@ -517,11 +512,7 @@ fn catalog_error(error: &CatalogError) -> JsonError {
         CatalogError::NotFound { .. } => {
             JsonError::client(StatusCode::NOT_FOUND, "not_found", error.to_string())
         }
-        CatalogError::Invalid(_) => JsonError::client(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            error.to_string(),
-        ),
+        CatalogError::Invalid(_) => invalid(error.to_string()),
         CatalogError::Conflict(_) => {
             JsonError::client(StatusCode::CONFLICT, "conflict", error.to_string())
         }
@@ -529,18 +520,25 @@ fn catalog_error(error: &CatalogError) -> JsonError {
     }
 }
 
+fn api_disabled() -> JsonError {
+    JsonError::client(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "api_disabled",
+        "the publication API is off on this server (no catalog)",
+    )
+}
+
+/// A client error of the request (400 `invalid_request`).
+fn invalid(message: impl Into<String>) -> JsonError {
+    JsonError::client(StatusCode::BAD_REQUEST, "invalid_request", message)
+}
+
 /// Runs a catalog call on the blocking pool.
 async fn blocking<T: Send + 'static>(
     state: &AppState,
     work: impl FnOnce(&Catalog) -> Result<T, CatalogError> + Send + 'static,
 ) -> Result<T, JsonError> {
-    let catalog = state.catalog.clone().ok_or_else(|| {
-        JsonError::client(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "api_disabled",
-            "the publication API is off on this server (no catalog)",
-        )
-    })?;
+    let catalog = state.catalog.clone().ok_or_else(api_disabled)?;
     match tokio::task::spawn_blocking(move || work(&catalog)).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(error)) => Err(catalog_error(&error)),
@@ -573,20 +571,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = JsonError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
-            JsonError::client(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!("cannot read the body: {e}"),
-            )
-        })?;
-        serde_json::from_slice(&bytes).map(ApiJson).map_err(|e| {
-            JsonError::client(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                format!("the body is not the JSON expected: {e}"),
-            )
-        })
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|e| invalid(format!("cannot read the body: {e}")))?;
+        serde_json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(|e| invalid(format!("the body is not the JSON expected: {e}")))
     }
 }
 
@@ -681,34 +671,18 @@ async fn upload_data(
     Query(query): Query<PathQuery>,
     request: Request,
 ) -> Result<Response, JsonError> {
-    let multipart = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("multipart/form-data"));
-    let (sender, receiver) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(16);
+    let multipart = is_multipart(&request);
     if multipart {
         let mut form = axum::extract::Multipart::from_request(request, &state)
             .await
-            .map_err(|e| {
-                JsonError::client(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    format!("the multipart body cannot be read: {e}"),
-                )
-            })?;
+            .map_err(|e| invalid(format!("the multipart body cannot be read: {e}")))?;
         loop {
-            let field = form.next_field().await.map_err(|e| {
-                JsonError::client(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    format!("the multipart body cannot be read: {e}"),
-                )
-            })?;
+            let field = form
+                .next_field()
+                .await
+                .map_err(|e| invalid(format!("the multipart body cannot be read: {e}")))?;
             let Some(mut field) = field else {
-                return Err(JsonError::client(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
+                return Err(invalid(
                     "the multipart body holds no file part: send the file in a part named 'file'",
                 ));
             };
@@ -719,101 +693,84 @@ async fn upload_data(
                 .path
                 .clone()
                 .or_else(|| field.file_name().map(str::to_owned))
-                .ok_or_else(|| {
-                    JsonError::client(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_request",
-                        "say where the file goes: ?path=data/file.gpkg",
-                    )
-                })?;
-            let task = tokio::task::spawn_blocking({
-                let state = state.clone();
-                move || {
-                    let catalog = state
-                        .catalog
-                        .clone()
-                        .ok_or_else(|| CatalogError::Internal("no catalog".to_owned()))?;
-                    catalog.add_upload_file(
-                        &ds,
-                        &id,
-                        &path,
-                        &mut ChannelReader {
-                            chunks: receiver,
-                            current: Bytes::new(),
-                        },
-                    )
-                }
-            });
+                .ok_or_else(|| invalid("say where the file goes: ?path=data/file.gpkg"))?;
+            let sink = UploadSink::open(&state, ds, id, path)?;
             loop {
-                match field.chunk().await {
-                    Ok(Some(chunk)) => {
-                        if sender.send(Ok(chunk)).await.is_err() {
-                            break;
-                        }
-                    }
+                let chunk = match field.chunk().await {
+                    Ok(Some(chunk)) => Ok(chunk),
                     Ok(None) => break,
-                    Err(e) => {
-                        let _ = sender.send(Err(format!("{e}"))).await;
-                        break;
-                    }
+                    Err(e) => Err(e.to_string()),
+                };
+                if !sink.send(chunk).await {
+                    break;
                 }
             }
-            drop(sender);
-            return finish_upload(task).await;
+            return sink.finish().await;
         }
     }
     let path = query.path.ok_or_else(|| {
-        JsonError::client(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
+        invalid(
             "query parameter 'path' is missing: say where the file goes, e.g. ?path=data/file.gpkg",
         )
     })?;
-    let task = tokio::task::spawn_blocking({
-        let state = state.clone();
-        move || {
-            let catalog = state
-                .catalog
-                .clone()
-                .ok_or_else(|| CatalogError::Internal("no catalog".to_owned()))?;
-            catalog.add_upload_file(
-                &ds,
-                &id,
-                &path,
-                &mut ChannelReader {
-                    chunks: receiver,
-                    current: Bytes::new(),
-                },
-            )
-        }
-    });
+    let sink = UploadSink::open(&state, ds, id, path)?;
     let mut body: Body = request.into_body();
     while let Some(frame) = body.frame().await {
-        match frame {
-            Ok(frame) => {
-                if let Ok(data) = frame.into_data() {
-                    if sender.send(Ok(data)).await.is_err() {
-                        break;
-                    }
-                }
-            }
-            Err(e) => {
-                let _ = sender.send(Err(e.to_string())).await;
-                break;
-            }
+        let chunk = match frame {
+            Ok(frame) => match frame.into_data() {
+                Ok(data) => Ok(data),
+                Err(_) => continue,
+            },
+            Err(e) => Err(e.to_string()),
+        };
+        if !sink.send(chunk).await {
+            break;
         }
     }
-    drop(sender);
-    finish_upload(task).await
+    sink.finish().await
 }
 
-async fn finish_upload(
+/// A file of an upload being written: body chunks go through a bounded channel to the
+/// catalog, which writes them on the blocking pool.
+struct UploadSink {
+    sender: tokio::sync::mpsc::Sender<Result<Bytes, String>>,
     task: tokio::task::JoinHandle<Result<catalog::UploadFile, CatalogError>>,
-) -> Result<Response, JsonError> {
-    match task.await {
-        Ok(Ok(file)) => Ok(ok(StatusCode::OK, &file)),
-        Ok(Err(error)) => Err(catalog_error(&error)),
-        Err(error) => Err(JsonError::internal("upload task", &error)),
+}
+
+impl UploadSink {
+    fn open(
+        state: &AppState,
+        ds: String,
+        id: String,
+        path: String,
+    ) -> Result<UploadSink, JsonError> {
+        let catalog = state.catalog.clone().ok_or_else(api_disabled)?;
+        let (sender, receiver) = tokio::sync::mpsc::channel(16);
+        let task = tokio::task::spawn_blocking(move || {
+            let mut reader = ChannelReader {
+                chunks: receiver,
+                current: Bytes::new(),
+            };
+            catalog.add_upload_file(&ds, &id, &path, &mut reader)
+        });
+        Ok(UploadSink { sender, task })
+    }
+
+    /// Passes a chunk (or the transfer's error) on; false when the writer stopped reading
+    /// (it refused the file) or after an error: stop sending then.
+    async fn send(&self, chunk: Result<Bytes, String>) -> bool {
+        let failed = chunk.is_err();
+        self.sender.send(chunk).await.is_ok() && !failed
+    }
+
+    /// Ends the body and answers with what the catalog stored, or why it refused.
+    async fn finish(self) -> Result<Response, JsonError> {
+        drop(self.sender);
+        match self.task.await {
+            Ok(Ok(file)) => Ok(ok(StatusCode::OK, &file)),
+            Ok(Err(error)) => Err(catalog_error(&error)),
+            Err(error) => Err(JsonError::internal("upload task", &error)),
+        }
     }
 }
 
@@ -833,13 +790,7 @@ async fn upload_md5(
 async fn file_or_body_text(request: Request, state: &AppState) -> Result<String, JsonError> {
     let form = small_form(request, state).await?;
     let bytes = form.file.unwrap_or_default();
-    String::from_utf8(bytes).map_err(|_| {
-        JsonError::client(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "the file is not UTF-8 text",
-        )
-    })
+    String::from_utf8(bytes).map_err(|_| invalid("the file is not UTF-8 text"))
 }
 
 /// A small multipart form (statics, MD5 files), or a raw body as its file.
@@ -849,21 +800,24 @@ struct SmallForm {
     fields: BTreeMap<String, String>,
 }
 
-const SMALL_FORM_LIMIT: usize = 16 * 1024 * 1024;
-
-async fn small_form(request: Request, state: &AppState) -> Result<SmallForm, JsonError> {
-    let bad = |m: String| JsonError::client(StatusCode::BAD_REQUEST, "invalid_request", m);
-    let multipart = request
+fn is_multipart(request: &Request) -> bool {
+    request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("multipart/form-data"));
+        .is_some_and(|t| t.starts_with("multipart/form-data"))
+}
+
+const SMALL_FORM_LIMIT: usize = 16 * 1024 * 1024;
+
+async fn small_form(request: Request, state: &AppState) -> Result<SmallForm, JsonError> {
+    let multipart = is_multipart(&request);
     let mut form = SmallForm::default();
     if !multipart {
         let bytes = axum::body::to_bytes(request.into_body(), SMALL_FORM_LIMIT)
             .await
             .map_err(|e| {
-                bad(format!(
+                invalid(format!(
                     "cannot read the body ({e}); at most {SMALL_FORM_LIMIT} bytes"
                 ))
             })?;
@@ -872,11 +826,11 @@ async fn small_form(request: Request, state: &AppState) -> Result<SmallForm, Jso
     }
     let mut parts = axum::extract::Multipart::from_request(request, state)
         .await
-        .map_err(|e| bad(format!("the multipart body cannot be read: {e}")))?;
+        .map_err(|e| invalid(format!("the multipart body cannot be read: {e}")))?;
     while let Some(mut field) = parts
         .next_field()
         .await
-        .map_err(|e| bad(format!("the multipart body cannot be read: {e}")))?
+        .map_err(|e| invalid(format!("the multipart body cannot be read: {e}")))?
     {
         let name = field.name().unwrap_or_default().to_owned();
         let is_file = field.file_name().is_some() || name == "file";
@@ -885,10 +839,10 @@ async fn small_form(request: Request, state: &AppState) -> Result<SmallForm, Jso
         while let Some(chunk) = field
             .chunk()
             .await
-            .map_err(|e| bad(format!("part '{name}' cannot be read: {e}")))?
+            .map_err(|e| invalid(format!("part '{name}' cannot be read: {e}")))?
         {
             if bytes.len() + chunk.len() > SMALL_FORM_LIMIT {
-                return Err(bad(format!(
+                return Err(invalid(format!(
                     "part '{name}' is larger than {SMALL_FORM_LIMIT} bytes"
                 )));
             }
@@ -952,13 +906,10 @@ async fn create_static(
     request: Request,
 ) -> Result<Response, JsonError> {
     let mut form = small_form(request, &state).await?;
-    let content = form.file.take().ok_or_else(|| {
-        JsonError::client(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "no file: send the SLD in a multipart part named 'file'",
-        )
-    })?;
+    let content = form
+        .file
+        .take()
+        .ok_or_else(|| invalid("no file: send the SLD in a multipart part named 'file'"))?;
     let field = |form: &SmallForm, name: &str, fallback: Option<String>| {
         form.fields
             .get(name)

@@ -39,20 +39,21 @@ enum Command {
     Publish(crate::cli_publish::PublishCommand),
     /// Publish the bundled sample data (a vector WMS layer, raster WMTS/TMS/WMS layers) on an
     /// empty data directory, then serve.
-    Demo(crate::cli_publish::DemoArgs),
+    Demo(ServeArgs),
 }
 
+/// Arguments of `tuilerie serve` and `tuilerie demo`.
 #[derive(Debug, Args)]
-struct ServeArgs {
+pub(crate) struct ServeArgs {
     /// Configuration file (TOML); see config/tuilerie.toml for every key and its default.
     #[arg(long, short, value_name = "FILE")]
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Address and port to listen on, e.g. 0.0.0.0:8080 (overrides server.listen).
     #[arg(long, value_name = "ADDR")]
-    listen: Option<String>,
+    pub(crate) listen: Option<String>,
     /// Data directory (overrides data.dir).
     #[arg(long, value_name = "DIR")]
-    data: Option<PathBuf>,
+    pub(crate) data: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -18,7 +18,6 @@ use catalog::{
     Catalog, ConfigurationBody, ConfigurationType, NewExecution, NewOffering, NewUpload, TypeInfos,
     UploadStatus, UploadType, UsedData,
 };
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{json, Map, Value as Json};
 
 use crate::cli::error_chain;
@@ -172,14 +171,7 @@ fn open_catalog(config: &crate::config::Config) -> Result<Arc<Catalog>, String> 
                 error_chain(&e)
             )
         })?;
-    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {msg} {pos}/{len} [{bar:40}] {percent}% {elapsed} (eta {eta})",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
+    let bar = crate::cli_pyramid::progress_bar("{msg}");
     catalog.set_progress(Arc::new(move |what: &str, done, total| {
         if bar.message() != what {
             bar.reset();
@@ -524,20 +516,6 @@ fn publish_raster(catalog: &Catalog, args: &RasterArgs) -> Result<Vec<String>, S
     Ok(lines)
 }
 
-/// Arguments of `tuilerie demo`.
-#[derive(clap::Args, Debug)]
-pub struct DemoArgs {
-    /// Configuration file.
-    #[arg(long, short, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Address and port to listen on.
-    #[arg(long, value_name = "ADDR")]
-    pub listen: Option<String>,
-    /// Data directory (overrides data.dir).
-    #[arg(long, value_name = "DIR")]
-    pub data: Option<PathBuf>,
-}
-
 const DEMO_GPKG: &[u8] = include_bytes!("../../../fixtures/gpkg/communes_2154.gpkg");
 const DEMO_SLD: &[u8] = include_bytes!("../../../fixtures/wms/communes.sld");
 const DEMO_RGB: &[u8] = include_bytes!("../../../fixtures/rasters/rgb_4326.tif");
@@ -546,7 +524,7 @@ const DEMO_DEM_SLD: &[u8] = include_bytes!("../../../fixtures/wms/dem.sld");
 
 /// Runs `tuilerie demo`: publishes the bundled sample data when nothing is published yet,
 /// then serves.
-pub fn demo(args: DemoArgs) -> ExitCode {
+pub(crate) fn demo(args: crate::cli::ServeArgs) -> ExitCode {
     let config = match crate::cli::load_config(args.config.as_deref(), args.listen, args.data) {
         Ok(config) => config,
         Err(code) => return code,

@@ -80,11 +80,17 @@ pub struct BuildArgs {
 
 /// A progress bar of slabs on stderr.
 pub(crate) fn slab_progress() -> ProgressBar {
+    progress_bar("slabs")
+}
+
+/// A progress bar on stderr: `what` (an indicatif key such as `{msg}`, or a word), then
+/// done/total, bar, percentage, elapsed time and estimate.
+pub(crate) fn progress_bar(what: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} slabs {pos}/{len} [{bar:40}] {percent}% {elapsed} (eta {eta})",
-        )
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} {{pos}}/{{len}} [{{bar:40}}] {{percent}}% {{elapsed}} (eta {{eta}})"
+        ))
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
     );

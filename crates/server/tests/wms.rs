@@ -762,8 +762,7 @@ print("ok")
 
 #[test]
 fn gdal_reads_maps_through_its_wms_driver() {
-    if Command::new("gdalinfo").arg("--version").output().is_err() {
-        eprintln!("skipped: gdalinfo is not installed");
+    if !common::has_gdalinfo() {
         return;
     }
     let (dir, server) = start();

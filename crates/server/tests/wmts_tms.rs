@@ -273,8 +273,7 @@ print("ok")
 
 #[test]
 fn gdal_reads_the_layer_through_its_wmts_driver() {
-    if Command::new("gdalinfo").arg("--version").output().is_err() {
-        eprintln!("skipped: gdalinfo is not installed");
+    if !common::has_gdalinfo() {
         return;
     }
     let (dir, server) = start();

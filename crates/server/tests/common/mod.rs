@@ -107,6 +107,15 @@ impl Drop for Server {
     }
 }
 
+/// Whether GDAL's `gdalinfo` is there (prints why a test skips when not).
+pub fn has_gdalinfo() -> bool {
+    let ok = Command::new("gdalinfo").arg("--version").output().is_ok();
+    if !ok {
+        eprintln!("skipped: gdalinfo is not installed");
+    }
+    ok
+}
+
 /// Whether python3 with OWSLib is there (prints why a test skips when not).
 pub fn has_owslib() -> bool {
     let probe = Command::new("python3")
