@@ -52,6 +52,7 @@ mod eval;
 mod expr;
 mod filter;
 mod model;
+mod suggest;
 mod validate;
 mod value;
 mod xml;
@@ -67,6 +68,7 @@ pub use crate::model::{
     PolygonSymbolizer, RasterSymbolizer, Rule, SelectedChannel, Sld, Stroke, Symbolizer, Text,
     TextSymbolizer, UserStyle, VendorOption, Version,
 };
+pub use crate::suggest::did_you_mean;
 pub use crate::validate::WELL_KNOWN_NAMES;
 pub use crate::value::{Color, Uom, Value};
 

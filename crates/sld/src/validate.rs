@@ -5,13 +5,14 @@
 //! publication checks ([`Sld::check_layer`], [`Sld::check_attributes`]) live here too: they
 //! compare the style with the layer it will be published on.
 
-use crate::build::did_you_mean;
 use crate::expr::{known_function, Expression, FUNCTIONS};
 use crate::filter::Filter;
 use crate::model::{
-    ColorMap, ColorMapKind, ExternalGraphic, Fill, Font, Graphic, GraphicSource, GraphicSymbol,
-    LabelPlacement, Mark, Point2, Sld, Stroke, Symbolizer,
+    ColorMap, ColorMapKind, ExternalGraphic, FeatureTypeStyle, Fill, Font, Graphic, GraphicSource,
+    GraphicSymbol, LabelPlacement, Mark, NamedLayer, Point2, Rule, Sld, Stroke, Symbolizer,
+    UserStyle, VendorOption,
 };
+use crate::suggest::did_you_mean;
 use crate::value::Color;
 use crate::{sort_problems, Pos, Problem};
 
@@ -62,6 +63,38 @@ const VENDOR_OPTIONS: &[&str] = &[
     "inclusion",
 ];
 
+/// What a style cannot do without, or do twice: the error when it does, and the fix.
+type Need = (&'static str, &'static str);
+
+const NO_LAYER_NAME: Need = (
+    "<NamedLayer> has no <Name>",
+    "add <Name>…</Name> with the name of the layer the style is for",
+);
+const NO_USER_STYLE: Need = (
+    "<NamedLayer> has no <UserStyle>",
+    "add a <UserStyle> with a <FeatureTypeStyle> and rules",
+);
+const NO_FEATURE_TYPE_STYLE: Need = (
+    "<UserStyle> has no <FeatureTypeStyle>",
+    "add <FeatureTypeStyle> with at least one <Rule>",
+);
+const NO_RULE: Need = (
+    "<FeatureTypeStyle> has no <Rule>",
+    "add a <Rule> with a symbolizer",
+);
+const FILTER_AND_ELSE: Need = (
+    "a rule has both a <Filter> and an <ElseFilter>",
+    "keep one of them",
+);
+const NO_COLOR_MAP_ENTRY: Need = (
+    "<ColorMap> has no entries",
+    "add <ColorMapEntry color=\"#RRGGBB\" quantity=\"…\"/> elements",
+);
+const NO_NAMED_LAYER: Need = (
+    "the style has no <NamedLayer>",
+    "wrap the style in <NamedLayer><Name>layer</Name><UserStyle>…</UserStyle></NamedLayer>",
+);
+
 #[derive(Default)]
 struct Validator {
     problems: Vec<Problem>,
@@ -74,6 +107,99 @@ impl Validator {
 
     fn warning(&mut self, pos: Pos, message: impl Into<String>, hint: Option<String>) {
         self.problems.push(Problem::warning(pos, message, hint));
+    }
+
+    fn named_layer(&mut self, layer: &NamedLayer) {
+        self.require(layer.name.is_some(), layer.pos, NO_LAYER_NAME);
+        self.require(!layer.styles.is_empty(), layer.pos, NO_USER_STYLE);
+        for style in &layer.styles {
+            self.user_style(style);
+        }
+    }
+
+    fn user_style(&mut self, style: &UserStyle) {
+        self.require(
+            !style.feature_type_styles.is_empty(),
+            style.pos,
+            NO_FEATURE_TYPE_STYLE,
+        );
+        for fts in &style.feature_type_styles {
+            self.feature_type_style(fts);
+        }
+    }
+
+    fn feature_type_style(&mut self, fts: &FeatureTypeStyle) {
+        self.require(!fts.rules.is_empty(), fts.pos, NO_RULE);
+        self.vendor_options(&fts.vendor_options, |_| Some("remove it".to_owned()));
+        for rule in &fts.rules {
+            self.rule(rule);
+        }
+    }
+
+    fn rule(&mut self, rule: &Rule) {
+        if let (Some(min), Some(max)) = (rule.min_scale, rule.max_scale) {
+            if min >= max {
+                self.error(
+                    rule.pos,
+                    format!(
+                        "MinScaleDenominator {min} is not below MaxScaleDenominator {max}: the \
+                         rule never applies"
+                    ),
+                    Some(
+                        "MinScaleDenominator is the most detailed scale (the smaller number); \
+                         swap the two values"
+                            .to_owned(),
+                    ),
+                );
+            }
+        }
+        self.require(
+            !(rule.else_filter && rule.filter.is_some()),
+            rule.pos,
+            FILTER_AND_ELSE,
+        );
+        if rule.symbolizers.is_empty() {
+            self.warning(
+                rule.pos,
+                "the rule has no symbolizer: it draws nothing",
+                Some(
+                    "add a PointSymbolizer, LineSymbolizer, PolygonSymbolizer, TextSymbolizer or \
+                     RasterSymbolizer"
+                        .to_owned(),
+                ),
+            );
+        }
+        if let Some(filter) = &rule.filter {
+            self.filter(filter);
+        }
+        for symbolizer in &rule.symbolizers {
+            self.symbolizer(symbolizer);
+        }
+    }
+
+    /// An error unless `present`: a part the structure needs is missing (or two exclude each
+    /// other).
+    fn require(&mut self, present: bool, pos: Pos, (message, hint): Need) {
+        if !present {
+            self.error(pos, message, Some(hint.to_owned()));
+        }
+    }
+
+    /// A warning for each vendor option the renderer does not know; `hint` tells what to do
+    /// about the one named.
+    fn vendor_options(&mut self, options: &[VendorOption], hint: impl Fn(&str) -> Option<String>) {
+        for option in options {
+            if !VENDOR_OPTIONS.contains(&option.name.as_str()) && !option.name.is_empty() {
+                self.warning(
+                    option.pos,
+                    format!(
+                        "vendor option '{}' is not supported and is ignored",
+                        option.name
+                    ),
+                    hint(&option.name),
+                );
+            }
+        }
     }
 
     /// Functions anywhere in an expression must be known, with a usable number of arguments.
@@ -389,13 +515,7 @@ impl Validator {
     }
 
     fn color_map(&mut self, map: &ColorMap) {
-        if map.entries.is_empty() {
-            self.error(
-                map.pos,
-                "<ColorMap> has no entries",
-                Some("add <ColorMapEntry color=\"#RRGGBB\" quantity=\"…\"/> elements".to_owned()),
-            );
-        }
+        self.require(!map.entries.is_empty(), map.pos, NO_COLOR_MAP_ENTRY);
         if map.entries.len() > 255 && !map.extended {
             self.warning(
                 map.pos,
@@ -428,6 +548,30 @@ impl Validator {
                 }
             }
             previous = Some(entry.quantity);
+        }
+    }
+
+    /// A `PerpendicularOffset`: any number.
+    fn perpendicular_offset(&mut self, offset: Option<&Expression>) {
+        self.number("PerpendicularOffset", offset, f64::MIN, None);
+    }
+
+    fn placement(&mut self, placement: &LabelPlacement) {
+        match placement {
+            LabelPlacement::Point {
+                anchor_point,
+                displacement,
+                rotation,
+                ..
+            } => {
+                self.point2("AnchorPoint", anchor_point.as_ref());
+                self.point2("Displacement", displacement.as_ref());
+                self.number("Rotation", rotation.as_ref(), f64::MIN, None);
+            }
+            LabelPlacement::Line {
+                perpendicular_offset,
+                ..
+            } => self.perpendicular_offset(perpendicular_offset.as_ref()),
         }
     }
 
@@ -465,19 +609,9 @@ impl Validator {
         if let Some(geometry) = &common.geometry {
             self.functions(geometry);
         }
-        for option in &common.vendor_options {
-            if !VENDOR_OPTIONS.contains(&option.name.as_str()) && !option.name.is_empty() {
-                self.warning(
-                    option.pos,
-                    format!(
-                        "vendor option '{}' is not supported and is ignored",
-                        option.name
-                    ),
-                    did_you_mean(&option.name, VENDOR_OPTIONS)
-                        .map(|g| format!("did you mean '{g}'?")),
-                );
-            }
-        }
+        self.vendor_options(&common.vendor_options, |name| {
+            did_you_mean(name, VENDOR_OPTIONS).map(|g| format!("did you mean '{g}'?"))
+        });
         match symbolizer {
             Symbolizer::Point(point) => match &point.graphic {
                 Some(graphic) => self.graphic(graphic),
@@ -491,12 +625,7 @@ impl Validator {
                 if let Some(stroke) = &line.stroke {
                     self.stroke(stroke);
                 }
-                self.number(
-                    "PerpendicularOffset",
-                    line.perpendicular_offset.as_ref(),
-                    f64::MIN,
-                    None,
-                );
+                self.perpendicular_offset(line.perpendicular_offset.as_ref());
             }
             Symbolizer::Polygon(polygon) => {
                 if let Some(fill) = &polygon.fill {
@@ -506,12 +635,7 @@ impl Validator {
                     self.stroke(stroke);
                 }
                 self.point2("Displacement", polygon.displacement.as_ref());
-                self.number(
-                    "PerpendicularOffset",
-                    polygon.perpendicular_offset.as_ref(),
-                    f64::MIN,
-                    None,
-                );
+                self.perpendicular_offset(polygon.perpendicular_offset.as_ref());
             }
             Symbolizer::Text(text) => {
                 match &text.label {
@@ -538,29 +662,8 @@ impl Validator {
                     self.fill(fill);
                 }
                 self.number("Priority", text.priority.as_ref(), f64::MIN, None);
-                match &text.placement {
-                    Some(LabelPlacement::Point {
-                        anchor_point,
-                        displacement,
-                        rotation,
-                        ..
-                    }) => {
-                        self.point2("AnchorPoint", anchor_point.as_ref());
-                        self.point2("Displacement", displacement.as_ref());
-                        self.number("Rotation", rotation.as_ref(), f64::MIN, None);
-                    }
-                    Some(LabelPlacement::Line {
-                        perpendicular_offset,
-                        ..
-                    }) => {
-                        self.number(
-                            "PerpendicularOffset",
-                            perpendicular_offset.as_ref(),
-                            f64::MIN,
-                            None,
-                        );
-                    }
-                    None => {}
+                if let Some(placement) = &text.placement {
+                    self.placement(placement);
                 }
             }
             Symbolizer::Raster(raster) => {
@@ -623,108 +726,9 @@ impl Sld {
         let mut v = Validator {
             problems: self.issues.clone(),
         };
-        if self.layers.is_empty() {
-            v.error(
-                self.pos,
-                "the style has no <NamedLayer>",
-                Some(
-                    "wrap the style in <NamedLayer><Name>layer</Name><UserStyle>…</UserStyle>\
-                     </NamedLayer>"
-                        .to_owned(),
-                ),
-            );
-        }
+        v.require(!self.layers.is_empty(), self.pos, NO_NAMED_LAYER);
         for layer in &self.layers {
-            if layer.name.is_none() {
-                v.error(
-                    layer.pos,
-                    "<NamedLayer> has no <Name>",
-                    Some(
-                        "add <Name>…</Name> with the name of the layer the style is for".to_owned(),
-                    ),
-                );
-            }
-            if layer.styles.is_empty() {
-                v.error(
-                    layer.pos,
-                    "<NamedLayer> has no <UserStyle>",
-                    Some("add a <UserStyle> with a <FeatureTypeStyle> and rules".to_owned()),
-                );
-            }
-            for style in &layer.styles {
-                if style.feature_type_styles.is_empty() {
-                    v.error(
-                        style.pos,
-                        "<UserStyle> has no <FeatureTypeStyle>",
-                        Some("add <FeatureTypeStyle> with at least one <Rule>".to_owned()),
-                    );
-                }
-                for fts in &style.feature_type_styles {
-                    if fts.rules.is_empty() {
-                        v.error(
-                            fts.pos,
-                            "<FeatureTypeStyle> has no <Rule>",
-                            Some("add a <Rule> with a symbolizer".to_owned()),
-                        );
-                    }
-                    for option in &fts.vendor_options {
-                        if !VENDOR_OPTIONS.contains(&option.name.as_str())
-                            && !option.name.is_empty()
-                        {
-                            v.warning(
-                                option.pos,
-                                format!(
-                                    "vendor option '{}' is not supported and is ignored",
-                                    option.name
-                                ),
-                                Some("remove it".to_owned()),
-                            );
-                        }
-                    }
-                    for rule in &fts.rules {
-                        if let (Some(min), Some(max)) = (rule.min_scale, rule.max_scale) {
-                            if min >= max {
-                                v.error(
-                                    rule.pos,
-                                    format!(
-                                        "MinScaleDenominator {min} is not below \
-                                         MaxScaleDenominator {max}: the rule never applies"
-                                    ),
-                                    Some(
-                                        "MinScaleDenominator is the most detailed scale (the \
-                                         smaller number); swap the two values"
-                                            .to_owned(),
-                                    ),
-                                );
-                            }
-                        }
-                        if rule.else_filter && rule.filter.is_some() {
-                            v.error(
-                                rule.pos,
-                                "a rule has both a <Filter> and an <ElseFilter>",
-                                Some("keep one of them".to_owned()),
-                            );
-                        }
-                        if rule.symbolizers.is_empty() {
-                            v.warning(
-                                rule.pos,
-                                "the rule has no symbolizer: it draws nothing",
-                                Some(
-                                    "add a PointSymbolizer, LineSymbolizer, PolygonSymbolizer, \
-                                     TextSymbolizer or RasterSymbolizer"
-                                        .to_owned(),
-                                ),
-                            );
-                        }
-                        if let Some(filter) = &rule.filter {
-                            v.filter(filter);
-                        }
-                        for symbolizer in &rule.symbolizers {
-                            v.symbolizer(symbolizer);
-                        }
-                    }
-                }
-            }
+            v.named_layer(layer);
         }
         let mut problems = v.problems;
         sort_problems(&mut problems);

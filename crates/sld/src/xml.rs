@@ -209,15 +209,7 @@ pub(crate) fn read(text: &str, limits: &Limits) -> Result<Element, SldError> {
                         (Ns::from_uri(namespace.0.as_bytes()), namespace.0.to_owned())
                     }
                     ResolveResult::Unbound => (Ns::None, String::new()),
-                    ResolveResult::Unknown(prefix) => {
-                        return Err(SldError::Xml {
-                            pos,
-                            message: format!(
-                                "namespace prefix '{prefix}' is not declared: add \
-                                 xmlns:{prefix}=\"…\" to the root element"
-                            ),
-                        })
-                    }
+                    ResolveResult::Unknown(prefix) => return Err(undeclared(pos, prefix)),
                 };
                 (ns, uri, event)
             }
@@ -263,15 +255,7 @@ pub(crate) fn read(text: &str, limits: &Limits) -> Result<Element, SldError> {
                     let attr_ns = match resolved {
                         ResolveResult::Bound(namespace) => Ns::from_uri(namespace.0.as_bytes()),
                         ResolveResult::Unbound => Ns::None,
-                        ResolveResult::Unknown(prefix) => {
-                            return Err(SldError::Xml {
-                                pos,
-                                message: format!(
-                                    "namespace prefix '{prefix}' is not declared: add \
-                                     xmlns:{prefix}=\"…\" to the root element"
-                                ),
-                            })
-                        }
+                        ResolveResult::Unknown(prefix) => return Err(undeclared(pos, prefix)),
                     };
                     let value = attr
                         .normalized_value(quick_xml::XmlVersion::Implicit1_0)
@@ -353,6 +337,17 @@ pub(crate) fn read(text: &str, limits: &Limits) -> Result<Element, SldError> {
         });
     }
     root.ok_or(SldError::Empty)
+}
+
+/// A namespace prefix used without its `xmlns:` declaration.
+fn undeclared(pos: Pos, prefix: impl std::fmt::Display) -> SldError {
+    SldError::Xml {
+        pos,
+        message: format!(
+            "namespace prefix '{prefix}' is not declared: add xmlns:{prefix}=\"…\" to the root \
+             element"
+        ),
+    }
 }
 
 fn attach(stack: &mut [Element], root: &mut Option<Element>, element: Element) {
