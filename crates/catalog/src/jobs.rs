@@ -106,7 +106,7 @@ impl Catalog {
             }
         };
         if let Err(error) = result {
-            tracing::error!(?job, error = %crate::uploads::error_chain(&error), "job failed");
+            tracing::error!(?job, error = %vectorstore::error_chain(&error), "job failed");
         }
     }
 

@@ -19,7 +19,9 @@ use crate::model::{
     OutputType, Processing, ProcessingParameter, Reference, StoredData, StoredDataReference,
     StoredDataStatus, StoredDataType, Upload, UploadStatus, UploadType,
 };
-use crate::uploads::{error_chain, is_raster_file, is_vector_file};
+use vectorstore::error_chain;
+
+use crate::uploads::{is_raster_file, is_vector_file};
 use crate::{check_datastore, event, new_id, now, Catalog, CatalogError};
 
 /// Id of the vector integration processing.

@@ -9,6 +9,7 @@ use std::path::{Component, Path, PathBuf};
 
 use md5::{Digest as _, Md5};
 use serde::Deserialize;
+use vectorstore::error_chain;
 
 use crate::db::{self, Kind};
 use crate::jobs::Job;
@@ -628,18 +629,6 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
             let _ = write!(s, "{b:02x}");
             s
         })
-}
-
-/// An error and its causes, as one line.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -4,45 +4,77 @@
 //! Restricted offerings (`open: false`) are served only to requests carrying an API key
 //! (`apikey` query parameter or `X-Api-Key` header) that grants them: 401 without a valid key,
 //! 403 with a key that does not grant the layer asked for. The middleware resolves the key
-//! once, answers those refusals, and runs the handler with the request's *view* — the layers
-//! of its service it may see — in a task-local, which the handlers read with [`view`]. So a
-//! restricted layer never appears in anonymous capabilities, and handlers stay unaware of keys.
-//! Keys are compared as SHA-256 hashes in constant time.
+//! once, answers those refusals, and hands the handler the request's *view* — the layers of
+//! its service it may see — as the [`View`] extractor. So a restricted layer never appears in
+//! anonymous capabilities, and handlers stay unaware of keys. A handler whose route was left
+//! outside the gate gets no view: its request is answered 500 and logged, never served an
+//! empty list. Keys are compared as SHA-256 hashes in constant time.
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
-use axum::middleware::Next;
+use axum::middleware::{from_fn_with_state, FromFnLayer, Next};
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq as _;
 
-use crate::http::{AppState, JsonError};
-use crate::layers::{may_see, Layers, Service, Snapshot};
+use crate::error::JsonError;
+use crate::layers::{may_see, Access, Layers, Service, Snapshot};
+use crate::state::AppState;
 
-tokio::task_local! {
-    static VIEW: Arc<Layers>;
+/// The layers the current request may see, set by the gate of its service.
+#[derive(Debug, Clone)]
+pub struct View(pub Arc<Layers>);
+
+impl<S: Send + Sync> FromRequestParts<S> for View {
+    type Rejection = JsonError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<View, JsonError> {
+        parts.extensions.get::<View>().cloned().ok_or_else(|| {
+            JsonError::broken(
+                "a route that reads the published layers is not behind the access gate",
+            )
+        })
+    }
 }
 
-/// The layers the current request may see (empty outside the gate).
-pub fn view() -> Arc<Layers> {
-    VIEW.try_with(Arc::clone)
-        .unwrap_or_else(|_| Arc::new(Layers::default()))
+/// What the gate of one service needs: the state and the service it guards.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    state: AppState,
+    service: Service,
 }
 
-/// The gate of `/wms`, `/wmts…` and `/tms…`.
-pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let path = request.uri().path();
-    let service = if path.starts_with("/wms") && !path.starts_with("/wmts") {
-        Service::Wms
-    } else {
-        Service::Tiles
+/// The gate of a service's routes (`route_layer`).
+pub fn gate(state: &AppState, service: Service) -> GateLayer {
+    let guard = Guard {
+        state: state.clone(),
+        service,
     };
-    let snapshot = state.layers.load_full();
+    from_fn_with_state(guard, check as fn(_, _, _) -> _)
+}
+
+/// The future of [`gate`]'s middleware.
+pub type GateFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
+
+/// The layer [`gate`] makes.
+pub type GateLayer =
+    FromFnLayer<fn(State<Guard>, Request, Next) -> GateFuture, Guard, (State<Guard>, Request)>;
+
+fn check(State(guard): State<Guard>, request: Request, next: Next) -> GateFuture {
+    Box::pin(admit(guard, request, next))
+}
+
+async fn admit(guard: Guard, request: Request, next: Next) -> Response {
+    let service = guard.service;
+    let snapshot = guard.state.layers.load_full();
     // The common case: nothing restricted on this service, nothing to check.
     if !snapshot.has_restricted(service) {
         let all = Arc::clone(snapshot.all(service));
-        return VIEW.scope(all, next.run(request)).await;
+        let mut request = request;
+        request.extensions_mut().insert(View(all));
+        return next.run(request).await;
     }
     let presented = presented_key(&request);
     let granted: Option<&[String]> =
@@ -58,11 +90,13 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
             },
         };
     let all = snapshot.all(service);
-    for name in named_layers(&request, service) {
+    let (request, layer) = path_layer(request).await;
+    let mut request = request;
+    for name in named_layers(&request, layer) {
         let Some(layer) = all.get(&name) else {
             continue;
         };
-        if matches!(layer.access, crate::layers::Access::Open) {
+        if matches!(layer.access, Access::Open) {
             continue;
         }
         match granted {
@@ -86,7 +120,8 @@ pub async fn gate(State(state): State<AppState>, request: Request, next: Next) -
         }
     }
     let view = snapshot.view(service, granted);
-    VIEW.scope(view, next.run(request)).await
+    request.extensions_mut().insert(View(view));
+    next.run(request).await
 }
 
 fn refusal(status: StatusCode, error: &'static str, message: &str) -> Response {
@@ -111,7 +146,7 @@ fn presented_key(request: &Request) -> Option<String> {
 
 /// The offerings a key grants, or `None` when no key has this value (every key is compared,
 /// in constant time).
-pub(crate) fn grant_of<'a>(snapshot: &'a Snapshot, value: &str) -> Option<&'a [String]> {
+pub fn grant_of<'a>(snapshot: &'a Snapshot, value: &str) -> Option<&'a [String]> {
     let hash = catalog::hash_key(value);
     let mut found = None;
     for grant in &snapshot.grants {
@@ -122,8 +157,9 @@ pub(crate) fn grant_of<'a>(snapshot: &'a Snapshot, value: &str) -> Option<&'a [S
     found
 }
 
-/// The layer names a request designates (KVP LAYER(S) / QUERY_LAYERS, or the REST path).
-fn named_layers(request: &Request, service: Service) -> Vec<String> {
+/// The layer names a request designates: KVP LAYER(S) / QUERY_LAYERS, and the `{layer}` of a
+/// RESTful route.
+fn named_layers(request: &Request, path_layer: Option<String>) -> Vec<String> {
     let mut names = Vec::new();
     if let Some(query) = request.uri().query() {
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
@@ -141,22 +177,21 @@ fn named_layers(request: &Request, service: Service) -> Vec<String> {
             }
         }
     }
-    if service == Service::Tiles {
-        let path = request.uri().path();
-        let rest = path
-            .strip_prefix("/tms/1.0.0/")
-            .or_else(|| path.strip_prefix("/wmts/"));
-        if let Some(first) = rest.and_then(|r| r.split('/').next()) {
-            if !first.is_empty() && first != "1.0.0" {
-                names.push(percent_decode(first));
-            }
-        }
-    }
+    names.extend(path_layer);
     names
 }
 
-fn percent_decode(text: &str) -> String {
-    form_urlencoded::parse(format!("x={text}").as_bytes())
-        .next()
-        .map_or_else(|| text.to_owned(), |(_, v)| v.into_owned())
+/// The `{layer}` parameter of the matched route, percent-decoded.
+async fn path_layer(request: Request) -> (Request, Option<String>) {
+    let (mut parts, body) = request.into_parts();
+    let layer = RawPathParams::from_request_parts(&mut parts, &())
+        .await
+        .ok()
+        .and_then(|params| {
+            params
+                .iter()
+                .find(|(key, _)| *key == "layer")
+                .map(|(_, value)| value.to_owned())
+        });
+    (Request::from_parts(parts, body), layer)
 }

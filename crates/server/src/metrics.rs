@@ -2,8 +2,15 @@
 //!
 //! Labels are kept to a closed vocabulary (known services and OGC operations, "other" for the
 //! rest) so that a client sending random `REQUEST=` values cannot grow the series without bound.
+//! Each service's routes name their service with [`label`], which also reads the operation from
+//! the route the request matched (axum's `MatchedPath`) or its `REQUEST` parameter: nothing is
+//! guessed from URL prefixes.
 
 use std::time::Duration;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{from_fn_with_state, FromFnLayer, Next};
+use axum::response::Response;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -118,19 +125,53 @@ impl Drop for InFlight {
     }
 }
 
-/// The service label of a request path.
-pub fn service_of(path: &str) -> &'static str {
-    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-    match first {
-        "" => "preview",
-        "wms" => "wms",
-        "wmts" => "wmts",
-        "tms" => "tms",
-        "api" => "api",
-        "health" => "health",
-        "metrics" => "metrics",
-        _ => "other",
-    }
+/// The labels of the route that answered a request, set on the response by [`label`] and read
+/// by the outer observing middleware.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// The service.
+    pub service: &'static str,
+    /// The operation.
+    pub operation: &'static str,
+}
+
+impl Route {
+    /// The labels of a request no route matched.
+    pub const UNMATCHED: Route = Route {
+        service: "other",
+        operation: "-",
+    };
+}
+
+/// The layer that labels the routes of a service (`route_layer`, so that it runs once a route
+/// matched, with its `MatchedPath`).
+pub fn label(service: &'static str) -> LabelLayer {
+    from_fn_with_state(service, stamp as fn(_, _, _) -> _)
+}
+
+/// The layer [`label`] makes.
+pub type LabelLayer = FromFnLayer<
+    fn(State<&'static str>, Request, Next) -> LabelFuture,
+    &'static str,
+    (State<&'static str>, Request),
+>;
+
+/// The future of [`label`]'s middleware.
+pub type LabelFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
+
+fn stamp(State(service): State<&'static str>, request: Request, next: Next) -> LabelFuture {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("", MatchedPath::as_str);
+    let operation = operation_of(route, request.uri().query());
+    Box::pin(async move {
+        let mut response = next.run(request).await;
+        response
+            .extensions_mut()
+            .insert(Route { service, operation });
+        response
+    })
 }
 
 const OPERATIONS: &[&str] = &[
@@ -143,9 +184,10 @@ const OPERATIONS: &[&str] = &[
     "GetStyles",
 ];
 
-/// The operation label of a request: the `REQUEST` KVP parameter when it names a known OGC
-/// operation (case-insensitive), `GetTile` for RESTful tile paths, else `-`.
-pub fn operation_of(service: &'static str, path: &str, query: Option<&str>) -> &'static str {
+/// The operation of a request: the `REQUEST` KVP parameter when it names a known OGC
+/// operation (case-insensitive, else `other`), else the operation of the matched RESTful
+/// route, else `-`.
+pub fn operation_of(route: &str, query: Option<&str>) -> &'static str {
     if let Some(query) = query {
         for pair in query.split('&') {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
@@ -158,21 +200,15 @@ pub fn operation_of(service: &'static str, path: &str, query: Option<&str>) -> &
             }
         }
     }
-    match service {
-        "wmts" | "tms"
-            if path
-                .rsplit('/')
-                .next()
-                .is_some_and(|last| last.contains('.')) =>
-        {
-            let extension = path.rsplit('.').next().unwrap_or("");
-            if extension.eq_ignore_ascii_case("xml") || extension.eq_ignore_ascii_case("json") {
-                "GetCapabilities"
-            } else {
-                "GetTile"
-            }
-        }
-        "tms" => "GetCapabilities",
+    match route {
+        "/wmts/1.0.0/WMTSCapabilities.xml"
+        | "/tms/1.0.0"
+        | "/tms/1.0.0/"
+        | "/tms/1.0.0/{layer}"
+        | "/tms/1.0.0/{layer}/metadata.json" => "GetCapabilities",
+        "/wmts/{layer}/{style}/{tms}/{matrix}/{row}/{file}"
+        | "/tms/1.0.0/{layer}/{z}/{x}/{file}" => "GetTile",
+        "/wmts/{layer}/{style}/{tms}/{matrix}/{row}/{col}/{j}/{file}" => "GetFeatureInfo",
         _ => "-",
     }
 }
@@ -183,31 +219,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn labels_come_from_a_closed_vocabulary() {
-        assert_eq!(service_of("/wms"), "wms");
-        assert_eq!(service_of("/"), "preview");
-        assert_eq!(service_of("/x/y"), "other");
+    fn operations_come_from_a_closed_vocabulary() {
         assert_eq!(
-            operation_of("wms", "/wms", Some("service=WMS&request=getmap")),
+            operation_of("/wms", Some("service=WMS&request=getmap")),
             "GetMap"
         );
+        assert_eq!(operation_of("/wms", Some("REQUEST=DropTables")), "other");
         assert_eq!(
-            operation_of("wms", "/wms", Some("REQUEST=DropTables")),
-            "other"
-        );
-        assert_eq!(
-            operation_of("wmts", "/wmts/a/b/PM/1/2/3.png", None),
+            operation_of("/wmts/{layer}/{style}/{tms}/{matrix}/{row}/{file}", None),
             "GetTile"
         );
         assert_eq!(
-            operation_of("tms", "/tms/1.0.0/a/1/2/3.png", None),
+            operation_of("/tms/1.0.0/{layer}/{z}/{x}/{file}", None),
             "GetTile"
         );
         assert_eq!(
-            operation_of("tms", "/tms/1.0.0/a/metadata.json", None),
+            operation_of("/tms/1.0.0/{layer}/metadata.json", None),
             "GetCapabilities"
         );
-        assert_eq!(operation_of("health", "/health", None), "-");
+        assert_eq!(
+            operation_of(
+                "/wmts/{layer}/{style}/{tms}/{matrix}/{row}/{col}/{j}/{file}",
+                None
+            ),
+            "GetFeatureInfo"
+        );
+        assert_eq!(operation_of("/health", None), "-");
     }
 
     #[test]

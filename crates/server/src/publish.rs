@@ -9,19 +9,50 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 
 use crate::config::Config;
-use crate::http::Published;
-use crate::layers::{LayerFactory, Snapshot};
+use crate::error::error_chain;
+use crate::layers::{LayerError, LayerFactory, Snapshot};
+use crate::state::Published;
+
+/// Why the published layers cannot be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The configured layers (or the tile matrix sets) cannot be built.
+    #[error(transparent)]
+    Layers(#[from] LayerError),
+    /// The catalog cannot be opened.
+    #[error("cannot open the catalog in {}", dir.display())]
+    Open {
+        /// The data directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: catalog::CatalogError,
+    },
+    /// The catalog's publications cannot be served, or its workers cannot start.
+    #[error(transparent)]
+    Catalog(#[from] catalog::CatalogError),
+    /// The API token cannot be stored.
+    #[error("cannot write the API token to {}", path.display())]
+    Token {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// Builds snapshots from publications and swaps them into the live state.
 #[derive(Debug)]
-pub struct SnapshotPublisher {
+struct SnapshotPublisher {
     factory: LayerFactory,
     live: Arc<ArcSwap<Snapshot>>,
 }
 
 impl SnapshotPublisher {
     /// A publisher over the configured layers.
-    pub fn new(factory: LayerFactory, live: Arc<ArcSwap<Snapshot>>) -> SnapshotPublisher {
+    fn new(factory: LayerFactory, live: Arc<ArcSwap<Snapshot>>) -> SnapshotPublisher {
         SnapshotPublisher { factory, live }
     }
 }
@@ -35,7 +66,7 @@ impl catalog::Publisher for SnapshotPublisher {
         let snapshot = self
             .factory
             .snapshot(publications, grants)
-            .map_err(|e| crate::cli::error_chain(&e))?;
+            .map_err(|e| error_chain(&e))?;
         let live = Arc::clone(&self.live);
         Ok(Box::new(move || {
             tracing::info!(
@@ -48,7 +79,7 @@ impl catalog::Publisher for SnapshotPublisher {
 }
 
 /// Options of the catalog for a configuration.
-pub fn catalog_options(config: &Config, factory: &LayerFactory) -> catalog::CatalogOptions {
+fn catalog_options(config: &Config, factory: &LayerFactory) -> catalog::CatalogOptions {
     catalog::CatalogOptions {
         data_dir: config.data.dir.clone(),
         tile_matrix_sets: factory.tile_matrix_sets().clone(),
@@ -59,24 +90,13 @@ pub fn catalog_options(config: &Config, factory: &LayerFactory) -> catalog::Cata
 
 /// Everything published for `tuilerie serve`: the configured layers, the catalog's
 /// publications, the job workers, the API token, and the watcher.
-pub fn open(config: &Config) -> Result<Published, String> {
-    let factory = LayerFactory::new(config).map_err(|e| crate::cli::error_chain(&e))?;
-    let options = catalog_options(config, &factory);
+pub fn open(config: &Config) -> Result<Published, PublishError> {
+    let factory = LayerFactory::new(config)?;
+    let catalog = open_with(config, &factory)?;
     let live = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
-    let catalog = catalog::Catalog::open(options).map_err(|e| {
-        format!(
-            "cannot open the catalog in {}: {}",
-            config.data.dir.display(),
-            crate::cli::error_chain(&e)
-        )
-    })?;
     let publisher = Arc::new(SnapshotPublisher::new(factory, Arc::clone(&live)));
-    catalog
-        .set_publisher(publisher)
-        .map_err(|e| crate::cli::error_chain(&e))?;
-    catalog
-        .start_workers(config.api.job_workers)
-        .map_err(|e| crate::cli::error_chain(&e))?;
+    catalog.set_publisher(publisher)?;
+    catalog.start_workers(config.api.job_workers)?;
     let api_token = Some(api_token(config)?);
     watch(&catalog);
     Ok(Published {
@@ -86,8 +106,25 @@ pub fn open(config: &Config) -> Result<Published, String> {
     })
 }
 
+/// The catalog of the data directory, without publisher or job workers: what `tuilerie
+/// publish` and `tuilerie demo` change while a server may be running on the same directory
+/// (that server publishes the change and runs the jobs).
+pub fn open_catalog(config: &Config) -> Result<Arc<catalog::Catalog>, PublishError> {
+    open_with(config, &LayerFactory::new(config)?)
+}
+
+fn open_with(
+    config: &Config,
+    factory: &LayerFactory,
+) -> Result<Arc<catalog::Catalog>, PublishError> {
+    catalog::Catalog::open(catalog_options(config, factory)).map_err(|source| PublishError::Open {
+        dir: config.data.dir.clone(),
+        source,
+    })
+}
+
 /// The API token: configured, else read from (or generated into) `{data}/api-token`.
-fn api_token(config: &Config) -> Result<String, String> {
+fn api_token(config: &Config) -> Result<String, PublishError> {
     if let Some(token) = &config.api.token {
         return Ok(token.clone());
     }
@@ -100,8 +137,10 @@ fn api_token(config: &Config) -> Result<String, String> {
         }
     }
     let token = catalog::random_secret();
-    write_secret(&path, &token)
-        .map_err(|e| format!("cannot write the API token to {}: {e}", path.display()))?;
+    write_secret(&path, &token).map_err(|source| PublishError::Token {
+        path: path.clone(),
+        source,
+    })?;
     tracing::info!(
         file = %path.display(),
         "no api.token configured: generated one for the publication API; read it from this file (mode 0600)"
@@ -140,12 +179,12 @@ fn watch(catalog: &Arc<catalog::Catalog>) {
                     Ok(current) if current != last => {
                         last = current;
                         if let Err(error) = catalog.republish() {
-                            tracing::error!(error = %crate::cli::error_chain(&error), "cannot publish the catalog's changes");
+                            tracing::error!(error = %error_chain(&error), "cannot publish the catalog's changes");
                         }
                     }
                     Ok(_) => {}
                     Err(error) => {
-                        tracing::warn!(error = %crate::cli::error_chain(&error), "cannot read the catalog's generation");
+                        tracing::warn!(error = %error_chain(&error), "cannot read the catalog's generation");
                     }
                 }
             }

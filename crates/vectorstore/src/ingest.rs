@@ -463,8 +463,9 @@ fn open_package(
     }
 }
 
-/// An error and its causes, joined by ": ".
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+/// An error and its causes, joined by ": " — the one formatter of cause chains in the
+/// workspace (the catalog's job logs and the server's messages use it too).
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(s) = source {

@@ -51,8 +51,8 @@ pub use crate::archive::ZipLimits;
 pub use crate::geom::{decode, encode, parse_header, BlobError, BlobHeader, Decoded, GeometryKind};
 pub use crate::gpkg::{GeoPackage, RawFeature, SourceAttribute, SourceLayer};
 pub use crate::ingest::{
-    check, ingest, IngestOptions, Progress, StoredMetadata, DATA_FILE, DISTINCT_VALUES_LIMIT,
-    METADATA_FILE,
+    check, error_chain, ingest, IngestOptions, Progress, StoredMetadata, DATA_FILE,
+    DISTINCT_VALUES_LIMIT, METADATA_FILE,
 };
 pub use crate::names::normalize_name;
 pub use crate::report::{AttributeMetadata, Finding, LayerMetadata, Level, Report};

@@ -1,0 +1,632 @@
+//! `tuilerie publish vector|raster` and `tuilerie demo`: the publication workflow from the
+//! command line, through the same catalog operations as the API (upload, checks, processing,
+//! static, configuration, offering), with progress bars.
+//!
+//! ```text
+//! tuilerie publish vector FILE.gpkg --style FILE.sld [--tables a,b] --layer-name NAME [--restricted]
+//! tuilerie publish raster A.tif [B.tif…] --tms PM --levels 0-14 --layer-name NAME [--wms]
+//! tuilerie demo                       publish the bundled sample data (once), then serve
+//! ```
+//! The catalog is the data directory's (`--data`, `data.dir`); a server running on the same
+//! data directory publishes the change within two seconds.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use catalog::{
+    Catalog, ConfigurationBody, ConfigurationType, NewExecution, NewOffering, NewUpload, TypeInfos,
+    UploadStatus, UploadType, UsedData,
+};
+use serde_json::{json, Map, Value as Json};
+
+use server::{error_chain, Config};
+
+/// `tuilerie publish …`
+#[derive(clap::Subcommand, Debug)]
+pub enum PublishCommand {
+    /// Publish a GeoPackage (or a zip of them) as a WMS layer styled by an SLD.
+    Vector(VectorArgs),
+    /// Publish GeoTIFFs as a pyramid served by WMTS and TMS (and WMS with --wms).
+    Raster(RasterArgs),
+}
+
+/// Where the catalog is.
+#[derive(clap::Args, Debug)]
+pub struct CatalogArgs {
+    /// Configuration file (its data.dir and tile matrix sets).
+    #[arg(long, short, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (overrides data.dir).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+/// Arguments of `tuilerie publish vector`.
+#[derive(clap::Args, Debug)]
+pub struct VectorArgs {
+    /// The GeoPackage or zip.
+    pub file: PathBuf,
+    /// The SLD style (its NamedLayer names the table; one NamedLayer per table for several).
+    #[arg(long, value_name = "FILE.sld")]
+    pub style: PathBuf,
+    /// Tables to draw, in drawing order (default: every table).
+    #[arg(long, value_delimiter = ',', value_name = "A,B")]
+    pub tables: Vec<String>,
+    /// The layer name in the WMS.
+    #[arg(long, value_name = "NAME")]
+    pub layer_name: String,
+    /// Title (default: the layer name).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Abstract.
+    #[arg(long = "abstract", default_value = "")]
+    pub abstract_text: String,
+    /// Declared SRS (default: the file's).
+    #[arg(long, value_name = "CRS")]
+    pub srs: Option<String>,
+    /// Restrict the layer to API keys; a key granted it is created and printed.
+    #[arg(long)]
+    pub restricted: bool,
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
+}
+
+/// Arguments of `tuilerie publish raster`.
+#[derive(clap::Args, Debug)]
+pub struct RasterArgs {
+    /// The GeoTIFFs (a mosaic when several).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Tile matrix set id (PM, WGS84G, LAMB93…).
+    #[arg(long, value_name = "ID")]
+    pub tms: String,
+    /// Levels, top-bottom (coarsest to finest), e.g. 0-14.
+    #[arg(long, value_name = "TOP-BOTTOM")]
+    pub levels: String,
+    /// The layer name.
+    #[arg(long, value_name = "NAME")]
+    pub layer_name: String,
+    /// Title (default: the layer name).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Abstract.
+    #[arg(long = "abstract", default_value = "")]
+    pub abstract_text: String,
+    /// Tile compression: jpg, jpg90, png, zip or raw.
+    #[arg(long, default_value = "jpg")]
+    pub compression: String,
+    /// ROK4 format instead of --compression (e.g. TIFF_ZIP_FLOAT32 for elevations).
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Resampling: nearest, bilinear, bicubic or lanczos.
+    #[arg(long, default_value = "bicubic")]
+    pub interpolation: String,
+    /// No-data per band, e.g. 255,255,255.
+    #[arg(long, value_name = "V,V…")]
+    pub nodata: Option<String>,
+    /// Declared SRS (default: the files').
+    #[arg(long, value_name = "CRS")]
+    pub srs: Option<String>,
+    /// Also publish the pyramid on WMS (a WMS-RASTER configuration of the same name).
+    #[arg(long)]
+    pub wms: bool,
+    /// An SLD with a RasterSymbolizer for the WMS layer.
+    #[arg(long, value_name = "FILE.sld", requires = "wms")]
+    pub wms_style: Option<PathBuf>,
+    /// Restrict the layer to API keys; a key granted it is created and printed.
+    #[arg(long)]
+    pub restricted: bool,
+    #[command(flatten)]
+    pub catalog: CatalogArgs,
+}
+
+/// Runs `tuilerie publish …`.
+pub fn run(command: &PublishCommand) -> ExitCode {
+    let catalog_args = match command {
+        PublishCommand::Vector(args) => &args.catalog,
+        PublishCommand::Raster(args) => &args.catalog,
+    };
+    let config = match crate::setup::load_config(
+        catalog_args.config.as_deref(),
+        None,
+        catalog_args.data.clone(),
+    ) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let catalog = match open_catalog(&config) {
+        Ok(catalog) => catalog,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = match command {
+        PublishCommand::Vector(args) => publish_vector(&catalog, args),
+        PublishCommand::Raster(args) => publish_raster(&catalog, args),
+    };
+    match outcome {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The data directory's catalog, with progress bars for its jobs.
+fn open_catalog(config: &Config) -> Result<Arc<Catalog>, String> {
+    let catalog = server::open_catalog(config).map_err(|e| error_chain(&e))?;
+    let bar = crate::progress::bar("{msg}");
+    catalog.set_progress(Arc::new(move |what: &str, done, total| {
+        if bar.message() != what {
+            bar.reset();
+            bar.set_message(what.to_owned());
+        }
+        bar.set_length(total);
+        bar.set_position(done);
+        if done >= total {
+            bar.finish_and_clear();
+        }
+    }));
+    Ok(catalog)
+}
+
+fn step(message: &str) {
+    eprintln!("• {message}");
+}
+
+const DS: &str = catalog::DEFAULT_DATASTORE;
+
+/// Uploads files, closes the upload and runs its checks; the upload id.
+fn upload(
+    catalog: &Catalog,
+    kind: UploadType,
+    srs: &str,
+    name: &str,
+    files: &[PathBuf],
+) -> Result<String, String> {
+    let text = |e: catalog::CatalogError| error_chain(&e);
+    let created = catalog
+        .create_upload(
+            DS,
+            NewUpload {
+                name: name.to_owned(),
+                description: format!("published with tuilerie publish ({})", files.len()),
+                kind,
+                srs: srs.to_owned(),
+            },
+        )
+        .map_err(text)?;
+    for file in files {
+        let name = file
+            .file_name()
+            .map_or_else(|| "data".to_owned(), |n| n.to_string_lossy().into_owned());
+        step(&format!("uploading {}", file.display()));
+        let mut reader = std::fs::File::open(file)
+            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        catalog
+            .add_upload_file(DS, &created.id, &name, &mut reader)
+            .map_err(text)?;
+    }
+    step("checking");
+    catalog.close_upload(DS, &created.id).map_err(text)?;
+    catalog.run_jobs();
+    let checked = catalog.upload(DS, &created.id).map_err(text)?;
+    if checked.status != UploadStatus::Closed {
+        let checks = catalog.upload_checks(DS, &created.id).map_err(text)?;
+        let mut lines = Vec::new();
+        for failed in checks.failed {
+            lines.push(format!("{} failed:", failed.check.name));
+            lines.extend(
+                catalog
+                    .check_logs(DS, &failed.id)
+                    .map_err(text)?
+                    .into_iter()
+                    .map(|l| format!("  {l}")),
+            );
+        }
+        return Err(format!("the upload was refused:\n{}", lines.join("\n")));
+    }
+    Ok(created.id)
+}
+
+/// Runs a processing on an upload; the stored data id.
+fn process(
+    catalog: &Catalog,
+    processing: &str,
+    upload: &str,
+    name: &str,
+    parameters: &Map<String, Json>,
+) -> Result<String, String> {
+    let text = |e: catalog::CatalogError| error_chain(&e);
+    let new: NewExecution = serde_json::from_value(json!({
+        "processing": processing,
+        "inputs": {"upload": [upload]},
+        "output": {"stored_data": {"name": name}},
+        "parameters": parameters,
+    }))
+    .map_err(|e| e.to_string())?;
+    let execution = catalog.create_execution(DS, new).map_err(text)?;
+    step(&format!("running {}", execution.processing.name));
+    catalog.launch_execution(DS, &execution.id).map_err(text)?;
+    catalog.run_jobs();
+    let done = catalog.execution(DS, &execution.id).map_err(text)?;
+    if done.status != catalog::ExecutionStatus::Success {
+        let logs = catalog.execution_logs(DS, &execution.id).map_err(text)?;
+        return Err(format!("the processing failed:\n  {}", logs.join("\n  ")));
+    }
+    Ok(done.output.stored_data.id)
+}
+
+fn style(catalog: &Catalog, path: &Path) -> Result<String, String> {
+    let content =
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let name = path
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    catalog
+        .create_static(DS, &name, "GEOSERVER-STYLE", "", &content)
+        .map(|s| s.id)
+        .map_err(|e| format!("{}: {}", path.display(), error_chain(&e)))
+}
+
+/// Creates the configuration and its offering; lines to print.
+fn configure_and_offer(
+    catalog: &Catalog,
+    body: ConfigurationBody,
+    endpoint: &str,
+    restricted: bool,
+) -> Result<Vec<String>, String> {
+    let text = |e: catalog::CatalogError| error_chain(&e);
+    let layer = body.layer_name.clone();
+    let kind = body.kind;
+    let configuration = catalog.create_configuration(DS, body).map_err(text)?;
+    for warning in &configuration.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let (offering, _) = catalog
+        .create_offering(
+            DS,
+            &configuration.id,
+            &NewOffering {
+                endpoint: endpoint.to_owned(),
+                open: !restricted,
+            },
+        )
+        .map_err(text)?;
+    let mut lines = vec![format!(
+        "published '{layer}' ({}) as offering {}: {}",
+        kind.as_str(),
+        offering.id,
+        offering
+            .urls
+            .iter()
+            .map(|u| format!("{} {}", u.kind, u.url))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )];
+    if restricted {
+        let permission = catalog
+            .create_permission(
+                DS,
+                catalog::NewPermission {
+                    licence: String::new(),
+                    end_date: None,
+                    offerings: vec![offering.id.clone()],
+                },
+            )
+            .map_err(text)?;
+        let (_, key) = catalog
+            .create_key(catalog::NewKey {
+                name: format!("{layer} (tuilerie publish)"),
+                accesses: vec![catalog::KeyAccess {
+                    permission: permission.id,
+                    offerings: Vec::new(),
+                }],
+            })
+            .map_err(text)?;
+        lines.push(format!(
+            "restricted: send this API key as ?apikey= or X-Api-Key: {key}"
+        ));
+    }
+    Ok(lines)
+}
+
+fn publish_vector(catalog: &Catalog, args: &VectorArgs) -> Result<Vec<String>, String> {
+    let srs = match &args.srs {
+        Some(srs) => srs.clone(),
+        None => detect_vector_srs(&args.file)?,
+    };
+    let upload = upload(
+        catalog,
+        UploadType::Vector,
+        &srs,
+        &args.layer_name,
+        std::slice::from_ref(&args.file),
+    )?;
+    let stored = process(
+        catalog,
+        catalog::INTEGRATION_PROCESSING,
+        &upload,
+        &args.layer_name,
+        &Map::new(),
+    )?;
+    let style = style(catalog, &args.style)?;
+    let tables: Vec<String> = if args.tables.is_empty() {
+        let stored = catalog
+            .stored_data(DS, &stored)
+            .map_err(|e| error_chain(&e))?;
+        stored.type_infos["relations"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .filter_map(|t| t["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        args.tables.clone()
+    };
+    let body = ConfigurationBody {
+        kind: ConfigurationType::WmsVector,
+        name: args.layer_name.clone(),
+        layer_name: args.layer_name.clone(),
+        type_infos: TypeInfos {
+            title: args
+                .title
+                .clone()
+                .unwrap_or_else(|| args.layer_name.clone()),
+            abstract_text: args.abstract_text.clone(),
+            keywords: Vec::new(),
+            used_data: vec![UsedData {
+                stored_data: stored,
+                relations: tables
+                    .into_iter()
+                    .map(|name| catalog::Relation {
+                        name,
+                        style: style.clone(),
+                    })
+                    .collect(),
+                bottom_level: None,
+                top_level: None,
+            }],
+            getfeatureinfo: None,
+            styles: None,
+        },
+        metadata: Vec::new(),
+        attribution: None,
+        getfeatureinfo: None,
+    };
+    configure_and_offer(catalog, body, "wms-vector", args.restricted)
+}
+
+fn detect_vector_srs(file: &Path) -> Result<String, String> {
+    let report = vectorstore::check(file, &vectorstore::IngestOptions::default(), &mut |_, _| {})
+        .map_err(|e| error_chain(&e))?;
+    report.layers.first().map(|l| l.srs.clone()).ok_or_else(|| {
+        format!(
+            "{} holds no readable layer: give --srs or check it with `tuilerie ingest`",
+            file.display()
+        )
+    })
+}
+
+fn publish_raster(catalog: &Catalog, args: &RasterArgs) -> Result<Vec<String>, String> {
+    let (top, bottom) = args
+        .levels
+        .split_once('-')
+        .map(|(a, b)| (a.trim().to_owned(), b.trim().to_owned()))
+        .ok_or_else(|| format!("--levels '{}': write TOP-BOTTOM, e.g. 0-14", args.levels))?;
+    let srs = if let Some(srs) = &args.srs {
+        srs.clone()
+    } else {
+        let first = args.files.first().ok_or("no input file")?;
+        let scratch = std::env::temp_dir().join(format!("tuilerie-srs-{}", std::process::id()));
+        let opened = pyramid::GeoTiff::open_any(first, None, &scratch);
+        let _ = std::fs::remove_dir_all(&scratch);
+        opened.map_err(|e| error_chain(&e))?.crs().to_string()
+    };
+    let upload = upload(
+        catalog,
+        UploadType::Raster,
+        &srs,
+        &args.layer_name,
+        &args.files,
+    )?;
+    let mut parameters = Map::new();
+    parameters.insert("tms".to_owned(), json!(args.tms));
+    parameters.insert("top_level".to_owned(), json!(top));
+    parameters.insert("bottom_level".to_owned(), json!(bottom));
+    parameters.insert("compression".to_owned(), json!(args.compression));
+    parameters.insert("interpolation".to_owned(), json!(args.interpolation));
+    if let Some(format) = &args.format {
+        parameters.insert("format".to_owned(), json!(format));
+    }
+    if let Some(nodata) = &args.nodata {
+        parameters.insert("nodata".to_owned(), json!(nodata));
+    }
+    let stored = process(
+        catalog,
+        catalog::PYRAMID_PROCESSING,
+        &upload,
+        &args.layer_name,
+        &parameters,
+    )?;
+    let title = args
+        .title
+        .clone()
+        .unwrap_or_else(|| args.layer_name.clone());
+    let body = |kind: ConfigurationType, styles: Option<Vec<String>>| ConfigurationBody {
+        kind,
+        name: format!("{} {}", args.layer_name, kind.as_str()),
+        layer_name: args.layer_name.clone(),
+        type_infos: TypeInfos {
+            title: title.clone(),
+            abstract_text: args.abstract_text.clone(),
+            keywords: Vec::new(),
+            used_data: vec![UsedData {
+                stored_data: stored.clone(),
+                relations: Vec::new(),
+                bottom_level: Some(bottom.clone()),
+                top_level: Some(top.clone()),
+            }],
+            getfeatureinfo: Some(catalog::GetFeatureInfo { stored_data: true }),
+            styles,
+        },
+        metadata: Vec::new(),
+        attribution: None,
+        getfeatureinfo: None,
+    };
+    let mut lines = configure_and_offer(
+        catalog,
+        body(ConfigurationType::WmtsTms, None),
+        "wmts-tms",
+        args.restricted,
+    )?;
+    if args.wms {
+        let styles = args
+            .wms_style
+            .as_deref()
+            .map(|s| style(catalog, s))
+            .transpose()?
+            .map(|id| vec![id]);
+        lines.extend(configure_and_offer(
+            catalog,
+            body(ConfigurationType::WmsRaster, styles),
+            "wms-raster",
+            args.restricted,
+        )?);
+    }
+    Ok(lines)
+}
+
+const DEMO_GPKG: &[u8] = include_bytes!("../../../fixtures/gpkg/communes_2154.gpkg");
+const DEMO_SLD: &[u8] = include_bytes!("../../../fixtures/wms/communes.sld");
+const DEMO_RGB: &[u8] = include_bytes!("../../../fixtures/rasters/rgb_4326.tif");
+const DEMO_DEM: &[u8] = include_bytes!("../../../fixtures/rasters/dem_2154.tif");
+const DEMO_DEM_SLD: &[u8] = include_bytes!("../../../fixtures/wms/dem.sld");
+
+/// Publishes the bundled sample data into the catalog of `config` when nothing is published
+/// yet (`tuilerie demo`, before it serves).
+pub(crate) fn demo(config: &Config) -> ExitCode {
+    let catalog = match open_catalog(config) {
+        Ok(catalog) => catalog,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match catalog.offerings(DS) {
+        Ok(offerings) if offerings.is_empty() => {
+            eprintln!(
+                "publishing the sample data into {} (once)…",
+                config.data.dir.display()
+            );
+            if let Err(message) = publish_demo(&catalog) {
+                eprintln!("error: {message}");
+                return ExitCode::FAILURE;
+            }
+        }
+        Ok(_) => eprintln!(
+            "layers are already published in {}: serving them",
+            config.data.dir.display()
+        ),
+        Err(e) => {
+            eprintln!("error: {}", error_chain(&e));
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn publish_demo(catalog: &Catalog) -> Result<(), String> {
+    let dir = tempfile_dir()?;
+    let write = |name: &str, bytes: &[u8]| -> Result<PathBuf, String> {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(path)
+    };
+    let result = (|| {
+        let quiet = |lines: Vec<String>| {
+            for line in lines {
+                eprintln!("  {line}");
+            }
+        };
+        quiet(publish_vector(
+            catalog,
+            &VectorArgs {
+                file: write("communes.gpkg", DEMO_GPKG)?,
+                style: write("communes.sld", DEMO_SLD)?,
+                tables: vec!["communes_idf".to_owned()],
+                layer_name: "communes".to_owned(),
+                title: Some("Communes d'Île-de-France (sample)".to_owned()),
+                abstract_text: "Synthetic communes in Lambert-93, drawn by département".to_owned(),
+                srs: Some("EPSG:2154".to_owned()),
+                restricted: false,
+                catalog: CatalogArgs {
+                    config: None,
+                    data: None,
+                },
+            },
+        )?);
+        quiet(publish_raster(
+            catalog,
+            &RasterArgs {
+                files: vec![write("rgb.tif", DEMO_RGB)?],
+                tms: "PM".to_owned(),
+                levels: "8-13".to_owned(),
+                layer_name: "ortho".to_owned(),
+                title: Some("Colour raster (sample)".to_owned()),
+                abstract_text: "A synthetic RGB image in WGS84, cut into a Web Mercator pyramid"
+                    .to_owned(),
+                compression: "png".to_owned(),
+                format: None,
+                interpolation: "bilinear".to_owned(),
+                nodata: None,
+                srs: None,
+                wms: true,
+                wms_style: None,
+                restricted: false,
+                catalog: CatalogArgs {
+                    config: None,
+                    data: None,
+                },
+            },
+        )?);
+        quiet(publish_raster(catalog, &RasterArgs {
+            files: vec![write("dem.tif", DEMO_DEM)?],
+            tms: "LAMB93".to_owned(),
+            levels: "6-10".to_owned(),
+            layer_name: "altitude".to_owned(),
+            title: Some("Elevation (sample)".to_owned()),
+            abstract_text: "A synthetic elevation grid in Lambert-93 (float32): GetFeatureInfo answers metres".to_owned(),
+            compression: "zip".to_owned(),
+            format: Some("TIFF_ZIP_FLOAT32".to_owned()),
+            interpolation: "nearest".to_owned(),
+            nodata: None,
+            srs: None,
+            wms: true,
+            wms_style: Some(write("dem.sld", DEMO_DEM_SLD)?),
+            restricted: false,
+            catalog: CatalogArgs { config: None, data: None },
+        })?);
+        Ok(())
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn tempfile_dir() -> Result<PathBuf, String> {
+    let dir = std::env::temp_dir().join(format!("tuilerie-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    Ok(dir)
+}

@@ -1,0 +1,256 @@
+//! The HTTP application: routes, the middleware every request goes through, and the one place
+//! where errors become HTTP answers.
+//!
+//! Middleware, outermost first: request id + structured log + metrics (so every answer is
+//! counted, refusals included), CORS, URL length limit (414), request timeout (408), body size
+//! limit (413). Header size (431) is enforced by hyper itself, in [`crate::listener`].
+//!
+//! Each service lives in its own module under `services/` and hands its routes over with
+//! `routes()`; the access gate wraps the OGC services' routes with the service it guards, and
+//! every service's routes carry their metrics label (see [`crate::metrics::label`]).
+
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use hyper::body::Body as _;
+use serde_json::json;
+use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tracing::Instrument as _;
+
+use crate::error::JsonError;
+use crate::metrics::{self, RequestLabels, Route};
+use crate::services::{api, preview, tms, wms, wmts};
+use crate::state::AppState;
+
+/// The router with every route and middleware; fails when a service cannot start (the WMS
+/// render threads).
+pub fn router(state: AppState) -> Result<Router, wms::StartError> {
+    let server = &state.config.server;
+    let cors = cors_layer(&server.cors_allow_origin);
+    let body_limit = usize::try_from(server.max_body_bytes).unwrap_or(usize::MAX);
+    let health = Router::new()
+        .route("/health", get(health))
+        .route_layer(metrics::label("health"));
+    let metrics = Router::new()
+        .route("/metrics", get(metrics_text))
+        .route_layer(metrics::label("metrics"));
+    Ok(Router::new()
+        .merge(preview::routes())
+        .merge(health)
+        .merge(metrics)
+        .merge(wms::routes(&state)?)
+        .merge(wmts::routes(&state))
+        .merge(tms::routes(&state))
+        .merge(api::routes(&state))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), limits))
+        .layer(cors)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state))
+}
+
+fn cors_layer(allow_origin: &str) -> CorsLayer {
+    let origin = if allow_origin == "*" {
+        AllowOrigin::any()
+    } else {
+        let origins: Vec<HeaderValue> = allow_origin
+            .split(',')
+            .filter_map(|o| HeaderValue::from_str(o.trim()).ok())
+            .collect();
+        AllowOrigin::list(origins)
+    };
+    CorsLayer::new()
+        .allow_origin(origin)
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers(Any)
+        .expose_headers([header::ETAG, header::CONTENT_LENGTH, header::CONTENT_TYPE])
+        .max_age(Duration::from_hours(24))
+}
+
+/// Request id, structured log line and metrics for every request.
+async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let id = state.next_request_id();
+    let path = request.uri().path();
+    // Fields are copied only when the span is enabled: no allocation at the default level.
+    let span = tracing::info_span!("request", id, method = %request.method(), path = %truncated(path, 256));
+    let in_flight = state.metrics.start();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    drop(in_flight);
+    let elapsed = started.elapsed();
+    let status = response.status();
+    // Stamped by the routes' label layer; a request no route matched is "other".
+    let Route { service, operation } = response
+        .extensions()
+        .get::<Route>()
+        .copied()
+        .unwrap_or(Route::UNMATCHED);
+    response
+        .headers_mut()
+        .insert("x-request-id", HeaderValue::from(id));
+    let bytes = response.body().size_hint().exact();
+    state.metrics.observe(
+        &RequestLabels {
+            service,
+            operation,
+            status: status.as_u16(),
+        },
+        elapsed,
+    );
+    span.in_scope(|| {
+        tracing::info!(
+            status = status.as_u16(),
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            bytes,
+            service,
+            operation,
+            "answered"
+        );
+    });
+    response
+}
+
+/// URL length, body size announced by Content-Length, and the request timeout.
+async fn limits(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let server = &state.config.server;
+    let target_length = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |pq| pq.as_str().len());
+    if target_length > server.max_url_length {
+        return JsonError::client(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!(
+                "the request target is {target_length} bytes long; this server accepts at most {} \
+                 (server.max_url_length). Send fewer parameters or use POST where the service allows it",
+                server.max_url_length
+            ),
+        )
+        .into_response();
+    }
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(length) = announced.filter(|l| *l > server.max_body_bytes) {
+        return body_too_large(length, server.max_body_bytes);
+    }
+    let timeout = server.request_timeout;
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) if response.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            // From RequestBodyLimitLayer on a body without Content-Length: give it our shape.
+            if response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .is_some_and(|t| t == "application/json")
+            {
+                response
+            } else {
+                body_too_large(0, server.max_body_bytes)
+            }
+        }
+        Ok(response) => response,
+        Err(_) => JsonError::client(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request was not answered within {} s (server.request_timeout_secs); \
+                 ask for a smaller area or image, or retry later",
+                timeout.as_secs()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// At most `max` bytes of `text` (on a character boundary), so a huge URL cannot flood logs.
+fn truncated(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn body_too_large(length: u64, limit: u64) -> Response {
+    let size = if length > 0 {
+        format!("the request body is {length} bytes")
+    } else {
+        "the request body is too large".to_owned()
+    };
+    JsonError::client(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("{size}; this server accepts at most {limit} bytes (server.max_body_bytes)"),
+    )
+    .into_response()
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let body = json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": state.started.elapsed().as_secs_f64(),
+        "layers": state.layers.load().len(),
+    });
+    let mut response = Json(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    match state.metrics.encode() {
+        Ok(text) => (
+            [(header::CONTENT_TYPE, metrics::METRICS_CONTENT_TYPE)],
+            Body::from(text),
+        )
+            .into_response(),
+        Err(error) => JsonError::internal("encoding metrics", &error).into_response(),
+    }
+}
+
+async fn not_found(request: Request) -> JsonError {
+    JsonError::client(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!(
+            "nothing is served at {}; services are at /wms, /wmts, /tms/1.0.0, /api, /health and /metrics",
+            request.uri().path()
+        ),
+    )
+}
+
+async fn method_not_allowed(request: Request) -> JsonError {
+    JsonError::client(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} is not accepted on {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}

@@ -1,0 +1,702 @@
+//! The configuration file (`tuilerie.toml`), its defaults and its validation.
+//!
+//! Operators edit this file by hand, so a mistake must be found at once and explained well:
+//! the file is parsed into a span-carrying TOML tree and walked key by key, so that *every*
+//! problem (syntax error, unknown key, wrong type, bad value, missing file) is reported with its
+//! line, column and a hint, instead of stopping at the first one as plain serde would.
+//!
+//! Precedence: command-line flags > environment (`TUILERIE_…`) > file > embedded defaults.
+//! Relative paths in the file are resolved against the directory that holds the file.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use regex::Regex;
+
+mod check;
+
+/// Default data directory.
+pub const DEFAULT_DATA_DIR: &str = "./data";
+
+/// The whole configuration, with defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// `[server]`
+    pub server: ServerConfig,
+    /// `[log]`
+    pub log: LogConfig,
+    /// `[data]`
+    pub data: DataConfig,
+    /// `[api]`
+    pub api: ApiConfig,
+    /// `[tiles]`
+    pub tiles: TilesConfig,
+    /// `[wms]`
+    pub wms: WmsConfig,
+    /// `[[layers]]`
+    pub layers: Vec<LayerConfig>,
+}
+
+/// `[server]`: the HTTP listener and its limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub listen: SocketAddr,
+    /// Base URL advertised in capabilities (None: derived from the request's Host).
+    pub public_url: Option<String>,
+    /// `Access-Control-Allow-Origin` value.
+    pub cors_allow_origin: String,
+    /// Longest accepted request target (path + query), in bytes.
+    pub max_url_length: usize,
+    /// Largest accepted request head (request line + headers), in bytes.
+    pub max_header_bytes: usize,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: u64,
+    /// Time allowed to answer one request.
+    pub request_timeout: Duration,
+    /// Time given to in-flight requests on shutdown.
+    pub shutdown_grace: Duration,
+    /// Worker threads (0: one per CPU).
+    pub workers: usize,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// Filter directive (`info`, `debug`, `tuilerie=debug,tower_http=info`…).
+    pub level: String,
+    /// Output format.
+    pub format: LogFormat,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[data]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataConfig {
+    /// Where the catalog, uploads, stored data and statics live.
+    pub dir: PathBuf,
+}
+
+/// `[api]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// Bearer token of the publication API (None: one is generated into `{data}/api-token`).
+    pub token: Option<String>,
+    /// Threads running checks, integrations and pyramid generations.
+    pub job_workers: usize,
+    /// Most bytes one upload may hold.
+    pub max_upload_bytes: u64,
+}
+
+impl Default for ApiConfig {
+    fn default() -> ApiConfig {
+        ApiConfig {
+            token: None,
+            job_workers: 1,
+            max_upload_bytes: 4 * 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[tiles]`: how pyramids are read and tiles answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TilesConfig {
+    /// Extra tile matrix set files (added to the built-in ones, replacing same ids).
+    pub tile_matrix_sets_dir: Option<PathBuf>,
+    /// `Cache-Control` of tile answers.
+    pub cache_control: String,
+    /// Bytes of slab indexes cached per pyramid.
+    pub index_cache_bytes: usize,
+    /// Slab files kept open per pyramid.
+    pub open_slabs: usize,
+}
+
+impl Default for TilesConfig {
+    fn default() -> Self {
+        TilesConfig {
+            tile_matrix_sets_dir: None,
+            cache_control: "public, max-age=86400".to_owned(),
+            index_cache_bytes: 16 * 1024 * 1024,
+            open_slabs: 256,
+        }
+    }
+}
+
+/// `[wms]`: the on-demand image service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WmsConfig {
+    /// Service title.
+    pub title: String,
+    /// Service abstract.
+    pub abstract_text: String,
+    /// Service keywords.
+    pub keywords: Vec<String>,
+    /// Contact person.
+    pub contact_person: String,
+    /// Contact organisation.
+    pub contact_organization: String,
+    /// Contact position.
+    pub contact_position: String,
+    /// Contact e-mail.
+    pub contact_email: String,
+    /// Contact telephone.
+    pub contact_phone: String,
+    /// Fees.
+    pub fees: String,
+    /// Access constraints.
+    pub access_constraints: String,
+    /// Most layers one GetMap may ask for.
+    pub layer_limit: u32,
+    /// Largest GetMap width, in pixels.
+    pub max_width: u32,
+    /// Largest GetMap height, in pixels.
+    pub max_height: u32,
+    /// CRSs advertised for every layer besides its native one.
+    pub crs: Vec<String>,
+    /// Rendering threads (0: one per CPU).
+    pub render_threads: usize,
+    /// Renders waiting for a thread before requests are refused with 503.
+    pub render_queue: usize,
+    /// Bytes of encoded images kept in the response cache (0: no cache).
+    pub cache_bytes: usize,
+    /// Extra fonts for labels.
+    pub font_dir: Option<PathBuf>,
+    /// GetFeatureInfo search radius around the clicked pixel, in pixels.
+    pub info_tolerance_px: u32,
+}
+
+impl Default for WmsConfig {
+    fn default() -> Self {
+        WmsConfig {
+            title: "Tuilerie WMS".to_owned(),
+            abstract_text: String::new(),
+            keywords: Vec::new(),
+            contact_person: String::new(),
+            contact_organization: String::new(),
+            contact_position: String::new(),
+            contact_email: String::new(),
+            contact_phone: String::new(),
+            fees: "none".to_owned(),
+            access_constraints: "none".to_owned(),
+            layer_limit: 16,
+            max_width: 4096,
+            max_height: 4096,
+            crs: DEFAULT_WMS_CRS.iter().map(|c| (*c).to_owned()).collect(),
+            render_threads: 0,
+            render_queue: 64,
+            cache_bytes: 64 * 1024 * 1024,
+            font_dir: None,
+            info_tolerance_px: 4,
+        }
+    }
+}
+
+/// CRSs every WMS layer is offered in by default, besides its own.
+pub const DEFAULT_WMS_CRS: &[&str] = &["EPSG:3857", "EPSG:4326", "CRS:84", "EPSG:2154"];
+
+/// Metadata shared by every kind of layer: links and attribution for capabilities.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LayerMetadataConfig {
+    /// Metadata record URLs (ISO 19139 / INSPIRE).
+    pub metadata_urls: Vec<String>,
+    /// Attribution title.
+    pub attribution: String,
+    /// Attribution link.
+    pub attribution_url: String,
+}
+
+/// What a tile request inside the tile matrix but without stored data is answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmptyTile {
+    /// A tile filled with the pyramid's no-data value (transparent where the format allows).
+    Nodata,
+    /// `204 No Content`.
+    NoContent,
+    /// `404 Not Found`.
+    NotFound,
+}
+
+/// One `[[layers]]` table: a layer published from the config file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerConfig {
+    /// Layer name used in requests (`LAYERS=`, `LAYER=`).
+    pub name: String,
+    /// Human-readable title (default: the name).
+    pub title: String,
+    /// Longer description.
+    pub abstract_text: String,
+    /// Keywords listed in capabilities.
+    pub keywords: Vec<String>,
+    /// Metadata links and attribution.
+    pub metadata: LayerMetadataConfig,
+    /// What the layer serves.
+    pub kind: LayerKind,
+}
+
+/// The source of a configured layer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LayerKind {
+    /// Vector data rendered on demand by WMS.
+    Vector {
+        /// GeoPackage file.
+        source: PathBuf,
+        /// Table inside the GeoPackage.
+        table: String,
+        /// SLD file.
+        style: PathBuf,
+        /// Whether GetFeatureInfo answers the features under a point.
+        queryable: bool,
+    },
+    /// A ROK4-compatible pyramid served by WMTS, TMS and WMS.
+    Pyramid {
+        /// The pyramid descriptor (`pyramid.json`).
+        pyramid: PathBuf,
+        /// Whether GetFeatureInfo answers the stored pixel values.
+        getfeatureinfo: bool,
+        /// Answer to tiles without data.
+        empty_tile: EmptyTile,
+        /// Finest tile matrix served (None: the pyramid's finest).
+        bottom_level: Option<String>,
+        /// Coarsest tile matrix served (None: the pyramid's coarsest).
+        top_level: Option<String>,
+        /// SLD with a RasterSymbolizer for WMS (None: the pixels as they are).
+        style: Option<PathBuf>,
+        /// Resampling of WMS maps.
+        interpolation: pyramid::Interpolation,
+    },
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+                public_url: None,
+                cors_allow_origin: "*".to_owned(),
+                max_url_length: 8 * 1024,
+                max_header_bytes: 16 * 1024,
+                max_body_bytes: 1024 * 1024 * 1024,
+                request_timeout: Duration::from_mins(1),
+                shutdown_grace: Duration::from_secs(30),
+                workers: 0,
+            },
+            log: LogConfig {
+                level: "info".to_owned(),
+                format: LogFormat::Text,
+            },
+            data: DataConfig {
+                dir: PathBuf::from(DEFAULT_DATA_DIR),
+            },
+            api: ApiConfig::default(),
+            tiles: TilesConfig::default(),
+            wms: WmsConfig::default(),
+            layers: Vec::new(),
+        }
+    }
+}
+
+/// One problem found in a config file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    /// 1-based line (0 when the problem has no position, e.g. an environment variable).
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// The dotted key the problem is about (`server.listen`, `layers[2].source`).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+/// Every problem of a config file, with the file they belong to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problems {
+    /// The file (or `environment`).
+    pub origin: String,
+    /// All problems, in file order.
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, p) in self.problems.iter().enumerate() {
+            if index > 0 {
+                writeln!(f)?;
+            }
+            if p.line > 0 {
+                write!(f, "{}:{}:{}: ", self.origin, p.line, p.column)?;
+            } else {
+                write!(f, "{}: ", self.origin)?;
+            }
+            if p.key.is_empty() {
+                write!(f, "{}", p.message)?;
+            } else {
+                write!(f, "{}: {}", p.key, p.message)?;
+            }
+            if let Some(hint) = &p.hint {
+                write!(f, "\n    hint: {hint}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Errors of loading a configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file (or the environment) holds problems.
+    #[error("{count} problem(s) in the configuration:\n{0}", count = .0.problems.len())]
+    Invalid(Problems),
+}
+
+/// Overrides that take precedence over the file (from flags or the environment).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--listen` / `TUILERIE_LISTEN`.
+    pub listen: Option<String>,
+    /// `--data` / `TUILERIE_DATA_DIR`.
+    pub data_dir: Option<PathBuf>,
+    /// `TUILERIE_API_TOKEN`.
+    pub api_token: Option<String>,
+    /// `TUILERIE_PUBLIC_URL`.
+    pub public_url: Option<String>,
+    /// `TUILERIE_LOG`.
+    pub log_level: Option<String>,
+    /// `TUILERIE_LOG_FORMAT`.
+    pub log_format: Option<String>,
+}
+
+impl Overrides {
+    /// Reads the `TUILERIE_…` environment variables.
+    pub fn from_env() -> Overrides {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Overrides {
+            listen: var("TUILERIE_LISTEN"),
+            data_dir: var("TUILERIE_DATA_DIR").map(PathBuf::from),
+            api_token: var("TUILERIE_API_TOKEN"),
+            public_url: var("TUILERIE_PUBLIC_URL"),
+            log_level: var("TUILERIE_LOG"),
+            log_format: var("TUILERIE_LOG_FORMAT"),
+        }
+    }
+
+    /// Layers `other` over `self`: values set in `other` win.
+    #[must_use]
+    pub fn then(self, other: Overrides) -> Overrides {
+        Overrides {
+            listen: other.listen.or(self.listen),
+            data_dir: other.data_dir.or(self.data_dir),
+            api_token: other.api_token.or(self.api_token),
+            public_url: other.public_url.or(self.public_url),
+            log_level: other.log_level.or(self.log_level),
+            log_format: other.log_format.or(self.log_format),
+        }
+    }
+}
+
+impl Config {
+    /// Applies flag and environment overrides, validating their values.
+    pub fn apply(&mut self, overrides: &Overrides) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        let mut problem = |key: &str, message: String, hint: &str| {
+            problems.push(Problem {
+                line: 0,
+                column: 0,
+                key: key.to_owned(),
+                message,
+                hint: Some(hint.to_owned()),
+            });
+        };
+        if let Some(listen) = &overrides.listen {
+            match parse_listen(listen) {
+                Ok(addr) => self.server.listen = addr,
+                Err(hint) => problem(
+                    "listen (--listen / TUILERIE_LISTEN)",
+                    format!("'{listen}' is not an address and port"),
+                    hint,
+                ),
+            }
+        }
+        if let Some(dir) = &overrides.data_dir {
+            self.data.dir.clone_from(dir);
+        }
+        if let Some(token) = &overrides.api_token {
+            self.api.token = Some(token.clone());
+        }
+        if let Some(url) = &overrides.public_url {
+            match check_public_url(url) {
+                Ok(url) => self.server.public_url = Some(url),
+                Err(hint) => problem(
+                    "TUILERIE_PUBLIC_URL",
+                    format!("'{url}' is not an http(s) URL"),
+                    hint,
+                ),
+            }
+        }
+        if let Some(level) = &overrides.log_level {
+            self.log.level.clone_from(level);
+        }
+        if let Some(format) = &overrides.log_format {
+            match parse_log_format(format) {
+                Some(f) => self.log.format = f,
+                None => problem(
+                    "TUILERIE_LOG_FORMAT",
+                    format!("unknown log format '{format}'"),
+                    "use \"text\" or \"json\"",
+                ),
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(Problems {
+                origin: "command line / environment".to_owned(),
+                problems,
+            }))
+        }
+    }
+}
+
+fn parse_listen(text: &str) -> Result<SocketAddr, &'static str> {
+    let text = text.trim();
+    if let Some(port) = text.strip_prefix("localhost:") {
+        return port
+            .parse::<u16>()
+            .map(|p| SocketAddr::from(([127, 0, 0, 1], p)))
+            .map_err(|_| LISTEN_HINT);
+    }
+    text.parse::<SocketAddr>().map_err(|_| LISTEN_HINT)
+}
+
+const LISTEN_HINT: &str =
+    "write an IP address and a port: \"127.0.0.1:8080\", \"0.0.0.0:8080\" or \"[::]:8080\"";
+
+fn check_public_url(text: &str) -> Result<String, &'static str> {
+    let trimmed = text.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("http://")
+        .or_else(|| trimmed.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => {
+            Ok(trimmed.to_owned())
+        }
+        _ => Err(
+            "write the URL clients reach the server at, e.g. \"https://maps.example.org/tuilerie\"",
+        ),
+    }
+}
+
+fn parse_log_format(text: &str) -> Option<LogFormat> {
+    match text {
+        "text" => Some(LogFormat::Text),
+        "json" => Some(LogFormat::Json),
+        _ => None,
+    }
+}
+
+/// Whether a layer name is acceptable in every service (WMS, WMTS, TMS URLs).
+pub fn is_valid_layer_name(name: &str) -> bool {
+    static NAME: OnceLock<Option<Regex>> = OnceLock::new();
+    NAME.get_or_init(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_\-.]*$").ok())
+        .as_ref()
+        .is_some_and(|re| re.is_match(name))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::check::line_column;
+    use std::path::Path;
+
+    use super::*;
+
+    fn problems(text: &str, base: &Path) -> Vec<Problem> {
+        match Config::parse(text, "test.toml", base) {
+            Err(ConfigError::Invalid(p)) => p.problems,
+            other => panic!("expected problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_file_gives_embedded_defaults() {
+        let config = Config::parse("", "empty", Path::new(".")).unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn shipped_config_file_is_valid_and_equals_defaults() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../config/tuilerie.toml"
+        ));
+        let config = Config::load(path).unwrap();
+        let defaults = Config::default();
+        assert_eq!(config.server, defaults.server);
+        assert_eq!(config.log, defaults.log);
+        assert_eq!(config.api, defaults.api);
+        assert_eq!(config.tiles, defaults.tiles);
+        assert!(config.layers.is_empty());
+        assert!(config.data.dir.ends_with("data"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "[server]\nlisten = \"nowhere\"\nlisen = 3\n\n[[layers]]\nname = \"roads\"\nkind = \"vector\"\nsource = \"missing.gpkg\"\ntable = \"roads\"\nstyle = \"missing.sld\"\n";
+        let found = problems(text, dir.path());
+        let lines: Vec<(usize, &str)> = found.iter().map(|p| (p.line, p.key.as_str())).collect();
+        assert_eq!(
+            lines,
+            vec![
+                (2, "server.listen"),
+                (3, "server.lisen"),
+                (8, "layers[0].source"),
+                (10, "layers[0].style")
+            ]
+        );
+        assert_eq!(
+            found[1]
+                .hint
+                .as_deref()
+                .map(|h| h.starts_with("did you mean 'listen'?")),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn syntax_errors_have_positions_and_do_not_hide_other_problems() {
+        let found = problems(
+            "[server]\nlisten = 127.0.0.1:8080\n[log]\nformat = \"xml\"\n",
+            Path::new("."),
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.line == 2 && p.message.contains("syntax")),
+            "{found:?}"
+        );
+        assert!(
+            found.iter().any(|p| p.line == 4 && p.key == "log.format"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn layers_are_parsed_with_paths_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("world.gpkg"), b"x").unwrap();
+        std::fs::write(dir.path().join("world.sld"), b"x").unwrap();
+        std::fs::write(dir.path().join("pyramid.json"), b"{}").unwrap();
+        let text = "[[layers]]\nname = \"countries\"\nkind = \"vector\"\nsource = \"world.gpkg\"\ntable = \"countries\"\nstyle = \"world.sld\"\nkeywords = [\"world\"]\n\n[[layers]]\nname = \"elevation\"\ntitle = \"Elevation\"\nkind = \"pyramid\"\npyramid = \"pyramid.json\"\ngetfeatureinfo = true\n";
+        let config = Config::parse(text, "t", dir.path()).unwrap();
+        assert_eq!(config.layers.len(), 2);
+        assert_eq!(config.layers[0].title, "countries");
+        assert_eq!(config.layers[0].keywords, vec!["world".to_owned()]);
+        assert_eq!(
+            config.layers[1].kind,
+            LayerKind::Pyramid {
+                pyramid: dir.path().join("pyramid.json"),
+                getfeatureinfo: true,
+                empty_tile: EmptyTile::Nodata,
+                bottom_level: None,
+                top_level: None,
+                style: None,
+                interpolation: pyramid::Interpolation::Bilinear,
+            }
+        );
+    }
+
+    #[test]
+    fn layer_names_must_be_valid_and_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.json"), b"{}").unwrap();
+        let text = "[[layers]]\nname = \"9lives\"\nkind = \"pyramid\"\npyramid = \"p.json\"\n[[layers]]\nname = \"a\"\nkind = \"pyramid\"\npyramid = \"p.json\"\n[[layers]]\nname = \"a\"\nkind = \"pyramid\"\npyramid = \"p.json\"\nsource = \"x\"\n";
+        let found = problems(text, dir.path());
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec!["layers[0].name", "layers[2].name", "layers[2].source"],
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn wrong_types_and_ranges_are_explained() {
+        let found = problems(
+            "[server]\nmax_url_length = \"big\"\nrequest_timeout_secs = 0\n[api]\ntoken = 5\nextra = 1\n[log]\nlevel = \"info,=[\"\n",
+            Path::new("."),
+        );
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "server.max_url_length",
+                "server.request_timeout_secs",
+                "api.token",
+                "api.extra",
+                "log.level"
+            ]
+        );
+    }
+
+    #[test]
+    fn overrides_win_over_the_file_and_are_validated() {
+        let mut config = Config::default();
+        config
+            .apply(&Overrides {
+                listen: Some("0.0.0.0:9000".to_owned()),
+                data_dir: Some(PathBuf::from("/srv/tiles")),
+                api_token: Some("secret".to_owned()),
+                ..Overrides::default()
+            })
+            .unwrap();
+        assert_eq!(config.server.listen.port(), 9000);
+        assert_eq!(config.data.dir, PathBuf::from("/srv/tiles"));
+        assert_eq!(config.api.token.as_deref(), Some("secret"));
+        let bad = config.apply(&Overrides {
+            listen: Some("nope".to_owned()),
+            ..Overrides::default()
+        });
+        assert!(matches!(bad, Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn layer_name_pattern() {
+        for ok in ["a", "_x", "BDORTHO.2024", "plan-ign_v2"] {
+            assert!(is_valid_layer_name(ok), "{ok}");
+        }
+        for bad in ["", "1a", "a b", "a/b", "é", "-a"] {
+            assert!(!is_valid_layer_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn line_and_column_count_characters() {
+        assert_eq!(line_column("ab\ncé=d", 6), (2, 3));
+        assert_eq!(line_column("", 0), (1, 1));
+    }
+}

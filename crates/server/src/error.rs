@@ -1,0 +1,66 @@
+//! The errors every part of the server shares: the formatter of an error's cause chain (for
+//! logs and messages), and the JSON error answer of paths outside the OGC services.
+//!
+//! OGC services answer their own exception documents (`services::ogc`, `services::wms`); the
+//! publication API, the access gate and the middleware answer [`JsonError`], the Entrepôt's
+//! `{"error", "error_description"}` shape.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// An error and its causes, joined by ": " (the workspace's one formatter, from the data
+/// layer every crate above it shares).
+pub use vectorstore::error_chain;
+
+/// A client or server error answered as JSON `{"error", "error_description"}` (the
+/// publication API's error shape, also used for paths outside the OGC services).
+#[derive(Debug)]
+pub struct JsonError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+}
+
+/// The message of every internal error: the cause is logged, never shown.
+const INTERNAL_MESSAGE: &str = "the server failed to answer this request; the cause is in its log";
+
+impl JsonError {
+    /// A client error (4xx): the description is shown to the client.
+    pub fn client(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        JsonError {
+            status,
+            error,
+            description: description.into(),
+        }
+    }
+
+    /// An internal error: logged with its cause, answered with a generic message.
+    pub fn internal(context: &str, cause: &dyn std::error::Error) -> Self {
+        tracing::error!(error = %error_chain(cause), context, "internal error");
+        Self::internal_answer()
+    }
+
+    /// An internal error without an error value (a broken invariant): logged, answered with
+    /// the generic message.
+    pub fn broken(context: &str) -> Self {
+        tracing::error!(context, "internal error");
+        Self::internal_answer()
+    }
+
+    fn internal_answer() -> Self {
+        JsonError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "internal_error",
+            description: INTERNAL_MESSAGE.to_owned(),
+        }
+    }
+}
+
+impl IntoResponse for JsonError {
+    fn into_response(self) -> Response {
+        let body = json!({ "error": self.error, "error_description": self.description });
+        (self.status, Json(body)).into_response()
+    }
+}

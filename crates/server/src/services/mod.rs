@@ -1,0 +1,13 @@
+//! The services, one module each, every one handing its routes to the router with `routes()`:
+//! WMS, WMTS, TMS (+ TileJSON), the preview page and the publication API. `ogc` (KVP parsing,
+//! OWS exceptions, XML helpers), `tiles` (tile answers and HTTP caching) and `pixel_info`
+//! (pixel values as GetFeatureInfo answers) are what several of them share.
+
+pub mod api;
+pub mod ogc;
+pub mod pixel_info;
+pub mod preview;
+pub mod tiles;
+pub mod tms;
+pub mod wms;
+pub mod wmts;

@@ -1,0 +1,281 @@
+//! TMS 1.0.0 (OSGeo Tile Map Service) and TileJSON 3.0.
+//!
+//! TMS counts tile rows from the bottom: row `y` of TMS is row `matrixHeight − 1 − y` of WMTS.
+//! Tile sets are the layer's served tile matrices, `z` being the tile matrix id. TileJSON is
+//! offered for Web Mercator layers only (TileJSON has no CRS), with XYZ URLs that point at the
+//! WMTS RESTful tiles (rows from the top, as XYZ clients expect).
+
+use std::fmt::Write as _;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::access::{self, View};
+use crate::error::JsonError;
+use crate::layers::{Layer, LayerSource, PyramidLayer, Service};
+use crate::metrics;
+use crate::services::ogc::{self, coordinate, number, xml_escape};
+use crate::services::tiles;
+use crate::services::wmts::DEFAULT_STYLE;
+use crate::state::AppState;
+
+/// The routes of TMS and TileJSON, behind the access gate.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/tms/1.0.0", get(service))
+        .route("/tms/1.0.0/", get(service))
+        .route("/tms/1.0.0/{layer}", get(tile_map))
+        .route("/tms/1.0.0/{layer}/metadata.json", get(tilejson))
+        .route("/tms/1.0.0/{layer}/{z}/{x}/{file}", get(tile))
+        .route_layer(access::gate(state, Service::Tiles))
+        .route_layer(metrics::label("tms"))
+}
+
+/// `GET /tms/1.0.0`
+async fn service(
+    View(layers): View,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Response {
+    let base = ogc::base_url(state.config.server.public_url.as_deref(), &headers);
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<TileMapService version=\"1.0.0\" services=\"{}/tms/\">\n  \
+         <Title>Tuilerie TMS</Title>\n  <Abstract>Tiles of the pyramids published by this Tuilerie server.</Abstract>\n  <TileMaps>\n",
+        xml_escape(&base)
+    );
+    for (layer, pyramid) in layers.pyramids() {
+        let set = pyramid.tile_matrix_set();
+        let _ = writeln!(
+            out,
+            "    <TileMap title=\"{}\" srs=\"{}\" profile=\"{}\" href=\"{}/tms/1.0.0/{}\"/>",
+            xml_escape(&layer.title),
+            xml_escape(set.crs().code()),
+            profile(pyramid),
+            xml_escape(&base),
+            xml_escape(&layer.name)
+        );
+    }
+    out.push_str("  </TileMaps>\n</TileMapService>\n");
+    ogc::xml_response(out)
+}
+
+/// `GET /tms/1.0.0/{layer}` (TileMap) and `GET /tms/1.0.0/{layer}/metadata.json` (TileJSON).
+async fn tile_map(
+    View(layers): View,
+    State(state): State<AppState>,
+    Path(layer): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (layer, pyramid) = match pyramid_layer(layers.get(&layer).map(AsRef::as_ref), &layer) {
+        Ok(found) => found,
+        Err(error) => return error.into_response(),
+    };
+    let base = ogc::base_url(state.config.server.public_url.as_deref(), &headers);
+    ogc::xml_response(tile_map_document(layer, pyramid, &base))
+}
+
+fn tile_map_document(layer: &Layer, pyramid: &PyramidLayer, base: &str) -> String {
+    let set = pyramid.tile_matrix_set();
+    let geographic = set.crs().is_geographic();
+    let c = |v: f64| coordinate(v, geographic);
+    let served = tiles::served_format(pyramid.pyramid.format());
+    let base = xml_escape(base);
+    let name = xml_escape(&layer.name);
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<TileMap version=\"1.0.0\" tilemapservice=\"{base}/tms/1.0.0/\">\n  \
+         <Title>{}</Title>\n  <Abstract>{}</Abstract>\n",
+        xml_escape(&layer.title),
+        xml_escape(&layer.abstract_text),
+    );
+    if !layer.keywords.is_empty() {
+        let _ = writeln!(
+            out,
+            "  <KeywordList>{}</KeywordList>",
+            xml_escape(&layer.keywords.join(" "))
+        );
+    }
+    for url in &layer.metadata.metadata_urls {
+        let _ = writeln!(
+            out,
+            "  <Metadata type=\"TC211\" mime-type=\"text/xml\" href=\"{}\"/>",
+            xml_escape(url)
+        );
+    }
+    if !layer.metadata.attribution.is_empty() {
+        let _ = writeln!(
+            out,
+            "  <Attribution><Title>{}</Title></Attribution>",
+            xml_escape(&layer.metadata.attribution)
+        );
+    }
+    let _ = writeln!(out, "  <SRS>{}</SRS>", xml_escape(set.crs().code()));
+    let extent = pyramid.native_bbox;
+    let _ = writeln!(
+        out,
+        "  <BoundingBox minx=\"{}\" miny=\"{}\" maxx=\"{}\" maxy=\"{}\"/>",
+        c(extent.min_x()),
+        c(extent.min_y()),
+        c(extent.max_x()),
+        c(extent.max_y())
+    );
+    if let Some((_, matrix)) = pyramid.served_levels().next() {
+        let origin = matrix.extent();
+        let _ = writeln!(
+            out,
+            "  <Origin x=\"{}\" y=\"{}\"/>\n  <TileFormat width=\"{}\" height=\"{}\" mime-type=\"{}\" extension=\"{}\"/>",
+            c(origin.min_x()),
+            c(origin.min_y()),
+            matrix.tile_width(),
+            matrix.tile_height(),
+            served.mime,
+            served.extension
+        );
+    }
+    let _ = writeln!(out, "  <TileSets profile=\"{}\">", profile(pyramid));
+    for (order, (_, matrix)) in pyramid.served_levels().enumerate() {
+        let _ = writeln!(
+            out,
+            "    <TileSet href=\"{base}/tms/1.0.0/{name}/{}\" units-per-pixel=\"{}\" order=\"{order}\"/>",
+            xml_escape(matrix.id()),
+            number(matrix.resolution())
+        );
+    }
+    out.push_str("  </TileSets>\n</TileMap>\n");
+    out
+}
+
+fn profile(pyramid: &PyramidLayer) -> &'static str {
+    let crs = pyramid.tile_matrix_set().crs();
+    if crs.equivalent(&crs::Crs::web_mercator()) {
+        "global-mercator"
+    } else if crs.is_geographic() {
+        "global-geodetic"
+    } else {
+        "none"
+    }
+}
+
+fn pyramid_layer<'a>(
+    layer: Option<&'a Layer>,
+    name: &str,
+) -> Result<(&'a Layer, &'a PyramidLayer), JsonError> {
+    match layer.map(|l| (l, &l.source)) {
+        Some((layer, LayerSource::Pyramid(pyramid))) => Ok((layer, pyramid)),
+        Some(_) => Err(JsonError::client(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("layer '{name}' has no tiles: it is a WMS layer, ask /wms for it"),
+        )),
+        None => Err(JsonError::client(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no tile map '{name}': see /tms/1.0.0 for the list"),
+        )),
+    }
+}
+
+/// `GET /tms/1.0.0/{layer}/{z}/{x}/{y}.{ext}`
+async fn tile(
+    View(layers): View,
+    State(state): State<AppState>,
+    Path((layer, z, x, file)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let result = (|| {
+        let (_, pyramid) = pyramid_layer(layers.get(&layer).map(AsRef::as_ref), &layer)?;
+        let not_found = |text: String| JsonError::client(StatusCode::NOT_FOUND, "not_found", text);
+        let (y, extension) = file
+            .rsplit_once('.')
+            .ok_or_else(|| not_found(format!("'{file}' should be Y.EXTENSION, e.g. 3.png")))?;
+        let pyramid_format = pyramid.pyramid.format();
+        let served = tiles::format_for_extension(pyramid_format, extension).ok_or_else(|| {
+            not_found(format!(
+                "'.{extension}' is not offered by '{layer}': use {}",
+                tiles::offered_extensions(pyramid_format)
+            ))
+        })?;
+        let matrix = pyramid.served_matrix(&z).ok_or_else(|| {
+            not_found(format!(
+                "tile set '{z}' is not served for '{layer}': see /tms/1.0.0/{layer}"
+            ))
+        })?;
+        let (Ok(x), Ok(y)) = (x.parse::<i64>(), y.parse::<i64>()) else {
+            return Err(not_found(format!("'{x}/{y}' are not tile numbers")));
+        };
+        let tile = matrix.tile_tms(x, y).map_err(|_| {
+            JsonError::client(
+                StatusCode::BAD_REQUEST,
+                "tile_out_of_range",
+                format!(
+                    "tile {x}/{y} is outside tile set '{z}': x 0..={}, y 0..={}",
+                    matrix.matrix_width().saturating_sub(1),
+                    matrix.matrix_height().saturating_sub(1)
+                ),
+            )
+        })?;
+        tiles::tile_response(
+            pyramid,
+            tile,
+            served,
+            &headers,
+            &state.config.tiles.cache_control,
+        )
+        .map_err(|error| JsonError::internal("reading a tile", &error))
+    })();
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `GET /tms/1.0.0/{layer}/metadata.json`: TileJSON 3.0.0 for Web Mercator layers.
+async fn tilejson(
+    View(layers): View,
+    State(state): State<AppState>,
+    Path(layer): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (layer, pyramid) = match pyramid_layer(layers.get(&layer).map(AsRef::as_ref), &layer) {
+        Ok(found) => found,
+        Err(error) => return error.into_response(),
+    };
+    let set = pyramid.tile_matrix_set();
+    let zooms: Option<Vec<u32>> = pyramid
+        .served_levels()
+        .map(|(_, m)| m.id().parse::<u32>().ok())
+        .collect();
+    let (Some(zooms), true) = (zooms, set.crs().equivalent(&crs::Crs::web_mercator())) else {
+        return JsonError::client(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "TileJSON describes Web Mercator tiles only; layer '{}' is tiled on '{}': use WMTS or TMS",
+                layer.name,
+                set.id()
+            ),
+        )
+        .into_response();
+    };
+    let base = ogc::base_url(state.config.server.public_url.as_deref(), &headers);
+    let served = tiles::served_format(pyramid.pyramid.format());
+    let b = pyramid.wgs84_bbox;
+    let minzoom = zooms.iter().min().copied().unwrap_or(0);
+    let maxzoom = zooms.iter().max().copied().unwrap_or(0);
+    let (cx, cy) = b.center();
+    Json(json!({
+        "tilejson": "3.0.0",
+        "name": layer.name,
+        "description": layer.abstract_text,
+        "version": "1.0.0",
+        "scheme": "xyz",
+        "tiles": [format!("{base}/wmts/{}/{DEFAULT_STYLE}/{}/{{z}}/{{y}}/{{x}}.{}", layer.name, set.id(), served.extension)],
+        "minzoom": minzoom,
+        "maxzoom": maxzoom,
+        "bounds": [b.min_x(), b.min_y(), b.max_x(), b.max_y()],
+        "center": [cx, cy, minzoom],
+    }))
+    .into_response()
+}

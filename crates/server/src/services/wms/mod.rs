@@ -1,0 +1,118 @@
+//! WMS 1.3.0 and 1.1.1: GetCapabilities, GetMap, GetFeatureInfo and GetLegendGraphic.
+//!
+//! One entry point parses the KVP request, negotiates the version and dispatches; every
+//! client mistake becomes a `ServiceExceptionReport` in the version's own dialect (1.3.0:
+//! `text/xml`, `InvalidCRS`; 1.1.1: `application/vnd.ogc.se_xml`, `InvalidSRS`) with a 4xx
+//! status, a `locator` naming the parameter, and a message that says what to send instead.
+//! GetMap honours `EXCEPTIONS=INIMAGE|BLANK` by answering an image.
+//!
+//! Rendering and pyramid reads never run on the event loops: they go to the render pool
+//! ([`pool`]), whose bounded queue answers 503 + `Retry-After` instead of piling up latency,
+//! and encoded maps are kept in a byte-bounded LRU ([`cache`]) keyed by the normalised request
+//! and the layer snapshot's sequence, so a publication change never serves a stale map.
+
+//!
+//! Modules: `protocol` (versions, exception codes and reports), `runtime` (the routes' state:
+//! renderer, pool, caches), `params` (GetMap parameters), one module per operation
+//! (`capabilities`, `map`, `info`, `legend`), and `image` (encoding, message images).
+
+mod cache;
+mod capabilities;
+mod geotiff;
+mod image;
+mod info;
+mod legend;
+mod map;
+mod params;
+mod pool;
+mod protocol;
+mod runtime;
+
+use std::sync::Arc;
+
+use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+
+use crate::access::{self, View};
+use crate::layers::{Layers, Service};
+use crate::metrics;
+use crate::services::ogc::Kvp;
+use crate::state::AppState;
+
+use protocol::{Code, Version, WmsError};
+pub use runtime::StartError;
+use runtime::{WmsRuntime, WmsState};
+
+/// The routes of WMS, behind the access gate; fails when the renderer or its threads cannot
+/// start.
+pub fn routes(state: &AppState) -> Result<Router<AppState>, StartError> {
+    let wms = WmsState {
+        app: state.clone(),
+        wms: Arc::new(WmsRuntime::new(&state.config.wms)?),
+    };
+    Ok(Router::new()
+        .route("/wms", get(kvp))
+        .route_layer(access::gate(state, Service::Wms))
+        .route_layer(metrics::label("wms"))
+        .with_state(wms))
+}
+
+/// `GET /wms?SERVICE=WMS&REQUEST=…`
+async fn kvp(
+    State(state): State<WmsState>,
+    View(layers): View,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let kvp = Kvp::parse(query.as_deref());
+    let version = Version::negotiate(kvp.non_empty("VERSION").or(kvp.non_empty("WMTVER")));
+    match dispatch(&state, &layers, &kvp, &headers, version).await {
+        Ok(response) => response,
+        Err(error) => error.into_report(version),
+    }
+}
+
+async fn dispatch(
+    state: &WmsState,
+    layers: &Arc<Layers>,
+    kvp: &Kvp,
+    headers: &HeaderMap,
+    version: Version,
+) -> Result<Response, WmsError> {
+    if let Some(service) = kvp.non_empty("SERVICE") {
+        if !service.eq_ignore_ascii_case("WMS") {
+            return Err(WmsError::invalid(
+                "SERVICE",
+                format!("SERVICE={service} is not served at /wms: use SERVICE=WMS (WMTS is at /wmts, TMS at /tms/1.0.0)"),
+            ));
+        }
+    }
+    let request = kvp.non_empty("REQUEST").ok_or_else(|| {
+        WmsError::missing(
+            "REQUEST",
+            "use REQUEST=GetCapabilities, GetMap, GetFeatureInfo or GetLegendGraphic",
+        )
+    })?;
+    let request = request.to_ascii_lowercase();
+    match request.as_str() {
+        "getcapabilities" | "capabilities" => {
+            if kvp.non_empty("SERVICE").is_none() && request == "getcapabilities" {
+                return Err(WmsError::missing("SERVICE", "add SERVICE=WMS"));
+            }
+            capabilities::answer(state, layers, kvp, headers, version)
+        }
+        "getmap" | "map" => map::answer(state, layers, kvp, version).await,
+        "getfeatureinfo" | "feature_info" => info::answer(state, layers, kvp, version).await,
+        "getlegendgraphic" => legend::answer(state, layers, kvp, version).await,
+        other => Err(WmsError::new(
+            Code::OperationNotSupported,
+            "REQUEST",
+            format!(
+                "REQUEST={other} is not a WMS operation of this server: use GetCapabilities, GetMap, GetFeatureInfo or GetLegendGraphic"
+            ),
+        )),
+    }
+}

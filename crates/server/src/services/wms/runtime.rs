@@ -1,0 +1,69 @@
+//! The state of WMS's routes: the application's state and what WMS keeps between requests —
+//! the renderer, the render pool and the caches.
+
+use std::sync::Arc;
+
+use super::cache::{CapabilitiesCache, ImageCache};
+use super::pool::RenderPool;
+use crate::error::error_chain;
+use crate::state::AppState;
+
+/// Why WMS cannot start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The renderer (fonts) could not be set up.
+    #[error("cannot set up the renderer: {}", error_chain(.0))]
+    Renderer(render::RenderError),
+    /// The render threads could not start.
+    #[error("cannot start the render threads: {0}")]
+    Threads(rayon::ThreadPoolBuildError),
+}
+
+/// The state of WMS's routes: the application's, and what WMS keeps between requests.
+#[derive(Debug, Clone)]
+pub struct WmsState {
+    pub(super) app: AppState,
+    /// The renderer, render pool and caches.
+    pub wms: Arc<WmsRuntime>,
+}
+
+impl std::ops::Deref for WmsState {
+    type Target = AppState;
+
+    fn deref(&self) -> &AppState {
+        &self.app
+    }
+}
+
+/// What WMS keeps between requests: the renderer, the render pool and the caches.
+#[derive(Debug)]
+pub struct WmsRuntime {
+    /// Draws maps and legends.
+    pub renderer: std::sync::Arc<render::Renderer>,
+    /// Where CPU-bound work runs.
+    pub pool: RenderPool,
+    /// Encoded GetMap answers.
+    pub cache: ImageCache,
+    /// Capabilities documents.
+    pub capabilities: CapabilitiesCache,
+}
+
+impl WmsRuntime {
+    /// The runtime of a `[wms]` configuration.
+    pub(super) fn new(config: &crate::config::WmsConfig) -> Result<WmsRuntime, StartError> {
+        let renderer = render::Renderer::new(render::RendererOptions {
+            font_dir: config.font_dir.clone(),
+            graphics_dir: None,
+        })
+        .map_err(StartError::Renderer)?;
+        let pool = RenderPool::new(config.render_threads, config.render_queue)
+            .map_err(StartError::Threads)?;
+        Ok(WmsRuntime {
+            renderer: std::sync::Arc::new(renderer),
+            pool,
+            cache: ImageCache::new(config.cache_bytes),
+            capabilities: CapabilitiesCache::default(),
+        })
+    }
+}

@@ -1,0 +1,613 @@
+//! WMTS 1.0.0: GetCapabilities, GetTile and GetFeatureInfo, in KVP and RESTful encodings.
+//!
+//! KVP and REST requests are parsed into the same [`TileRequest`] and answered by the same
+//! code, so both give identical bytes. Errors are OWS 1.1 exception reports naming the
+//! parameter (`locator`) and what to send instead. Following OGC 07-057r7, an unknown layer,
+//! style, format or tile matrix is `InvalidParameterValue`, a tile outside its matrix is
+//! `TileOutOfRange`, both 400.
+
+use std::fmt::Write as _;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use pyramid::{TileCoord, TileMatrix, TileMatrixSet};
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::access::{self, View};
+use crate::layers::{Layer, Layers, PyramidLayer, Service};
+use crate::metrics;
+use crate::services::ogc::{self, coordinate, number, xml_escape, Kvp, OwsCode, OwsException};
+use crate::services::pixel_info::{self, InfoFormat};
+use crate::services::tiles;
+use crate::state::AppState;
+
+/// The one style a pyramid layer has.
+pub const DEFAULT_STYLE: &str = "normal";
+
+/// A parsed GetTile or GetFeatureInfo request.
+#[derive(Debug)]
+struct TileRequest<'a> {
+    layer: &'a Layer,
+    pyramid: &'a PyramidLayer,
+    tile: TileCoord,
+}
+
+/// The routes of WMTS (KVP and RESTful), behind the access gate.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/wmts", get(kvp))
+        .route("/wmts/1.0.0/WMTSCapabilities.xml", get(rest_capabilities))
+        .route(
+            "/wmts/{layer}/{style}/{tms}/{matrix}/{row}/{file}",
+            get(rest_tile),
+        )
+        .route(
+            "/wmts/{layer}/{style}/{tms}/{matrix}/{row}/{col}/{j}/{file}",
+            get(rest_feature_info),
+        )
+        .route_layer(access::gate(state, Service::Tiles))
+        .route_layer(metrics::label("wmts"))
+}
+
+/// `GET /wmts?SERVICE=WMTS&REQUEST=…`
+async fn kvp(
+    View(layers): View,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let kvp = Kvp::parse(query.as_deref());
+    match kvp_inner(&state, &layers, &kvp, &headers) {
+        Ok(response) => response,
+        Err(exception) => exception.into_response(),
+    }
+}
+
+fn kvp_inner(
+    state: &AppState,
+    layers: &Layers,
+    kvp: &Kvp,
+    headers: &HeaderMap,
+) -> Result<Response, OwsException> {
+    if let Some(service) = kvp.non_empty("SERVICE") {
+        if !service.eq_ignore_ascii_case("WMTS") {
+            return Err(OwsException::invalid(
+                "SERVICE",
+                format!(
+                    "SERVICE={service} is not served at /wmts: use SERVICE=WMTS (WMS is at /wms)"
+                ),
+            ));
+        }
+    }
+    let request = kvp.non_empty("REQUEST").ok_or_else(|| {
+        OwsException::missing(
+            "REQUEST",
+            "use REQUEST=GetCapabilities, GetTile or GetFeatureInfo",
+        )
+    })?;
+    if !request.eq_ignore_ascii_case("GetCapabilities") {
+        if kvp.non_empty("SERVICE").is_none() {
+            return Err(OwsException::missing("SERVICE", "add SERVICE=WMTS"));
+        }
+        if let Some(version) = kvp.non_empty("VERSION") {
+            if version != "1.0.0" {
+                return Err(OwsException::invalid(
+                    "VERSION",
+                    format!("VERSION={version} is not supported: use VERSION=1.0.0"),
+                ));
+            }
+        }
+    }
+    if request.eq_ignore_ascii_case("GetCapabilities") {
+        return Ok(capabilities_response(state, layers, headers));
+    }
+    let is_tile = request.eq_ignore_ascii_case("GetTile");
+    let is_info = request.eq_ignore_ascii_case("GetFeatureInfo");
+    if !is_tile && !is_info {
+        return Err(OwsException::new(
+            OwsCode::OperationNotSupported,
+            "REQUEST",
+            format!("REQUEST={request} is not a WMTS operation: use GetCapabilities, GetTile or GetFeatureInfo"),
+        ));
+    }
+    let required = |name: &str, hint: &str| {
+        kvp.non_empty(name)
+            .ok_or_else(|| OwsException::missing(name, hint))
+    };
+    let layer = required(
+        "LAYER",
+        "name the layer, as in the capabilities' ows:Identifier",
+    )?;
+    let style = kvp.get("STYLE").unwrap_or("");
+    let tms = required(
+        "TILEMATRIXSET",
+        "name the tile matrix set, as in the layer's TileMatrixSetLink",
+    )?;
+    let matrix = required("TILEMATRIX", "name the tile matrix (zoom level)")?;
+    let row = required("TILEROW", "give the tile row (0 at the top)")?;
+    let col = required("TILECOL", "give the tile column (0 at the left)")?;
+    let request_tile = resolve(layers, layer, style, tms, matrix, row, col)?;
+    if is_tile {
+        let format = required("FORMAT", "give the tile format listed in the capabilities")?;
+        let pyramid_format = request_tile.pyramid.pyramid.format();
+        let served = tiles::format_for_mime(pyramid_format, format).ok_or_else(|| {
+            OwsException::invalid(
+                "FORMAT",
+                format!(
+                    "FORMAT={format} is not offered by layer '{layer}': use FORMAT={}",
+                    tiles::offered_mimes(pyramid_format)
+                ),
+            )
+        })?;
+        return tile(state, &request_tile, served, headers);
+    }
+    let info_format = required(
+        "INFOFORMAT",
+        "use INFOFORMAT=application/json, text/plain, text/html or text/xml",
+    )?;
+    let format = InfoFormat::from_mime(info_format).ok_or_else(|| {
+        OwsException::invalid(
+            "INFOFORMAT",
+            format!("INFOFORMAT={info_format} is not offered: use application/json, text/plain, text/html or text/xml"),
+        )
+    })?;
+    let i = pixel(kvp, "I", &request_tile)?;
+    let j = pixel(kvp, "J", &request_tile)?;
+    feature_info(&request_tile, i, j, format)
+}
+
+fn pixel(kvp: &Kvp, name: &str, request: &TileRequest<'_>) -> Result<u32, OwsException> {
+    let text = kvp.non_empty(name).ok_or_else(|| {
+        OwsException::missing(
+            name,
+            "give the pixel position inside the tile (0 at the top left)",
+        )
+    })?;
+    let size = tile_size(request, name);
+    parse_pixel(text, name, size)
+}
+
+fn tile_size(request: &TileRequest<'_>, axis: &str) -> u32 {
+    request
+        .pyramid
+        .tile_matrix_set()
+        .matrix_of(request.tile)
+        .map_or(0, |m| {
+            if axis == "I" {
+                m.tile_width()
+            } else {
+                m.tile_height()
+            }
+        })
+}
+
+fn parse_pixel(text: &str, name: &str, size: u32) -> Result<u32, OwsException> {
+    match text.trim().parse::<u32>() {
+        Ok(v) if v < size => Ok(v),
+        _ => Err(OwsException::new(
+            OwsCode::InvalidParameterValue,
+            name,
+            format!(
+                "{name}={text} is not a pixel of the tile: use a whole number from 0 to {}",
+                size.saturating_sub(1)
+            ),
+        )),
+    }
+}
+
+/// Resolves layer, style, tile matrix set, tile matrix, row and column into a tile.
+fn resolve<'a>(
+    layers: &'a Layers,
+    layer_name: &str,
+    style: &str,
+    tms: &str,
+    matrix: &str,
+    row: &str,
+    col: &str,
+) -> Result<TileRequest<'a>, OwsException> {
+    let layer = layers.get(layer_name).ok_or_else(|| {
+        let names: Vec<&str> = layers.pyramids().map(|(l, _)| l.name.as_str()).collect();
+        OwsException::invalid(
+            "LAYER",
+            format!(
+                "layer '{layer_name}' is not published here (layers: {})",
+                names.join(", ")
+            ),
+        )
+    })?;
+    let crate::layers::LayerSource::Pyramid(pyramid) = &layer.source else {
+        return Err(OwsException::invalid(
+            "LAYER",
+            format!("layer '{layer_name}' has no tiles: it is a WMS layer, ask /wms for it"),
+        ));
+    };
+    if !(style.is_empty() || style == DEFAULT_STYLE || style.eq_ignore_ascii_case("default")) {
+        return Err(OwsException::invalid(
+            "STYLE",
+            format!("layer '{layer_name}' has no style '{style}': use STYLE={DEFAULT_STYLE}"),
+        ));
+    }
+    if !pyramid.accepts_tile_matrix_set(tms) {
+        return Err(OwsException::invalid(
+            "TILEMATRIXSET",
+            format!(
+                "layer '{layer_name}' is tiled on '{}', not '{tms}'",
+                pyramid.link
+            ),
+        ));
+    }
+    let tile_matrix = pyramid.served_matrix(matrix).ok_or_else(|| {
+        let served: Vec<&str> = pyramid.served_levels().map(|(_, m)| m.id()).collect();
+        OwsException::invalid(
+            "TILEMATRIX",
+            format!(
+                "tile matrix '{matrix}' is not served for layer '{layer_name}' (served: {})",
+                served.join(", ")
+            ),
+        )
+    })?;
+    let parse = |text: &str, name: &str| {
+        text.trim().parse::<i64>().map_err(|_| {
+            OwsException::invalid(name, format!("{name}={text} is not a whole number"))
+        })
+    };
+    let (row_number, col_number) = (parse(row, "TILEROW")?, parse(col, "TILECOL")?);
+    let tile = tile_matrix.tile(col_number, row_number).map_err(|_| {
+        let locator = if row_number < 0 || row_number >= i64::from(tile_matrix.matrix_height()) {
+            "TILEROW"
+        } else {
+            "TILECOL"
+        };
+        OwsException::new(
+            OwsCode::TileOutOfRange,
+            locator,
+            format!(
+                "tile (row {row_number}, col {col_number}) is outside tile matrix '{matrix}': rows 0..={}, columns 0..={}",
+                tile_matrix.matrix_height().saturating_sub(1),
+                tile_matrix.matrix_width().saturating_sub(1)
+            ),
+        )
+    })?;
+    Ok(TileRequest {
+        layer: layer.as_ref(),
+        pyramid,
+        tile,
+    })
+}
+
+fn tile(
+    state: &AppState,
+    request: &TileRequest<'_>,
+    served: tiles::ServedFormat,
+    headers: &HeaderMap,
+) -> Result<Response, OwsException> {
+    tiles::tile_response(
+        request.pyramid,
+        request.tile,
+        served,
+        headers,
+        &state.config.tiles.cache_control,
+    )
+    .map_err(|error| OwsException::internal("reading a tile", &error))
+}
+
+fn feature_info(
+    request: &TileRequest<'_>,
+    i: u32,
+    j: u32,
+    format: InfoFormat,
+) -> Result<Response, OwsException> {
+    if !request.pyramid.getfeatureinfo {
+        return Err(OwsException::new(
+            OwsCode::OperationNotSupported,
+            "LAYER",
+            format!(
+                "layer '{}' does not answer GetFeatureInfo",
+                request.layer.name
+            ),
+        ));
+    }
+    let values = tiles::pixel_values(request.pyramid, request.tile, i, j)
+        .map_err(|error| OwsException::internal("reading pixel values", &error))?;
+    let matrix = request
+        .pyramid
+        .tile_matrix_set()
+        .matrix_of(request.tile)
+        .ok_or_else(|| OwsException::invalid("TILEMATRIX", "unknown tile matrix"))?;
+    let bbox = matrix.tile_bbox(request.tile);
+    let x = bbox.min_x() + (f64::from(i) + 0.5) * matrix.resolution();
+    let y = bbox.max_y() - (f64::from(j) + 0.5) * matrix.resolution();
+    Ok(pixel_info::pixel_answer(
+        request.layer,
+        request.pyramid,
+        values.as_deref(),
+        (x, y),
+        format,
+    ))
+}
+
+/// `GET /wmts/{layer}/{style}/{tms}/{matrix}/{row}/{col}.{ext}`
+async fn rest_tile(
+    View(layers): View,
+    State(state): State<AppState>,
+    Path((layer, style, tms, matrix, row, file)): Path<(
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+    )>,
+    headers: HeaderMap,
+) -> Response {
+    let result = (|| {
+        let (col, extension) = file.rsplit_once('.').ok_or_else(|| {
+            OwsException::invalid(
+                "TILECOL",
+                format!("'{file}' should be COLUMN.EXTENSION, e.g. 12.png"),
+            )
+        })?;
+        let request = resolve(&layers, &layer, &style, &tms, &matrix, &row, col)?;
+        let pyramid_format = request.pyramid.pyramid.format();
+        let served = tiles::format_for_extension(pyramid_format, extension).ok_or_else(|| {
+            OwsException::invalid(
+                "FORMAT",
+                format!(
+                    "'.{extension}' is not offered by layer '{layer}': use {}",
+                    tiles::offered_extensions(pyramid_format)
+                ),
+            )
+        })?;
+        tile(&state, &request, served, &headers)
+    })();
+    result.unwrap_or_else(|e| rest_status(e).into_response())
+}
+
+/// Path segments of a RESTful FeatureInfo request.
+type FeatureInfoPath = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
+
+/// `GET /wmts/{layer}/{style}/{tms}/{matrix}/{row}/{col}/{j}/{i}.{ext}`
+async fn rest_feature_info(
+    View(layers): View,
+    Path((layer, style, tms, matrix, row, col, j, file)): Path<FeatureInfoPath>,
+) -> Response {
+    let result = (|| {
+        let (i, extension) = file.rsplit_once('.').ok_or_else(|| {
+            OwsException::invalid("I", format!("'{file}' should be I.EXTENSION, e.g. 12.json"))
+        })?;
+        let request = resolve(&layers, &layer, &style, &tms, &matrix, &row, &col)?;
+        let format = InfoFormat::from_extension(extension).ok_or_else(|| {
+            OwsException::invalid(
+                "INFOFORMAT",
+                format!("'.{extension}' is not offered: use .json, .txt, .html or .xml"),
+            )
+        })?;
+        let i = parse_pixel(i, "I", tile_size(&request, "I"))?;
+        let j = parse_pixel(&j, "J", tile_size(&request, "J"))?;
+        feature_info(&request, i, j, format)
+    })();
+    result.unwrap_or_else(|e| rest_status(e).into_response())
+}
+
+/// RESTful resources that do not exist are 404 (the KVP encoding keeps 400).
+fn rest_status(exception: OwsException) -> OwsException {
+    if exception.code() == OwsCode::InvalidParameterValue {
+        exception.with_status(StatusCode::NOT_FOUND)
+    } else {
+        exception
+    }
+}
+
+/// `GET /wmts/1.0.0/WMTSCapabilities.xml`
+async fn rest_capabilities(
+    View(layers): View,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Response {
+    capabilities_response(&state, &layers, &headers)
+}
+
+fn capabilities_response(state: &AppState, layers: &Layers, headers: &HeaderMap) -> Response {
+    let base = ogc::base_url(state.config.server.public_url.as_deref(), headers);
+    ogc::xml_response(capabilities(layers, &base))
+}
+
+/// The capabilities document, with URLs under `base`.
+pub fn capabilities(layers: &Layers, base: &str) -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    let base = xml_escape(base);
+    out.push_str(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+         <Capabilities xmlns=\"http://www.opengis.net/wmts/1.0\" xmlns:ows=\"http://www.opengis.net/ows/1.1\" \
+         xmlns:xlink=\"http://www.w3.org/1999/xlink\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
+         xmlns:gml=\"http://www.opengis.net/gml\" \
+         xsi:schemaLocation=\"http://www.opengis.net/wmts/1.0 http://schemas.opengis.net/wmts/1.0/wmtsGetCapabilities_response.xsd\" \
+         version=\"1.0.0\">\n",
+    );
+    out.push_str(
+        "  <ows:ServiceIdentification>\n    <ows:Title>Tuilerie WMTS</ows:Title>\n    \
+         <ows:Abstract>Tiles of the pyramids published by this Tuilerie server.</ows:Abstract>\n    \
+         <ows:ServiceType>OGC WMTS</ows:ServiceType>\n    <ows:ServiceTypeVersion>1.0.0</ows:ServiceTypeVersion>\n  \
+         </ows:ServiceIdentification>\n",
+    );
+    out.push_str("  <ows:OperationsMetadata>\n");
+    for operation in ["GetCapabilities", "GetTile", "GetFeatureInfo"] {
+        let _ = write!(
+            out,
+            "    <ows:Operation name=\"{operation}\">\n      <ows:DCP>\n        <ows:HTTP>\n          \
+             <ows:Get xlink:href=\"{base}/wmts?\">\n            <ows:Constraint name=\"GetEncoding\">\n              \
+             <ows:AllowedValues><ows:Value>KVP</ows:Value></ows:AllowedValues>\n            </ows:Constraint>\n          </ows:Get>\n          \
+             <ows:Get xlink:href=\"{base}/wmts/\">\n            <ows:Constraint name=\"GetEncoding\">\n              \
+             <ows:AllowedValues><ows:Value>RESTful</ows:Value></ows:AllowedValues>\n            </ows:Constraint>\n          </ows:Get>\n        \
+             </ows:HTTP>\n      </ows:DCP>\n    </ows:Operation>\n"
+        );
+    }
+    out.push_str("  </ows:OperationsMetadata>\n  <Contents>\n");
+    let mut linked: Vec<&PyramidLayer> = Vec::new();
+    for (layer, pyramid) in layers.pyramids() {
+        write_layer(&mut out, layer, pyramid, &base);
+        if !linked.iter().any(|l| l.link == pyramid.link) {
+            linked.push(pyramid);
+        }
+    }
+    for pyramid in linked {
+        write_tile_matrix_set(&mut out, pyramid);
+    }
+    let _ = write!(
+        out,
+        "  </Contents>\n  <ServiceMetadataURL xlink:href=\"{base}/wmts/1.0.0/WMTSCapabilities.xml\"/>\n</Capabilities>\n"
+    );
+    out
+}
+
+fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &str) {
+    let name = xml_escape(&layer.name);
+    let _ = writeln!(
+        out,
+        "    <Layer>\n      <ows:Title>{}</ows:Title>",
+        xml_escape(&layer.title)
+    );
+    if !layer.abstract_text.is_empty() {
+        let _ = writeln!(
+            out,
+            "      <ows:Abstract>{}</ows:Abstract>",
+            xml_escape(&layer.abstract_text)
+        );
+    }
+    if !layer.keywords.is_empty() {
+        out.push_str("      <ows:Keywords>");
+        for keyword in &layer.keywords {
+            let _ = write!(out, "<ows:Keyword>{}</ows:Keyword>", xml_escape(keyword));
+        }
+        out.push_str("</ows:Keywords>\n");
+    }
+    let b = pyramid.wgs84_bbox;
+    let _ = writeln!(
+        out,
+        "      <ows:WGS84BoundingBox crs=\"urn:ogc:def:crs:OGC:2:84\">\n        <ows:LowerCorner>{} {}</ows:LowerCorner>\n        \
+         <ows:UpperCorner>{} {}</ows:UpperCorner>\n      </ows:WGS84BoundingBox>",
+        coordinate(b.min_x(), true),
+        coordinate(b.min_y(), true),
+        coordinate(b.max_x(), true),
+        coordinate(b.max_y(), true)
+    );
+    let served_formats = tiles::served_formats(pyramid.pyramid.format());
+    let set = pyramid.tile_matrix_set();
+    let crs = set.crs();
+    let native = pyramid.native_bbox.to_ogc(crs);
+    let c = |v: f64| coordinate(v, crs.is_geographic());
+    let _ = writeln!(
+        out,
+        "      <ows:Identifier>{name}</ows:Identifier>\n      <ows:BoundingBox crs=\"{}\">\n        <ows:LowerCorner>{} {}</ows:LowerCorner>\n        \
+         <ows:UpperCorner>{} {}</ows:UpperCorner>\n      </ows:BoundingBox>",
+        xml_escape(&crs.urn()),
+        c(native[0]),
+        c(native[1]),
+        c(native[2]),
+        c(native[3])
+    );
+    // The layer's metadata records (ISO 19115 / 19139), as ows:Metadata links.
+    for url in &layer.metadata.metadata_urls {
+        let _ = writeln!(
+            out,
+            "      <ows:Metadata xlink:type=\"simple\" xlink:href=\"{}\"/>",
+            xml_escape(url)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "      <Style isDefault=\"true\">\n        <ows:Title>Default</ows:Title>\n        \
+         <ows:Identifier>{DEFAULT_STYLE}</ows:Identifier>\n      </Style>"
+    );
+    for served in served_formats {
+        let _ = writeln!(out, "      <Format>{}</Format>", served.mime);
+    }
+    if pyramid.getfeatureinfo {
+        for format in InfoFormat::ALL {
+            let _ = writeln!(out, "      <InfoFormat>{}</InfoFormat>", format.mime());
+        }
+    }
+    let _ = writeln!(
+        out,
+        "      <TileMatrixSetLink>\n        <TileMatrixSet>{}</TileMatrixSet>\n        <TileMatrixSetLimits>",
+        xml_escape(&pyramid.link)
+    );
+    for (level, matrix) in pyramid.served_levels() {
+        let l = level.limits();
+        let _ = writeln!(
+            out,
+            "          <TileMatrixLimits>\n            <TileMatrix>{}</TileMatrix>\n            <MinTileRow>{}</MinTileRow>\n            \
+             <MaxTileRow>{}</MaxTileRow>\n            <MinTileCol>{}</MinTileCol>\n            <MaxTileCol>{}</MaxTileCol>\n          </TileMatrixLimits>",
+            xml_escape(matrix.id()),
+            l.min_row,
+            l.max_row,
+            l.min_col,
+            l.max_col
+        );
+    }
+    out.push_str("        </TileMatrixSetLimits>\n      </TileMatrixSetLink>\n");
+    for served in served_formats {
+        let _ = writeln!(
+            out,
+            "      <ResourceURL format=\"{}\" resourceType=\"tile\" template=\"{base}/wmts/{name}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/{{TileCol}}.{}\"/>",
+            served.mime, served.extension
+        );
+    }
+    if pyramid.getfeatureinfo {
+        for format in InfoFormat::ALL {
+            let _ = writeln!(
+                out,
+                "      <ResourceURL format=\"{}\" resourceType=\"FeatureInfo\" template=\"{base}/wmts/{name}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/{{TileCol}}/{{J}}/{{I}}.{}\"/>",
+                format.mime(),
+                format.extension()
+            );
+        }
+    }
+    out.push_str("    </Layer>\n");
+}
+
+/// A tile matrix set as a layer links to it: the whole set, or only the served matrices.
+fn write_tile_matrix_set(out: &mut String, pyramid: &PyramidLayer) {
+    let set = pyramid.tile_matrix_set();
+    let _ = writeln!(
+        out,
+        "    <TileMatrixSet>\n      <ows:Identifier>{}</ows:Identifier>\n      <ows:SupportedCRS>{}</ows:SupportedCRS>",
+        xml_escape(&pyramid.link),
+        xml_escape(&set.crs().urn())
+    );
+    for matrix in pyramid.served_matrices() {
+        write_tile_matrix(out, set, matrix);
+    }
+    out.push_str("    </TileMatrixSet>\n");
+}
+
+fn write_tile_matrix(out: &mut String, set: &TileMatrixSet, matrix: &TileMatrix) {
+    let (x, y) = matrix.top_left();
+    let (first, second) = set.crs().axis_order().from_xy(x, y);
+    let _ = writeln!(
+        out,
+        "      <TileMatrix>\n        <ows:Identifier>{}</ows:Identifier>\n        <ScaleDenominator>{}</ScaleDenominator>\n        \
+         <TopLeftCorner>{} {}</TopLeftCorner>\n        <TileWidth>{}</TileWidth>\n        <TileHeight>{}</TileHeight>\n        \
+         <MatrixWidth>{}</MatrixWidth>\n        <MatrixHeight>{}</MatrixHeight>\n      </TileMatrix>",
+        xml_escape(matrix.id()),
+        number(set.scale_denominator_of(matrix.resolution())),
+        number(first),
+        number(second),
+        matrix.tile_width(),
+        matrix.tile_height(),
+        matrix.matrix_width(),
+        matrix.matrix_height()
+    );
+}
