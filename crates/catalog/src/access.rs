@@ -255,3 +255,235 @@ fn parse_hash(text: &str) -> Option<[u8; 32]> {
     }
     Some(hash)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::testing::{
+        catalog, communes_sld, communes_stored, invalid, not_found, publisher, style, wms_vector,
+        RecordingPublisher, TestCatalog, DS,
+    };
+    use crate::uploads::hex;
+    use crate::NewOffering;
+
+    /// Two restricted offerings (layers `a` and `b`) and the recording publisher.
+    fn restricted(catalog: &TestCatalog) -> (Arc<RecordingPublisher>, [String; 2]) {
+        let publisher = publisher(catalog);
+        let stored = communes_stored(catalog);
+        let style = style(catalog, &communes_sld());
+        let offer = |layer: &str| {
+            let configuration = catalog
+                .create_configuration(DS, wms_vector(layer, &stored.id, "communes_idf", &style))
+                .unwrap();
+            let new = NewOffering {
+                endpoint: "wms-vector".into(),
+                open: false,
+            };
+            catalog
+                .create_offering(DS, &configuration.id, &new)
+                .unwrap()
+                .0
+                .id
+        };
+        let offerings = [offer("a"), offer("b")];
+        (publisher, offerings)
+    }
+
+    fn permission(catalog: &Catalog, offerings: &[&String], end_date: Option<&str>) -> Permission {
+        catalog
+            .create_permission(
+                DS,
+                NewPermission {
+                    licence: "licence".into(),
+                    end_date: end_date.map(str::to_owned),
+                    offerings: offerings.iter().map(|o| (*o).clone()).collect(),
+                },
+            )
+            .unwrap()
+    }
+
+    fn access(permission: &Permission, offerings: &[&String]) -> KeyAccess {
+        KeyAccess {
+            permission: permission.id.clone(),
+            offerings: offerings.iter().map(|o| (*o).clone()).collect(),
+        }
+    }
+
+    fn key(catalog: &Catalog, accesses: Vec<KeyAccess>) -> (Key, String) {
+        catalog
+            .create_key(NewKey {
+                name: "key".into(),
+                accesses,
+            })
+            .unwrap()
+    }
+
+    /// The offerings the live layers grant to a key value.
+    fn granted(publisher: &RecordingPublisher, value: &str) -> Option<Vec<String>> {
+        let hash = hash_key(value);
+        publisher
+            .live()
+            .grants
+            .into_iter()
+            .find(|g| g.hash == hash)
+            .map(|g| g.offerings)
+    }
+
+    #[test]
+    fn a_key_granted_a_permission_reaches_its_offerings_and_only_its_hash_is_kept() {
+        let catalog = catalog();
+        let (publisher, [a, b]) = restricted(&catalog);
+        let permission = permission(&catalog, &[&a, &b], None);
+        let names: Vec<&str> = permission
+            .offerings
+            .iter()
+            .map(|o| o.name.as_str())
+            .collect();
+        assert_eq!(names, ["a", "b"], "offerings are named by their layer");
+        assert_eq!(catalog.permission(DS, &permission.id).unwrap(), permission);
+
+        let (all, value) = key(&catalog, vec![access(&permission, &[])]);
+        assert_eq!(all.kind, "HASH");
+        assert_eq!(value.len(), 64);
+        assert!(value.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(all.hash, hex(&hash_key(&value)));
+        let answered = serde_json::to_string(&all).unwrap();
+        assert!(
+            !answered.contains(&value) && !answered.contains(&all.hash),
+            "{answered}"
+        );
+        assert_eq!(
+            catalog.keys().unwrap()[0].hash,
+            all.hash,
+            "the hash is stored"
+        );
+        let mut both = vec![a.clone(), b.clone()];
+        both.sort();
+        assert_eq!(granted(&publisher, &value), Some(both));
+
+        // An access may narrow a permission to some of its offerings.
+        let (_, only_a) = key(&catalog, vec![access(&permission, &[&a])]);
+        assert_eq!(granted(&publisher, &only_a), Some(vec![a.clone()]));
+        // A key without access is known, and grants nothing.
+        let (_, none) = key(&catalog, Vec::new());
+        assert_eq!(granted(&publisher, &none), Some(Vec::new()));
+        assert_eq!(granted(&publisher, "a guess"), None);
+    }
+
+    #[test]
+    fn a_permission_needs_offerings_that_exist_and_a_readable_end_date() {
+        let catalog = catalog();
+        let (publisher, [a, _]) = restricted(&catalog);
+        let before = (catalog.generation().unwrap(), publisher.live());
+        let new = |offerings: Vec<String>, end_date: Option<&str>| NewPermission {
+            licence: String::new(),
+            end_date: end_date.map(str::to_owned),
+            offerings,
+        };
+        let message = invalid(catalog.create_permission(DS, new(Vec::new(), None)));
+        assert!(
+            message.contains("name the offerings this permission grants"),
+            "{message}"
+        );
+        let message =
+            invalid(catalog.create_permission(DS, new(vec![a.clone()], Some("next year"))));
+        assert!(
+            message
+                .contains("end_date 'next year' is not a date: write it as 2027-12-31T23:59:59Z"),
+            "{message}"
+        );
+        assert_eq!(
+            not_found(catalog.create_permission(DS, new(vec![a.clone(), "nope".into()], None))),
+            ("offering", "nope".to_owned())
+        );
+        assert_eq!(
+            not_found(catalog.create_permission("other", new(vec![a], None))),
+            ("datastore", "other".to_owned())
+        );
+        assert!(catalog.permissions(DS).unwrap().is_empty());
+        assert_eq!((catalog.generation().unwrap(), publisher.live()), before);
+    }
+
+    #[test]
+    fn a_key_needs_a_name_and_accesses_within_existing_permissions() {
+        let catalog = catalog();
+        let (_publisher, [a, b]) = restricted(&catalog);
+        let permission = permission(&catalog, &[&a], None);
+        let message = invalid(catalog.create_key(NewKey {
+            name: " ".into(),
+            accesses: Vec::new(),
+        }));
+        assert!(message.contains("name the key"), "{message}");
+        let unknown = KeyAccess {
+            permission: "nope".into(),
+            offerings: Vec::new(),
+        };
+        assert_eq!(
+            not_found(catalog.create_key(NewKey {
+                name: "k".into(),
+                accesses: vec![unknown]
+            })),
+            ("permission", "nope".to_owned())
+        );
+        let message = invalid(catalog.create_key(NewKey {
+            name: "k".into(),
+            accesses: vec![access(&permission, &[&b])],
+        }));
+        assert_eq!(
+            message,
+            format!(
+                "offering '{b}' is not granted by permission '{}'",
+                permission.id
+            )
+        );
+        assert!(catalog.keys().unwrap().is_empty());
+
+        let (created, _) = key(&catalog, Vec::new());
+        invalid(catalog.add_key_access(&created.id, access(&permission, &[&b])));
+        assert!(catalog.keys().unwrap()[0].accesses.is_empty());
+        assert_eq!(
+            not_found(catalog.add_key_access("nope", access(&permission, &[]))),
+            ("key", "nope".to_owned())
+        );
+    }
+
+    #[test]
+    fn an_ended_permission_grants_nothing_and_deleting_a_permission_or_key_revokes_it() {
+        let catalog = catalog();
+        let (publisher, [a, b]) = restricted(&catalog);
+        let ended = permission(&catalog, &[&a], Some("2000-01-01T00:00:00Z"));
+        let current = permission(&catalog, &[&b], Some("2999-12-31T23:59:59Z"));
+        let (created, value) = key(&catalog, vec![access(&ended, &[])]);
+        assert_eq!(granted(&publisher, &value), Some(Vec::new()));
+
+        let updated = catalog
+            .add_key_access(&created.id, access(&current, &[]))
+            .unwrap();
+        assert_eq!(updated.accesses.len(), 2);
+        assert_eq!(granted(&publisher, &value), Some(vec![b.clone()]));
+
+        catalog.delete_permission(DS, &current.id).unwrap();
+        assert_eq!(granted(&publisher, &value), Some(Vec::new()));
+        not_found(catalog.permission(DS, &current.id));
+
+        catalog.delete_key(&created.id).unwrap();
+        assert_eq!(granted(&publisher, &value), None);
+        assert_eq!(
+            not_found(catalog.delete_key(&created.id)),
+            ("key", created.id.clone())
+        );
+    }
+
+    #[test]
+    fn stored_hashes_are_read_back_exactly_and_malformed_ones_are_skipped() {
+        let hash = hash_key("secret");
+        assert_eq!(parse_hash(&hex(&hash)), Some(hash));
+        assert_eq!(parse_hash(""), None);
+        assert_eq!(parse_hash(&"a".repeat(63)), None);
+        assert_eq!(parse_hash(&"g".repeat(64)), None);
+        assert_ne!(random_secret(), random_secret());
+    }
+}

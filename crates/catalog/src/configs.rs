@@ -883,6 +883,822 @@ fn suggest_layer_name(name: &str) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::model::{ConfigurationStatus, StoredDataStatus};
+    use crate::testing::{
+        body, catalog, communes_sld, communes_stored, communes_upload, conflict, fixture, invalid,
+        new_execution, not_found, publisher, pyramid_config, rgb_pyramid, style, wms_vector, DS,
+    };
+
+    fn offer(catalog: &Catalog, configuration: &str, endpoint: &str) -> Offering {
+        let (offering, created) = catalog
+            .create_offering(
+                DS,
+                configuration,
+                &NewOffering {
+                    endpoint: endpoint.to_owned(),
+                    open: true,
+                },
+            )
+            .unwrap();
+        assert!(created);
+        offering
+    }
+
+    fn endpoint(endpoint: &str) -> NewOffering {
+        NewOffering {
+            endpoint: endpoint.to_owned(),
+            open: true,
+        }
+    }
+
+    #[test]
+    fn a_static_is_parsed_at_upload_and_keeps_its_named_layers_and_content() {
+        let catalog = catalog();
+        let sld = communes_sld();
+        let item = catalog
+            .create_static(
+                DS,
+                "communes",
+                "GEOSERVER-STYLE",
+                "by département",
+                sld.as_bytes(),
+            )
+            .unwrap();
+        assert_eq!(item.kind, StaticType::GeoserverStyle);
+        assert_eq!(item.type_infos["format"], "SLD");
+        assert_eq!(item.type_infos["layers"], json!(["communes_idf"]));
+        assert_eq!(catalog.static_file_info(DS, &item.id).unwrap(), item);
+        assert_eq!(
+            catalog.static_content(DS, &item.id).unwrap(),
+            sld.as_bytes()
+        );
+        assert_eq!(catalog.statics(DS).unwrap().len(), 1);
+        // An empty type is taken as GEOSERVER-STYLE.
+        let untyped = catalog
+            .create_static(
+                DS,
+                "dem",
+                "",
+                "",
+                &std::fs::read(fixture("wms/dem.sld")).unwrap(),
+            )
+            .unwrap();
+        assert_eq!(untyped.kind, StaticType::GeoserverStyle);
+        assert_eq!(untyped.type_infos["layers"], json!(["dem"]));
+    }
+
+    #[test]
+    fn a_broken_or_mistyped_static_is_refused_and_nothing_is_stored() {
+        let catalog = catalog();
+        let message = invalid(catalog.create_static(
+            DS,
+            "x",
+            "GEOSERVER-STYLE",
+            "",
+            b"<StyledLayerDescriptor><NamedLayer>",
+        ));
+        assert!(message.starts_with("the SLD cannot be read: "), "{message}");
+        let not_sld = std::fs::read(fixture("sld/broken/not_an_sld.sld")).unwrap();
+        invalid(catalog.create_static(DS, "x", "GEOSERVER-STYLE", "", &not_sld));
+        let message =
+            invalid(catalog.create_static(DS, "x", "MAPBOX-STYLE", "", communes_sld().as_bytes()));
+        assert!(
+            message.contains("use GEOSERVER-STYLE (an SLD file)"),
+            "{message}"
+        );
+        let message = invalid(catalog.create_static(
+            DS,
+            " ",
+            "GEOSERVER-STYLE",
+            "",
+            communes_sld().as_bytes(),
+        ));
+        assert!(message.contains("name the style"), "{message}");
+        assert!(catalog.statics(DS).unwrap().is_empty());
+        let files = std::fs::read_dir(catalog.options().data_dir.join("statics"))
+            .unwrap()
+            .count();
+        assert_eq!(files, 0);
+        assert_eq!(
+            not_found(catalog.static_content(DS, "nope")),
+            ("static", "nope".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_wms_vector_configuration_is_created_unpublished_once_its_tables_and_styles_fit() {
+        let catalog = catalog();
+        let stored = communes_stored(&catalog);
+        let communes = style(&catalog, &communes_sld());
+        let configuration = catalog
+            .create_configuration(
+                DS,
+                wms_vector("communes", &stored.id, "communes_idf", &communes),
+            )
+            .unwrap();
+        assert_eq!(configuration.status, ConfigurationStatus::Unpublished);
+        assert!(
+            configuration.warnings.is_empty(),
+            "{:?}",
+            configuration.warnings
+        );
+        assert_eq!(
+            catalog.configuration(DS, &configuration.id).unwrap(),
+            configuration
+        );
+
+        // Names written against the original file resolve to the stored ones, with a warning.
+        let original = style(
+            &catalog,
+            &communes_sld().replace(
+                "<se:Name>communes_idf</se:Name>",
+                "<se:Name>Communes-IDF</se:Name>",
+            ),
+        );
+        let configuration = catalog
+            .create_configuration(
+                DS,
+                wms_vector("communes_original", &stored.id, "Communes-IDF", &original),
+            )
+            .unwrap();
+        assert!(
+            configuration
+                .warnings
+                .iter()
+                .any(|w| w.contains("relation 'Communes-IDF' is the stored table 'communes_idf'")),
+            "{:?}",
+            configuration.warnings
+        );
+    }
+
+    #[test]
+    fn a_wms_vector_configuration_whose_tables_or_styles_do_not_fit_is_refused_saying_what_fits() {
+        let catalog = catalog();
+        let stored = communes_stored(&catalog);
+        let sld = communes_sld();
+        let good = style(&catalog, &sld);
+        let refused = |body: ConfigurationBody| invalid(catalog.create_configuration(DS, body));
+
+        let message = refused(wms_vector("communes", &stored.id, "parcelles", &good));
+        assert!(
+            message.contains("relation 'parcelles' is not a table of stored data")
+                && message.contains("communes_idf")
+                && message.contains("ecoles"),
+            "{message}"
+        );
+        let message = refused(wms_vector(
+            "communes",
+            &stored.id,
+            "communes_idf",
+            "no-such-style",
+        ));
+        assert!(
+            message.contains("upload the SLD with POST …/statics and use its _id"),
+            "{message}"
+        );
+        let other_layer = style(
+            &catalog,
+            &sld.replace(
+                "<se:Name>communes_idf</se:Name>",
+                "<se:Name>parcelles</se:Name>",
+            ),
+        );
+        let message = refused(wms_vector(
+            "communes",
+            &stored.id,
+            "communes_idf",
+            &other_layer,
+        ));
+        assert!(
+            message.contains(&format!(
+                "style '{other_layer}' does not fit table 'communes_idf' (NamedLayer 'parcelles'"
+            )),
+            "{message}"
+        );
+        let bad_property = style(
+            &catalog,
+            &sld.replace(
+                "<ogc:PropertyName>departement</ogc:PropertyName>",
+                "<ogc:PropertyName>dept</ogc:PropertyName>",
+            ),
+        );
+        let message = refused(wms_vector(
+            "communes",
+            &stored.id,
+            "communes_idf",
+            &bad_property,
+        ));
+        assert!(
+            message.contains("'dept'")
+                && message.contains("table attributes: ")
+                && message.contains("population"),
+            "{message}"
+        );
+        let message = refused(body(json!({
+            "type": "WMS-VECTOR", "name": "c", "layer_name": "communes",
+            "type_infos": {"title": "C", "used_data": [{"stored_data": stored.id}]}
+        })));
+        assert!(
+            message.contains("name the tables to draw, each with its style"),
+            "{message}"
+        );
+        let mut with_info = wms_vector("communes", &stored.id, "communes_idf", &good);
+        with_info.getfeatureinfo = Some(crate::model::GetFeatureInfo { stored_data: true });
+        let message = refused(with_info);
+        assert!(
+            message.contains("getfeatureinfo.stored_data is for pyramids"),
+            "{message}"
+        );
+        assert!(catalog.configurations(DS).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_configuration_publishes_existing_generated_stored_data_of_its_type() {
+        let catalog = catalog();
+        let upload = communes_upload(&catalog);
+        let pyramid = rgb_pyramid(&catalog);
+        let good = style(&catalog, &communes_sld());
+
+        let message = invalid(
+            catalog.create_configuration(DS, wms_vector("communes", "nope", "communes_idf", &good)),
+        );
+        assert!(
+            message.contains("stored data 'nope' does not exist (GET …/stored_data lists them)"),
+            "{message}"
+        );
+        let message = invalid(catalog.create_configuration(
+            DS,
+            wms_vector("communes", &pyramid.id, "communes_idf", &good),
+        ));
+        assert!(
+            message.contains("is ROK4-PYRAMID-RASTER; this configuration publishes VECTOR-DB"),
+            "{message}"
+        );
+
+        let execution = catalog
+            .create_execution(
+                DS,
+                new_execution(crate::INTEGRATION_PROCESSING, &upload.id, json!({})),
+            )
+            .unwrap();
+        let generating = execution.output.stored_data.id.clone();
+        let message = conflict(catalog.create_configuration(
+            DS,
+            wms_vector("communes", &generating, "communes_idf", &good),
+        ));
+        assert!(
+            message.contains("is Generating") && message.contains("wait for its processing to end"),
+            "{message}"
+        );
+        // Its input file is damaged: the integration fails and the stored data is UNSTABLE.
+        std::fs::write(
+            catalog.upload_dir(&upload.id).join("communes_2154.gpkg"),
+            b"x",
+        )
+        .unwrap();
+        catalog.launch_execution(DS, &execution.id).unwrap();
+        catalog.run_jobs();
+        assert_eq!(
+            catalog.stored_data(DS, &generating).unwrap().status,
+            StoredDataStatus::Unstable
+        );
+        let message = conflict(catalog.create_configuration(
+            DS,
+            wms_vector("communes", &generating, "communes_idf", &good),
+        ));
+        assert!(
+            message.contains("is Unstable") && message.contains("read its processing's logs"),
+            "{message}"
+        );
+        assert!(catalog.configurations(DS).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_layer_name_must_follow_the_pattern_and_not_be_used_by_another_layer() {
+        let catalog = catalog();
+        let stored = communes_stored(&catalog);
+        let pyramid = rgb_pyramid(&catalog);
+        let good = style(&catalog, &communes_sld());
+
+        let message = invalid(catalog.create_configuration(
+            DS,
+            wms_vector("1communes", &stored.id, "communes_idf", &good),
+        ));
+        assert!(
+            message.contains("layer_name '1communes' is not allowed")
+                && message.contains("(e.g. '_1communes')"),
+            "{message}"
+        );
+        let mut untitled = wms_vector("communes", &stored.id, "communes_idf", &good);
+        untitled.type_infos.title = String::new();
+        assert!(
+            invalid(catalog.create_configuration(DS, untitled)).contains("give the layer a title")
+        );
+        let mut ftp = wms_vector("communes", &stored.id, "communes_idf", &good);
+        ftp.metadata = vec![crate::model::MetadataLink {
+            format: "text/html".into(),
+            url: "ftp://example.org/m".into(),
+            kind: None,
+        }];
+        assert!(invalid(catalog.create_configuration(DS, ftp))
+            .contains("metadata url 'ftp://example.org/m' is not an http(s) URL"));
+
+        let first = catalog
+            .create_configuration(
+                DS,
+                wms_vector("communes", &stored.id, "communes_idf", &good),
+            )
+            .unwrap();
+        let message = invalid(catalog.create_configuration(
+            DS,
+            wms_vector("communes", &stored.id, "communes_idf", &good),
+        ));
+        assert!(
+            message.contains(&format!("layer_name 'communes' is already used by configuration {} (WMS-VECTOR) — choose another", first.id)),
+            "{message}"
+        );
+        let message = invalid(catalog.create_configuration(
+            DS,
+            pyramid_config("WMTS-TMS", "communes", &pyramid.id, "8", "10"),
+        ));
+        assert!(
+            message.contains("both would be served under that name — choose another"),
+            "{message}"
+        );
+        // Replacing a configuration keeps its own name.
+        catalog
+            .replace_configuration(
+                DS,
+                &first.id,
+                wms_vector("communes", &stored.id, "communes_idf", &good),
+            )
+            .unwrap();
+
+        // A WMS-RASTER and a WMTS-TMS of one pyramid are one layer: they share its name.
+        catalog
+            .create_configuration(
+                DS,
+                pyramid_config("WMTS-TMS", "scan", &pyramid.id, "8", "10"),
+            )
+            .unwrap();
+        catalog
+            .create_configuration(
+                DS,
+                pyramid_config("WMS-RASTER", "scan", &pyramid.id, "8", "10"),
+            )
+            .unwrap();
+        assert_eq!(catalog.configurations(DS).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn pyramid_levels_outside_the_stored_data_are_refused_naming_its_levels() {
+        let catalog = catalog();
+        let pyramid = rgb_pyramid(&catalog);
+        let refused = |top: &str, bottom: &str| {
+            invalid(catalog.create_configuration(
+                DS,
+                pyramid_config("WMTS-TMS", "scan", &pyramid.id, top, bottom),
+            ))
+        };
+        let message = refused("8", "14");
+        assert!(
+            message.contains(&format!(
+                "level 14 is not in stored data {}, which has levels 8 to 10",
+                pyramid.id
+            )),
+            "{message}"
+        );
+        let message = refused("7", "10");
+        assert!(
+            message.contains("level 7 is not in stored data"),
+            "{message}"
+        );
+        let message = refused("10", "8");
+        assert!(
+            message.contains(
+                "top_level 10 is finer than bottom_level 8: the top is the coarsest level"
+            ),
+            "{message}"
+        );
+        let message = invalid(catalog.create_configuration(DS, body(json!({
+            "type": "WMTS-TMS", "name": "s", "layer_name": "scan",
+            "type_infos": {"title": "S", "used_data": [{"stored_data": pyramid.id}, {"stored_data": pyramid.id}]}
+        }))));
+        assert!(
+            message.contains("a WMTS-TMS configuration publishes one pyramid: give one used_data"),
+            "{message}"
+        );
+        let message = invalid(catalog.create_configuration(DS, body(json!({
+            "type": "WMS-RASTER", "name": "s", "layer_name": "scan",
+            "type_infos": {"title": "S", "used_data": [{"stored_data": pyramid.id, "relations": [{"name": "t", "style": "s"}]}]}
+        }))));
+        assert!(
+            message.contains("relations are for WMS-VECTOR configurations"),
+            "{message}"
+        );
+        assert!(catalog.configurations(DS).unwrap().is_empty());
+        // Levels may be left out: the whole pyramid.
+        catalog
+            .create_configuration(
+                DS,
+                body(json!({
+                    "type": "WMTS-TMS", "name": "s", "layer_name": "scan",
+                    "type_infos": {"title": "S", "used_data": [{"stored_data": pyramid.id}]}
+                })),
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_wms_raster_style_must_have_a_raster_symbolizer_and_is_kept_while_used() {
+        let catalog = catalog();
+        let pyramid = rgb_pyramid(&catalog);
+        let vector_style = style(&catalog, &communes_sld());
+        let raster_style = style(
+            &catalog,
+            &std::fs::read_to_string(fixture("wms/dem.sld")).unwrap(),
+        );
+        let styled = |kind: &str, style: &str| {
+            let mut body = pyramid_config(kind, "scan", &pyramid.id, "8", "10");
+            body.type_infos.styles = Some(vec![style.to_owned()]);
+            body
+        };
+        let message =
+            invalid(catalog.create_configuration(DS, styled("WMS-RASTER", &vector_style)));
+        assert!(
+            message.contains(&format!("static '{vector_style}' has no RasterSymbolizer")),
+            "{message}"
+        );
+        let message = invalid(catalog.create_configuration(DS, styled("WMTS-TMS", &raster_style)));
+        assert!(
+            message.contains("type_infos.styles is for WMS-RASTER configurations"),
+            "{message}"
+        );
+        let configuration = catalog
+            .create_configuration(DS, styled("WMS-RASTER", &raster_style))
+            .unwrap();
+        let message = conflict(catalog.delete_static(DS, &raster_style));
+        assert!(
+            message.contains(&format!("is the style of configuration '{}' (layer 'scan'): change or delete that configuration first", configuration.id)),
+            "{message}"
+        );
+        catalog.delete_static(DS, &vector_style).unwrap();
+        assert!(!catalog.static_path(&vector_style).exists());
+        not_found(catalog.static_file_info(DS, &vector_style));
+    }
+
+    #[test]
+    fn an_offering_publishes_a_configuration_once_and_a_retry_returns_the_same_offering() {
+        let catalog = catalog();
+        let publisher = publisher(&catalog);
+        assert_eq!(
+            publisher.live().swaps,
+            1,
+            "setting the publisher publishes the current state"
+        );
+        let stored = communes_stored(&catalog);
+        let style = style(&catalog, &communes_sld());
+        let configuration = catalog
+            .create_configuration(
+                DS,
+                wms_vector("communes", &stored.id, "Communes-IDF", &style),
+            )
+            .unwrap();
+        assert_eq!(
+            publisher.live().swaps,
+            1,
+            "an unpublished configuration publishes nothing"
+        );
+        let generation = catalog.generation().unwrap();
+
+        let offering = offer(&catalog, &configuration.id, "wms-vector");
+        assert_eq!(offering.layer_name, "communes");
+        assert_eq!(offering.kind, ConfigurationType::WmsVector);
+        assert_eq!(offering.status, OfferingStatus::Published);
+        assert_eq!(offering.endpoint.id, "wms-vector");
+        assert_eq!(offering.configuration.id, configuration.id);
+        assert!(offering.open && offering.available);
+        assert_eq!(
+            offering.urls[0].url,
+            "/wms?SERVICE=WMS&REQUEST=GetCapabilities&LAYERS=communes"
+        );
+        assert_eq!(
+            catalog.configuration(DS, &configuration.id).unwrap().status,
+            ConfigurationStatus::Published
+        );
+        assert_eq!(catalog.generation().unwrap(), generation + 1);
+        let live = publisher.live();
+        assert_eq!(live.swaps, 2);
+        let [publication] = live.publications.as_slice() else {
+            panic!("{live:?}")
+        };
+        assert_eq!(
+            (publication.layer_name.as_str(), publication.open),
+            ("communes", true)
+        );
+        assert_eq!(publication.offering, offering.id);
+        assert_eq!(
+            publication.source,
+            PublicationKind::Vector {
+                relations: vec![PublishedRelation {
+                    stored_data: stored.id.clone(),
+                    dir: catalog.stored_dir(&stored.id),
+                    table: "communes_idf".to_owned(),
+                    style: catalog.static_path(&style),
+                }]
+            }
+        );
+        let datastore = catalog.datastore(DS).unwrap();
+        let counts: Vec<(&str, u64)> = datastore
+            .endpoints
+            .iter()
+            .map(|e| (e.endpoint.id.as_str(), e.use_count))
+            .collect();
+        assert_eq!(
+            counts,
+            [("wms-vector", 1), ("wms-raster", 0), ("wmts-tms", 0)]
+        );
+
+        // The retry (a client that lost the answer) changes nothing but `open`.
+        let (again, created) = catalog
+            .create_offering(
+                DS,
+                &configuration.id,
+                &NewOffering {
+                    endpoint: "wms-vector".into(),
+                    open: false,
+                },
+            )
+            .unwrap();
+        assert!(!created);
+        assert_eq!(again.id, offering.id);
+        assert!(!again.open);
+        assert_eq!(catalog.offerings(DS).unwrap(), std::slice::from_ref(&again));
+        assert!(!publisher.live().publications[0].open);
+    }
+
+    #[test]
+    fn an_unknown_endpoint_or_one_of_another_type_is_refused_naming_the_right_one() {
+        let catalog = catalog();
+        let publisher = publisher(&catalog);
+        let pyramid = rgb_pyramid(&catalog);
+        let configuration = catalog
+            .create_configuration(
+                DS,
+                pyramid_config("WMTS-TMS", "scan", &pyramid.id, "8", "10"),
+            )
+            .unwrap();
+        let generation = catalog.generation().unwrap();
+
+        let message =
+            invalid(catalog.create_offering(DS, &configuration.id, &endpoint("wms-raster")));
+        assert!(
+            message.contains("endpoint 'wms-raster' serves WMS-RASTER configurations")
+                && message.contains("publish it on endpoint 'wmts-tms'"),
+            "{message}"
+        );
+        let message = invalid(catalog.create_offering(DS, &configuration.id, &endpoint("wfs")));
+        assert!(
+            message.contains("endpoint 'wfs' does not exist: use one of wms-vector (WMS-VECTOR), wms-raster (WMS-RASTER), wmts-tms (WMTS-TMS)"),
+            "{message}"
+        );
+        assert_eq!(
+            not_found(catalog.create_offering(DS, "nope", &endpoint("wmts-tms"))),
+            ("configuration", "nope".to_owned())
+        );
+        assert_eq!(
+            not_found(catalog.create_offering(
+                "elsewhere",
+                &configuration.id,
+                &endpoint("wmts-tms")
+            )),
+            ("datastore", "elsewhere".to_owned())
+        );
+        assert!(catalog.offerings(DS).unwrap().is_empty());
+        assert_eq!(
+            catalog.configuration(DS, &configuration.id).unwrap().status,
+            ConfigurationStatus::Unpublished
+        );
+        assert_eq!(catalog.generation().unwrap(), generation);
+        assert_eq!(publisher.live().swaps, 1);
+
+        let offering = offer(&catalog, &configuration.id, "wmts-tms");
+        let urls: Vec<(&str, &str)> = offering
+            .urls
+            .iter()
+            .map(|u| (u.kind.as_str(), u.url.as_str()))
+            .collect();
+        assert_eq!(
+            urls,
+            [
+                ("WMTS", "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"),
+                ("TMS", "/tms/1.0.0/scan")
+            ]
+        );
+        let live = publisher.live();
+        let PublicationKind::Pyramid {
+            stored_data,
+            descriptor,
+            bottom_level,
+            top_level,
+            getfeatureinfo,
+            styles,
+        } = &live.publications[0].source
+        else {
+            panic!("{live:?}")
+        };
+        assert_eq!(stored_data, &pyramid.id);
+        assert!(descriptor.is_file(), "{}", descriptor.display());
+        assert_eq!(
+            (top_level.as_deref(), bottom_level.as_deref()),
+            (Some("8"), Some("10"))
+        );
+        assert!(!getfeatureinfo && styles.is_empty());
+    }
+
+    #[test]
+    fn a_change_the_publisher_refuses_is_rolled_back_and_nothing_is_half_published() {
+        let catalog = catalog();
+        let publisher = publisher(&catalog);
+        let stored = communes_stored(&catalog);
+        let red = style(&catalog, &communes_sld());
+        let blue = style(&catalog, &communes_sld().replace("#E41A1C", "#0000FF"));
+        let configuration = catalog
+            .create_configuration(DS, wms_vector("communes", &stored.id, "communes_idf", &red))
+            .unwrap();
+
+        // A first publication refused: no offering, still UNPUBLISHED, nothing swapped.
+        publisher.refuse(Some("the font is missing"));
+        let before = (catalog.generation().unwrap(), publisher.live());
+        let message =
+            invalid(catalog.create_offering(DS, &configuration.id, &endpoint("wms-vector")));
+        assert_eq!(
+            message,
+            "this change cannot be published: the font is missing"
+        );
+        assert!(catalog.offerings(DS).unwrap().is_empty());
+        assert_eq!(
+            catalog.configuration(DS, &configuration.id).unwrap(),
+            configuration
+        );
+        assert_eq!((catalog.generation().unwrap(), publisher.live()), before);
+
+        publisher.refuse(None);
+        let offering = offer(&catalog, &configuration.id, "wms-vector");
+        let published = catalog.configuration(DS, &configuration.id).unwrap();
+
+        // Changes of what is live, refused: each leaves the catalog and the live layers as they were.
+        publisher.refuse(Some("cannot draw"));
+        let before = (catalog.generation().unwrap(), publisher.live());
+        let mut renamed = wms_vector("communes2", &stored.id, "communes_idf", &blue);
+        renamed.type_infos.title = "Blue".into();
+        invalid(catalog.replace_configuration(DS, &configuration.id, renamed));
+        invalid(catalog.set_offering_open(DS, &offering.id, false));
+        invalid(catalog.delete_offering(DS, &offering.id));
+        invalid(catalog.create_permission(
+            DS,
+            crate::NewPermission {
+                licence: String::new(),
+                end_date: None,
+                offerings: vec![offering.id.clone()],
+            },
+        ));
+        invalid(catalog.create_key(crate::NewKey {
+            name: "k".into(),
+            accesses: Vec::new(),
+        }));
+        assert_eq!(
+            catalog.configuration(DS, &configuration.id).unwrap(),
+            published
+        );
+        assert_eq!(
+            catalog.offerings(DS).unwrap(),
+            std::slice::from_ref(&offering)
+        );
+        assert!(catalog.permissions(DS).unwrap().is_empty());
+        assert!(catalog.keys().unwrap().is_empty());
+        assert_eq!((catalog.generation().unwrap(), publisher.live()), before);
+        // Republishing the unchanged state is refused too, as an internal error.
+        assert!(
+            matches!(catalog.republish(), Err(CatalogError::Internal(m)) if m.contains("cannot draw"))
+        );
+    }
+
+    #[test]
+    fn a_published_configuration_changes_live_and_a_new_layer_name_renames_its_offerings() {
+        let catalog = catalog();
+        let publisher = publisher(&catalog);
+        let stored = communes_stored(&catalog);
+        let red = style(&catalog, &communes_sld());
+        let blue = style(&catalog, &communes_sld().replace("#E41A1C", "#0000FF"));
+        let configuration = catalog
+            .create_configuration(DS, wms_vector("communes", &stored.id, "communes_idf", &red))
+            .unwrap();
+        let offering = offer(&catalog, &configuration.id, "wms-vector");
+
+        let replaced = catalog
+            .replace_configuration(
+                DS,
+                &configuration.id,
+                wms_vector("communes_bleues", &stored.id, "communes_idf", &blue),
+            )
+            .unwrap();
+        assert_eq!(replaced.status, ConfigurationStatus::Published);
+        assert_eq!(replaced.last_event.title, "modified");
+        let renamed = catalog.offering(DS, &offering.id).unwrap();
+        assert_eq!(renamed.layer_name, "communes_bleues");
+        assert_eq!(renamed.configuration.name, "communes_bleues config");
+        assert_eq!(
+            renamed.urls[0].url,
+            "/wms?SERVICE=WMS&REQUEST=GetCapabilities&LAYERS=communes_bleues"
+        );
+        let live = publisher.live();
+        assert_eq!(live.publications[0].layer_name, "communes_bleues");
+        let PublicationKind::Vector { relations } = &live.publications[0].source else {
+            panic!()
+        };
+        assert_eq!(relations[0].style, catalog.static_path(&blue));
+
+        let pyramid_body = body(json!({
+            "type": "WMS-RASTER", "name": "x", "layer_name": "communes_bleues",
+            "type_infos": {"title": "x", "used_data": [{"stored_data": stored.id}]}
+        }));
+        let message = invalid(catalog.replace_configuration(DS, &configuration.id, pyramid_body));
+        assert!(
+            message.contains(
+                "is WMS-VECTOR: its type cannot become WMS-RASTER; create a new configuration"
+            ),
+            "{message}"
+        );
+        assert_eq!(
+            not_found(catalog.replace_configuration(
+                DS,
+                "nope",
+                wms_vector("x", &stored.id, "communes_idf", &blue)
+            )),
+            ("configuration", "nope".to_owned())
+        );
+    }
+
+    #[test]
+    fn what_a_configuration_uses_is_not_deleted_until_the_configuration_is() {
+        let catalog = catalog();
+        let publisher = publisher(&catalog);
+        let stored = communes_stored(&catalog);
+        let style = style(&catalog, &communes_sld());
+        let configuration = catalog
+            .create_configuration(
+                DS,
+                wms_vector("communes", &stored.id, "communes_idf", &style),
+            )
+            .unwrap();
+        let offering = offer(&catalog, &configuration.id, "wms-vector");
+
+        let message = conflict(catalog.delete_configuration(DS, &configuration.id));
+        assert!(
+            message.contains(&format!(
+                "is published by offering '{}': delete the offering first",
+                offering.id
+            )),
+            "{message}"
+        );
+        let in_use = |message: String| {
+            assert!(
+                message.contains(&format!(
+                    "configuration '{}' (layer 'communes')",
+                    configuration.id
+                )),
+                "{message}"
+            );
+            assert!(
+                message.contains("delete or change that configuration first")
+                    || message.contains("change or delete that configuration first"),
+                "{message}"
+            );
+        };
+        in_use(conflict(catalog.delete_stored_data(DS, &stored.id)));
+        in_use(conflict(catalog.delete_static(DS, &style)));
+
+        // Unpublished: gone from the live layers, the configuration UNPUBLISHED and still using
+        // its data.
+        catalog.delete_offering(DS, &offering.id).unwrap();
+        assert!(publisher.live().publications.is_empty());
+        let unpublished = catalog.configuration(DS, &configuration.id).unwrap();
+        assert_eq!(unpublished.status, ConfigurationStatus::Unpublished);
+        assert_eq!(unpublished.last_event.title, "unpublished");
+        assert_eq!(
+            not_found(catalog.offering(DS, &offering.id)),
+            ("offering", offering.id.clone())
+        );
+        in_use(conflict(catalog.delete_stored_data(DS, &stored.id)));
+        in_use(conflict(catalog.delete_static(DS, &style)));
+
+        catalog.delete_configuration(DS, &configuration.id).unwrap();
+        catalog.delete_static(DS, &style).unwrap();
+        catalog.delete_stored_data(DS, &stored.id).unwrap();
+        assert!(!catalog.stored_dir(&stored.id).exists());
+        assert!(!catalog.static_path(&style).exists());
+    }
 
     #[test]
     fn layer_names_follow_the_entrepot_pattern() {

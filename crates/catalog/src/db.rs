@@ -278,3 +278,36 @@ pub(crate) fn generation(connection: &Connection) -> Result<u64, CatalogError> {
         .map_err(CatalogError::Database)?;
     Ok(value.and_then(|v| v.parse().ok()).unwrap_or(0))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schema_is_migrated_once_and_a_newer_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        let version = |connection: &Connection| -> i64 {
+            connection
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .unwrap()
+        };
+        let connection = open(&path).unwrap();
+        assert_eq!(version(&connection), MIGRATIONS.len() as i64);
+        drop(connection);
+        // Opening again applies nothing (a second CREATE TABLE would fail).
+        let connection = open(&path).unwrap();
+        assert_eq!(version(&connection), MIGRATIONS.len() as i64);
+        connection
+            .execute_batch(&format!("PRAGMA user_version = {}", MIGRATIONS.len() + 1))
+            .unwrap();
+        drop(connection);
+        match open(&path) {
+            Err(CatalogError::Internal(message)) => {
+                assert!(message.contains("run a newer tuilerie"), "{message}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+}

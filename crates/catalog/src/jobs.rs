@@ -147,3 +147,134 @@ impl Catalog {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::{StoredDataStatus, UploadType};
+    use crate::testing::{catalog, communes_upload, new_execution, open_upload, push, DS};
+    use crate::INTEGRATION_PROCESSING;
+
+    #[test]
+    fn a_restart_queues_again_only_unfinished_work_and_each_job_once() {
+        let mut catalog = catalog();
+        let upload = communes_upload(&catalog);
+        let new = || new_execution(INTEGRATION_PROCESSING, &upload.id, json!({}));
+        let done = catalog.create_execution(DS, new()).unwrap();
+        catalog.launch_execution(DS, &done.id).unwrap();
+        catalog.run_jobs();
+        let created = catalog.create_execution(DS, new()).unwrap();
+        let waiting = catalog.create_execution(DS, new()).unwrap();
+        catalog.launch_execution(DS, &waiting.id).unwrap();
+        let checking = open_upload(&catalog, UploadType::Vector, "EPSG:2154");
+        push(
+            &catalog,
+            &checking.id,
+            "communes.gpkg",
+            "gpkg/communes_2154.gpkg",
+        );
+        catalog.close_upload(DS, &checking.id).unwrap();
+
+        catalog.restart();
+        // Twice: a job is queued once.
+        catalog.resume_interrupted().unwrap();
+        catalog.resume_interrupted().unwrap();
+        let mut queued = Vec::new();
+        while let Some(job) = catalog.jobs.try_pop() {
+            queued.push(job);
+        }
+        assert_eq!(
+            queued,
+            [
+                Job::Checks {
+                    datastore: DS.into(),
+                    upload: checking.id.clone()
+                },
+                Job::Execution {
+                    datastore: DS.into(),
+                    execution: waiting.id.clone()
+                },
+            ]
+        );
+        for job in &queued {
+            catalog.run_job(job);
+        }
+        assert_eq!(
+            catalog.upload(DS, &checking.id).unwrap().status,
+            UploadStatus::Closed
+        );
+        let status = |id: &str| catalog.execution(DS, id).unwrap().status;
+        assert_eq!(status(&waiting.id), ExecutionStatus::Success);
+        assert_eq!(status(&created.id), ExecutionStatus::Created);
+        assert_eq!(status(&done.id), ExecutionStatus::Success);
+        let resumed = |id: &str| {
+            catalog
+                .execution_logs(DS, id)
+                .unwrap()
+                .iter()
+                .filter(|l| l.ends_with("the server stopped during this execution: resumed"))
+                .count()
+        };
+        assert_eq!(resumed(&done.id), 0);
+        assert_eq!(resumed(&waiting.id), 2, "logged at each resume");
+        assert_eq!(
+            catalog
+                .stored_data(DS, &created.output.stored_data.id)
+                .unwrap()
+                .status,
+            StoredDataStatus::Generating
+        );
+    }
+
+    #[test]
+    fn workers_resume_interrupted_jobs_and_run_new_ones_in_the_background() {
+        let mut catalog = catalog();
+        let upload = open_upload(&catalog, UploadType::Vector, "EPSG:2154");
+        push(
+            &catalog,
+            &upload.id,
+            "communes.gpkg",
+            "gpkg/communes_2154.gpkg",
+        );
+        catalog.close_upload(DS, &upload.id).unwrap();
+        catalog.restart();
+        catalog.catalog.start_workers(2).unwrap();
+
+        // Waits for a state, failing only if it never comes.
+        let wait = |done: &dyn Fn() -> bool| {
+            for _ in 0..6000 {
+                if done() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            panic!("the workers never finished the job");
+        };
+        wait(&|| catalog.upload(DS, &upload.id).unwrap().status != UploadStatus::Checking);
+        assert_eq!(
+            catalog.upload(DS, &upload.id).unwrap().status,
+            UploadStatus::Closed
+        );
+        let execution = catalog
+            .create_execution(
+                DS,
+                new_execution(INTEGRATION_PROCESSING, &upload.id, json!({})),
+            )
+            .unwrap();
+        catalog.launch_execution(DS, &execution.id).unwrap();
+        wait(&|| {
+            catalog
+                .execution(DS, &execution.id)
+                .unwrap()
+                .status
+                .is_final()
+        });
+        assert_eq!(
+            catalog.execution(DS, &execution.id).unwrap().status,
+            ExecutionStatus::Success
+        );
+    }
+}

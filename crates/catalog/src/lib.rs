@@ -23,6 +23,8 @@ mod db;
 mod jobs;
 pub mod model;
 mod processing;
+#[cfg(test)]
+mod testing;
 mod uploads;
 
 use std::path::{Path, PathBuf};

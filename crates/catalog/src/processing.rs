@@ -831,3 +831,424 @@ fn extent_polygon([x0, y0, x1, y1]: [f64; 4]) -> Json {
         "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]],
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{
+        catalog, checked_upload, communes_upload, conflict, invalid, new_execution, not_found,
+        open_upload, process, push, rgb_upload, DS,
+    };
+
+    #[test]
+    fn an_integration_goes_created_waiting_progress_success_and_its_stored_data_is_generated() {
+        let catalog = catalog();
+        let upload = communes_upload(&catalog);
+        let execution = catalog
+            .create_execution(
+                DS,
+                new_execution(INTEGRATION_PROCESSING, &upload.id, json!({})),
+            )
+            .unwrap();
+        assert_eq!(execution.status, ExecutionStatus::Created);
+        assert_eq!(execution.processing.id, INTEGRATION_PROCESSING);
+        assert_eq!(execution.inputs.upload[0].id, upload.id);
+        assert_eq!(execution.output.stored_data.kind, StoredDataType::VectorDb);
+        assert!(execution.launch.is_none() && execution.start.is_none());
+        let stored_id = execution.output.stored_data.id.clone();
+        // The stored data exists at once, GENERATING, so a script knows its id.
+        let stored = catalog.stored_data(DS, &stored_id).unwrap();
+        assert_eq!(
+            (
+                stored.kind,
+                stored.status,
+                stored.name.as_str(),
+                stored.srs.as_deref()
+            ),
+            (
+                StoredDataType::VectorDb,
+                StoredDataStatus::Generating,
+                "out",
+                Some("EPSG:2154")
+            )
+        );
+
+        let launched = catalog.launch_execution(DS, &execution.id).unwrap();
+        assert_eq!(launched.status, ExecutionStatus::Waiting);
+        assert!(launched.launch.is_some());
+        let logs = catalog.execution_logs(DS, &execution.id).unwrap();
+        assert!(
+            logs.len() == 1 && logs[0].ends_with(" launched"),
+            "{logs:?}"
+        );
+
+        // While it runs: PROGRESS, its stored data GENERATING.
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        {
+            let weak = Arc::downgrade(&catalog.catalog);
+            let seen = Arc::clone(&seen);
+            let (execution, stored) = (execution.id.clone(), stored_id.clone());
+            catalog.set_progress(Arc::new(move |what, _, _| {
+                let catalog = weak.upgrade().unwrap();
+                seen.lock().unwrap().push((
+                    what.to_owned(),
+                    catalog.execution(DS, &execution).unwrap().status,
+                    catalog.stored_data(DS, &stored).unwrap().status,
+                ));
+            }));
+        }
+        catalog.run_jobs();
+        let seen = seen.lock().unwrap().clone();
+        assert!(!seen.is_empty());
+        assert!(
+            seen.iter().all(|s| *s
+                == (
+                    "features".to_owned(),
+                    ExecutionStatus::Progress,
+                    StoredDataStatus::Generating
+                )),
+            "{seen:?}"
+        );
+
+        let done = catalog.execution(DS, &execution.id).unwrap();
+        assert_eq!(done.status, ExecutionStatus::Success);
+        assert!(done.start.is_some() && done.finish.is_some());
+        let logs = catalog
+            .execution_logs(DS, &execution.id)
+            .unwrap()
+            .join("\n");
+        for expected in [
+            " started",
+            " integrating communes_2154.gpkg",
+            " features",
+            &format!(" done: stored data {stored_id} is GENERATED"),
+        ] {
+            assert!(logs.contains(expected), "{expected} in {logs}");
+        }
+        let stored = catalog.stored_data(DS, &stored_id).unwrap();
+        assert_eq!(stored.status, StoredDataStatus::Generated);
+        assert_eq!(stored.last_event.title, "generated");
+        let tables: Vec<(&str, &str)> = stored.type_infos["relations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap(),
+                    r["source_name"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert!(
+            tables.contains(&("communes_idf", "Communes-IDF")),
+            "{tables:?}"
+        );
+        assert!(tables.contains(&("ecoles", "Écoles")), "{tables:?}");
+        let ring = &stored.extent.as_ref().unwrap()["coordinates"][0];
+        let (lon, lat) = (ring[0][0].as_f64().unwrap(), ring[0][1].as_f64().unwrap());
+        assert!(
+            (1.0..4.0).contains(&lon) && (48.0..50.0).contains(&lat),
+            "{ring}"
+        );
+        let dir = catalog.stored_dir(&stored_id);
+        assert!(dir.join("data.gpkg").is_file());
+        assert_eq!(stored.size, crate::disk_size(&dir));
+        assert!(stored.size > 0);
+    }
+
+    #[test]
+    fn a_pyramid_generation_makes_a_rok4_pyramid_raster_with_its_levels() {
+        let catalog = catalog();
+        let upload = rgb_upload(&catalog);
+        let (execution, stored) = process(
+            &catalog,
+            PYRAMID_PROCESSING,
+            &upload.id,
+            json!({"tms": "PM", "bottom_level": "10", "top_level": "8", "compression": "png"}),
+        );
+        assert_eq!(
+            catalog.execution(DS, &execution).unwrap().status,
+            ExecutionStatus::Success
+        );
+        assert_eq!(stored.kind, StoredDataType::PyramidRaster);
+        assert_eq!(stored.status, StoredDataStatus::Generated);
+        assert_eq!(stored.srs.as_deref(), Some("EPSG:3857"));
+        assert_eq!(stored.type_infos["tms"], "PM");
+        assert_eq!(stored.type_infos["levels"], json!(["8", "9", "10"]));
+        assert_eq!(stored.type_infos["format"], "TIFF_PNG_UINT8");
+        assert_eq!(stored.type_infos["channels_number"], 3);
+        assert!(stored.extent.is_some());
+        assert!(catalog
+            .stored_dir(&stored.id)
+            .join(format!("{}.json", pyramid::PYRAMID_NAME))
+            .is_file());
+        let logs = catalog.execution_logs(DS, &execution).unwrap().join("\n");
+        assert!(
+            logs.contains("building levels 8 to 10 of PM from 1 GeoTIFF(s)")
+                && logs.contains("slabs"),
+            "{logs}"
+        );
+    }
+
+    #[test]
+    fn only_a_closed_upload_can_be_processed_and_a_refusal_makes_no_stored_data() {
+        let catalog = catalog();
+        let open = open_upload(&catalog, UploadType::Vector, "EPSG:2154");
+        let message = conflict(catalog.create_execution(
+            DS,
+            new_execution(INTEGRATION_PROCESSING, &open.id, json!({})),
+        ));
+        assert!(
+            message.contains(&format!("upload '{}' is Open", open.id))
+                && message.contains("only a CLOSED upload (checks passed) can be processed"),
+            "{message}"
+        );
+        push(
+            &catalog,
+            &open.id,
+            "communes.gpkg",
+            "gpkg/communes_2154.gpkg",
+        );
+        catalog.close_upload(DS, &open.id).unwrap();
+        let message = conflict(catalog.create_execution(
+            DS,
+            new_execution(INTEGRATION_PROCESSING, &open.id, json!({})),
+        ));
+        assert!(message.contains("is Checking"), "{message}");
+
+        let unstable = checked_upload(
+            &catalog,
+            UploadType::Vector,
+            "EPSG:4326",
+            "gpkg/communes_2154.gpkg",
+        );
+        let message = conflict(catalog.create_execution(
+            DS,
+            new_execution(INTEGRATION_PROCESSING, &unstable.id, json!({})),
+        ));
+        assert!(
+            message.contains("is Unstable") && message.contains("read its checks' logs"),
+            "{message}"
+        );
+        assert!(catalog.stored_datas(DS).unwrap().is_empty());
+        assert!(catalog.executions(DS).unwrap().is_empty());
+    }
+
+    #[test]
+    fn inputs_and_outputs_of_an_execution_are_checked_before_anything_is_created() {
+        let catalog = catalog();
+        let vector = communes_upload(&catalog);
+        let raster = rgb_upload(&catalog);
+        let execution =
+            |value: serde_json::Value| -> NewExecution { serde_json::from_value(value).unwrap() };
+
+        let message = invalid(
+            catalog.create_execution(DS, new_execution("tiling-vector", &vector.id, json!({}))),
+        );
+        assert!(
+            message.contains("processing 'tiling-vector' does not exist")
+                && message.contains(INTEGRATION_PROCESSING)
+                && message.contains(PYRAMID_PROCESSING),
+            "{message}"
+        );
+        let message = invalid(catalog.create_execution(
+            DS,
+            new_execution(INTEGRATION_PROCESSING, &raster.id, json!({})),
+        ));
+        assert!(message.contains("takes Vector uploads"), "{message}");
+        let message = invalid(catalog.create_execution(
+            DS,
+            execution(json!({"processing": INTEGRATION_PROCESSING, "inputs": {}, "output": {"stored_data": {"name": "x"}}})),
+        ));
+        assert!(
+            message.contains("give the id of a CLOSED upload"),
+            "{message}"
+        );
+        let message = invalid(catalog.create_execution(
+            DS,
+            execution(json!({"processing": INTEGRATION_PROCESSING, "inputs": {"upload": [vector.id, vector.id]}, "output": {"stored_data": {"name": "x"}}})),
+        ));
+        assert!(
+            message.contains("run one execution per upload"),
+            "{message}"
+        );
+        let message = invalid(catalog.create_execution(
+            DS,
+            execution(json!({"processing": INTEGRATION_PROCESSING, "inputs": {"upload": [vector.id], "stored_data": ["s"]}, "output": {"stored_data": {"name": "x"}}})),
+        ));
+        assert!(
+            message.contains("takes uploads as inputs, not stored data"),
+            "{message}"
+        );
+        let message = invalid(catalog.create_execution(
+            DS,
+            execution(json!({"processing": INTEGRATION_PROCESSING, "inputs": {"upload": [vector.id]}, "output": {"stored_data": {"name": " "}}})),
+        ));
+        assert!(
+            message.contains("name the stored data to make"),
+            "{message}"
+        );
+        assert_eq!(
+            not_found(
+                catalog
+                    .create_execution(DS, new_execution(INTEGRATION_PROCESSING, "nope", json!({})))
+            ),
+            ("upload", "nope".to_owned())
+        );
+        assert!(catalog.stored_datas(DS).unwrap().is_empty());
+        assert!(catalog.executions(DS).unwrap().is_empty());
+    }
+
+    #[test]
+    fn unknown_or_wrong_processing_parameters_are_refused_naming_the_choices() {
+        let catalog = catalog();
+        let vector = communes_upload(&catalog);
+        let raster = rgb_upload(&catalog);
+        let message = invalid(catalog.create_execution(
+            DS,
+            new_execution(INTEGRATION_PROCESSING, &vector.id, json!({"tms": "PM"})),
+        ));
+        assert!(
+            message.contains("takes no parameter ('tms' given)"),
+            "{message}"
+        );
+
+        let pyramid = |parameters: serde_json::Value| {
+            invalid(catalog.create_execution(
+                DS,
+                new_execution(PYRAMID_PROCESSING, &raster.id, parameters),
+            ))
+        };
+        for (parameters, expected) in [
+            (
+                json!({"tms": "PM", "bottom_level": "10", "zoom": 3}),
+                "parameter 'zoom' is unknown to generation-pyramid-raster: use tms, bottom_level",
+            ),
+            (
+                json!({"bottom_level": "10"}),
+                "parameter 'tms' is missing: give a tile matrix set id such as PM",
+            ),
+            (
+                json!({"tms": "NOPE", "bottom_level": "10"}),
+                "tms 'NOPE' is unknown: use one of",
+            ),
+            (
+                json!({"tms": "PM"}),
+                "parameter 'bottom_level' is missing: give the finest level",
+            ),
+            (
+                json!({"tms": "PM", "bottom_level": "33"}),
+                "bottom_level '33' is not a level of PM (levels: 0, 1,",
+            ),
+            (
+                json!({"tms": "PM", "bottom_level": "8", "top_level": "10"}),
+                "top_level '10' is finer than bottom_level '8': the top is the coarsest level",
+            ),
+            (
+                json!({"tms": "PM", "bottom_level": "10", "compression": "gif"}),
+                "compression 'gif' is unknown: use jpg, jpg90, png, zip or raw",
+            ),
+            (
+                json!({"tms": "PM", "bottom_level": "10", "nodata": "255,x"}),
+                "nodata '255,x': give numbers separated by commas",
+            ),
+            (
+                json!({"tms": "PM", "bottom_level": "10", "interpolation": "smooth"}),
+                "interpolation: ",
+            ),
+        ] {
+            let message = pyramid(parameters.clone());
+            assert!(message.contains(expected), "{parameters}: {message}");
+        }
+        assert!(catalog.stored_datas(DS).unwrap().is_empty());
+        // The tms is listed among the choices.
+        assert!(pyramid(json!({"tms": "NOPE", "bottom_level": "1"})).contains("PM"));
+    }
+
+    #[test]
+    fn an_execution_runs_only_once_launched_and_is_launched_once() {
+        let catalog = catalog();
+        let upload = communes_upload(&catalog);
+        let execution = catalog
+            .create_execution(
+                DS,
+                new_execution(INTEGRATION_PROCESSING, &upload.id, json!({})),
+            )
+            .unwrap();
+        let stored = execution.output.stored_data.id.clone();
+        catalog.run_jobs();
+        catalog.resume_interrupted().unwrap();
+        catalog.run_jobs();
+        assert_eq!(
+            catalog.execution(DS, &execution.id).unwrap().status,
+            ExecutionStatus::Created
+        );
+        // Its stored data is not deleted while it may still be made.
+        let message = conflict(catalog.delete_stored_data(DS, &stored));
+        assert!(
+            message.contains("delete it when its processing is over"),
+            "{message}"
+        );
+
+        catalog.launch_execution(DS, &execution.id).unwrap();
+        let message = conflict(catalog.launch_execution(DS, &execution.id));
+        assert!(
+            message.contains("is Waiting: only a CREATED execution can be launched"),
+            "{message}"
+        );
+        catalog.run_jobs();
+        let message = conflict(catalog.launch_execution(DS, &execution.id));
+        assert!(message.contains("is Success"), "{message}");
+        assert_eq!(
+            not_found(catalog.launch_execution(DS, "nope")),
+            ("processing execution", "nope".to_owned())
+        );
+        let logs = catalog.execution_logs(DS, &execution.id).unwrap();
+        assert_eq!(
+            logs.iter().filter(|l| l.ends_with(" started")).count(),
+            1,
+            "{logs:?}"
+        );
+
+        // Over and unused: deleted with its files.
+        catalog.delete_stored_data(DS, &stored).unwrap();
+        assert!(!catalog.stored_dir(&stored).exists());
+        assert_eq!(
+            not_found(catalog.stored_data(DS, &stored)),
+            ("stored data", stored.clone())
+        );
+    }
+
+    #[test]
+    fn a_failed_integration_ends_failure_with_its_reason_and_leaves_unstable_stored_data() {
+        let catalog = catalog();
+        let upload = communes_upload(&catalog);
+        // The checked file is damaged before it is integrated.
+        std::fs::write(
+            catalog.upload_dir(&upload.id).join("communes_2154.gpkg"),
+            b"not a geopackage",
+        )
+        .unwrap();
+        let (execution, stored) = process(&catalog, INTEGRATION_PROCESSING, &upload.id, json!({}));
+        let execution = catalog.execution(DS, &execution).unwrap();
+        assert_eq!(execution.status, ExecutionStatus::Failure);
+        assert!(execution.finish.is_some());
+        let logs = catalog.execution_logs(DS, &execution.id).unwrap();
+        let last = logs.last().unwrap();
+        assert!(last.contains(" FAILED: "), "{logs:?}");
+        assert_eq!(stored.status, StoredDataStatus::Unstable);
+        assert_eq!(
+            stored.last_event.title,
+            "its processing failed: read the execution's logs"
+        );
+        assert!(!catalog.stored_dir(&stored.id).join("data.gpkg").exists());
+        // An UNSTABLE stored data can be deleted.
+        catalog.delete_stored_data(DS, &stored.id).unwrap();
+        assert!(catalog.stored_datas(DS).unwrap().is_empty());
+    }
+}

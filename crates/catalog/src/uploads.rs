@@ -301,6 +301,9 @@ impl Catalog {
         let checks: Vec<CheckExecution> = db::list(&self.db(), Kind::Check, datastore)?;
         let mut checks: Vec<CheckExecution> =
             checks.into_iter().filter(|c| c.upload == id).collect();
+        // The standard check first: the listing's order (creation second, then random id) is
+        // not the order the checks were queued in.
+        checks.sort_by_key(|c| c.check.id != STANDARD_CHECK.0);
         let mut all_passed = true;
         for check in &mut checks {
             if check.status.is_final() {
@@ -635,6 +638,539 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::testing::{
+        catalog, catalog_with_limit, checked_upload, conflict, fixture, invalid, new_execution,
+        not_found, open_upload, push, DS,
+    };
+    use crate::{NewUpload, INTEGRATION_PROCESSING};
+
+    /// The check ids of a list, sorted.
+    fn check_ids(checks: &[CheckExecution]) -> Vec<&str> {
+        let mut ids: Vec<&str> = checks.iter().map(|c| c.check.id.as_str()).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// The check `id` of a list.
+    fn find<'a>(checks: &'a [CheckExecution], id: &str) -> &'a CheckExecution {
+        checks.iter().find(|c| c.check.id == id).unwrap()
+    }
+
+    /// The log of the check `id` of a list, one string.
+    fn log_of(catalog: &Catalog, checks: &[CheckExecution], id: &str) -> String {
+        catalog
+            .check_logs(DS, &find(checks, id).id)
+            .unwrap()
+            .join("\n")
+    }
+
+    #[test]
+    fn an_upload_is_open_then_checking_then_closed_with_passed_checks_and_their_logs() {
+        let catalog = catalog();
+        let upload = open_upload(&catalog, UploadType::Vector, "EPSG:2154");
+        assert_eq!(upload.status, UploadStatus::Open);
+        assert!(upload.files.is_empty());
+
+        push(
+            &catalog,
+            &upload.id,
+            "data/communes.gpkg",
+            "gpkg/communes_2154.gpkg",
+        );
+        let bytes = std::fs::read(fixture("gpkg/communes_2154.gpkg")).unwrap();
+        let open = catalog.upload(DS, &upload.id).unwrap();
+        assert_eq!(open.status, UploadStatus::Open);
+        assert_eq!(open.files.len(), 1);
+        assert_eq!(open.files[0].path, "data/communes.gpkg");
+        assert_eq!(open.files[0].size, bytes.len() as u64);
+        assert_eq!(open.files[0].md5, hex(&Md5::digest(&bytes)));
+        assert_eq!(open.size, bytes.len() as u64);
+        assert!(catalog
+            .options()
+            .data_dir
+            .join("uploads")
+            .join(&upload.id)
+            .join("data/communes.gpkg")
+            .is_file());
+
+        let closed = catalog.close_upload(DS, &upload.id).unwrap();
+        assert_eq!(closed.status, UploadStatus::Checking);
+        let checks = catalog.upload_checks(DS, &upload.id).unwrap();
+        assert_eq!(check_ids(&checks.asked), ["standard", "vector"]);
+        assert!(checks
+            .asked
+            .iter()
+            .all(|c| c.status == ExecutionStatus::Waiting));
+        assert!(checks.in_progress.is_empty() && checks.passed.is_empty());
+        assert!(checks.failed.is_empty());
+
+        catalog.run_jobs();
+        let upload = catalog.upload(DS, &upload.id).unwrap();
+        assert_eq!(upload.status, UploadStatus::Closed);
+        assert_eq!(upload.last_event.title, "checks passed");
+        let checks = catalog.upload_checks(DS, &upload.id).unwrap();
+        assert!(checks.asked.is_empty() && checks.in_progress.is_empty());
+        assert!(checks.failed.is_empty());
+        assert_eq!(check_ids(&checks.passed), ["standard", "vector"]);
+        for check in &checks.passed {
+            assert!(check.start.is_some() && check.finish.is_some(), "{check:?}");
+        }
+        let standard = log_of(&catalog, &checks.passed, "standard");
+        assert!(
+            standard.contains(&format!("data/communes.gpkg: {} bytes, MD5", bytes.len())),
+            "{standard}"
+        );
+        let vector = log_of(&catalog, &checks.passed, "vector");
+        assert!(
+            vector.contains("table 'communes_idf' (Communes-IDF in the file)"),
+            "{vector}"
+        );
+    }
+
+    #[test]
+    fn a_vector_upload_declared_in_another_srs_is_unstable_and_the_failed_check_says_why() {
+        let catalog = catalog();
+        let upload = checked_upload(
+            &catalog,
+            UploadType::Vector,
+            "EPSG:4326",
+            "gpkg/communes_2154.gpkg",
+        );
+        assert_eq!(upload.status, UploadStatus::Unstable);
+        assert_eq!(upload.last_event.title, "a check failed: read its logs");
+        let checks = catalog.upload_checks(DS, &upload.id).unwrap();
+        assert_eq!(check_ids(&checks.passed), ["standard"]);
+        assert_eq!(check_ids(&checks.failed), ["vector"]);
+        assert_eq!(checks.failed[0].status, ExecutionStatus::Failure);
+        let logs = log_of(&catalog, &checks.failed, "vector");
+        assert!(
+            logs.contains("EPSG:2154") && logs.contains("declares EPSG:4326"),
+            "{logs}"
+        );
+    }
+
+    #[test]
+    fn a_raster_upload_is_closed_and_its_raster_check_describes_the_geotiff() {
+        let catalog = catalog();
+        let upload = checked_upload(
+            &catalog,
+            UploadType::Raster,
+            "EPSG:4326",
+            "rasters/rgb_4326.tif",
+        );
+        assert_eq!(upload.status, UploadStatus::Closed);
+        let checks = catalog.upload_checks(DS, &upload.id).unwrap();
+        assert_eq!(check_ids(&checks.passed), ["raster", "standard"]);
+        let logs = log_of(&catalog, &checks.passed, "raster");
+        assert!(
+            logs.contains("rgb_4326.tif: 400×300 pixels, 3 band(s)"),
+            "{logs}"
+        );
+    }
+
+    #[test]
+    fn a_raster_upload_in_the_wrong_srs_or_without_geotiff_is_unstable_with_the_fix_in_the_log() {
+        let catalog = catalog();
+        let wrong_srs = checked_upload(
+            &catalog,
+            UploadType::Raster,
+            "EPSG:2154",
+            "rasters/rgb_4326.tif",
+        );
+        assert_eq!(wrong_srs.status, UploadStatus::Unstable);
+        let checks = catalog.upload_checks(DS, &wrong_srs.id).unwrap();
+        assert_eq!(check_ids(&checks.failed), ["raster"]);
+        let logs = log_of(&catalog, &checks.failed, "raster");
+        assert!(
+            logs.contains("but the upload declares EPSG:2154")
+                && logs.contains("declare the file's SRS, or reproject the file"),
+            "{logs}"
+        );
+
+        let no_tiff = checked_upload(
+            &catalog,
+            UploadType::Raster,
+            "EPSG:4326",
+            "rasters/README.md",
+        );
+        assert_eq!(no_tiff.status, UploadStatus::Unstable);
+        let checks = catalog.upload_checks(DS, &no_tiff.id).unwrap();
+        let logs = log_of(&catalog, &checks.failed, "raster");
+        assert!(
+            logs.contains("WARNING") && logs.contains("not a GeoTIFF, ignored"),
+            "{logs}"
+        );
+        assert!(logs.contains("none was uploaded"), "{logs}");
+    }
+
+    #[test]
+    fn a_vector_upload_of_two_geopackages_fails_its_vector_check_naming_the_files() {
+        let catalog = catalog();
+        let upload = open_upload(&catalog, UploadType::Vector, "EPSG:2154");
+        push(&catalog, &upload.id, "a.gpkg", "gpkg/communes_2154.gpkg");
+        push(&catalog, &upload.id, "b.gpkg", "gpkg/communes_2154.gpkg");
+        catalog.close_upload(DS, &upload.id).unwrap();
+        catalog.run_jobs();
+        assert_eq!(
+            catalog.upload(DS, &upload.id).unwrap().status,
+            UploadStatus::Unstable
+        );
+        let checks = catalog.upload_checks(DS, &upload.id).unwrap();
+        assert_eq!(check_ids(&checks.failed), ["vector"]);
+        let logs = log_of(&catalog, &checks.failed, "vector");
+        assert!(
+            logs.contains("one GeoPackage (.gpkg) or one zip archive")
+                && logs.contains("this one holds 2 (a.gpkg, b.gpkg)"),
+            "{logs}"
+        );
+    }
+
+    #[test]
+    fn the_standard_check_runs_first_and_its_failure_aborts_the_next_one() {
+        let catalog = catalog();
+        let upload = open_upload(&catalog, UploadType::Vector, "EPSG:2154");
+        push(
+            &catalog,
+            &upload.id,
+            "communes.gpkg",
+            "gpkg/communes_2154.gpkg",
+        );
+        let declared = catalog
+            .declare_upload_md5(
+                DS,
+                &upload.id,
+                "0123456789abcdef0123456789abcdef  communes.gpkg\n",
+            )
+            .unwrap();
+        assert_eq!(declared.declared_md5.len(), 1);
+        catalog.close_upload(DS, &upload.id).unwrap();
+        // Checks created in the same second are listed by id, which is random: give the vector
+        // check the smaller one. The standard check still runs first.
+        let asked = catalog.upload_checks(DS, &upload.id).unwrap().asked;
+        let creation = find(&asked, "standard").creation.clone();
+        catalog
+            .change(false, |tx| {
+                for (id, check) in [("0", "vector"), ("1", "standard")] {
+                    let mut check = find(&asked, check).clone();
+                    db::delete(tx, &check.id)?;
+                    check.id = id.to_owned();
+                    check.creation.clone_from(&creation);
+                    db::put(tx, Kind::Check, DS, id, &creation, &check)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        catalog.run_jobs();
+        assert_eq!(
+            catalog.upload(DS, &upload.id).unwrap().status,
+            UploadStatus::Unstable
+        );
+        let checks = catalog.upload_checks(DS, &upload.id).unwrap();
+        assert!(checks.passed.is_empty());
+        assert_eq!(check_ids(&checks.failed), ["standard", "vector"]);
+        assert_eq!(
+            find(&checks.failed, "standard").status,
+            ExecutionStatus::Failure
+        );
+        assert_eq!(
+            find(&checks.failed, "vector").status,
+            ExecutionStatus::Aborted
+        );
+        let standard = log_of(&catalog, &checks.failed, "standard");
+        assert!(
+            standard.contains("differs from the declared 0123456789abcdef0123456789abcdef")
+                && standard.contains("upload it again"),
+            "{standard}"
+        );
+        let vector = catalog
+            .check_logs(DS, &find(&checks.failed, "vector").id)
+            .unwrap();
+        assert_eq!(vector, ["not run: an earlier check failed"]);
+    }
+
+    #[test]
+    fn a_declared_md5_for_a_file_never_uploaded_or_a_file_changed_on_disk_fails_the_standard_check()
+    {
+        let catalog = catalog();
+        let upload = open_upload(&catalog, UploadType::Vector, "EPSG:2154");
+        push(
+            &catalog,
+            &upload.id,
+            "communes.gpkg",
+            "gpkg/communes_2154.gpkg",
+        );
+        catalog
+            .declare_upload_md5(
+                DS,
+                &upload.id,
+                "0123456789abcdef0123456789abcdef *missing.gpkg",
+            )
+            .unwrap();
+        catalog.close_upload(DS, &upload.id).unwrap();
+        // The file is damaged on disk before its checks run.
+        std::fs::write(
+            catalog.upload_dir(&upload.id).join("communes.gpkg"),
+            b"not what was uploaded",
+        )
+        .unwrap();
+        catalog.run_jobs();
+        let checks = catalog.upload_checks(DS, &upload.id).unwrap();
+        assert_eq!(check_ids(&checks.failed), ["standard", "vector"]);
+        assert!(checks.passed.is_empty());
+        let logs = log_of(&catalog, &checks.failed, "standard");
+        assert!(
+            logs.contains("communes.gpkg: changed on disk since it was uploaded"),
+            "{logs}"
+        );
+        assert!(
+            logs.contains(
+                "missing.gpkg: an MD5 sum was declared for it but no such file was uploaded"
+            ),
+            "{logs}"
+        );
+    }
+
+    #[test]
+    fn a_malformed_md5_file_is_refused_naming_the_line() {
+        let catalog = catalog();
+        let upload = open_upload(&catalog, UploadType::Vector, "EPSG:2154");
+        let message = invalid(catalog.declare_upload_md5(
+            DS,
+            &upload.id,
+            "0123456789abcdef0123456789abcdef  a.gpkg\nnot-a-hash  b.gpkg\n",
+        ));
+        assert!(
+            message.contains("line 2") && message.contains("as md5sum writes it"),
+            "{message}"
+        );
+        assert!(catalog
+            .upload(DS, &upload.id)
+            .unwrap()
+            .declared_md5
+            .is_empty());
+    }
+
+    #[test]
+    fn files_can_only_be_added_to_an_open_upload() {
+        let catalog = catalog();
+        let upload = open_upload(&catalog, UploadType::Vector, "EPSG:2154");
+        push(
+            &catalog,
+            &upload.id,
+            "communes.gpkg",
+            "gpkg/communes_2154.gpkg",
+        );
+        catalog.close_upload(DS, &upload.id).unwrap();
+        // CHECKING, then CLOSED: refused alike, nothing written.
+        for expected in ["Checking", "Closed"] {
+            let message =
+                conflict(catalog.add_upload_file(DS, &upload.id, "more.gpkg", &mut &b"more"[..]));
+            assert!(
+                message.contains(&format!("is {expected}, not OPEN"))
+                    && message.contains("create a new upload"),
+                "{message}"
+            );
+            let message = conflict(catalog.declare_upload_md5(
+                DS,
+                &upload.id,
+                "0123456789abcdef0123456789abcdef  more.gpkg",
+            ));
+            assert!(message.contains("create a new upload"), "{message}");
+            assert!(conflict(catalog.close_upload(DS, &upload.id)).contains("not OPEN"));
+            catalog.run_jobs();
+        }
+        let upload = catalog.upload(DS, &upload.id).unwrap();
+        assert_eq!(upload.files.len(), 1);
+        assert!(!catalog.upload_dir(&upload.id).join("more.gpkg").exists());
+    }
+
+    #[test]
+    fn an_empty_upload_cannot_be_closed_and_the_message_says_how_to_push_a_file() {
+        let catalog = catalog();
+        let upload = open_upload(&catalog, UploadType::Vector, "EPSG:2154");
+        let message = conflict(catalog.close_upload(DS, &upload.id));
+        assert!(
+            message.contains(&format!("POST …/uploads/{}/data?path=NAME", upload.id)),
+            "{message}"
+        );
+        let upload = catalog.upload(DS, &upload.id).unwrap();
+        assert_eq!(upload.status, UploadStatus::Open);
+        assert_eq!(
+            catalog.upload_checks(DS, &upload.id).unwrap(),
+            UploadChecks::default()
+        );
+    }
+
+    #[test]
+    fn a_file_pushed_again_replaces_the_first_and_the_upload_size_follows() {
+        let catalog = catalog();
+        let upload = open_upload(&catalog, UploadType::Raster, "EPSG:4326");
+        catalog
+            .add_upload_file(DS, &upload.id, "a.tif", &mut &[0u8; 100][..])
+            .unwrap();
+        catalog
+            .add_upload_file(DS, &upload.id, "b.tif", &mut &[0u8; 10][..])
+            .unwrap();
+        catalog
+            .add_upload_file(DS, &upload.id, "a.tif", &mut &[1u8; 30][..])
+            .unwrap();
+        let upload = catalog.upload(DS, &upload.id).unwrap();
+        let files: Vec<(&str, u64)> = upload
+            .files
+            .iter()
+            .map(|f| (f.path.as_str(), f.size))
+            .collect();
+        assert_eq!(files, [("b.tif", 10), ("a.tif", 30)]);
+        assert_eq!(upload.size, 40);
+        assert_eq!(
+            std::fs::read(catalog.upload_dir(&upload.id).join("a.tif")).unwrap(),
+            [1u8; 30]
+        );
+    }
+
+    #[test]
+    fn an_upload_over_the_size_limit_or_outside_its_folder_is_refused_and_leaves_nothing() {
+        let catalog = catalog_with_limit(1000);
+        let upload = open_upload(&catalog, UploadType::Raster, "EPSG:4326");
+        catalog
+            .add_upload_file(DS, &upload.id, "a.tif", &mut &[0u8; 600][..])
+            .unwrap();
+        let message =
+            invalid(catalog.add_upload_file(DS, &upload.id, "b.tif", &mut &[0u8; 600][..]));
+        assert!(
+            message.contains("exceed 400 more bytes (api.max_upload_bytes)")
+                && message.contains("split the data or raise the limit"),
+            "{message}"
+        );
+        let message =
+            invalid(catalog.add_upload_file(DS, &upload.id, "../escape.tif", &mut &b"x"[..]));
+        assert!(message.contains("without '..'"), "{message}");
+        let upload = catalog.upload(DS, &upload.id).unwrap();
+        assert_eq!(upload.files.len(), 1);
+        assert_eq!(upload.size, 600);
+        let left: Vec<_> = std::fs::read_dir(catalog.upload_dir(&upload.id))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["a.tif"], "no partial file is left behind");
+        assert!(!catalog
+            .options()
+            .data_dir
+            .join("uploads/escape.tif")
+            .exists());
+    }
+
+    #[test]
+    fn a_new_upload_needs_a_name_a_known_srs_and_the_default_datastore() {
+        let catalog = catalog();
+        let new = |name: &str, srs: &str| NewUpload {
+            name: name.into(),
+            description: String::new(),
+            kind: UploadType::Vector,
+            srs: srs.into(),
+        };
+        let message = invalid(catalog.create_upload(DS, new(" ", "EPSG:2154")));
+        assert!(message.contains("give the upload a name"), "{message}");
+        let message = invalid(catalog.create_upload(DS, new("x", "EPSG:999999")));
+        assert!(
+            message.contains("srs 'EPSG:999999' is not a known CRS")
+                && message.contains("write it as EPSG:2154"),
+            "{message}"
+        );
+        assert_eq!(
+            not_found(catalog.create_upload("other", new("x", "EPSG:2154"))),
+            ("datastore", "other".to_owned())
+        );
+        assert_eq!(
+            not_found(catalog.upload(DS, "nope")),
+            ("upload", "nope".to_owned())
+        );
+        assert!(catalog.uploads(DS).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_upload_is_not_deleted_while_checked_or_processed_then_goes_with_its_files_and_checks() {
+        let catalog = catalog();
+        let upload = open_upload(&catalog, UploadType::Vector, "EPSG:2154");
+        push(
+            &catalog,
+            &upload.id,
+            "communes.gpkg",
+            "gpkg/communes_2154.gpkg",
+        );
+        catalog.close_upload(DS, &upload.id).unwrap();
+        let message = conflict(catalog.delete_upload(DS, &upload.id));
+        assert!(
+            message.contains("delete it once its checks are over"),
+            "{message}"
+        );
+        catalog.run_jobs();
+
+        let execution = catalog
+            .create_execution(
+                DS,
+                new_execution(INTEGRATION_PROCESSING, &upload.id, serde_json::json!({})),
+            )
+            .unwrap();
+        catalog.launch_execution(DS, &execution.id).unwrap();
+        let message = conflict(catalog.delete_upload(DS, &upload.id));
+        assert!(
+            message.contains(&format!(
+                "processing execution '{}', which is not over",
+                execution.id
+            )),
+            "{message}"
+        );
+        catalog.run_jobs();
+
+        let checks = catalog.upload_checks(DS, &upload.id).unwrap();
+        catalog.delete_upload(DS, &upload.id).unwrap();
+        assert!(!catalog.upload_dir(&upload.id).exists());
+        not_found(catalog.upload(DS, &upload.id));
+        not_found(catalog.check_execution(DS, &checks.passed[0].id));
+        assert_eq!(
+            not_found(catalog.delete_upload(DS, &upload.id)),
+            ("upload", upload.id.clone())
+        );
+    }
+
+    #[test]
+    fn a_check_cut_by_a_crash_is_listed_in_progress_and_runs_again_on_resume() {
+        let mut catalog = catalog();
+        let upload = open_upload(&catalog, UploadType::Vector, "EPSG:2154");
+        push(
+            &catalog,
+            &upload.id,
+            "communes.gpkg",
+            "gpkg/communes_2154.gpkg",
+        );
+        catalog.close_upload(DS, &upload.id).unwrap();
+        // The server dies in the middle of the standard check.
+        let asked = catalog.upload_checks(DS, &upload.id).unwrap().asked;
+        let mut standard = find(&asked, "standard").clone();
+        standard.status = ExecutionStatus::Progress;
+        standard.start = Some(now());
+        catalog.save_check(DS, &standard, &[]).unwrap();
+        catalog.restart();
+
+        let checks = catalog.upload_checks(DS, &upload.id).unwrap();
+        assert_eq!(check_ids(&checks.in_progress), ["standard"]);
+        assert_eq!(check_ids(&checks.asked), ["vector"]);
+        catalog.run_jobs();
+        assert_eq!(
+            catalog.upload(DS, &upload.id).unwrap().status,
+            UploadStatus::Checking
+        );
+
+        catalog.resume_interrupted().unwrap();
+        catalog.run_jobs();
+        assert_eq!(
+            catalog.upload(DS, &upload.id).unwrap().status,
+            UploadStatus::Closed
+        );
+        let checks = catalog.upload_checks(DS, &upload.id).unwrap();
+        assert_eq!(check_ids(&checks.passed), ["standard", "vector"]);
+    }
 
     #[test]
     fn client_paths_are_kept_inside_the_upload() {
