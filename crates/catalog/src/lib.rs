@@ -21,7 +21,7 @@ mod access;
 mod configs;
 mod db;
 mod jobs;
-pub mod model;
+mod model;
 mod processing;
 #[cfg(test)]
 mod testing;

@@ -54,17 +54,17 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod build;
+mod build;
 mod error;
 mod format;
 mod grid;
 mod matrix;
 mod registry;
 mod set;
-pub mod slab;
-pub mod source;
+mod slab;
+mod source;
 mod store;
-pub mod tile;
+mod tile;
 mod warp;
 mod writer;
 
@@ -78,11 +78,14 @@ pub use matrix::{
 };
 pub use registry::TileMatrixSets;
 pub use set::{TileMatrixSet, TmsFormat};
-pub use source::GeoTiff;
+pub use slab::{parse_slab_path, slab_path, write_slab};
+pub use source::{GeoTiff, GeoTransform, Window};
 pub use store::{
     layout, parse_nodata, write_descriptor, CacheLimits, Descriptor, Level, LevelDescriptor,
     Pyramid, RasterSpecifications, StorageDescriptor, StoredTile, TileLimits,
 };
-pub use tile::{Samples, TileImage};
+pub use tile::{
+    decode as decode_tile, encode as encode_tile, encode_float_tiff, Samples, TileImage,
+};
 pub use warp::{PointValue, Raster, WarpRequest};
 pub use writer::{PyramidSpec, PyramidWriter, PYRAMID_NAME};

@@ -4,12 +4,12 @@
 
 use std::path::Path;
 
-use pyramid::slab::{slab_path, write_slab};
 use pyramid::{
     layout, write_descriptor, CacheLimits, Descriptor, LevelDescriptor, Pyramid,
     RasterSpecifications, Samples, StorageDescriptor, TileFormat, TileImage, TileLimits,
     TileMatrixSets,
 };
+use pyramid::{slab_path, write_slab};
 
 const TPW: u32 = 4;
 const TPH: u32 = 2;
@@ -71,7 +71,7 @@ fn build(dir: &Path, format: TileFormat, channels: u8) -> Pyramid {
                     let inside =
                         (2..=5).contains(&col) && (1..=3).contains(&row) && (col, row) != (5, 3);
                     tiles.push(inside.then(|| {
-                        pyramid::tile::encode(format, &tile_image(format, channels, col, row))
+                        pyramid::encode_tile(format, &tile_image(format, channels, col, row))
                             .unwrap()
                     }));
                 }

@@ -12,78 +12,9 @@ use crs::{Crs, Transformer};
 use serde_json::json;
 
 use crate::layers::{Layer, PyramidLayer};
+use crate::services::info_format::InfoFormat;
 use crate::services::ogc::xml_escape;
 use crate::services::tiles::{format_value, json_value};
-
-/// A GetFeatureInfo output format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InfoFormat {
-    /// GeoJSON FeatureCollection.
-    Json,
-    /// Plain text.
-    Text,
-    /// An HTML table.
-    Html,
-    /// XML.
-    Xml,
-}
-
-impl InfoFormat {
-    /// Every format, in the order capabilities list them.
-    pub const ALL: [InfoFormat; 4] = [
-        InfoFormat::Json,
-        InfoFormat::Text,
-        InfoFormat::Html,
-        InfoFormat::Xml,
-    ];
-
-    /// The MIME type.
-    pub fn mime(self) -> &'static str {
-        match self {
-            InfoFormat::Json => "application/json",
-            InfoFormat::Text => "text/plain",
-            InfoFormat::Html => "text/html",
-            InfoFormat::Xml => "text/xml",
-        }
-    }
-
-    /// The RESTful extension.
-    pub fn extension(self) -> &'static str {
-        match self {
-            InfoFormat::Json => "json",
-            InfoFormat::Text => "txt",
-            InfoFormat::Html => "html",
-            InfoFormat::Xml => "xml",
-        }
-    }
-
-    /// The format of a MIME type (parameters such as `; charset=utf-8` ignored).
-    pub fn from_mime(mime: &str) -> Option<InfoFormat> {
-        let essence = mime
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        match essence.as_str() {
-            "application/json" | "application/geo+json" | "application/geojson" | "json" => {
-                Some(InfoFormat::Json)
-            }
-            "text/plain" => Some(InfoFormat::Text),
-            "text/html" => Some(InfoFormat::Html),
-            "text/xml" | "application/xml" => Some(InfoFormat::Xml),
-            _ => None,
-        }
-    }
-
-    /// The format of a RESTful extension.
-    pub fn from_extension(extension: &str) -> Option<InfoFormat> {
-        InfoFormat::ALL
-            .into_iter()
-            .find(|f| f.extension().eq_ignore_ascii_case(extension))
-            .or_else(|| (extension.eq_ignore_ascii_case("geojson")).then_some(InfoFormat::Json))
-    }
-}
 
 /// The answer for the pixel values of a pyramid layer at a point `(x, y)` of its CRS.
 pub fn pixel_answer(
@@ -154,7 +85,7 @@ pub fn pixel_answer(
             html.push_str("</table>\n</body></html>\n");
             html
         }
-        InfoFormat::Xml => {
+        InfoFormat::Xml | InfoFormat::Gml => {
             let mut xml = format!(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<FeatureInfoResponse>\n  <FeatureInfo layer=\"{}\" x=\"{x}\" y=\"{y}\">\n",
                 xml_escape(&layer.name)
@@ -173,12 +104,8 @@ pub fn pixel_answer(
             xml
         }
     };
-    let content_type = match format {
-        InfoFormat::Json => "application/json",
-        InfoFormat::Text => "text/plain; charset=utf-8",
-        InfoFormat::Html => "text/html; charset=utf-8",
-        InfoFormat::Xml => "text/xml; charset=utf-8",
-    };
+    let content_type = format.content_type();
+
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
         body,

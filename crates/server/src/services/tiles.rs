@@ -235,8 +235,9 @@ fn encode_served(
     nodata: &[f64],
 ) -> Result<Vec<u8>, TileError> {
     match served.extension {
-        "tiff" => pyramid::tile::encode_float_tiff(image, nodata.first().copied())
-            .map_err(TileError::Encode),
+        "tiff" => {
+            pyramid::encode_float_tiff(image, nodata.first().copied()).map_err(TileError::Encode)
+        }
         "bil" => match image.samples() {
             pyramid::Samples::F32(values) => {
                 Ok(values.iter().flat_map(|v| v.to_le_bytes()).collect())
@@ -245,10 +246,10 @@ fn encode_served(
                 Err(TileError::Encode("8-bit tile served as BIL".to_owned()))
             }
         },
-        "jpeg" => pyramid::tile::encode(TileFormat::JpgUint8, image).map_err(TileError::Encode),
+        "jpeg" => pyramid::encode_tile(TileFormat::JpgUint8, image).map_err(TileError::Encode),
         _ => {
             let with_alpha = with_nodata_alpha(image, nodata);
-            pyramid::tile::encode(TileFormat::PngUint8, with_alpha.as_ref().unwrap_or(image))
+            pyramid::encode_tile(TileFormat::PngUint8, with_alpha.as_ref().unwrap_or(image))
                 .map_err(TileError::Encode)
         }
     }

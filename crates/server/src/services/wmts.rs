@@ -19,8 +19,9 @@ use axum::Router;
 use crate::access::{self, View};
 use crate::layers::{Layer, Layers, PyramidLayer, Service};
 use crate::metrics;
+use crate::services::info_format::InfoFormat;
 use crate::services::ogc::{self, coordinate, number, xml_escape, Kvp, OwsCode, OwsException};
-use crate::services::pixel_info::{self, InfoFormat};
+use crate::services::pixel_info;
 use crate::services::tiles;
 use crate::state::AppState;
 
@@ -148,7 +149,7 @@ fn kvp_inner(
         "INFOFORMAT",
         "use INFOFORMAT=application/json, text/plain, text/html or text/xml",
     )?;
-    let format = InfoFormat::from_mime(info_format).ok_or_else(|| {
+    let format = InfoFormat::pixel_from_mime(info_format).ok_or_else(|| {
         OwsException::invalid(
             "INFOFORMAT",
             format!("INFOFORMAT={info_format} is not offered: use application/json, text/plain, text/html or text/xml"),
@@ -388,7 +389,7 @@ async fn rest_feature_info(
             OwsException::invalid("I", format!("'{file}' should be I.EXTENSION, e.g. 12.json"))
         })?;
         let request = resolve(&layers, &layer, &style, &tms, &matrix, &row, &col)?;
-        let format = InfoFormat::from_extension(extension).ok_or_else(|| {
+        let format = InfoFormat::pixel_from_extension(extension).ok_or_else(|| {
             OwsException::invalid(
                 "INFOFORMAT",
                 format!("'.{extension}' is not offered: use .json, .txt, .html or .xml"),
@@ -535,7 +536,7 @@ fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &s
         let _ = writeln!(out, "      <Format>{}</Format>", served.mime);
     }
     if pyramid.getfeatureinfo {
-        for format in InfoFormat::ALL {
+        for format in InfoFormat::PIXEL {
             let _ = writeln!(out, "      <InfoFormat>{}</InfoFormat>", format.mime());
         }
     }
@@ -566,7 +567,7 @@ fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &s
         );
     }
     if pyramid.getfeatureinfo {
-        for format in InfoFormat::ALL {
+        for format in InfoFormat::PIXEL {
             let _ = writeln!(
                 out,
                 "      <ResourceURL format=\"{}\" resourceType=\"FeatureInfo\" template=\"{base}/wmts/{name}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/{{TileCol}}/{{J}}/{{I}}.{}\"/>",

@@ -14,12 +14,12 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use crs::{Bbox, Crs, Transformer};
 
-use super::info::INFO_FORMATS;
 use super::params::MapFormat;
 use super::protocol::{Code, Version, WmsError};
 use super::runtime::WmsState;
 use crate::config::WmsConfig;
 use crate::layers::{Layer, LayerStyle, Layers};
+use crate::services::info_format::InfoFormat;
 use crate::services::ogc::{self, coordinate, number, xml_escape, Kvp};
 
 pub fn answer(
@@ -138,7 +138,7 @@ pub fn document(state: &WmsState, layers: &Layers, version: Version, base: &str)
     );
     let map_formats: Vec<&str> = MapFormat::ALL.iter().map(|f| f.mime()).collect();
     operation(&mut x, "GetMap", &map_formats, &href, version);
-    let mut info_formats: Vec<&str> = INFO_FORMATS.iter().map(|f| f.mime()).collect();
+    let mut info_formats: Vec<&str> = InfoFormat::WMS.iter().map(|f| f.mime()).collect();
     info_formats.dedup();
     operation(&mut x, "GetFeatureInfo", &info_formats, &href, version);
     let legend_formats = ["image/png", "image/jpeg", "image/webp"];

@@ -21,72 +21,8 @@ use super::pool::JobError;
 use super::protocol::{name_list, Code, Version, WmsError};
 use super::runtime::WmsState;
 use crate::layers::{Layer, LayerSource, Layers};
+use crate::services::info_format::InfoFormat;
 use crate::services::ogc::{xml_escape, Kvp};
-
-/// An INFO_FORMAT.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InfoFormat {
-    /// GeoJSON FeatureCollection.
-    Json,
-    /// Plain text.
-    Text,
-    /// HTML tables.
-    Html,
-    /// QGIS Server's XML.
-    Xml,
-    /// MapServer's GML.
-    Gml,
-}
-
-/// Offered formats, in capabilities order.
-pub const INFO_FORMATS: [InfoFormat; 5] = [
-    InfoFormat::Json,
-    InfoFormat::Html,
-    InfoFormat::Text,
-    InfoFormat::Xml,
-    InfoFormat::Gml,
-];
-
-impl InfoFormat {
-    /// The advertised MIME type.
-    pub fn mime(self) -> &'static str {
-        match self {
-            InfoFormat::Json => "application/json",
-            InfoFormat::Text => "text/plain",
-            InfoFormat::Html => "text/html",
-            InfoFormat::Xml => "text/xml",
-            InfoFormat::Gml => "application/vnd.ogc.gml",
-        }
-    }
-
-    fn content_type(self) -> &'static str {
-        match self {
-            InfoFormat::Json => "application/json",
-            InfoFormat::Text => "text/plain; charset=utf-8",
-            InfoFormat::Html => "text/html; charset=utf-8",
-            InfoFormat::Xml => "text/xml; charset=utf-8",
-            InfoFormat::Gml => "application/vnd.ogc.gml; charset=utf-8",
-        }
-    }
-
-    fn from_mime(text: &str) -> Option<InfoFormat> {
-        let essence = text.split(';').next().unwrap_or("").trim();
-        if ["application/vnd.ogc.gml", "application/gml+xml", "gml"]
-            .iter()
-            .any(|g| essence.eq_ignore_ascii_case(g))
-        {
-            return Some(InfoFormat::Gml);
-        }
-        Some(
-            match crate::services::pixel_info::InfoFormat::from_mime(text)? {
-                crate::services::pixel_info::InfoFormat::Json => InfoFormat::Json,
-                crate::services::pixel_info::InfoFormat::Text => InfoFormat::Text,
-                crate::services::pixel_info::InfoFormat::Html => InfoFormat::Html,
-                crate::services::pixel_info::InfoFormat::Xml => InfoFormat::Xml,
-            },
-        )
-    }
-}
 
 /// One feature of the answer.
 #[derive(Debug, Clone)]
@@ -164,7 +100,7 @@ pub async fn answer(
                 "INFO_FORMAT",
                 format!(
                     "INFO_FORMAT={text} is not offered; use one of {}",
-                    INFO_FORMATS.map(InfoFormat::mime).join(", ")
+                    InfoFormat::WMS.map(InfoFormat::mime).join(", ")
                 ),
             )
         })?,
@@ -554,22 +490,6 @@ fn gml_body(results: &[LayerResult], crs: &Crs) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn info_formats_round_trip() {
-        for f in INFO_FORMATS {
-            assert_eq!(InfoFormat::from_mime(f.mime()), Some(f));
-        }
-        assert_eq!(
-            InfoFormat::from_mime("application/geo+json"),
-            Some(InfoFormat::Json)
-        );
-        assert_eq!(
-            InfoFormat::from_mime("text/html; charset=utf-8"),
-            Some(InfoFormat::Html)
-        );
-        assert_eq!(InfoFormat::from_mime("image/png"), None);
-    }
 
     #[test]
     fn element_names_are_valid_xml_names() {
