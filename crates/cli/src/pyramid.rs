@@ -162,26 +162,20 @@ fn build(args: &BuildArgs) -> ExitCode {
     };
     let bar = crate::progress::slabs();
     let started = Instant::now();
-    let result = pyramid::build(&inputs, &args.out, &options, &|done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    });
+    let result = pyramid::build(&inputs, &args.out, &options, &progress(&bar));
     bar.finish_and_clear();
     drop(inputs);
     let _ = std::fs::remove_dir_all(&scratch);
     match result {
-        Ok(report) => {
-            let seconds = started.elapsed().as_secs_f64();
-            eprintln!(
-                "built {}: {} tiles in {} slabs written, {} slabs kept from an earlier run, in {seconds:.1} s ({:.0} tiles/s)",
-                report.descriptor.display(),
+        Ok(report) => built(
+            &report.descriptor,
+            (
                 report.tiles_written,
                 report.slabs_written,
                 report.slabs_skipped,
-                report.tiles_written as f64 / seconds.max(1e-9)
-            );
-            ExitCode::SUCCESS
-        }
+            ),
+            started,
+        ),
         Err(e) => {
             eprintln!("error: {}", error_chain(&e));
             ExitCode::FAILURE
@@ -213,24 +207,14 @@ fn bake(args: &BuildArgs, layer: &str, format: TileFormat, tms: &TileMatrixSet) 
     };
     let bar = crate::progress::slabs();
     let started = Instant::now();
-    let result = server::bake(&config, &options, &|done, total| {
-        bar.set_length(total);
-        bar.set_position(done);
-    });
+    let result = server::bake(&config, &options, &progress(&bar));
     bar.finish_and_clear();
     match result {
-        Ok(report) => {
-            let seconds = started.elapsed().as_secs_f64();
-            eprintln!(
-                "built {}: {} tiles in {} slabs written, {} slabs kept from an earlier run, in {seconds:.1} s ({:.0} tiles/s)",
-                report.descriptor.display(),
-                report.tiles,
-                report.slabs_written,
-                report.slabs_kept,
-                report.tiles as f64 / seconds.max(1e-9)
-            );
-            ExitCode::SUCCESS
-        }
+        Ok(report) => built(
+            &report.descriptor,
+            (report.tiles, report.slabs_written, report.slabs_kept),
+            started,
+        ),
         Err(BakeError::NotColours { format }) => usage(&format!(
             "--format {format}: a rendered layer is colours; use TIFF_PNG_UINT8 (transparent) or TIFF_JPG_UINT8"
         )),
@@ -248,4 +232,27 @@ fn bake(args: &BuildArgs, layer: &str, format: TileFormat, tms: &TileMatrixSet) 
             ExitCode::FAILURE
         }
     }
+}
+
+/// The progress callback of a build, moving `bar`.
+fn progress(bar: &indicatif::ProgressBar) -> impl Fn(u64, u64) + Sync + '_ {
+    move |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    }
+}
+
+/// Reports a finished build: (tiles written, slabs written, slabs kept).
+fn built(
+    descriptor: &std::path::Path,
+    (tiles, written, kept): (u64, u64, u64),
+    started: Instant,
+) -> ExitCode {
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "built {}: {tiles} tiles in {written} slabs written, {kept} slabs kept from an earlier run, in {seconds:.1} s ({:.0} tiles/s)",
+        descriptor.display(),
+        tiles as f64 / seconds.max(1e-9)
+    );
+    ExitCode::SUCCESS
 }
