@@ -110,9 +110,16 @@ pub struct CatalogOptions {
 pub trait Publisher: Send + Sync {
     /// Builds the layers of `publications` (every publication of the catalog after the
     /// change) and the keys' grants; on success returns the swap that makes them live, on
-    /// failure a message for the producer (the change is then rolled back).
-    fn prepare(&self, publications: &[Publication], grants: &[KeyGrant]) -> Result<Swap, String>;
+    /// failure why, for the producer (the change is then rolled back).
+    fn prepare(
+        &self,
+        publications: &[Publication],
+        grants: &[KeyGrant],
+    ) -> Result<Swap, PublishRefused>;
 }
+
+/// Why a publisher refused a change (its cause chain is the producer's message).
+pub type PublishRefused = Box<dyn std::error::Error + Send + Sync>;
 
 /// Makes a prepared publication live.
 pub type Swap = Box<dyn FnOnce() + Send>;
@@ -215,6 +222,8 @@ impl Catalog {
         &self,
         tx: &rusqlite::Transaction<'_>,
     ) -> Result<Result<Option<Swap>, String>, CatalogError> {
+        // The refusal as one line (its cause chain), for the messages of `change` and
+        // `republish`.
         let publisher = self
             .publisher
             .lock()
@@ -225,7 +234,10 @@ impl Catalog {
         };
         let publications = configs::publications(tx, &self.options.data_dir)?;
         let grants = access::grants(tx)?;
-        Ok(publisher.prepare(&publications, &grants).map(Some))
+        Ok(publisher
+            .prepare(&publications, &grants)
+            .map(Some)
+            .map_err(|refused| vectorstore::error_chain(&*refused)))
     }
 
     pub(crate) fn db(&self) -> MutexGuard<'_, rusqlite::Connection> {

@@ -793,18 +793,7 @@ fn pyramid_outcome(
         .levels()
         .last()
         .and_then(|level| {
-            let matrix = opened.matrix(level)?;
-            let l = level.limits();
-            let range = matrix
-                .range(l.min_col, l.max_col, l.min_row, l.max_row)
-                .ok()?;
-            let first = matrix
-                .tile(i64::from(range.min_col()), i64::from(range.min_row()))
-                .ok()?;
-            let last = matrix
-                .tile(i64::from(range.max_col()), i64::from(range.max_row()))
-                .ok()?;
-            let native = matrix.tile_bbox(first).union(&matrix.tile_bbox(last));
+            let native = opened.level_bbox(level)?;
             let to_wgs84 = crs::Transformer::new(tms.crs(), &crs::Crs::crs84()).ok()?;
             to_wgs84.transform_bbox(&native).ok()
         })

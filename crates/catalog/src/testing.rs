@@ -289,10 +289,14 @@ impl RecordingPublisher {
 }
 
 impl Publisher for RecordingPublisher {
-    fn prepare(&self, publications: &[Publication], grants: &[KeyGrant]) -> Result<Swap, String> {
+    fn prepare(
+        &self,
+        publications: &[Publication],
+        grants: &[KeyGrant],
+    ) -> Result<Swap, crate::PublishRefused> {
         *self.prepared.lock().unwrap() += 1;
         if let Some(reason) = self.refuse.lock().unwrap().clone() {
-            return Err(reason);
+            return Err(reason.into());
         }
         let live = Arc::clone(&self.live);
         let publications = publications.to_vec();

@@ -22,6 +22,66 @@ use serde_json::{json, Map, Value as Json};
 
 use server::{error_chain, Config};
 
+/// Why a publication stopped. Each message is one line for the producer (the checks' and the
+/// processing's logs follow on their own lines); causes are part of it, not sources.
+#[derive(Debug, thiserror::Error)]
+enum PublishError {
+    /// The catalog refused a step, or failed.
+    #[error("{}", error_chain(.0))]
+    Catalog(catalog::CatalogError),
+    /// The data directory's catalog cannot be opened.
+    #[error("{}", error_chain(.0))]
+    Open(server::PublishError),
+    /// A file cannot be read, written or created.
+    #[error("cannot {action} {}: {cause}", path.display())]
+    File {
+        action: &'static str,
+        path: PathBuf,
+        cause: std::io::Error,
+    },
+    /// The upload's checks failed: their logs.
+    #[error("the upload was refused:\n{}", .0.join("\n"))]
+    Refused(Vec<String>),
+    /// The processing failed: its logs.
+    #[error("the processing failed:\n  {}", .0.join("\n  "))]
+    Failed(Vec<String>),
+    /// A style file is refused.
+    #[error("{}: {}", path.display(), error_chain(cause))]
+    Style {
+        path: PathBuf,
+        cause: catalog::CatalogError,
+    },
+    /// A vector file cannot be read.
+    #[error("{}", error_chain(.0))]
+    Vector(vectorstore::VectorError),
+    /// A raster file cannot be read.
+    #[error("{}", error_chain(.0))]
+    Raster(pyramid::PyramidError),
+    /// A vector file has no layer to take the SRS from.
+    #[error("{} holds no readable layer: give --srs or check it with `tuilerie ingest`", .0.display())]
+    NoLayer(PathBuf),
+    /// `--levels` is not TOP-BOTTOM.
+    #[error("--levels '{0}': write TOP-BOTTOM, e.g. 0-14")]
+    Levels(String),
+    /// No input file was given.
+    #[error("no input file")]
+    NoInput,
+    /// The processing request could not be formed.
+    #[error("{0}")]
+    Request(serde_json::Error),
+}
+
+type Outcome<T> = Result<T, PublishError>;
+
+fn file_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PublishError {
+    let path = path.to_owned();
+    move |cause| PublishError::File {
+        action,
+        path,
+        cause,
+    }
+}
+
 /// `tuilerie publish …`
 #[derive(clap::Subcommand, Debug)]
 pub enum PublishCommand {
@@ -161,8 +221,8 @@ pub fn run(command: &PublishCommand) -> ExitCode {
 }
 
 /// The data directory's catalog, with progress bars for its jobs.
-fn open_catalog(config: &Config) -> Result<Arc<Catalog>, String> {
-    let catalog = server::open_catalog(config).map_err(|e| error_chain(&e))?;
+fn open_catalog(config: &Config) -> Outcome<Arc<Catalog>> {
+    let catalog = server::open_catalog(config).map_err(PublishError::Open)?;
     let bar = crate::progress::bar("{msg}");
     catalog.set_progress(Arc::new(move |what: &str, done, total| {
         if bar.message() != what {
@@ -191,8 +251,7 @@ fn upload(
     srs: &str,
     name: &str,
     files: &[PathBuf],
-) -> Result<String, String> {
-    let text = |e: catalog::CatalogError| error_chain(&e);
+) -> Outcome<String> {
     let created = catalog
         .create_upload(
             DS,
@@ -203,36 +262,41 @@ fn upload(
                 srs: srs.to_owned(),
             },
         )
-        .map_err(text)?;
+        .map_err(PublishError::Catalog)?;
     for file in files {
         let name = file
             .file_name()
             .map_or_else(|| "data".to_owned(), |n| n.to_string_lossy().into_owned());
         step(&format!("uploading {}", file.display()));
-        let mut reader = std::fs::File::open(file)
-            .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        let mut reader = std::fs::File::open(file).map_err(file_error("read", file))?;
         catalog
             .add_upload_file(DS, &created.id, &name, &mut reader)
-            .map_err(text)?;
+            .map_err(PublishError::Catalog)?;
     }
     step("checking");
-    catalog.close_upload(DS, &created.id).map_err(text)?;
+    catalog
+        .close_upload(DS, &created.id)
+        .map_err(PublishError::Catalog)?;
     catalog.run_jobs();
-    let checked = catalog.upload(DS, &created.id).map_err(text)?;
+    let checked = catalog
+        .upload(DS, &created.id)
+        .map_err(PublishError::Catalog)?;
     if checked.status != UploadStatus::Closed {
-        let checks = catalog.upload_checks(DS, &created.id).map_err(text)?;
+        let checks = catalog
+            .upload_checks(DS, &created.id)
+            .map_err(PublishError::Catalog)?;
         let mut lines = Vec::new();
         for failed in checks.failed {
             lines.push(format!("{} failed:", failed.check.name));
             lines.extend(
                 catalog
                     .check_logs(DS, &failed.id)
-                    .map_err(text)?
+                    .map_err(PublishError::Catalog)?
                     .into_iter()
                     .map(|l| format!("  {l}")),
             );
         }
-        return Err(format!("the upload was refused:\n{}", lines.join("\n")));
+        return Err(PublishError::Refused(lines));
     }
     Ok(created.id)
 }
@@ -244,30 +308,36 @@ fn process(
     upload: &str,
     name: &str,
     parameters: &Map<String, Json>,
-) -> Result<String, String> {
-    let text = |e: catalog::CatalogError| error_chain(&e);
+) -> Outcome<String> {
     let new: NewExecution = serde_json::from_value(json!({
         "processing": processing,
         "inputs": {"upload": [upload]},
         "output": {"stored_data": {"name": name}},
         "parameters": parameters,
     }))
-    .map_err(|e| e.to_string())?;
-    let execution = catalog.create_execution(DS, new).map_err(text)?;
+    .map_err(PublishError::Request)?;
+    let execution = catalog
+        .create_execution(DS, new)
+        .map_err(PublishError::Catalog)?;
     step(&format!("running {}", execution.processing.name));
-    catalog.launch_execution(DS, &execution.id).map_err(text)?;
+    catalog
+        .launch_execution(DS, &execution.id)
+        .map_err(PublishError::Catalog)?;
     catalog.run_jobs();
-    let done = catalog.execution(DS, &execution.id).map_err(text)?;
+    let done = catalog
+        .execution(DS, &execution.id)
+        .map_err(PublishError::Catalog)?;
     if done.status != catalog::ExecutionStatus::Success {
-        let logs = catalog.execution_logs(DS, &execution.id).map_err(text)?;
-        return Err(format!("the processing failed:\n  {}", logs.join("\n  ")));
+        let logs = catalog
+            .execution_logs(DS, &execution.id)
+            .map_err(PublishError::Catalog)?;
+        return Err(PublishError::Failed(logs));
     }
     Ok(done.output.stored_data.id)
 }
 
-fn style(catalog: &Catalog, path: &Path) -> Result<String, String> {
-    let content =
-        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+fn style(catalog: &Catalog, path: &Path) -> Outcome<String> {
+    let content = std::fs::read(path).map_err(file_error("read", path))?;
     let name = path
         .file_stem()
         .map(|n| n.to_string_lossy().into_owned())
@@ -275,7 +345,10 @@ fn style(catalog: &Catalog, path: &Path) -> Result<String, String> {
     catalog
         .create_static(DS, &name, "GEOSERVER-STYLE", "", &content)
         .map(|s| s.id)
-        .map_err(|e| format!("{}: {}", path.display(), error_chain(&e)))
+        .map_err(|cause| PublishError::Style {
+            path: path.to_owned(),
+            cause,
+        })
 }
 
 /// Creates the configuration and its offering; lines to print.
@@ -284,11 +357,12 @@ fn configure_and_offer(
     body: ConfigurationBody,
     endpoint: &str,
     restricted: bool,
-) -> Result<Vec<String>, String> {
-    let text = |e: catalog::CatalogError| error_chain(&e);
+) -> Outcome<Vec<String>> {
     let layer = body.layer_name.clone();
     let kind = body.kind;
-    let configuration = catalog.create_configuration(DS, body).map_err(text)?;
+    let configuration = catalog
+        .create_configuration(DS, body)
+        .map_err(PublishError::Catalog)?;
     for warning in &configuration.warnings {
         eprintln!("warning: {warning}");
     }
@@ -301,7 +375,7 @@ fn configure_and_offer(
                 open: !restricted,
             },
         )
-        .map_err(text)?;
+        .map_err(PublishError::Catalog)?;
     let mut lines = vec![format!(
         "published '{layer}' ({}) as offering {}: {}",
         kind.as_str(),
@@ -323,7 +397,7 @@ fn configure_and_offer(
                     offerings: vec![offering.id.clone()],
                 },
             )
-            .map_err(text)?;
+            .map_err(PublishError::Catalog)?;
         let (_, key) = catalog
             .create_key(catalog::NewKey {
                 name: format!("{layer} (tuilerie publish)"),
@@ -332,7 +406,7 @@ fn configure_and_offer(
                     offerings: Vec::new(),
                 }],
             })
-            .map_err(text)?;
+            .map_err(PublishError::Catalog)?;
         lines.push(format!(
             "restricted: send this API key as ?apikey= or X-Api-Key: {key}"
         ));
@@ -340,7 +414,7 @@ fn configure_and_offer(
     Ok(lines)
 }
 
-fn publish_vector(catalog: &Catalog, args: &VectorArgs) -> Result<Vec<String>, String> {
+fn publish_vector(catalog: &Catalog, args: &VectorArgs) -> Outcome<Vec<String>> {
     let srs = match &args.srs {
         Some(srs) => srs.clone(),
         None => detect_vector_srs(&args.file)?,
@@ -363,7 +437,7 @@ fn publish_vector(catalog: &Catalog, args: &VectorArgs) -> Result<Vec<String>, S
     let tables: Vec<String> = if args.tables.is_empty() {
         let stored = catalog
             .stored_data(DS, &stored)
-            .map_err(|e| error_chain(&e))?;
+            .map_err(PublishError::Catalog)?;
         stored.type_infos["relations"]
             .as_array()
             .map(|r| {
@@ -408,31 +482,30 @@ fn publish_vector(catalog: &Catalog, args: &VectorArgs) -> Result<Vec<String>, S
     configure_and_offer(catalog, body, "wms-vector", args.restricted)
 }
 
-fn detect_vector_srs(file: &Path) -> Result<String, String> {
+fn detect_vector_srs(file: &Path) -> Outcome<String> {
     let report = vectorstore::check(file, &vectorstore::IngestOptions::default(), &mut |_, _| {})
-        .map_err(|e| error_chain(&e))?;
-    report.layers.first().map(|l| l.srs.clone()).ok_or_else(|| {
-        format!(
-            "{} holds no readable layer: give --srs or check it with `tuilerie ingest`",
-            file.display()
-        )
-    })
+        .map_err(PublishError::Vector)?;
+    report
+        .layers
+        .first()
+        .map(|l| l.srs.clone())
+        .ok_or_else(|| PublishError::NoLayer(file.to_owned()))
 }
 
-fn publish_raster(catalog: &Catalog, args: &RasterArgs) -> Result<Vec<String>, String> {
+fn publish_raster(catalog: &Catalog, args: &RasterArgs) -> Outcome<Vec<String>> {
     let (top, bottom) = args
         .levels
         .split_once('-')
         .map(|(a, b)| (a.trim().to_owned(), b.trim().to_owned()))
-        .ok_or_else(|| format!("--levels '{}': write TOP-BOTTOM, e.g. 0-14", args.levels))?;
+        .ok_or_else(|| PublishError::Levels(args.levels.clone()))?;
     let srs = if let Some(srs) = &args.srs {
         srs.clone()
     } else {
-        let first = args.files.first().ok_or("no input file")?;
+        let first = args.files.first().ok_or(PublishError::NoInput)?;
         let scratch = std::env::temp_dir().join(format!("tuilerie-srs-{}", std::process::id()));
         let opened = pyramid::GeoTiff::open_any(first, None, &scratch);
         let _ = std::fs::remove_dir_all(&scratch);
-        opened.map_err(|e| error_chain(&e))?.crs().to_string()
+        opened.map_err(PublishError::Raster)?.crs().to_string()
     };
     let upload = upload(
         catalog,
@@ -547,12 +620,11 @@ pub(crate) fn demo(config: &Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn publish_demo(catalog: &Catalog) -> Result<(), String> {
+fn publish_demo(catalog: &Catalog) -> Outcome<()> {
     let dir = tempfile_dir()?;
-    let write = |name: &str, bytes: &[u8]| -> Result<PathBuf, String> {
+    let write = |name: &str, bytes: &[u8]| -> Outcome<PathBuf> {
         let path = dir.join(name);
-        std::fs::write(&path, bytes)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(&path, bytes).map_err(file_error("write", &path))?;
         Ok(path)
     };
     let result = (|| {
@@ -625,8 +697,8 @@ fn publish_demo(catalog: &Catalog) -> Result<(), String> {
     result
 }
 
-fn tempfile_dir() -> Result<PathBuf, String> {
+fn tempfile_dir() -> Outcome<PathBuf> {
     let dir = std::env::temp_dir().join(format!("tuilerie-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(file_error("create", &dir))?;
     Ok(dir)
 }

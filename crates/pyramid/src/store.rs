@@ -306,6 +306,23 @@ impl Pyramid {
         self.tms.matrix_at(level.matrix_index)
     }
 
+    /// The extent of a level's tile limits in the pyramid's CRS (exact tile edges); `None` when
+    /// its limits are not a valid range of its matrix.
+    pub fn level_bbox(&self, level: &Level) -> Option<crs::Bbox> {
+        let matrix = self.matrix(level)?;
+        let l = level.limits();
+        let range = matrix
+            .range(l.min_col, l.max_col, l.min_row, l.max_row)
+            .ok()?;
+        let first = matrix
+            .tile(i64::from(range.min_col()), i64::from(range.min_row()))
+            .ok()?;
+        let last = matrix
+            .tile(i64::from(range.max_col()), i64::from(range.max_row()))
+            .ok()?;
+        Some(matrix.tile_bbox(first).union(&matrix.tile_bbox(last)))
+    }
+
     /// The stored bytes of a tile; `Ok(None)` when the pyramid holds no data there.
     pub fn read_tile(&self, tile: TileCoord) -> Result<Option<StoredTile>, PyramidError> {
         let Some(level) = self.levels.iter().find(|l| l.matrix_index == tile.level()) else {

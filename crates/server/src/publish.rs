@@ -62,11 +62,8 @@ impl catalog::Publisher for SnapshotPublisher {
         &self,
         publications: &[catalog::Publication],
         grants: &[catalog::KeyGrant],
-    ) -> Result<catalog::Swap, String> {
-        let snapshot = self
-            .factory
-            .snapshot(publications, grants)
-            .map_err(|e| error_chain(&e))?;
+    ) -> Result<catalog::Swap, catalog::PublishRefused> {
+        let snapshot = self.factory.snapshot(publications, grants)?;
         let live = Arc::clone(&self.live);
         Ok(Box::new(move || {
             tracing::info!(

@@ -640,18 +640,7 @@ fn data_extent(pyramid: &Pyramid, bottom: u32) -> Option<(Bbox, Bbox)> {
         .levels()
         .iter()
         .rfind(|l| l.matrix_index() <= bottom)?;
-    let matrix = pyramid.matrix(level)?;
-    let l = level.limits();
-    let range = matrix
-        .range(l.min_col, l.max_col, l.min_row, l.max_row)
-        .ok()?;
-    let first = matrix
-        .tile(i64::from(range.min_col()), i64::from(range.min_row()))
-        .ok()?;
-    let last = matrix
-        .tile(i64::from(range.max_col()), i64::from(range.max_row()))
-        .ok()?;
-    let native = matrix.tile_bbox(first).union(&matrix.tile_bbox(last));
+    let native = pyramid.level_bbox(level)?;
     let wgs84 = Transformer::new(tms.crs(), &Crs::crs84())
         .and_then(|t| t.transform_bbox(&native))
         .ok()?;

@@ -643,7 +643,7 @@ by_id!(delete_upload, NO_CONTENT, delete_upload);
 
 /// A blocking reader over body chunks sent from the async side.
 struct ChannelReader {
-    chunks: tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
+    chunks: tokio::sync::mpsc::Receiver<Result<Bytes, std::io::Error>>,
     current: Bytes,
 }
 
@@ -652,7 +652,7 @@ impl std::io::Read for ChannelReader {
         while self.current.is_empty() {
             match self.chunks.blocking_recv() {
                 Some(Ok(chunk)) => self.current = chunk,
-                Some(Err(message)) => return Err(std::io::Error::other(message)),
+                Some(Err(error)) => return Err(error),
                 None => return Ok(0),
             }
         }
@@ -702,7 +702,7 @@ async fn upload_data(
                 let chunk = match field.chunk().await {
                     Ok(Some(chunk)) => Ok(chunk),
                     Ok(None) => break,
-                    Err(e) => Err(e.to_string()),
+                    Err(e) => Err(std::io::Error::other(e)),
                 };
                 if !sink.send(chunk).await {
                     break;
@@ -724,7 +724,7 @@ async fn upload_data(
                 Ok(data) => Ok(data),
                 Err(_) => continue,
             },
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(std::io::Error::other(e)),
         };
         if !sink.send(chunk).await {
             break;
@@ -736,7 +736,7 @@ async fn upload_data(
 /// A file of an upload being written: body chunks go through a bounded channel to the
 /// catalog, which writes them on the blocking pool.
 struct UploadSink {
-    sender: tokio::sync::mpsc::Sender<Result<Bytes, String>>,
+    sender: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
     task: tokio::task::JoinHandle<Result<catalog::UploadFile, CatalogError>>,
 }
 
@@ -761,7 +761,7 @@ impl UploadSink {
 
     /// Passes a chunk (or the transfer's error) on; false when the writer stopped reading
     /// (it refused the file) or after an error: stop sending then.
-    async fn send(&self, chunk: Result<Bytes, String>) -> bool {
+    async fn send(&self, chunk: Result<Bytes, std::io::Error>) -> bool {
         let failed = chunk.is_err();
         self.sender.send(chunk).await.is_ok() && !failed
     }
