@@ -108,14 +108,12 @@ impl Catalog {
 
     /// Every permission.
     pub fn permissions(&self, datastore: &str) -> Result<Vec<Permission>, CatalogError> {
-        check_datastore(datastore)?;
-        db::list(&self.db(), Kind::Permission, datastore)
+        self.resources(Kind::Permission, datastore)
     }
 
     /// A permission.
     pub fn permission(&self, datastore: &str, id: &str) -> Result<Permission, CatalogError> {
-        check_datastore(datastore)?;
-        db::get(&self.db(), Kind::Permission, datastore, id)
+        self.resource(Kind::Permission, datastore, id)
     }
 
     /// Deletes a permission: keys lose what it granted.

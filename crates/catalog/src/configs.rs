@@ -155,14 +155,12 @@ impl Catalog {
 
     /// A static.
     pub fn static_file_info(&self, datastore: &str, id: &str) -> Result<Static, CatalogError> {
-        check_datastore(datastore)?;
-        db::get(&self.db(), Kind::Static, datastore, id)
+        self.resource(Kind::Static, datastore, id)
     }
 
     /// Every static.
     pub fn statics(&self, datastore: &str) -> Result<Vec<Static>, CatalogError> {
-        check_datastore(datastore)?;
-        db::list(&self.db(), Kind::Static, datastore)
+        self.resources(Kind::Static, datastore)
     }
 
     /// A static's content.
@@ -220,14 +218,12 @@ impl Catalog {
 
     /// A configuration.
     pub fn configuration(&self, datastore: &str, id: &str) -> Result<Configuration, CatalogError> {
-        check_datastore(datastore)?;
-        db::get(&self.db(), Kind::Configuration, datastore, id)
+        self.resource(Kind::Configuration, datastore, id)
     }
 
     /// Every configuration.
     pub fn configurations(&self, datastore: &str) -> Result<Vec<Configuration>, CatalogError> {
-        check_datastore(datastore)?;
-        db::list(&self.db(), Kind::Configuration, datastore)
+        self.resources(Kind::Configuration, datastore)
     }
 
     /// Replaces a configuration; a published one changes live (its type cannot change).
@@ -350,14 +346,12 @@ impl Catalog {
 
     /// An offering.
     pub fn offering(&self, datastore: &str, id: &str) -> Result<Offering, CatalogError> {
-        check_datastore(datastore)?;
-        db::get(&self.db(), Kind::Offering, datastore, id)
+        self.resource(Kind::Offering, datastore, id)
     }
 
     /// Every offering.
     pub fn offerings(&self, datastore: &str) -> Result<Vec<Offering>, CatalogError> {
-        check_datastore(datastore)?;
-        db::list(&self.db(), Kind::Offering, datastore)
+        self.resources(Kind::Offering, datastore)
     }
 
     /// Opens or restricts an offering.

@@ -240,6 +240,27 @@ impl Catalog {
             .map_err(|refused| vectorstore::error_chain(&*refused)))
     }
 
+    /// A resource of a datastore.
+    pub(crate) fn resource<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: db::Kind,
+        datastore: &str,
+        id: &str,
+    ) -> Result<T, CatalogError> {
+        check_datastore(datastore)?;
+        db::get(&self.db(), kind, datastore, id)
+    }
+
+    /// Every resource of a kind in a datastore.
+    pub(crate) fn resources<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: db::Kind,
+        datastore: &str,
+    ) -> Result<Vec<T>, CatalogError> {
+        check_datastore(datastore)?;
+        db::list(&self.db(), kind, datastore)
+    }
+
     pub(crate) fn db(&self) -> MutexGuard<'_, rusqlite::Connection> {
         self.connection
             .lock()

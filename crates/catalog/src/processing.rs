@@ -305,14 +305,12 @@ impl Catalog {
 
     /// An execution.
     pub fn execution(&self, datastore: &str, id: &str) -> Result<Execution, CatalogError> {
-        check_datastore(datastore)?;
-        db::get(&self.db(), Kind::Execution, datastore, id)
+        self.resource(Kind::Execution, datastore, id)
     }
 
     /// Every execution.
     pub fn executions(&self, datastore: &str) -> Result<Vec<Execution>, CatalogError> {
-        check_datastore(datastore)?;
-        db::list(&self.db(), Kind::Execution, datastore)
+        self.resources(Kind::Execution, datastore)
     }
 
     /// The log of an execution.
@@ -323,14 +321,12 @@ impl Catalog {
 
     /// A stored data.
     pub fn stored_data(&self, datastore: &str, id: &str) -> Result<StoredData, CatalogError> {
-        check_datastore(datastore)?;
-        db::get(&self.db(), Kind::StoredData, datastore, id)
+        self.resource(Kind::StoredData, datastore, id)
     }
 
     /// Every stored data.
     pub fn stored_datas(&self, datastore: &str) -> Result<Vec<StoredData>, CatalogError> {
-        check_datastore(datastore)?;
-        db::list(&self.db(), Kind::StoredData, datastore)
+        self.resources(Kind::StoredData, datastore)
     }
 
     /// Deletes a stored data and its files; refused while a configuration uses it or a

@@ -82,14 +82,12 @@ impl Catalog {
 
     /// An upload.
     pub fn upload(&self, datastore: &str, id: &str) -> Result<Upload, CatalogError> {
-        check_datastore(datastore)?;
-        db::get(&self.db(), Kind::Upload, datastore, id)
+        self.resource(Kind::Upload, datastore, id)
     }
 
     /// Every upload.
     pub fn uploads(&self, datastore: &str) -> Result<Vec<Upload>, CatalogError> {
-        check_datastore(datastore)?;
-        db::list(&self.db(), Kind::Upload, datastore)
+        self.resources(Kind::Upload, datastore)
     }
 
     /// Adds a file to an OPEN upload, streaming it from `body`. A file of the same path is
@@ -243,8 +241,7 @@ impl Catalog {
         datastore: &str,
         id: &str,
     ) -> Result<CheckExecution, CatalogError> {
-        check_datastore(datastore)?;
-        db::get(&self.db(), Kind::Check, datastore, id)
+        self.resource(Kind::Check, datastore, id)
     }
 
     /// The log of a check execution.

@@ -102,6 +102,23 @@ pub struct CatalogArgs {
     pub data: Option<PathBuf>,
 }
 
+/// How a published layer is named, described and offered.
+#[derive(clap::Args, Debug)]
+pub struct LayerArgs {
+    /// The layer name in the services.
+    #[arg(long, value_name = "NAME")]
+    pub layer_name: String,
+    /// Title (default: the layer name).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Abstract.
+    #[arg(long = "abstract", default_value = "")]
+    pub abstract_text: String,
+    /// Restrict the layer to API keys; a key granted it is created and printed.
+    #[arg(long)]
+    pub restricted: bool,
+}
+
 /// Arguments of `tuilerie publish vector`.
 #[derive(clap::Args, Debug)]
 pub struct VectorArgs {
@@ -113,21 +130,11 @@ pub struct VectorArgs {
     /// Tables to draw, in drawing order (default: every table).
     #[arg(long, value_delimiter = ',', value_name = "A,B")]
     pub tables: Vec<String>,
-    /// The layer name in the WMS.
-    #[arg(long, value_name = "NAME")]
-    pub layer_name: String,
-    /// Title (default: the layer name).
-    #[arg(long)]
-    pub title: Option<String>,
-    /// Abstract.
-    #[arg(long = "abstract", default_value = "")]
-    pub abstract_text: String,
+    #[command(flatten)]
+    pub layer: LayerArgs,
     /// Declared SRS (default: the file's).
     #[arg(long, value_name = "CRS")]
     pub srs: Option<String>,
-    /// Restrict the layer to API keys; a key granted it is created and printed.
-    #[arg(long)]
-    pub restricted: bool,
     #[command(flatten)]
     pub catalog: CatalogArgs,
 }
@@ -144,15 +151,8 @@ pub struct RasterArgs {
     /// Levels, top-bottom (coarsest to finest), e.g. 0-14.
     #[arg(long, value_name = "TOP-BOTTOM")]
     pub levels: String,
-    /// The layer name.
-    #[arg(long, value_name = "NAME")]
-    pub layer_name: String,
-    /// Title (default: the layer name).
-    #[arg(long)]
-    pub title: Option<String>,
-    /// Abstract.
-    #[arg(long = "abstract", default_value = "")]
-    pub abstract_text: String,
+    #[command(flatten)]
+    pub layer: LayerArgs,
     /// Tile compression: jpg, jpg90, png, zip or raw.
     #[arg(long, default_value = "jpg")]
     pub compression: String,
@@ -174,9 +174,6 @@ pub struct RasterArgs {
     /// An SLD with a RasterSymbolizer for the WMS layer.
     #[arg(long, value_name = "FILE.sld", requires = "wms")]
     pub wms_style: Option<PathBuf>,
-    /// Restrict the layer to API keys; a key granted it is created and printed.
-    #[arg(long)]
-    pub restricted: bool,
     #[command(flatten)]
     pub catalog: CatalogArgs,
 }
@@ -423,14 +420,14 @@ fn publish_vector(catalog: &Catalog, args: &VectorArgs) -> Outcome<Vec<String>> 
         catalog,
         UploadType::Vector,
         &srs,
-        &args.layer_name,
+        &args.layer.layer_name,
         std::slice::from_ref(&args.file),
     )?;
     let stored = process(
         catalog,
         catalog::INTEGRATION_PROCESSING,
         &upload,
-        &args.layer_name,
+        &args.layer.layer_name,
         &Map::new(),
     )?;
     let style = style(catalog, &args.style)?;
@@ -451,14 +448,15 @@ fn publish_vector(catalog: &Catalog, args: &VectorArgs) -> Outcome<Vec<String>> 
     };
     let body = ConfigurationBody {
         kind: ConfigurationType::WmsVector,
-        name: args.layer_name.clone(),
-        layer_name: args.layer_name.clone(),
+        name: args.layer.layer_name.clone(),
+        layer_name: args.layer.layer_name.clone(),
         type_infos: TypeInfos {
             title: args
+                .layer
                 .title
                 .clone()
-                .unwrap_or_else(|| args.layer_name.clone()),
-            abstract_text: args.abstract_text.clone(),
+                .unwrap_or_else(|| args.layer.layer_name.clone()),
+            abstract_text: args.layer.abstract_text.clone(),
             keywords: Vec::new(),
             used_data: vec![UsedData {
                 stored_data: stored,
@@ -479,7 +477,7 @@ fn publish_vector(catalog: &Catalog, args: &VectorArgs) -> Outcome<Vec<String>> 
         attribution: None,
         getfeatureinfo: None,
     };
-    configure_and_offer(catalog, body, "wms-vector", args.restricted)
+    configure_and_offer(catalog, body, "wms-vector", args.layer.restricted)
 }
 
 fn detect_vector_srs(file: &Path) -> Outcome<String> {
@@ -511,7 +509,7 @@ fn publish_raster(catalog: &Catalog, args: &RasterArgs) -> Outcome<Vec<String>> 
         catalog,
         UploadType::Raster,
         &srs,
-        &args.layer_name,
+        &args.layer.layer_name,
         &args.files,
     )?;
     let mut parameters = Map::new();
@@ -530,20 +528,21 @@ fn publish_raster(catalog: &Catalog, args: &RasterArgs) -> Outcome<Vec<String>> 
         catalog,
         catalog::PYRAMID_PROCESSING,
         &upload,
-        &args.layer_name,
+        &args.layer.layer_name,
         &parameters,
     )?;
     let title = args
+        .layer
         .title
         .clone()
-        .unwrap_or_else(|| args.layer_name.clone());
+        .unwrap_or_else(|| args.layer.layer_name.clone());
     let body = |kind: ConfigurationType, styles: Option<Vec<String>>| ConfigurationBody {
         kind,
-        name: format!("{} {}", args.layer_name, kind.as_str()),
-        layer_name: args.layer_name.clone(),
+        name: format!("{} {}", args.layer.layer_name, kind.as_str()),
+        layer_name: args.layer.layer_name.clone(),
         type_infos: TypeInfos {
             title: title.clone(),
-            abstract_text: args.abstract_text.clone(),
+            abstract_text: args.layer.abstract_text.clone(),
             keywords: Vec::new(),
             used_data: vec![UsedData {
                 stored_data: stored.clone(),
@@ -562,7 +561,7 @@ fn publish_raster(catalog: &Catalog, args: &RasterArgs) -> Outcome<Vec<String>> 
         catalog,
         body(ConfigurationType::WmtsTms, None),
         "wmts-tms",
-        args.restricted,
+        args.layer.restricted,
     )?;
     if args.wms {
         let styles = args
@@ -575,7 +574,7 @@ fn publish_raster(catalog: &Catalog, args: &RasterArgs) -> Outcome<Vec<String>> 
             catalog,
             body(ConfigurationType::WmsRaster, styles),
             "wms-raster",
-            args.restricted,
+            args.layer.restricted,
         )?);
     }
     Ok(lines)
@@ -633,64 +632,84 @@ fn publish_demo(catalog: &Catalog) -> Outcome<()> {
                 eprintln!("  {line}");
             }
         };
+        let sample = |name: &str, title: &str, abstract_text: &str| LayerArgs {
+            layer_name: name.to_owned(),
+            title: Some(title.to_owned()),
+            abstract_text: abstract_text.to_owned(),
+            restricted: false,
+        };
+        let no_config = || CatalogArgs {
+            config: None,
+            data: None,
+        };
         quiet(publish_vector(
             catalog,
             &VectorArgs {
                 file: write("communes.gpkg", DEMO_GPKG)?,
                 style: write("communes.sld", DEMO_SLD)?,
                 tables: vec!["communes_idf".to_owned()],
-                layer_name: "communes".to_owned(),
-                title: Some("Communes d'Île-de-France (sample)".to_owned()),
-                abstract_text: "Synthetic communes in Lambert-93, drawn by département".to_owned(),
+                layer: sample(
+                    "communes",
+                    "Communes d'Île-de-France (sample)",
+                    "Synthetic communes in Lambert-93, drawn by département",
+                ),
                 srs: Some("EPSG:2154".to_owned()),
-                restricted: false,
-                catalog: CatalogArgs {
-                    config: None,
-                    data: None,
-                },
+                catalog: no_config(),
             },
         )?);
-        quiet(publish_raster(
-            catalog,
-            &RasterArgs {
-                files: vec![write("rgb.tif", DEMO_RGB)?],
-                tms: "PM".to_owned(),
-                levels: "8-13".to_owned(),
-                layer_name: "ortho".to_owned(),
-                title: Some("Colour raster (sample)".to_owned()),
-                abstract_text: "A synthetic RGB image in WGS84, cut into a Web Mercator pyramid"
-                    .to_owned(),
-                compression: "png".to_owned(),
-                format: None,
-                interpolation: "bilinear".to_owned(),
-                nodata: None,
-                srs: None,
-                wms: true,
-                wms_style: None,
-                restricted: false,
-                catalog: CatalogArgs {
-                    config: None,
-                    data: None,
+        // (file, bytes, tile matrix set, levels, layer, compression, format, interpolation, style)
+        let rasters = [
+            (
+                "rgb.tif",
+                DEMO_RGB,
+                "PM",
+                "8-13",
+                sample(
+                    "ortho",
+                    "Colour raster (sample)",
+                    "A synthetic RGB image in WGS84, cut into a Web Mercator pyramid",
+                ),
+                "png",
+                None,
+                "bilinear",
+                None,
+            ),
+            (
+                "dem.tif",
+                DEMO_DEM,
+                "LAMB93",
+                "6-10",
+                sample(
+                    "altitude",
+                    "Elevation (sample)",
+                    "A synthetic elevation grid in Lambert-93 (float32): GetFeatureInfo answers metres",
+                ),
+                "zip",
+                Some("TIFF_ZIP_FLOAT32"),
+                "nearest",
+                Some(("dem.sld", DEMO_DEM_SLD)),
+            ),
+        ];
+        for (file, bytes, tms, levels, layer, compression, format, interpolation, style) in rasters
+        {
+            quiet(publish_raster(
+                catalog,
+                &RasterArgs {
+                    files: vec![write(file, bytes)?],
+                    tms: tms.to_owned(),
+                    levels: levels.to_owned(),
+                    layer,
+                    compression: compression.to_owned(),
+                    format: format.map(str::to_owned),
+                    interpolation: interpolation.to_owned(),
+                    nodata: None,
+                    srs: None,
+                    wms: true,
+                    wms_style: style.map(|(name, sld)| write(name, sld)).transpose()?,
+                    catalog: no_config(),
                 },
-            },
-        )?);
-        quiet(publish_raster(catalog, &RasterArgs {
-            files: vec![write("dem.tif", DEMO_DEM)?],
-            tms: "LAMB93".to_owned(),
-            levels: "6-10".to_owned(),
-            layer_name: "altitude".to_owned(),
-            title: Some("Elevation (sample)".to_owned()),
-            abstract_text: "A synthetic elevation grid in Lambert-93 (float32): GetFeatureInfo answers metres".to_owned(),
-            compression: "zip".to_owned(),
-            format: Some("TIFF_ZIP_FLOAT32".to_owned()),
-            interpolation: "nearest".to_owned(),
-            nodata: None,
-            srs: None,
-            wms: true,
-            wms_style: Some(write("dem.sld", DEMO_DEM_SLD)?),
-            restricted: false,
-            catalog: CatalogArgs { config: None, data: None },
-        })?);
+            )?);
+        }
         Ok(())
     })();
     let _ = std::fs::remove_dir_all(&dir);

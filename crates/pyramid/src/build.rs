@@ -428,16 +428,8 @@ fn tile_from_inputs(
             }
         }
     }
-    if !filled.iter().any(|f| *f) {
-        return Ok(None);
-    }
-    Ok(Some(to_tile(
-        matrix,
-        channels,
-        &out,
-        options.format,
-        nodata,
-    )))
+    let filled = filled.iter().any(|f| *f);
+    Ok(filled.then(|| to_tile(matrix, channels, &out, options.format, nodata)))
 }
 
 /// The source pixel coordinates of every pixel centre of a tile (row-major): through the
@@ -720,16 +712,7 @@ fn tile_from_lower(
             }
         }
     }
-    if !filled {
-        return Ok(None);
-    }
-    Ok(Some(to_tile(
-        matrix,
-        channels,
-        &out,
-        options.format,
-        nodata,
-    )))
+    Ok(filled.then(|| to_tile(matrix, channels, &out, options.format, nodata)))
 }
 
 /// Samples (NaN = no value) into a tile of the format's sample type, no value → no-data.

@@ -195,21 +195,11 @@ impl Pyramid {
         let descriptor: Descriptor =
             serde_json::from_str(&text).map_err(|e| descriptor_error(path, format!("{e}")))?;
         let root = path.parent().unwrap_or_else(|| Path::new("."));
-        Pyramid::from_descriptor(path, root, descriptor, sets, limits)
+        Pyramid::from_parts(path, root, descriptor, sets, limits)
     }
 
     /// A pyramid from a descriptor in memory (e.g. one being built), rooted at `root`.
     pub fn from_parts(
-        path: &Path,
-        root: &Path,
-        descriptor: Descriptor,
-        sets: &TileMatrixSets,
-        limits: CacheLimits,
-    ) -> Result<Pyramid, PyramidError> {
-        Pyramid::from_descriptor(path, root, descriptor, sets, limits)
-    }
-
-    fn from_descriptor(
         path: &Path,
         root: &Path,
         descriptor: Descriptor,

@@ -15,7 +15,7 @@ use crate::store::{
     TileLimits,
 };
 use crate::tile::{self, TileImage};
-use crate::{layout, PyramidError, TileFormat, TileMatrixSet};
+use crate::{layout, PyramidError, TileFormat, TileMatrix, TileMatrixSet};
 
 /// The name of the descriptor, list and data folder inside a pyramid folder.
 pub const PYRAMID_NAME: &str = "pyramid";
@@ -91,15 +91,19 @@ impl PyramidWriter {
         &self.spec
     }
 
-    /// Declares a level and the tiles it may hold.
-    pub fn add_level(&mut self, matrix_id: &str, limits: TileLimits) -> Result<(), PyramidError> {
-        let matrix = self
-            .tms
+    /// The tile matrix of an id of the set.
+    fn matrix(&self, matrix_id: &str) -> Result<&TileMatrix, PyramidError> {
+        self.tms
             .matrix(matrix_id)
             .ok_or_else(|| PyramidError::UnknownTileMatrix {
                 tms: self.tms.id().to_owned(),
                 matrix: matrix_id.to_owned(),
-            })?;
+            })
+    }
+
+    /// Declares a level and the tiles it may hold.
+    pub fn add_level(&mut self, matrix_id: &str, limits: TileLimits) -> Result<(), PyramidError> {
+        let matrix = self.matrix(matrix_id)?;
         matrix.range(
             limits.min_col,
             limits.max_col,
@@ -178,13 +182,7 @@ impl PyramidWriter {
                 tms: self.tms.id().to_owned(),
                 matrix: matrix_id.to_owned(),
             })?;
-        let matrix = self
-            .tms
-            .matrix(matrix_id)
-            .ok_or_else(|| PyramidError::UnknownTileMatrix {
-                tms: self.tms.id().to_owned(),
-                matrix: matrix_id.to_owned(),
-            })?;
+        let matrix = self.matrix(matrix_id)?;
         let (tpw, tph) = (level.tiles_per_width, level.tiles_per_height);
         let l = level.tile_limits;
         // Tiles are computed and encoded in parallel (rayon), written in slab order.

@@ -70,13 +70,21 @@ const BLACK: sld::Color = sld::Color {
 
 /// The colour of a fill (`#808080` when absent, as SE says).
 pub fn fill_color(fill: &sld::Fill, attrs: &dyn sld::Attributes) -> Color {
-    let c = fill
-        .color
-        .as_ref()
-        .and_then(|e| e.evaluate_color(attrs))
-        .unwrap_or(GREY);
-    let opacity = number(fill.opacity.as_ref(), attrs).unwrap_or(1.0);
+    let (c, opacity) = colour_and_opacity(fill.color.as_ref(), fill.opacity.as_ref(), GREY, attrs);
     color(c, opacity)
+}
+
+/// A colour expression (`default` when absent or not a colour) and an opacity (1 when absent).
+fn colour_and_opacity(
+    color: Option<&sld::Expression>,
+    opacity: Option<&sld::Expression>,
+    default: sld::Color,
+    attrs: &dyn sld::Attributes,
+) -> (sld::Color, f64) {
+    let c = color
+        .and_then(|e| e.evaluate_color(attrs))
+        .unwrap_or(default);
+    (c, number(opacity, attrs).unwrap_or(1.0))
 }
 
 /// A stroke's paint colour and geometry; `None` when it draws nothing.
@@ -85,12 +93,8 @@ pub fn stroke(
     attrs: &dyn sld::Attributes,
     units: &Units,
 ) -> Option<(Color, Stroke)> {
-    let c = stroke
-        .color
-        .as_ref()
-        .and_then(|e| e.evaluate_color(attrs))
-        .unwrap_or(BLACK);
-    let opacity = number(stroke.opacity.as_ref(), attrs).unwrap_or(1.0);
+    let (c, opacity) =
+        colour_and_opacity(stroke.color.as_ref(), stroke.opacity.as_ref(), BLACK, attrs);
     let width = units.px(number(stroke.width.as_ref(), attrs).unwrap_or(1.0));
     if width <= 0.0 || opacity <= 0.0 {
         return None;
@@ -445,21 +449,24 @@ pub fn stamp(
             units.px(p.y.evaluate_number(attrs).unwrap_or(0.0)),
         )
     });
+    let stamp_mark = |mark: &sld::Mark| {
+        mark_stamp(
+            mark,
+            attrs,
+            units,
+            size.unwrap_or_else(|| units.px(6.0)),
+            rotation,
+            opacity,
+            anchor,
+        )
+    };
     // The first symbol that can be drawn wins (SE).
     for symbol in &graphic.symbols {
         let drawn = match symbol {
             sld::GraphicSymbol::External(external) => {
                 external_stamp(external, size, rotation, opacity, anchor, graphics)
             }
-            sld::GraphicSymbol::Mark(mark) => mark_stamp(
-                mark,
-                attrs,
-                units,
-                size.unwrap_or_else(|| units.px(6.0)),
-                rotation,
-                opacity,
-                anchor,
-            ),
+            sld::GraphicSymbol::Mark(mark) => stamp_mark(mark),
             _ => None,
         };
         if let Some(stamp) = drawn {
@@ -474,15 +481,7 @@ pub fn stamp(
             stroke: Some(sld::Stroke::default()),
             pos: sld::Pos::default(),
         };
-        let stamp = mark_stamp(
-            &mark,
-            attrs,
-            units,
-            size.unwrap_or_else(|| units.px(6.0)),
-            rotation,
-            opacity,
-            anchor,
-        )?;
+        let stamp = stamp_mark(&mark)?;
         return Some((stamp, displacement));
     }
     None

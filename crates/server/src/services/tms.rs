@@ -30,8 +30,18 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/tms/1.0.0", get(service))
         .route("/tms/1.0.0/", get(service))
-        .route("/tms/1.0.0/{layer}", get(tile_map))
-        .route("/tms/1.0.0/{layer}/metadata.json", get(tilejson))
+        .route(
+            "/tms/1.0.0/{layer}",
+            get(|view, state, path, headers| async move {
+                describe(Description::TileMap, view, state, path, &headers)
+            }),
+        )
+        .route(
+            "/tms/1.0.0/{layer}/metadata.json",
+            get(|view, state, path, headers| async move {
+                describe(Description::TileJson, view, state, path, &headers)
+            }),
+        )
         .route("/tms/1.0.0/{layer}/{z}/{x}/{file}", get(tile))
         .route_layer(access::gate(state, Service::Tiles))
         .route_layer(metrics::label("tms"))
@@ -65,19 +75,30 @@ async fn service(
     ogc::xml_response(out)
 }
 
+/// What describes a layer: its TMS TileMap, or its TileJSON.
+#[derive(Debug, Clone, Copy)]
+enum Description {
+    TileMap,
+    TileJson,
+}
+
 /// `GET /tms/1.0.0/{layer}` (TileMap) and `GET /tms/1.0.0/{layer}/metadata.json` (TileJSON).
-async fn tile_map(
+fn describe(
+    description: Description,
     View(layers): View,
     State(state): State<AppState>,
     Path(layer): Path<String>,
-    headers: HeaderMap,
+    headers: &HeaderMap,
 ) -> Response {
     let (layer, pyramid) = match pyramid_layer(layers.get(&layer).map(AsRef::as_ref), &layer) {
         Ok(found) => found,
         Err(error) => return error.into_response(),
     };
-    let base = ogc::base_url(state.config.server.public_url.as_deref(), &headers);
-    ogc::xml_response(tile_map_document(layer, pyramid, &base))
+    let base = ogc::base_url(state.config.server.public_url.as_deref(), headers);
+    match description {
+        Description::TileMap => ogc::xml_response(tile_map_document(layer, pyramid, &base)),
+        Description::TileJson => tilejson(layer, pyramid, &base),
+    }
 }
 
 fn tile_map_document(layer: &Layer, pyramid: &PyramidLayer, base: &str) -> String {
@@ -231,17 +252,8 @@ async fn tile(
     result.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// `GET /tms/1.0.0/{layer}/metadata.json`: TileJSON 3.0.0 for Web Mercator layers.
-async fn tilejson(
-    View(layers): View,
-    State(state): State<AppState>,
-    Path(layer): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let (layer, pyramid) = match pyramid_layer(layers.get(&layer).map(AsRef::as_ref), &layer) {
-        Ok(found) => found,
-        Err(error) => return error.into_response(),
-    };
+/// TileJSON 3.0.0 of a layer, for Web Mercator layers.
+fn tilejson(layer: &Layer, pyramid: &PyramidLayer, base: &str) -> Response {
     let set = pyramid.tile_matrix_set();
     let zooms: Option<Vec<u32>> = pyramid
         .served_levels()
@@ -259,7 +271,6 @@ async fn tilejson(
         )
         .into_response();
     };
-    let base = ogc::base_url(state.config.server.public_url.as_deref(), &headers);
     let served = tiles::served_format(pyramid.pyramid.format());
     let b = pyramid.wgs84_bbox;
     let minzoom = zooms.iter().min().copied().unwrap_or(0);

@@ -134,15 +134,12 @@ fn kvp_inner(
     if is_tile {
         let format = required("FORMAT", "give the tile format listed in the capabilities")?;
         let pyramid_format = request_tile.pyramid.pyramid.format();
-        let served = tiles::format_for_mime(pyramid_format, format).ok_or_else(|| {
-            OwsException::invalid(
-                "FORMAT",
-                format!(
-                    "FORMAT={format} is not offered by layer '{layer}': use FORMAT={}",
-                    tiles::offered_mimes(pyramid_format)
-                ),
-            )
-        })?;
+        let served = offered(
+            tiles::format_for_mime(pyramid_format, format),
+            &format!("FORMAT={format}"),
+            layer,
+            &format!("FORMAT={}", tiles::offered_mimes(pyramid_format)),
+        )?;
         return tile(state, &request_tile, served, headers);
     }
     let info_format = required(
@@ -330,18 +327,42 @@ fn feature_info(
     ))
 }
 
+/// The segments of a RESTful tile path (`file` is `{col}.{ext}`).
+#[derive(Debug, serde::Deserialize)]
+struct TilePath {
+    layer: String,
+    style: String,
+    tms: String,
+    matrix: String,
+    row: String,
+    file: String,
+}
+
+/// The segments of a RESTful FeatureInfo path (`file` is `{i}.{ext}`).
+#[derive(Debug, serde::Deserialize)]
+struct FeatureInfoPath {
+    layer: String,
+    style: String,
+    tms: String,
+    matrix: String,
+    row: String,
+    col: String,
+    j: String,
+    file: String,
+}
+
 /// `GET /wmts/{layer}/{style}/{tms}/{matrix}/{row}/{col}.{ext}`
 async fn rest_tile(
     View(layers): View,
     State(state): State<AppState>,
-    Path((layer, style, tms, matrix, row, file)): Path<(
-        String,
-        String,
-        String,
-        String,
-        String,
-        String,
-    )>,
+    Path(TilePath {
+        layer,
+        style,
+        tms,
+        matrix,
+        row,
+        file,
+    }): Path<TilePath>,
     headers: HeaderMap,
 ) -> Response {
     let result = (|| {
@@ -353,36 +374,46 @@ async fn rest_tile(
         })?;
         let request = resolve(&layers, &layer, &style, &tms, &matrix, &row, col)?;
         let pyramid_format = request.pyramid.pyramid.format();
-        let served = tiles::format_for_extension(pyramid_format, extension).ok_or_else(|| {
-            OwsException::invalid(
-                "FORMAT",
-                format!(
-                    "'.{extension}' is not offered by layer '{layer}': use {}",
-                    tiles::offered_extensions(pyramid_format)
-                ),
-            )
-        })?;
+        let served = offered(
+            tiles::format_for_extension(pyramid_format, extension),
+            &format!("'.{extension}'"),
+            &layer,
+            &tiles::offered_extensions(pyramid_format),
+        )?;
         tile(&state, &request, served, &headers)
     })();
     result.unwrap_or_else(|e| rest_status(e).into_response())
 }
 
-/// Path segments of a RESTful FeatureInfo request.
-type FeatureInfoPath = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-);
+/// The served format a request asked for (`found`), or the exception naming what the layer
+/// offers instead.
+fn offered(
+    found: Option<tiles::ServedFormat>,
+    asked: &str,
+    layer: &str,
+    instead: &str,
+) -> Result<tiles::ServedFormat, OwsException> {
+    found.ok_or_else(|| {
+        OwsException::invalid(
+            "FORMAT",
+            format!("{asked} is not offered by layer '{layer}': use {instead}"),
+        )
+    })
+}
 
 /// `GET /wmts/{layer}/{style}/{tms}/{matrix}/{row}/{col}/{j}/{i}.{ext}`
 async fn rest_feature_info(
     View(layers): View,
-    Path((layer, style, tms, matrix, row, col, j, file)): Path<FeatureInfoPath>,
+    Path(FeatureInfoPath {
+        layer,
+        style,
+        tms,
+        matrix,
+        row,
+        col,
+        j,
+        file,
+    }): Path<FeatureInfoPath>,
 ) -> Response {
     let result = (|| {
         let (i, extension) = file.rsplit_once('.').ok_or_else(|| {

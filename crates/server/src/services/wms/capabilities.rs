@@ -8,7 +8,6 @@
 //! cached per (snapshot, version, base URL) — they change only with a publication.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -16,19 +15,14 @@ use crs::{Bbox, Crs, Transformer};
 
 use super::params::MapFormat;
 use super::protocol::{Code, Version, WmsError};
-use super::runtime::WmsState;
+use super::runtime::{Call, WmsState};
 use crate::config::WmsConfig;
 use crate::layers::{Layer, LayerStyle, Layers};
 use crate::services::info_format::InfoFormat;
-use crate::services::ogc::{self, coordinate, number, xml_escape, Kvp};
+use crate::services::ogc::{self, coordinate, number, xml_escape};
 
-pub fn answer(
-    state: &WmsState,
-    layers: &Arc<Layers>,
-    kvp: &Kvp,
-    headers: &HeaderMap,
-    version: Version,
-) -> Result<Response, WmsError> {
+pub fn answer(call: Call<'_>, headers: &HeaderMap) -> Result<Response, WmsError> {
+    let (state, layers, kvp, version) = call.parts();
     if let Some(requested) = kvp.non_empty("UPDATESEQUENCE") {
         let current = layers.sequence;
         match requested.trim().parse::<u64>() {

@@ -19,8 +19,8 @@ use serde_json::{json, Value as Json};
 use super::params::{parse_map, MapParams};
 use super::pool::JobError;
 use super::protocol::{name_list, Code, Version, WmsError};
-use super::runtime::WmsState;
-use crate::layers::{Layer, LayerSource, Layers};
+use super::runtime::Call;
+use crate::layers::{Layer, LayerSource};
 use crate::services::info_format::InfoFormat;
 use crate::services::ogc::{xml_escape, Kvp};
 
@@ -41,12 +41,8 @@ struct LayerResult {
     features: Vec<InfoFeature>,
 }
 
-pub async fn answer(
-    state: &WmsState,
-    layers: &Arc<Layers>,
-    kvp: &Kvp,
-    version: Version,
-) -> Result<Response, WmsError> {
+pub async fn answer(call: Call<'_>) -> Result<Response, WmsError> {
+    let (state, layers, kvp, version) = call.parts();
     let config = &state.config.wms;
     let layers_param = if kvp.non_empty("LAYERS").is_some() {
         "LAYERS"

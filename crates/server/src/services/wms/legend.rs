@@ -9,20 +9,17 @@ use axum::response::{IntoResponse, Response};
 use super::cache::CachedImage;
 use super::params::{MapFormat, STANDARD_DPI};
 use super::pool::JobError;
-use super::protocol::{name_list, Code, Version, WmsError};
-use super::runtime::WmsState;
-use crate::layers::{Layer, LayerStyle, Layers};
-use crate::services::ogc::Kvp;
+use super::protocol::{name_list, Code, WmsError};
+use super::runtime::{Call, WmsState};
+use crate::layers::{Layer, LayerStyle};
 
 /// Swatch size when WIDTH / HEIGHT are not given.
 const DEFAULT_SWATCH: u32 = 20;
 
-pub async fn answer(
-    state: &WmsState,
-    layers: &Arc<Layers>,
-    kvp: &Kvp,
-    _version: Version,
-) -> Result<Response, WmsError> {
+pub async fn answer(call: Call<'_>) -> Result<Response, WmsError> {
+    let Call {
+        state, layers, kvp, ..
+    } = call;
     let name = kvp
         .non_empty("LAYER")
         .ok_or_else(|| WmsError::missing("LAYER", "name the layer whose legend you want"))?;

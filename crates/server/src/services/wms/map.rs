@@ -16,19 +16,20 @@ use super::cache::CachedImage;
 use super::image::encode;
 use super::params::{exception_mode, parse_map, ExceptionMode, MapFormat, MapParams};
 use super::pool::JobError;
-use super::protocol::{Code, Version, WmsError};
-use super::runtime::WmsState;
-use crate::layers::{Layer, LayerSource, Layers, PyramidLayer};
+use super::protocol::{Code, WmsError};
+use super::runtime::{Call, WmsState};
+use crate::layers::{Layer, LayerSource, PyramidLayer};
 use crate::services::ogc::Kvp;
 
-pub async fn answer(
-    state: &WmsState,
-    layers: &Arc<Layers>,
-    kvp: &Kvp,
-    version: Version,
-) -> Result<Response, WmsError> {
+pub async fn answer(call: Call<'_>) -> Result<Response, WmsError> {
+    let Call {
+        state,
+        layers: _,
+        kvp,
+        version: _,
+    } = call;
     let mode = exception_mode(kvp);
-    match answer_inner(state, layers, kvp, version).await {
+    match answer_inner(call).await {
         Ok(response) => Ok(response),
         Err(error) if mode != ExceptionMode::Xml && error.status_is_client() => {
             error_image(state, kvp, &error, mode).await
@@ -37,12 +38,8 @@ pub async fn answer(
     }
 }
 
-async fn answer_inner(
-    state: &WmsState,
-    layers: &Arc<Layers>,
-    kvp: &Kvp,
-    version: Version,
-) -> Result<Response, WmsError> {
+async fn answer_inner(call: Call<'_>) -> Result<Response, WmsError> {
+    let (state, layers, kvp, version) = call.parts();
     let map = parse_map(kvp, version, layers, &state.config.wms, "LAYERS")?;
     if map.format == MapFormat::Tiff {
         check_tiff(&map)?;

@@ -37,14 +37,14 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::access::{self, View};
-use crate::layers::{Layers, Service};
+use crate::layers::Service;
 use crate::metrics;
 use crate::services::ogc::Kvp;
 use crate::state::AppState;
 
 use protocol::{Code, Version, WmsError};
 pub use runtime::StartError;
-use runtime::{WmsRuntime, WmsState};
+use runtime::{Call, WmsRuntime, WmsState};
 
 /// The routes of WMS, behind the access gate; fails when the renderer or its threads cannot
 /// start.
@@ -69,19 +69,20 @@ async fn kvp(
 ) -> Response {
     let kvp = Kvp::parse(query.as_deref());
     let version = Version::negotiate(kvp.non_empty("VERSION").or(kvp.non_empty("WMTVER")));
-    match dispatch(&state, &layers, &kvp, &headers, version).await {
+    let call = Call {
+        state: &state,
+        layers: &layers,
+        kvp: &kvp,
+        version,
+    };
+    match dispatch(call, &headers).await {
         Ok(response) => response,
         Err(error) => error.into_report(version),
     }
 }
 
-async fn dispatch(
-    state: &WmsState,
-    layers: &Arc<Layers>,
-    kvp: &Kvp,
-    headers: &HeaderMap,
-    version: Version,
-) -> Result<Response, WmsError> {
+async fn dispatch(call: Call<'_>, headers: &HeaderMap) -> Result<Response, WmsError> {
+    let kvp = call.kvp;
     if let Some(service) = kvp.non_empty("SERVICE") {
         if !service.eq_ignore_ascii_case("WMS") {
             return Err(WmsError::invalid(
@@ -102,11 +103,11 @@ async fn dispatch(
             if kvp.non_empty("SERVICE").is_none() && request == "getcapabilities" {
                 return Err(WmsError::missing("SERVICE", "add SERVICE=WMS"));
             }
-            capabilities::answer(state, layers, kvp, headers, version)
+            capabilities::answer(call, headers)
         }
-        "getmap" | "map" => map::answer(state, layers, kvp, version).await,
-        "getfeatureinfo" | "feature_info" => info::answer(state, layers, kvp, version).await,
-        "getlegendgraphic" => legend::answer(state, layers, kvp, version).await,
+        "getmap" | "map" => map::answer(call).await,
+        "getfeatureinfo" | "feature_info" => info::answer(call).await,
+        "getlegendgraphic" => legend::answer(call).await,
         other => Err(WmsError::new(
             Code::OperationNotSupported,
             "REQUEST",

@@ -5,8 +5,32 @@ use std::sync::Arc;
 
 use super::cache::{CapabilitiesCache, ImageCache};
 use super::pool::RenderPool;
+use super::protocol::Version;
 use crate::error::error_chain;
+use crate::layers::Layers;
+use crate::services::ogc::Kvp;
 use crate::state::AppState;
+
+/// One WMS request as the operations read it: the state, the layers its caller may see, its
+/// parameters and the negotiated version.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    /// The routes' state.
+    pub state: &'a WmsState,
+    /// The caller's view.
+    pub layers: &'a Arc<Layers>,
+    /// The KVP parameters.
+    pub kvp: &'a Kvp,
+    /// The negotiated version.
+    pub version: Version,
+}
+
+impl<'a> Call<'a> {
+    /// State, view, parameters and version, for the operations to name at once.
+    pub fn parts(self) -> (&'a WmsState, &'a Arc<Layers>, &'a Kvp, Version) {
+        (self.state, self.layers, self.kvp, self.version)
+    }
+}
 
 /// Why WMS cannot start.
 #[derive(Debug, thiserror::Error)]
