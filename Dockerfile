@@ -33,6 +33,6 @@ WORKDIR /var/lib/tuilerie
 VOLUME ["/var/lib/tuilerie"]
 EXPOSE 8080
 STOPSIGNAL SIGTERM
-HEALTHCHECK --interval=30s --timeout=3s CMD ["/bin/sh", "-c", "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /health HTTP/1.0\\r\\n\\r\\n' >&3 && grep -q '\"ok\"' <&3"]
+HEALTHCHECK --interval=30s --timeout=5s CMD ["tuilerie", "health", "--timeout", "3"]
 ENTRYPOINT ["tuilerie"]
 CMD ["serve", "--config", "/etc/tuilerie/tuilerie.toml"]

@@ -325,6 +325,9 @@ impl Catalog {
                 "vector" => self.vector_check(&upload),
                 _ => self.raster_check(&upload),
             };
+            // The logs are for the API's users: file names as they uploaded them, never where
+            // this server keeps them.
+            let lines = without_prefix(lines, &self.upload_dir(&upload.id));
             check.status = if passed {
                 ExecutionStatus::Success
             } else {
@@ -465,10 +468,8 @@ impl Catalog {
         let mut rasters = 0;
         for path in &files {
             if !is_raster_file(path) {
-                lines.push(format!(
-                    "WARNING {}: not a GeoTIFF, ignored",
-                    path.display()
-                ));
+                let name = path.file_name().unwrap_or_default().to_string_lossy();
+                lines.push(format!("WARNING {name}: not a GeoTIFF, ignored"));
                 continue;
             }
             rasters += 1;
@@ -509,6 +510,16 @@ impl Catalog {
         }
         (passed, lines)
     }
+}
+
+/// `lines` with every mention of `dir` (and the separator after it) removed.
+fn without_prefix(lines: Vec<String>, dir: &Path) -> Vec<String> {
+    let shown = dir.display().to_string();
+    let with_separator = format!("{shown}{}", std::path::MAIN_SEPARATOR);
+    lines
+        .into_iter()
+        .map(|line| line.replace(&with_separator, "").replace(&shown, "."))
+        .collect()
 }
 
 fn require_open(upload: &Upload) -> Result<(), CatalogError> {
@@ -798,6 +809,18 @@ mod tests {
             "{logs}"
         );
         assert!(logs.contains("none was uploaded"), "{logs}");
+
+        // A file that is not what its name says: the error names it as uploaded, never where
+        // the server keeps it.
+        let fake = open_upload(&catalog, UploadType::Raster, "EPSG:4326");
+        push(&catalog, &fake.id, "sub/fake.tif", "rasters/README.md");
+        catalog.close_upload(DS, &fake.id).unwrap();
+        catalog.run_jobs();
+        let checks = catalog.upload_checks(DS, &fake.id).unwrap();
+        let logs = log_of(&catalog, &checks.failed, "raster");
+        let data_dir = catalog.options().data_dir.display().to_string();
+        assert!(logs.contains("fake.tif"), "{logs}");
+        assert!(!logs.contains(&data_dir), "{logs}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod config_check;
+mod health;
 mod ingest;
 mod progress;
 mod publish;
@@ -51,6 +52,9 @@ enum Command {
     /// Publish the bundled sample data (a vector WMS layer, raster WMTS/TMS/WMS layers) on an
     /// empty data directory, then serve.
     Demo(ServeArgs),
+    /// Ask a running server's /health; exit 0 when it answers ok, 1 otherwise (for container
+    /// health checks).
+    Health(crate::health::HealthArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -76,5 +80,6 @@ fn main() -> ExitCode {
         Command::Style(command) => style::run(&command),
         Command::Publish(command) => publish::run(&command),
         Command::Demo(args) => serve::demo(args),
+        Command::Health(args) => health::run(&args),
     }
 }

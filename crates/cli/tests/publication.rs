@@ -956,8 +956,27 @@ fn tuilerie_publish_publishes_on_the_data_directory_of_a_running_server() {
         .to_owned();
     let tile = server.url("/wmts/scan/default/PM/10/352/518.png");
     wait_for_status(&tile, &[("X-Api-Key", &key)], 200);
+    // A restricted tile must never be kept by a shared cache (nginx proxy_cache, a CDN).
+    let (_, headers, _) = get_bytes(&tile, &[("X-Api-Key", &key)]);
+    let cache_control = common::header(&headers, "cache-control").unwrap_or("");
+    assert!(
+        cache_control.starts_with("private") && !cache_control.contains("public"),
+        "{cache_control}"
+    );
+    let vary = common::header(&headers, "vary").unwrap_or("");
+    assert!(
+        vary.to_ascii_lowercase().contains("x-api-key"),
+        "{headers:?}"
+    );
     let (status, _, _) = get_bytes(&tile, &[]);
     assert_eq!(status, 401);
+    // Open layers stay cacheable by everyone.
+    let (_, headers, _) = get_bytes(
+        &server.url("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"),
+        &[],
+    );
+    let cache_control = common::header(&headers, "cache-control").unwrap_or("");
+    assert!(!cache_control.contains("private"), "{cache_control}");
     let capabilities = server.url("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities");
     let (_, _, anonymous) = get(&capabilities);
     assert!(!anonymous.contains("<ows:Identifier>scan</ows:Identifier>"));

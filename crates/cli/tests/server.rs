@@ -24,6 +24,51 @@ fn serve_on_embedded_defaults_answers_health_with_version_and_uptime() {
     assert!(json["uptime_seconds"].as_f64().unwrap() >= 0.0);
 }
 
+/// The container health check: `tuilerie health` exits 0 on a live server, 1 with the reason
+/// when nothing answers or the answer is not a healthy `/health`.
+#[test]
+fn health_subcommand_exits_0_on_a_live_server_and_1_otherwise() {
+    let server = Server::start(&[]);
+    let probe = |url: &str| {
+        Command::new(BIN)
+            .args(["health", "--url", url, "--timeout", "2"])
+            .output()
+            .unwrap()
+    };
+    let healthy = probe(&server.url("/health"));
+    assert!(
+        healthy.status.success(),
+        "{}",
+        String::from_utf8_lossy(&healthy.stderr)
+    );
+    // TUILERIE_LISTEN (as the image sets it, on the unspecified address) gives the default URL.
+    let port = server.addr.rsplit(':').next().unwrap().to_owned();
+    let from_env = Command::new(BIN)
+        .args(["health"])
+        .env("TUILERIE_LISTEN", format!("0.0.0.0:{port}"))
+        .output()
+        .unwrap();
+    assert!(from_env.status.success(), "{from_env:?}");
+    // A path that is not /health answers 404: unhealthy, and said so.
+    let wrong = probe(&server.url("/nothing-here"));
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&wrong.stderr).contains("404"),
+        "{wrong:?}"
+    );
+    drop(server);
+    // A free port where nothing listens.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let free = listener.local_addr().unwrap();
+    drop(listener);
+    let dead = probe(&format!("http://{free}/health"));
+    assert_eq!(dead.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&dead.stderr).contains("no answer"),
+        "{dead:?}"
+    );
+}
+
 #[test]
 fn head_answers_the_get_headers_without_a_body() {
     let server = Server::start(&[]);

@@ -9,6 +9,10 @@ use crate::{Bbox, Crs, CrsError};
 /// Points per edge when a bounding box is densified (GDAL's default).
 pub const DENSIFY_POINTS: usize = 21;
 
+/// Degrees by which a projected CRS's area of use is widened before a bounding box is cut to
+/// it ([`Transformer::transform_bbox`]): data a little outside the official area still shows.
+const DOMAIN_MARGIN_DEGREES: f64 = 10.0;
+
 type BoxedError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A transform from one CRS to another, reusable and shareable between threads.
@@ -180,6 +184,44 @@ impl Transformer {
         Transformer::new(&self.to, &self.from)
     }
 
+    /// `src_box` in longitude/latitude cut to the target's domain, when it reaches beyond it.
+    fn outside_domain(&self, src_box: &Bbox) -> Result<Option<Bbox>, CrsError> {
+        let area = self.to.valid_area();
+        let m = DOMAIN_MARGIN_DEGREES;
+        let domain = Bbox {
+            min_x: area.min_x() - m,
+            min_y: area.min_y() - m,
+            max_x: area.max_x() + m,
+            max_y: area.max_y() + m,
+        }
+        .intersection(&Bbox::world())
+        .unwrap_or_else(Bbox::world);
+        let lonlat = if self.from.is_geographic() {
+            *src_box
+        } else {
+            match Transformer::new(&self.from, &Crs::crs84())?.transform_bbox(src_box) {
+                Ok(b) => b,
+                // Nothing of it on Earth: nothing of it in the target either.
+                Err(_) => {
+                    return Err(CrsError::OutsideValidArea {
+                        crs: self.from.code().to_owned(),
+                        bbox: *src_box,
+                    })
+                }
+            }
+        };
+        if domain.contains(&lonlat) {
+            return Ok(None);
+        }
+        lonlat
+            .intersection(&domain)
+            .map(Some)
+            .ok_or_else(|| CrsError::OutsideValidArea {
+                crs: self.from.code().to_owned(),
+                bbox: *src_box,
+            })
+    }
+
     fn error(&self, x: f64, y: f64, source: BoxedError) -> CrsError {
         CrsError::Transform {
             from: self.from.code().to_owned(),
@@ -223,7 +265,11 @@ impl Transformer {
     /// clamped to the world first, and points going into Web Mercator to its square world
     /// (latitudes within ±85.0511287798066°). A box that holds a pole, or that crosses the
     /// antimeridian, into a geographic CRS or Web Mercator gets the full longitude range.
-    /// Samples that fail to transform are skipped; if all fail, the error is the first one.
+    /// A box reaching beyond the projected target's domain (its area of use, widened by
+    /// 10°) is first cut to it, in longitude/latitude: a conic projection
+    /// of the whole world is meaningless (the poles and the antimeridian fly off). Samples that
+    /// fail to transform are skipped; a box of which nothing transforms is
+    /// [`CrsError::OutsideValidArea`].
     pub fn transform_bbox(&self, bbox: &Bbox) -> Result<Bbox, CrsError> {
         let Kind::Proj(p) = &self.kind else {
             return Ok(*bbox);
@@ -237,24 +283,22 @@ impl Transformer {
         } else {
             *bbox
         };
-        let ring = ring(&src_box);
-        let mut first_error = None;
-        let mut eval = |x: f64, y: f64| match p.sample(x, y) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                first_error.get_or_insert_with(|| self.error(x, y, e));
-                None
+        if !p.dst_geo && p.clamp.is_none() {
+            if let Some(clipped) = self.outside_domain(&src_box)? {
+                return Transformer::new(&Crs::crs84(), &self.to)?.transform_bbox(&clipped);
             }
-        };
+        }
+        let ring = ring(&src_box);
+        let eval = |x: f64, y: f64| p.sample(x, y).ok();
         let mut extent: Option<Bbox> = None;
-        let mut include = |x: f64, y: f64| {
+        let include = |extent: &mut Option<Bbox>, x: f64, y: f64| {
             let point = Bbox {
                 min_x: x,
                 min_y: y,
                 max_x: x,
                 max_y: y,
             };
-            extent = Some(extent.map_or(point, |e| e.union(&point)));
+            *extent = Some(extent.map_or(point, |e| e.union(&point)));
         };
         let (mut pad_x, mut pad_y) = (0.0_f64, 0.0_f64);
         let mut wraps = false;
@@ -264,7 +308,7 @@ impl Transformer {
             let next = eval(b.0, b.1);
             let mid = eval(f64::midpoint(a.0, b.0), f64::midpoint(a.1, b.1));
             for ((x, y), _) in [previous, mid].into_iter().flatten() {
-                include(x, y);
+                include(&mut extent, x, y);
             }
             if let (Some((fa, la)), Some((fb, lb)), Some((fm, lm))) = (previous, next, mid) {
                 let jump = |l1: Option<f64>, l2: Option<f64>| matches!((l1, l2), (Some(l1), Some(l2)) if (l1 - l2).abs() > 180.0);
@@ -286,21 +330,36 @@ impl Transformer {
                 if let Ok((x, y)) = step(p.wgs84, true, p.src, p.src_geo, 0.0, lat) {
                     if src_box.contains_point(x, y) {
                         if let Some(((px, py), _)) = eval(x, y) {
-                            include(px, py);
+                            include(&mut extent, px, py);
                             full_width = true;
                         }
                     }
                 }
             }
         }
+        if extent.is_none() {
+            // No point of the edges transforms (the whole world into a conic projection: the
+            // poles and the antimeridian fail): the box's inside may still.
+            let n = DENSIFY_POINTS;
+            let at = |a: f64, b: f64, i: usize| a + (b - a) * (i as f64 + 0.5) / (n as f64);
+            for i in 0..n {
+                for j in 0..n {
+                    let (x, y) = (
+                        at(src_box.min_x(), src_box.max_x(), i),
+                        at(src_box.min_y(), src_box.max_y(), j),
+                    );
+                    if let Some(((px, py), _)) = eval(x, y) {
+                        include(&mut extent, px, py);
+                    }
+                }
+            }
+        }
         let Some(extent) = extent else {
-            return Err(first_error.unwrap_or_else(|| {
-                self.error(
-                    bbox.min_x(),
-                    bbox.min_y(),
-                    "no point could be transformed".into(),
-                )
-            }));
+            // Nothing of the box exists in the target CRS.
+            return Err(CrsError::OutsideValidArea {
+                crs: self.from.code().to_owned(),
+                bbox: *bbox,
+            });
         };
         let mut result = Bbox {
             min_x: extent.min_x - pad_x,

@@ -447,6 +447,24 @@ fn a_reprojected_bbox_holds_the_curved_footprint() {
 }
 
 #[test]
+fn a_box_whose_edges_all_fail_is_read_from_its_inside() {
+    // The whole world into Lambert-93: the poles and the antimeridian do not project, yet the
+    // box holds France, which does.
+    let t = Transformer::new(&Crs::crs84(), &parse("EPSG:2154")).expect("transformer");
+    let world = Bbox::new(-180.0, -90.0, 180.0, 90.0).expect("bbox");
+    let p = t.transform_bbox(&world).expect("the inside transforms");
+    let (x, y) = t.transform_point(2.35, 48.85).expect("Paris");
+    assert!(p.contains_point(x, y), "{p}");
+    // Far beyond any CRS's domain: nothing transforms, and the error says the box is outside.
+    let mercator = Transformer::new(&parse("EPSG:3857"), &parse("EPSG:2154")).expect("t");
+    let absurd = Bbox::new(-1e300, -1e300, 1e300, 1e300).expect("bbox");
+    assert!(matches!(
+        mercator.transform_bbox(&absurd),
+        Err(CrsError::OutsideValidArea { .. }) | Ok(_)
+    ));
+}
+
+#[test]
 fn transformers_and_crss_are_shareable_between_threads() {
     fn shareable<T: Send + Sync + Clone>() {}
     fn shareable_ref<T: Send + Sync>() {}

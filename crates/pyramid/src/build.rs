@@ -507,7 +507,8 @@ fn source_pixels(
 pub(crate) fn floor(x: f64) -> i64 {
     let t = x as i64;
     if (t as f64) > x {
-        t - 1
+        // Saturating: below i64::MIN, `t` is already i64::MIN.
+        t.saturating_sub(1)
     } else {
         t
     }

@@ -459,7 +459,10 @@ pub struct Window {
 impl Window {
     /// The samples of source pixel (col, row), `None` outside the window or without value.
     pub fn pixel(&self, col: i64, row: i64) -> Option<&[f32]> {
-        let (c, r) = (col - self.col0, row - self.row0);
+        // Checked: sample positions far outside any matrix saturate at i64's ends.
+        let (Some(c), Some(r)) = (col.checked_sub(self.col0), row.checked_sub(self.row0)) else {
+            return None;
+        };
         if c < 0 || r < 0 || c >= i64::from(self.width) || r >= i64::from(self.height) {
             return None;
         }

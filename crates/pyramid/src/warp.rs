@@ -390,10 +390,10 @@ fn window_bounds(
     let r = interpolation.radius();
     let (mut c0, mut r0, mut c1, mut r1) = (i64::MAX, i64::MAX, i64::MIN, i64::MIN);
     for (u, v) in pixels.iter().flatten() {
-        c0 = c0.min(floor(*u) - r);
-        r0 = r0.min(floor(*v) - r);
-        c1 = c1.max(floor(*u) + r);
-        r1 = r1.max(floor(*v) + r);
+        c0 = c0.min(floor(*u).saturating_sub(r));
+        r0 = r0.min(floor(*v).saturating_sub(r));
+        c1 = c1.max(floor(*u).saturating_add(r));
+        r1 = r1.max(floor(*v).saturating_add(r));
     }
     let (tw, th) = (
         i64::from(matrix.tile_width()),
@@ -514,6 +514,43 @@ mod tests {
         let value = p.value_at(&request, 0, 0).unwrap().unwrap();
         assert_eq!(value.values, vec![3_002_045.0]);
         assert_eq!(value.level, "3");
+    }
+
+    /// Coordinates far beyond any matrix (a client's BBOX of ±1e300) read nothing and never
+    /// overflow the pixel arithmetic.
+    #[test]
+    fn absurd_boxes_read_nothing_without_overflow() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = pyramid(dir.path());
+        let crs84 = Crs::crs84();
+        let mercator = Crs::parse("EPSG:3857").unwrap();
+        for (crs, b) in [
+            (&crs84, [-1e300, -1e300, 1e300, 1e300]),
+            (&crs84, [1e15, 1e15, 1e300, 1e300]),
+            (&mercator, [-1e20, -1e300, -180.0, 1e15]),
+            (&mercator, [3.4e38, -1e20, 1e300, 0.0]),
+        ] {
+            let bbox = Bbox::new(b[0], b[1], b[2], b[3]).unwrap();
+            for interpolation in [
+                Interpolation::Nearest,
+                Interpolation::Bilinear,
+                Interpolation::Bicubic,
+            ] {
+                let request = WarpRequest {
+                    crs,
+                    bbox: &bbox,
+                    width: 16,
+                    height: 16,
+                    interpolation,
+                    levels: 0..=3,
+                };
+                p.warp(&request).unwrap();
+                p.value_at(&request, 3, 3).unwrap();
+            }
+        }
+        assert_eq!(super::floor(-1e300), i64::MIN);
+        assert_eq!(super::floor(1e300), i64::MAX);
+        assert_eq!(super::floor(-2.5), -3);
     }
 
     #[test]

@@ -12,12 +12,16 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, RawPathParams, Request, State};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use axum::extract::{FromRequestParts, MatchedPath, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
-use axum::middleware::{from_fn_with_state, FromFnLayer, Next};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq as _;
+use tower::Layer;
 
 use crate::error::JsonError;
 use crate::layers::{may_see, Access, Layers, Service, Snapshot};
@@ -47,85 +51,223 @@ pub struct Guard {
 }
 
 /// The gate of a service's routes (`route_layer`).
-pub fn gate(state: &AppState, service: Service) -> GateLayer {
-    let guard = Guard {
+pub fn gate(state: &AppState, service: Service) -> Guard {
+    Guard {
         state: state.clone(),
         service,
-    };
-    from_fn_with_state(guard, check as fn(_, _, _) -> _)
+    }
 }
 
-/// The future of [`gate`]'s middleware.
-pub type GateFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
+impl<S> Layer<S> for Guard {
+    type Service = Gated<S>;
 
-/// The layer [`gate`] makes.
-pub type GateLayer =
-    FromFnLayer<fn(State<Guard>, Request, Next) -> GateFuture, Guard, (State<Guard>, Request)>;
-
-fn check(State(guard): State<Guard>, request: Request, next: Next) -> GateFuture {
-    Box::pin(admit(guard, request, next))
+    fn layer(&self, inner: S) -> Gated<S> {
+        Gated {
+            inner,
+            guard: self.clone(),
+        }
+    }
 }
 
-async fn admit(guard: Guard, request: Request, next: Next) -> Response {
+/// A route's service behind the gate. A plain tower service, decided synchronously: the
+/// gate costs no allocation on the path of a tile.
+#[derive(Debug, Clone)]
+pub struct Gated<S> {
+    inner: S,
+    guard: Guard,
+}
+
+impl<S> tower::Service<Request> for Gated<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = GateFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        match admit(&self.guard, &mut request) {
+            Ok(shield) => GateFuture::Admitted {
+                inner: self.inner.call(request),
+                shield,
+            },
+            Err(refusal) => GateFuture::Refused {
+                refusal: Some(refusal.into_response()),
+            },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Gated`]: the refusal, or the route's answer shielded from shared caches
+    /// as its layers require.
+    #[project = GateProjection]
+    pub enum GateFuture<F> {
+        /// Refused before the route ran.
+        Refused { refusal: Option<Response> },
+        /// Let through.
+        Admitted { #[pin] inner: F, shield: Shield },
+    }
+}
+
+impl<F, E> Future for GateFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            GateProjection::Refused { refusal } => Poll::Ready(Ok(refusal
+                .take()
+                .unwrap_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response()))),
+            GateProjection::Admitted { inner, shield } => {
+                let mut response = ready!(inner.poll(cx))?;
+                shield.apply(&mut response);
+                Poll::Ready(Ok(response))
+            }
+        }
+    }
+}
+
+/// What an answer's cache headers must say about the key it was answered for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shield {
+    /// Nothing restricted on this service: answers are the same for everyone.
+    Open,
+    /// Answers may differ by key: they vary on `X-Api-Key`.
+    Vary,
+    /// This answer shows what a key granted: `private`, and varies on `X-Api-Key`.
+    Private,
+}
+
+impl Shield {
+    /// Answers of a service with restricted layers depend on the key: they vary on
+    /// `X-Api-Key`, and those that show restricted content are `private`, so that no shared
+    /// cache (a proxy's `proxy_cache`, a CDN) hands them to a client without the key.
+    fn apply(self, response: &mut Response) {
+        if self == Shield::Open {
+            return;
+        }
+        let headers = response.headers_mut();
+        headers.append(header::VARY, HeaderValue::from_static("x-api-key"));
+        if self != Shield::Private {
+            return;
+        }
+        let directives = headers
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| "private".to_owned(), private_directives);
+        if let Ok(value) = HeaderValue::from_str(&directives) {
+            headers.insert(header::CACHE_CONTROL, value);
+        }
+    }
+}
+
+/// `Cache-Control` directives with `public` (and `s-maxage`, which is for shared caches)
+/// replaced by `private`.
+fn private_directives(value: &str) -> String {
+    let kept = value.split(',').map(str::trim).filter(|d| {
+        let name = d.split('=').next().unwrap_or("").trim();
+        !d.is_empty()
+            && !name.eq_ignore_ascii_case("public")
+            && !name.eq_ignore_ascii_case("private")
+            && !name.eq_ignore_ascii_case("s-maxage")
+    });
+    std::iter::once("private")
+        .chain(kept)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Lets a request through with its [`View`], or answers its refusal.
+fn admit(guard: &Guard, request: &mut Request) -> Result<Shield, Refusal> {
     let service = guard.service;
-    let snapshot = guard.state.layers.load_full();
+    let snapshot = guard.state.layers.load();
     // The common case: nothing restricted on this service, nothing to check.
     if !snapshot.has_restricted(service) {
         let all = Arc::clone(snapshot.all(service));
-        let mut request = request;
         request.extensions_mut().insert(View(all));
-        return next.run(request).await;
+        return Ok(Shield::Open);
     }
-    let presented = presented_key(&request);
+    let presented = presented_key(request);
     let granted: Option<&[String]> =
         match &presented {
             None => None,
             Some(value) => match grant_of(&snapshot, value) {
                 Some(offerings) => Some(offerings),
-                None => return refusal(
+                None => return Err(refusal(
                     StatusCode::UNAUTHORIZED,
                     "invalid_key",
                     "the API key is not valid (revoked or mistyped): ask the publisher for a key",
-                ),
+                )),
             },
         };
     let all = snapshot.all(service);
-    let (request, layer) = path_layer(request).await;
-    let mut request = request;
-    for name in named_layers(&request, layer) {
+    let names = named_layers(request);
+    // An answer about no layer in particular (capabilities) lists what the key grants.
+    let mut shield = if names.is_empty() && granted.is_some() {
+        Shield::Private
+    } else {
+        Shield::Vary
+    };
+    for name in names {
         let Some(layer) = all.get(&name) else {
             continue;
         };
         if matches!(layer.access, Access::Open) {
             continue;
         }
+        shield = Shield::Private;
         match granted {
             None => {
-                return refusal(
+                return Err(refusal(
                     StatusCode::UNAUTHORIZED,
                     "key_required",
                     &format!(
                         "layer '{name}' is restricted: send an API key granted it, as the apikey parameter or the X-Api-Key header"
                     ),
-                )
+                ))
             }
             Some(offerings) if !may_see(layer, offerings) => {
-                return refusal(
+                return Err(refusal(
                     StatusCode::FORBIDDEN,
                     "not_granted",
                     &format!("this API key does not grant layer '{name}': ask the publisher for access"),
-                )
+                ))
             }
             Some(_) => {}
         }
     }
     let view = snapshot.view(service, granted);
     request.extensions_mut().insert(View(view));
-    next.run(request).await
+    Ok(shield)
 }
 
-fn refusal(status: StatusCode, error: &'static str, message: &str) -> Response {
-    JsonError::client(status, error, message).into_response()
+/// Why the gate refused a request.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    error: &'static str,
+    message: String,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        JsonError::client(self.status, self.error, self.message).into_response()
+    }
+}
+
+fn refusal(status: StatusCode, error: &'static str, message: &str) -> Refusal {
+    Refusal {
+        status,
+        error,
+        message: message.to_owned(),
+    }
 }
 
 /// The key a request carries.
@@ -159,7 +301,7 @@ pub fn grant_of<'a>(snapshot: &'a Snapshot, value: &str) -> Option<&'a [String]>
 
 /// The layer names a request designates: KVP LAYER(S) / QUERY_LAYERS, and the `{layer}` of a
 /// RESTful route.
-fn named_layers(request: &Request, path_layer: Option<String>) -> Vec<String> {
+fn named_layers(request: &Request) -> Vec<String> {
     let mut names = Vec::new();
     if let Some(query) = request.uri().query() {
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
@@ -177,21 +319,34 @@ fn named_layers(request: &Request, path_layer: Option<String>) -> Vec<String> {
             }
         }
     }
-    names.extend(path_layer);
+    names.extend(path_layer(request));
     names
 }
 
-/// The `{layer}` parameter of the matched route, percent-decoded.
-async fn path_layer(request: Request) -> (Request, Option<String>) {
-    let (mut parts, body) = request.into_parts();
-    let layer = RawPathParams::from_request_parts(&mut parts, &())
-        .await
-        .ok()
-        .and_then(|params| {
-            params
-                .iter()
-                .find(|(key, _)| *key == "layer")
-                .map(|(_, value)| value.to_owned())
-        });
-    (Request::from_parts(parts, body), layer)
+/// The `{layer}` segment of the matched route, percent-decoded as axum's `Path` decodes it.
+fn path_layer(request: &Request) -> Option<String> {
+    let route = request.extensions().get::<MatchedPath>()?.as_str();
+    let index = route.split('/').position(|segment| segment == "{layer}")?;
+    let segment = request.uri().path().split('/').nth(index)?;
+    let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+    Some(decoded.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::private_directives;
+
+    #[test]
+    fn shared_cache_directives_become_private() {
+        assert_eq!(
+            private_directives("public, max-age=86400"),
+            "private, max-age=86400"
+        );
+        assert_eq!(private_directives("no-cache"), "private, no-cache");
+        assert_eq!(
+            private_directives("Public,s-maxage=60, max-age=10"),
+            "private, max-age=10"
+        );
+        assert_eq!(private_directives("private"), "private");
+    }
 }

@@ -2,8 +2,10 @@
 //! where errors become HTTP answers.
 //!
 //! Middleware, outermost first: request id + structured log + metrics (so every answer is
-//! counted, refusals included), CORS, URL length limit (414), request timeout (408), body size
-//! limit (413). Header size (431) is enforced by hyper itself, in [`crate::listener`].
+//! counted, refusals included), URL length limit (414), request timeout (408), body size
+//! limit (413); CORS wraps each group of routes (the map services; the API with its own
+//! origins), so that preflights are answered on served paths only. Header size (431) is
+//! enforced by hyper itself, in [`crate::listener`].
 //!
 //! Each service lives in its own module under `services/` and hands its routes over with
 //! `routes()`; the access gate wraps the OGC services' routes with the service it guards, and
@@ -41,19 +43,28 @@ pub fn router(state: AppState) -> Result<Router, wms::StartError> {
     let metrics = Router::new()
         .route("/metrics", get(metrics_text))
         .route_layer(metrics::label("metrics"));
-    Ok(Router::new()
+    // CORS per group of routes (after each group's 405 fallback, so that it wraps it): a
+    // preflight is answered on served paths only, and the publication API gets its own
+    // origins (none by default).
+    let services = Router::new()
         .merge(preview::routes())
         .merge(health)
         .merge(metrics)
         .merge(wms::routes(&state)?)
         .merge(wmts::routes(&state))
         .merge(tms::routes(&state))
-        .merge(api::routes(&state))
-        .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(cors);
+    let mut api = api::routes(&state).method_not_allowed_fallback(method_not_allowed);
+    if !state.config.api.cors_allow_origin.trim().is_empty() {
+        api = api.layer(cors_layer(&state.config.api.cors_allow_origin));
+    }
+    Ok(Router::new()
+        .merge(services)
+        .merge(api)
+        .fallback(not_found)
         .layer(RequestBodyLimitLayer::new(body_limit))
         .layer(middleware::from_fn_with_state(state.clone(), limits))
-        .layer(cors)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state))
 }
@@ -101,9 +112,14 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
         .get::<Route>()
         .copied()
         .unwrap_or(Route::UNMATCHED);
-    response
-        .headers_mut()
-        .insert("x-request-id", HeaderValue::from(id));
+    let headers = response.headers_mut();
+    headers.insert("x-request-id", HeaderValue::from(id));
+    // No answer of this server is to be sniffed into another type (an SLD or a GML answered
+    // as XML must not run as HTML).
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     let bytes = response.body().size_hint().exact();
     state.metrics.observe(
         &RequestLabels {

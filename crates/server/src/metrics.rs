@@ -6,11 +6,14 @@
 //! the route the request matched (axum's `MatchedPath`) or its `REQUEST` parameter: nothing is
 //! guessed from URL prefixes.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::{from_fn_with_state, FromFnLayer, Next};
+use axum::extract::{MatchedPath, Request};
 use axum::response::Response;
+use tower::{Layer, Service};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -145,33 +148,85 @@ impl Route {
 
 /// The layer that labels the routes of a service (`route_layer`, so that it runs once a route
 /// matched, with its `MatchedPath`).
-pub fn label(service: &'static str) -> LabelLayer {
-    from_fn_with_state(service, stamp as fn(_, _, _) -> _)
+pub fn label(service: &'static str) -> Label {
+    Label { service }
 }
 
-/// The layer [`label`] makes.
-pub type LabelLayer = FromFnLayer<
-    fn(State<&'static str>, Request, Next) -> LabelFuture,
-    &'static str,
-    (State<&'static str>, Request),
->;
+/// The layer [`label`] makes: a plain tower layer whose future stamps the response, so that
+/// labelling costs no allocation beyond the response's extension (a tile is answered in a few
+/// microseconds; `from_fn` would box a service and a future per request).
+#[derive(Clone, Copy, Debug)]
+pub struct Label {
+    service: &'static str,
+}
 
-/// The future of [`label`]'s middleware.
-pub type LabelFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
+impl<S> Layer<S> for Label {
+    type Service = Labelled<S>;
 
-fn stamp(State(service): State<&'static str>, request: Request, next: Next) -> LabelFuture {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("", MatchedPath::as_str);
-    let operation = operation_of(route, request.uri().query());
-    Box::pin(async move {
-        let mut response = next.run(request).await;
-        response
-            .extensions_mut()
-            .insert(Route { service, operation });
-        response
-    })
+    fn layer(&self, inner: S) -> Labelled<S> {
+        Labelled {
+            inner,
+            service: self.service,
+        }
+    }
+}
+
+/// A route's service with its metrics label.
+#[derive(Clone, Debug)]
+pub struct Labelled<S> {
+    inner: S,
+    service: &'static str,
+}
+
+impl<S> Service<Request> for Labelled<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Stamped<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = request
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("", MatchedPath::as_str);
+        let operation = operation_of(route, request.uri().query());
+        Stamped {
+            inner: self.inner.call(request),
+            route: Route {
+                service: self.service,
+                operation,
+            },
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Labelled`]: the route's answer, with its [`Route`] stamped on.
+    pub struct Stamped<F> {
+        #[pin]
+        inner: F,
+        route: Route,
+    }
+}
+
+impl<F, E> Future for Stamped<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut response = ready!(this.inner.poll(cx))?;
+        response.extensions_mut().insert(*this.route);
+        Poll::Ready(Ok(response))
+    }
 }
 
 const OPERATIONS: &[&str] = &[

@@ -153,3 +153,145 @@ async fn metrics_are_labelled_by_the_route_that_answered() {
         );
     }
 }
+
+fn preflight(uri: &str) -> Request<Body> {
+    Request::builder()
+        .method(Method::OPTIONS)
+        .uri(uri)
+        .header(header::ORIGIN, "http://elsewhere.example")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// The map services are callable from any page; the publication API from none by default; a
+/// preflight on a path nothing serves is a 404; no answer may be sniffed into another type;
+/// the preview page says where its content may come from and who may frame it.
+#[tokio::test]
+async fn cors_is_per_service_and_answers_carry_hardening_headers() {
+    let (_dir, app) = app();
+    let allowed = |response: &axum::response::Response| {
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let wms = app.clone().oneshot(preflight("/wms")).await.unwrap();
+    assert_eq!(wms.status(), StatusCode::OK);
+    assert_eq!(allowed(&wms).as_deref(), Some("*"));
+    let api = app
+        .clone()
+        .oneshot(preflight("/api/datastores/default/uploads"))
+        .await
+        .unwrap();
+    assert_eq!(allowed(&api), None, "{:?}", api.headers());
+    let nowhere = app
+        .clone()
+        .oneshot(preflight("/no/such/path"))
+        .await
+        .unwrap();
+    assert_eq!(nowhere.status(), StatusCode::NOT_FOUND);
+
+    for uri in [
+        "/health",
+        "/nowhere",
+        "/wms?SERVICE=WMS&REQUEST=GetCapabilities",
+    ] {
+        let response = app
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            response
+                .headers()
+                .get(header::X_CONTENT_TYPE_OPTIONS)
+                .unwrap(),
+            "nosniff",
+            "{uri}"
+        );
+    }
+    let page = app
+        .clone()
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let csp = page
+        .headers()
+        .get(header::CONTENT_SECURITY_POLICY)
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'self'"),
+        "{csp}"
+    );
+    assert_eq!(
+        page.headers().get(header::X_FRAME_OPTIONS).unwrap(),
+        "SAMEORIGIN"
+    );
+}
+
+/// An API whose config names origins answers their preflights.
+#[tokio::test]
+async fn the_api_answers_the_origins_its_config_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[data]\ndir = \"{}\"\n[api]\ntoken = \"t\"\ncors_allow_origin = \"https://atelier.example\"\n",
+        dir.path().join("data").display()
+    );
+    let config = Config::parse(&text, "test.toml", dir.path()).unwrap();
+    let published = open_published(&config).unwrap();
+    let app = router(AppState::new(config, published)).unwrap();
+    let request = Request::builder()
+        .method(Method::OPTIONS)
+        .uri("/api/datastores/default/uploads")
+        .header(header::ORIGIN, "https://atelier.example")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .body(Body::empty())
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .unwrap(),
+        "https://atelier.example"
+    );
+}
+
+/// Boxes whose width overflows are the client's mistake (400 naming BBOX); boxes far beyond
+/// any CRS's domain are answered (an empty map), never a 500.
+#[tokio::test]
+async fn overflowing_and_absurd_bounding_boxes_are_never_server_errors() {
+    let (_dir, app) = app();
+    for crs in ["CRS:84", "EPSG:4326", "EPSG:3857", "EPSG:2154"] {
+        for request in ["GetMap", "GetFeatureInfo"] {
+            let uri = |bbox: &str| {
+                format!(
+                    "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST={request}&LAYERS=countries&STYLES=&CRS={crs}\
+                     &BBOX={bbox}&WIDTH=64&HEIGHT=64&FORMAT=image/png&QUERY_LAYERS=countries&I=10&J=10\
+                     &INFO_FORMAT=application/json"
+                )
+            };
+            let (status, _, body) = get(&app, &uri("-1e308,-1e308,1e308,1e308")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{crs} {request}: {body}");
+            assert!(
+                body.contains("InvalidParameterValue") && body.contains("BBOX"),
+                "{body}"
+            );
+            for bbox in [
+                "-1e300,-1e300,1e300,1e300",
+                "1e15,1e15,1e300,1e300",
+                "-1e20,-1e300,-180,1e15",
+                "-180,-90,180,90",
+            ] {
+                let (status, _, body) = get(&app, &uri(bbox)).await;
+                assert!(
+                    !status.is_server_error(),
+                    "{crs} {request} {bbox}: {status} {body}"
+                );
+            }
+        }
+    }
+}

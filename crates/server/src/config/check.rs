@@ -97,7 +97,12 @@ const SERVER_KEYS: &[&str] = &[
 ];
 const LOG_KEYS: &[&str] = &["level", "format"];
 const DATA_KEYS: &[&str] = &["dir"];
-const API_KEYS: &[&str] = &["token", "job_workers", "max_upload_bytes"];
+const API_KEYS: &[&str] = &[
+    "token",
+    "job_workers",
+    "max_upload_bytes",
+    "cors_allow_origin",
+];
 const LAYER_COMMON_KEYS: &[&str] = &[
     "name",
     "title",
@@ -182,6 +187,9 @@ impl Walker<'_> {
             }
             if let Some(n) = self.integer(table, "max_upload_bytes", "api", 1, i64::MAX) {
                 config.api.max_upload_bytes = n as u64;
+            }
+            if let Some(origin) = self.string(table, "cors_allow_origin", "api") {
+                config.api.cors_allow_origin = origin;
             }
         }
         if let Some(table) = self.table(&root, "tiles", "") {

@@ -97,6 +97,8 @@ pub struct ApiConfig {
     pub job_workers: usize,
     /// Most bytes one upload may hold.
     pub max_upload_bytes: u64,
+    /// Origins whose web pages may call the API (`Access-Control-Allow-Origin`); empty: none.
+    pub cors_allow_origin: String,
 }
 
 impl Default for ApiConfig {
@@ -105,6 +107,7 @@ impl Default for ApiConfig {
             token: None,
             job_workers: 1,
             max_upload_bytes: 4 * 1024 * 1024 * 1024,
+            cors_allow_origin: String::new(),
         }
     }
 }

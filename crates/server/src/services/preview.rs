@@ -50,18 +50,45 @@ async fn page(State(state): State<AppState>, Query(query): Query<PageQuery>) -> 
     let wms = snapshot.view(Service::Wms, granted);
     let tiles = snapshot.view(Service::Tiles, granted);
     let html = render(&wms, &tiles, key.as_deref().filter(|_| granted.is_some()));
+    // With a key, the page lists what the key grants and carries the key: no shared cache.
+    let cache_control = if key.is_some() {
+        "private, no-cache"
+    } else {
+        "no-cache"
+    };
     (
         [
             (
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/html; charset=utf-8"),
             ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static(cache_control),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            ),
+            (
+                header::X_FRAME_OPTIONS,
+                HeaderValue::from_static("SAMEORIGIN"),
+            ),
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("same-origin"),
+            ),
         ],
         html,
     )
         .into_response()
 }
+
+/// The page loads its script, style and images from this server only (the inline `<style>`
+/// block is the page's own); it may be framed by pages of this server only.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; img-src 'self' data: blob:; \
+    style-src 'self' 'unsafe-inline'; worker-src 'self' blob:; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors 'self'";
 
 /// `GET /preview/preview.js` and `/preview/ol.css`.
 async fn asset(

@@ -355,6 +355,14 @@ fn parse_bbox(kvp: &Kvp, version: Version, crs: &Crs) -> Result<Bbox, WmsError> 
             format!("BBOX={text} holds a value that is not a finite number"),
         ));
     }
+    if !(c - a).is_finite() || !(d - b).is_finite() {
+        return Err(WmsError::invalid(
+            "BBOX",
+            format!(
+                "BBOX={text} is wider than numbers can hold: give the area in the CRS's own units"
+            ),
+        ));
+    }
     if a >= c || b >= d {
         return Err(WmsError::invalid(
             "BBOX",
