@@ -184,12 +184,12 @@ pub fn run(command: &PublishCommand) -> ExitCode {
         PublishCommand::Vector(args) => &args.catalog,
         PublishCommand::Raster(args) => &args.catalog,
     };
-    let config = match crate::setup::load_config(
+    let (config, _logging) = match crate::setup::load_config(
         catalog_args.config.as_deref(),
         None,
         catalog_args.data.clone(),
     ) {
-        Ok(config) => config,
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     let catalog = match open_catalog(&config) {

@@ -26,7 +26,7 @@ pub(crate) struct ServeArgs {
 /// Runs `tuilerie serve`.
 pub(crate) fn serve(args: ServeArgs) -> ExitCode {
     match load_config(args.config.as_deref(), args.listen, args.data) {
-        Ok(config) => run_server(config),
+        Ok((config, _logging)) => run_server(config),
         Err(code) => code,
     }
 }
@@ -77,8 +77,8 @@ fn run_server(config: Config) -> ExitCode {
 /// Runs `tuilerie demo`: publishes the bundled sample data when nothing is published yet,
 /// then serves.
 pub(crate) fn demo(args: ServeArgs) -> ExitCode {
-    let config = match load_config(args.config.as_deref(), args.listen, args.data) {
-        Ok(config) => config,
+    let (config, _logging) = match load_config(args.config.as_deref(), args.listen, args.data) {
+        Ok(loaded) => loaded,
         Err(code) => return code,
     };
     match crate::publish::demo(&config) {

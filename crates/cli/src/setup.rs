@@ -7,13 +7,20 @@ use std::process::ExitCode;
 use server::{error_chain, Config, ConfigError, LogFormat, Overrides};
 use tracing_subscriber::EnvFilter;
 
+/// Keeps the log writer's thread: log lines still queued are written when this is dropped,
+/// so a command holds it until it returns.
+#[must_use = "dropping it stops logging"]
+pub(crate) struct Logging {
+    _writer: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
 /// The configuration of a command: the file (or the embedded defaults), then environment
 /// overrides, then flags; logging is started.
 pub(crate) fn load_config(
     file: Option<&Path>,
     listen: Option<String>,
     data: Option<PathBuf>,
-) -> Result<Config, ExitCode> {
+) -> Result<(Config, Logging), ExitCode> {
     let mut config = match file {
         Some(path) => match Config::load(path) {
             Ok(config) => config,
@@ -29,8 +36,8 @@ pub(crate) fn load_config(
     if let Err(error) = config.apply(&Overrides::from_env().then(flags)) {
         return Err(report_config_error(&error));
     }
-    init_logging(&config);
-    Ok(config)
+    let logging = init_logging(&config);
+    Ok((config, logging))
 }
 
 pub(crate) fn report_config_error(error: &ConfigError) -> ExitCode {
@@ -52,7 +59,10 @@ pub(crate) fn report_config_error(error: &ConfigError) -> ExitCode {
     ExitCode::FAILURE
 }
 
-fn init_logging(config: &Config) {
+/// Log lines are formatted on the thread that logs them and written by a thread of their own
+/// (tracing-appender), in batches: a request's log line costs no write system call on the
+/// thread that answers it. The queue blocks rather than drops lines when full.
+fn init_logging(config: &Config) -> Logging {
     // TUILERIE_LOG (already in config.log.level) wins; else RUST_LOG; else the file's level.
     let filter = if std::env::var_os("TUILERIE_LOG").is_none() {
         EnvFilter::try_from_default_env().ok()
@@ -61,9 +71,16 @@ fn init_logging(config: &Config) {
     }
     .or_else(|| EnvFilter::try_new(&config.log.level).ok())
     .unwrap_or_else(|| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("log-writer")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let result = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
@@ -71,5 +88,9 @@ fn init_logging(config: &Config) {
     };
     if let Err(error) = result {
         eprintln!("warning: logging not initialised: {error}");
+        return Logging { _writer: None };
+    }
+    Logging {
+        _writer: Some(guard),
     }
 }
