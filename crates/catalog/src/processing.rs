@@ -199,7 +199,8 @@ impl Catalog {
         }
         let kind = if processing.id == PYRAMID_PROCESSING {
             // Refused now rather than at launch: the parameters name what is wrong.
-            self.pyramid_parameters(&new.parameters)?;
+            let input = self.input_sample_type(&uploads)?;
+            self.pyramid_parameters(&new.parameters, input)?;
             StoredDataType::PyramidRaster
         } else {
             if let Some(name) = new.parameters.keys().next() {
@@ -358,9 +359,43 @@ impl Catalog {
         Ok(())
     }
 
+    /// The sample type of the rasters of `uploads`: `Float32` when any holds more than 8-bit
+    /// samples (the pyramid must keep their values), else `Uint8`.
+    fn input_sample_type(&self, uploads: &[Upload]) -> Result<pyramid::SampleType, CatalogError> {
+        let mut sample_type = pyramid::SampleType::Uint8;
+        for upload in uploads {
+            let declared = crs::Crs::parse(&upload.srs).ok();
+            let scratch = self.upload_dir(&upload.id).join(".gdal-sample-type");
+            for file in self
+                .upload_files(upload)
+                .iter()
+                .filter(|f| is_raster_file(f))
+            {
+                let opened = pyramid::GeoTiff::open_any(file, declared.as_ref(), &scratch);
+                let _ = std::fs::remove_dir_all(&scratch);
+                let tiff = opened.map_err(|e| {
+                    CatalogError::Invalid(format!(
+                        "upload '{}': {}",
+                        upload.id,
+                        error_chain(&e)
+                            .replace(&format!("{}/", self.upload_dir(&upload.id).display()), "")
+                    ))
+                })?;
+                if tiff.sample_type() == pyramid::SampleType::Float32 {
+                    sample_type = pyramid::SampleType::Float32;
+                }
+            }
+        }
+        Ok(sample_type)
+    }
+
+    /// The parameters of a pyramid generation, for inputs of `input` samples: the format
+    /// follows the input (a compression of float inputs gives a FLOAT32 format), and a format
+    /// that would lose the inputs' values is refused, naming those that keep them.
     fn pyramid_parameters(
         &self,
         parameters: &Map<String, Json>,
+        input: pyramid::SampleType,
     ) -> Result<PyramidParameters, CatalogError> {
         let invalid = |m: String| CatalogError::Invalid(m);
         let text = |names: &[&str]| -> Option<String> {
@@ -426,17 +461,43 @@ impl Catalog {
             )));
         }
         let format = match (text(&["format"]), text(&["compression"])) {
-            (Some(format), _) => format
-                .parse::<pyramid::TileFormat>()
-                .map_err(|e| invalid(format!("format: {e}")))?,
+            (Some(format), _) => {
+                let format = format
+                    .parse::<pyramid::TileFormat>()
+                    .map_err(|e| invalid(format!("format: {e}")))?;
+                if input == pyramid::SampleType::Float32
+                    && format.sample_type() != pyramid::SampleType::Float32
+                {
+                    return Err(invalid(format!(
+                        "format {} holds 8-bit samples but the input rasters hold wider values \
+                         (elevations, 16-bit or float samples), which it would truncate: use {}",
+                        format.name(),
+                        float_formats()
+                    )));
+                }
+                format
+            }
             (None, compression) => {
-                let name = match compression.as_deref().map(str::to_ascii_lowercase).as_deref() {
-                    None | Some("jpg" | "jpeg") => "TIFF_JPG_UINT8",
-                    Some("jpg90") => "TIFF_JPG90_UINT8",
-                    Some("png") => "TIFF_PNG_UINT8",
-                    Some("zip" | "deflate") => "TIFF_ZIP_UINT8",
-                    Some("raw" | "none") => "TIFF_RAW_UINT8",
-                    Some(other) => {
+                let compression = compression.as_deref().map(str::to_ascii_lowercase);
+                let float = input == pyramid::SampleType::Float32;
+                let name = match (compression.as_deref(), float) {
+                    (None | Some("jpg" | "jpeg"), false) => "TIFF_JPG_UINT8",
+                    (Some("jpg90"), false) => "TIFF_JPG90_UINT8",
+                    (Some("png"), false) => "TIFF_PNG_UINT8",
+                    (Some("zip" | "deflate"), false) => "TIFF_ZIP_UINT8",
+                    (Some("raw" | "none"), false) => "TIFF_RAW_UINT8",
+                    // Float inputs keep their values: lossless compressions only.
+                    (None | Some("zip" | "deflate"), true) => "TIFF_ZIP_FLOAT32",
+                    (Some("raw" | "none"), true) => "TIFF_RAW_FLOAT32",
+                    (Some(lossy @ ("jpg" | "jpeg" | "jpg90" | "png")), true) => {
+                        return Err(invalid(format!(
+                            "compression '{lossy}' holds 8-bit images but the input rasters hold \
+                             wider values (elevations, 16-bit or float samples), which it would \
+                             truncate: use compression zip or raw (format {})",
+                            float_formats()
+                        )))
+                    }
+                    (Some(other), _) => {
                         return Err(invalid(format!(
                             "compression '{other}' is unknown: use jpg, jpg90, png, zip or raw (or give format, e.g. TIFF_ZIP_FLOAT32)"
                         )))
@@ -708,9 +769,6 @@ impl Catalog {
         execution: &Execution,
         stored_id: &str,
     ) -> Result<Outcome, String> {
-        let params = self
-            .pyramid_parameters(&execution.parameters)
-            .map_err(|e| e.to_string())?;
         let uploads = self.execution_uploads(datastore, execution)?;
         let out = self.stored_dir(stored_id);
         // Inputs only GDAL reads are copied here for the build (feature `gdal`).
@@ -725,6 +783,17 @@ impl Catalog {
                 );
             }
         }
+        let input = if inputs
+            .iter()
+            .any(|tiff| tiff.sample_type() == pyramid::SampleType::Float32)
+        {
+            pyramid::SampleType::Float32
+        } else {
+            pyramid::SampleType::Uint8
+        };
+        let params = self
+            .pyramid_parameters(&execution.parameters, input)
+            .map_err(|e| e.to_string())?;
         let options = pyramid::BuildOptions {
             tms: params.tms.clone(),
             bottom: params.bottom.clone(),
@@ -817,6 +886,16 @@ fn extent_polygon([x0, y0, x1, y1]: [f64; 4]) -> Json {
     })
 }
 
+/// The ROK4 formats that keep float values, for messages.
+fn float_formats() -> String {
+    pyramid::TileFormat::all()
+        .iter()
+        .filter(|f| f.sample_type() == pyramid::SampleType::Float32)
+        .map(|f| f.name())
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -826,8 +905,8 @@ mod tests {
 
     use super::*;
     use crate::testing::{
-        catalog, checked_upload, communes_upload, conflict, invalid, new_execution, not_found,
-        open_upload, process, push, rgb_upload, DS,
+        catalog, checked_upload, communes_upload, conflict, fixture, invalid, new_execution,
+        not_found, open_upload, process, push, rgb_upload, DS,
     };
 
     #[test]
@@ -978,6 +1057,95 @@ mod tests {
                 && logs.contains("slabs"),
             "{logs}"
         );
+    }
+
+    /// An elevation model (float32 samples) keeps its values: a compression gives a FLOAT32
+    /// format, a format or compression that would truncate them is refused naming those that
+    /// keep them, and the pyramid's values are the source's at 20 points.
+    #[test]
+    #[allow(clippy::float_cmp)] // exact: the pyramid keeps the source's samples
+    fn a_float_raster_makes_a_float_pyramid_that_keeps_its_values() {
+        let catalog = catalog();
+        let dem = checked_upload(
+            &catalog,
+            UploadType::Raster,
+            "EPSG:2154",
+            "rasters/dem_2154.tif",
+        );
+        assert_eq!(dem.status, UploadStatus::Closed);
+        let levels = json!({"tms": "LAMB93", "bottom_level": "13", "top_level": "11",
+            "interpolation": "nearest"});
+        let with = |extra: Json| {
+            let mut parameters = levels.clone();
+            parameters
+                .as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            parameters
+        };
+        for refused in [
+            json!({"compression": "jpg"}),
+            json!({"compression": "png"}),
+            json!({"format": "TIFF_PNG_UINT8"}),
+        ] {
+            let message = invalid(catalog.create_execution(
+                DS,
+                new_execution(PYRAMID_PROCESSING, &dem.id, with(refused)),
+            ));
+            assert!(
+                message.contains("truncate") && message.contains("TIFF_ZIP_FLOAT32"),
+                "{message}"
+            );
+        }
+        let (execution, stored) = process(
+            &catalog,
+            PYRAMID_PROCESSING,
+            &dem.id,
+            with(json!({"compression": "zip"})),
+        );
+        assert_eq!(
+            catalog.execution(DS, &execution).unwrap().status,
+            ExecutionStatus::Success
+        );
+        assert_eq!(stored.type_infos["format"], "TIFF_ZIP_FLOAT32");
+        // No compression given: lossless float too.
+        let (_, default) = process(&catalog, PYRAMID_PROCESSING, &dem.id, levels.clone());
+        assert_eq!(default.type_infos["format"], "TIFF_ZIP_FLOAT32");
+
+        let source = pyramid::GeoTiff::open(&fixture("rasters/dem_2154.tif"), None).unwrap();
+        let built = pyramid::Pyramid::open(
+            &catalog
+                .stored_dir(&stored.id)
+                .join(format!("{}.json", pyramid::PYRAMID_NAME)),
+            &catalog.options().tile_matrix_sets,
+            pyramid::CacheLimits::default(),
+        )
+        .unwrap();
+        let lamb93 = crs::Crs::parse("EPSG:2154").unwrap();
+        let mut compared = 0;
+        for k in 0..20_i64 {
+            // Source pixel centres spread over the raster, outside the no-data corner.
+            let (col, row) = (25 + (k * 37) % 170, 25 + (k * 53) % 130);
+            let expected = source.window(col, row, 1, 1).unwrap().data[0];
+            let (x, y) = (
+                640_000.0 + (col as f64 + 0.5) * 100.0,
+                6_876_000.0 - (row as f64 + 0.5) * 100.0,
+            );
+            let bbox = crs::Bbox::new(x - 6.0, y - 6.0, x + 6.0, y + 6.0).unwrap();
+            let request = pyramid::WarpRequest {
+                crs: &lamb93,
+                bbox: &bbox,
+                width: 1,
+                height: 1,
+                interpolation: pyramid::Interpolation::Nearest,
+                levels: 0..=u32::MAX,
+            };
+            let value = built.value_at(&request, 0, 0).unwrap().unwrap();
+            assert_eq!(value.values[0] as f32, expected, "pixel {col},{row}");
+            assert!(expected.fract() != 0.0 || expected.abs() > 255.0 || expected < 0.0);
+            compared += 1;
+        }
+        assert_eq!(compared, 20);
     }
 
     #[test]

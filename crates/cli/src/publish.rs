@@ -153,9 +153,10 @@ pub struct RasterArgs {
     pub levels: String,
     #[command(flatten)]
     pub layer: LayerArgs,
-    /// Tile compression: jpg, jpg90, png, zip or raw.
-    #[arg(long, default_value = "jpg")]
-    pub compression: String,
+    /// Tile compression: jpg, jpg90, png, zip or raw. Default: jpg for 8-bit images, zip for
+    /// wider samples (elevations, 16-bit scans), whose values jpg and png would truncate.
+    #[arg(long)]
+    pub compression: Option<String>,
     /// ROK4 format instead of --compression (e.g. TIFF_ZIP_FLOAT32 for elevations).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
@@ -516,7 +517,9 @@ fn publish_raster(catalog: &Catalog, args: &RasterArgs) -> Outcome<Vec<String>> 
     parameters.insert("tms".to_owned(), json!(args.tms));
     parameters.insert("top_level".to_owned(), json!(top));
     parameters.insert("bottom_level".to_owned(), json!(bottom));
-    parameters.insert("compression".to_owned(), json!(args.compression));
+    if let Some(compression) = &args.compression {
+        parameters.insert("compression".to_owned(), json!(compression));
+    }
     parameters.insert("interpolation".to_owned(), json!(args.interpolation));
     if let Some(format) = &args.format {
         parameters.insert("format".to_owned(), json!(format));
@@ -699,7 +702,7 @@ fn publish_demo(catalog: &Catalog) -> Outcome<()> {
                     tms: tms.to_owned(),
                     levels: levels.to_owned(),
                     layer,
-                    compression: compression.to_owned(),
+                    compression: Some(compression.to_owned()),
                     format: format.map(str::to_owned),
                     interpolation: interpolation.to_owned(),
                     nodata: None,

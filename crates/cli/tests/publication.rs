@@ -13,6 +13,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{agent, get, get_bytes, Server};
@@ -1088,4 +1089,79 @@ fn a_killed_server_resumes_its_integration_after_a_restart() {
         .exists());
     let (status, _, _) = get(&server.url("/health"));
     assert_eq!(status, 200);
+}
+
+/// An elevation model published with the defaults (no compression, no format) keeps its float
+/// values: the WMS GetFeatureInfo of the published layer answers what GDAL reads from the
+/// source at 20 points (before, the pyramid was silently 8-bit: every value cut to 0–255).
+#[test]
+#[allow(clippy::float_cmp)] // exact: the pyramid keeps the source's samples
+fn a_published_elevation_model_answers_the_values_gdal_reads_from_its_source() {
+    let data = tempfile::tempdir().unwrap();
+    let data_arg = data.path().to_str().unwrap().to_owned();
+    let server = Server::start(&["--data", &data_arg]);
+    let dem = fixture("rasters/dem_2154.tif");
+    let published = tuilerie(&[
+        "publish",
+        "raster",
+        dem.to_str().unwrap(),
+        "--tms",
+        "LAMB93",
+        "--levels",
+        "11-13",
+        "--interpolation",
+        "nearest",
+        "--layer-name",
+        "mnt",
+        "--wms",
+        "--data",
+        &data_arg,
+    ]);
+    assert!(
+        published.status.success(),
+        "{}",
+        String::from_utf8_lossy(&published.stderr)
+    );
+    let info = |x: f64, y: f64| {
+        format!(
+            "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetFeatureInfo&LAYERS=mnt&QUERY_LAYERS=mnt\
+             &STYLES=&CRS=EPSG:2154&BBOX={},{},{},{}&WIDTH=1&HEIGHT=1&I=0&J=0\
+             &INFO_FORMAT=application/json",
+            x - 6.0,
+            y - 6.0,
+            x + 6.0,
+            y + 6.0
+        )
+    };
+    wait_for_status(&server.url(&info(650_000.0, 6_868_000.0)), &[], 200);
+    let gdal = Command::new("gdallocationinfo").arg("--version").output();
+    let mut compared = 0;
+    for k in 0..20_u32 {
+        // Source pixel centres spread over the raster, outside its no-data corner.
+        let (col, row) = (25 + (k * 37) % 170, 25 + (k * 53) % 130);
+        let (x, y) = (
+            640_000.0 + (f64::from(col) + 0.5) * 100.0,
+            6_876_000.0 - (f64::from(row) + 0.5) * 100.0,
+        );
+        let (status, _, body) = get(&server.url(&info(x, y)));
+        assert_eq!(status, 200, "{body}");
+        let json: Value = serde_json::from_str(&body).unwrap();
+        let served = json["features"][0]["properties"]["band_1"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{body}"));
+        if gdal.is_err() {
+            eprintln!("gdallocationinfo missing: value {served} at {x},{y} not compared");
+            continue;
+        }
+        let output = Command::new("gdallocationinfo")
+            .args(["-valonly", "-geoloc", dem.to_str().unwrap()])
+            .args([x.to_string(), y.to_string()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        let expected: f32 = text.trim().parse().unwrap_or_else(|_| panic!("{text}"));
+        assert_eq!(served as f32, expected, "at {x},{y}");
+        compared += 1;
+    }
+    assert!(gdal.is_err() || compared == 20);
 }

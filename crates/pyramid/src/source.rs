@@ -14,7 +14,7 @@ use crs::{Bbox, Crs};
 use tiff::decoder::{Decoder, DecodingResult, Limits};
 use tiff::tags::Tag;
 
-use crate::PyramidError;
+use crate::{PyramidError, SampleType};
 
 type TiffDecoder = Decoder<BufReader<File>>;
 
@@ -66,6 +66,7 @@ pub struct GeoTiff {
     width: u32,
     height: u32,
     channels: u8,
+    sample_type: SampleType,
     crs: Crs,
     transform: GeoTransform,
     nodata: Option<f64>,
@@ -117,7 +118,18 @@ impl GeoTiff {
         let mut decoder = open_decoder(path)?;
         let fail = |what: &str, e: tiff::TiffError| source_error(path, format!("{what}: {e}"));
         let (width, height) = decoder.dimensions().map_err(|e| fail("dimensions", e))?;
-        let channels = match decoder.colortype().map_err(|e| fail("colour type", e))? {
+        let colour = decoder.colortype().map_err(|e| fail("colour type", e))?;
+        // 8-bit samples are images; anything wider (16-bit integers, floats) holds values that
+        // only a float pyramid keeps.
+        let sample_type = match colour {
+            tiff::ColorType::Gray(8)
+            | tiff::ColorType::GrayA(8)
+            | tiff::ColorType::RGB(8)
+            | tiff::ColorType::RGBA(8)
+            | tiff::ColorType::Multiband { bit_depth: 8, .. } => SampleType::Uint8,
+            _ => SampleType::Float32,
+        };
+        let channels = match colour {
             tiff::ColorType::Gray(_) => 1,
             tiff::ColorType::GrayA(_) => 2,
             tiff::ColorType::RGB(_) => 3,
@@ -167,6 +179,7 @@ impl GeoTiff {
             width,
             height,
             channels,
+            sample_type,
             crs,
             transform,
             nodata,
@@ -195,6 +208,11 @@ impl GeoTiff {
     /// Bands.
     pub fn channels(&self) -> u8 {
         self.channels
+    }
+    /// The samples' type: [`SampleType::Uint8`] for 8-bit images, [`SampleType::Float32`] for
+    /// anything wider (elevations, 16-bit scans), which an 8-bit pyramid would truncate.
+    pub fn sample_type(&self) -> SampleType {
+        self.sample_type
     }
     /// CRS.
     pub fn crs(&self) -> &Crs {
