@@ -32,6 +32,20 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (resource, seq)
      );
      CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 2: users of the API and the bearer tokens issued to them (hashed).
+    "CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        login TEXT NOT NULL UNIQUE,
+        datastores TEXT NOT NULL,
+        creation TEXT NOT NULL,
+        password_hash TEXT NOT NULL
+     );
+     CREATE TABLE tokens (
+        hash TEXT PRIMARY KEY,
+        login TEXT NOT NULL,
+        expires INTEGER NOT NULL
+     );
+     CREATE INDEX tokens_by_login ON tokens (login);",
 ];
 
 /// Resource kinds, as stored.

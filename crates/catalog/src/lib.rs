@@ -26,6 +26,7 @@ mod processing;
 #[cfg(test)]
 mod testing;
 mod uploads;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,6 +36,7 @@ pub use configs::{NewOffering, Publication, PublicationKind, PublishedRelation};
 pub use model::*;
 pub use processing::{NewExecution, INTEGRATION_PROCESSING, PYRAMID_PROCESSING};
 pub use uploads::NewUpload;
+pub use users::{IssuedToken, User};
 
 /// The datastore every catalog has.
 pub const DEFAULT_DATASTORE: &str = "default";
@@ -367,7 +369,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     ]
 }
 
-fn check_datastore(datastore: &str) -> Result<(), CatalogError> {
+pub(crate) fn check_datastore(datastore: &str) -> Result<(), CatalogError> {
     if datastore == DEFAULT_DATASTORE {
         Ok(())
     } else {

@@ -13,6 +13,7 @@ mod pyramid;
 mod serve;
 mod setup;
 mod style;
+mod user;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -52,6 +53,9 @@ enum Command {
     /// Publish the bundled sample data (a vector WMS layer, raster WMTS/TMS/WMS layers) on an
     /// empty data directory, then serve.
     Demo(ServeArgs),
+    /// Manage the users of the publication API (who log in at POST /api/auth/token).
+    #[command(subcommand)]
+    User(crate::user::UserCommand),
     /// Ask a running server's /health; exit 0 when it answers ok, 1 otherwise (for container
     /// health checks).
     Health(crate::health::HealthArgs),
@@ -81,5 +85,6 @@ fn main() -> ExitCode {
         Command::Publish(command) => publish::run(&command),
         Command::Demo(args) => serve::demo(args),
         Command::Health(args) => health::run(&args),
+        Command::User(command) => user::run(&command),
     }
 }

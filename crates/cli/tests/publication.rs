@@ -1165,3 +1165,111 @@ fn a_published_elevation_model_answers_the_values_gdal_reads_from_its_source() {
     }
     assert!(gdal.is_err() || compared == 20);
 }
+
+/// IGN's SDK logs in as Keycloak's clients do: a user made with `tuilerie user add` gets a
+/// bearer token at `POST /api/auth/token`, sees itself at `/api/users/me`, reaches its
+/// datastore and no other; wrong credentials are Keycloak's `invalid_grant`; a new password
+/// revokes the token.
+#[test]
+fn a_user_logs_in_for_a_token_that_reaches_only_its_datastores() {
+    let data = tempfile::tempdir().unwrap();
+    let data_arg = data.path().to_str().unwrap().to_owned();
+    let server = Server::start(&["--data", &data_arg]);
+    let user = |args: &[&str], stdin: &str| {
+        use std::io::Write as _;
+        let mut child = Command::new(common::BIN)
+            .arg("user")
+            .args(args)
+            .args(["--data", &data_arg])
+            .env("TUILERIE_LOG", "warn")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let added = user(
+        &["add", "producteur", "--password-stdin"],
+        "un mot de passe\n",
+    );
+    assert!(added.status.success(), "{added:?}");
+    let again = user(
+        &["add", "producteur", "--password-stdin"],
+        "un mot de passe\n",
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    let no_stdin = user(&["add", "autre"], "");
+    assert_eq!(no_stdin.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&no_stdin.stderr).contains("--password-stdin"));
+
+    let login = |form: &str| {
+        let request = ureq::http::Request::builder()
+            .method("POST")
+            .uri(server.url("/api/auth/token"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form.as_bytes().to_vec())
+            .unwrap();
+        let mut response = agent().run(request).unwrap();
+        let status = response.status().as_u16();
+        let body: Value =
+            serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+        (status, body)
+    };
+    let (status, body) = login("grant_type=password&username=producteur&password=faux+mot");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_grant")),
+        "{body}"
+    );
+    let (status, body) = login("username=producteur&password=un+mot+de+passe");
+    assert_eq!(status, 400, "{body}");
+    let (status, body) =
+        login("grant_type=password&client_id=guichet&username=producteur&password=un+mot+de+passe");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 3600);
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let (status, _) =
+        login("grant_type=client_credentials&client_id=producteur&client_secret=un+mot+de+passe");
+    assert_eq!(status, 200);
+
+    let api = Api {
+        server: &server,
+        token: token.clone(),
+    };
+    let (status, me) = api.send("GET", "/api/users/me", "application/json", Vec::new());
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["last_name"], "producteur");
+    assert_eq!(
+        me["communities_member"][0]["community"]["datastore"],
+        "default"
+    );
+    api.ok(api.get("/uploads"), 200);
+    let (status, body) = api.send(
+        "GET",
+        "/api/datastores/voisin/uploads",
+        "application/json",
+        Vec::new(),
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("not a member of datastore 'voisin'"));
+
+    let changed = user(
+        &["passwd", "producteur", "--password-stdin"],
+        "un autre mot de passe\n",
+    );
+    assert!(changed.status.success(), "{changed:?}");
+    let (status, _) = api.get("/uploads");
+    assert_eq!(status, 401);
+}

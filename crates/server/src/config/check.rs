@@ -102,6 +102,7 @@ const API_KEYS: &[&str] = &[
     "job_workers",
     "max_upload_bytes",
     "cors_allow_origin",
+    "token_lifetime_secs",
 ];
 const LAYER_COMMON_KEYS: &[&str] = &[
     "name",
@@ -190,6 +191,9 @@ impl Walker<'_> {
             }
             if let Some(origin) = self.string(table, "cors_allow_origin", "api") {
                 config.api.cors_allow_origin = origin;
+            }
+            if let Some(n) = self.integer(table, "token_lifetime_secs", "api", 60, 31_536_000) {
+                config.api.token_lifetime = std::time::Duration::from_secs(n as u64);
             }
         }
         if let Some(table) = self.table(&root, "tiles", "") {

@@ -99,6 +99,8 @@ pub struct ApiConfig {
     pub max_upload_bytes: u64,
     /// Origins whose web pages may call the API (`Access-Control-Allow-Origin`); empty: none.
     pub cors_allow_origin: String,
+    /// Lifetime of the bearer tokens `POST /api/auth/token` issues to users.
+    pub token_lifetime: std::time::Duration,
 }
 
 impl Default for ApiConfig {
@@ -108,6 +110,7 @@ impl Default for ApiConfig {
             job_workers: 1,
             max_upload_bytes: 4 * 1024 * 1024 * 1024,
             cors_allow_origin: String::new(),
+            token_lifetime: std::time::Duration::from_hours(1),
         }
     }
 }

@@ -69,6 +69,23 @@ pub const ROUTES: &[ApiRoute] = &[
         auth: false,
         ..route("GET", "/api/openapi.json", "This document", None, 200)
     },
+    ApiRoute {
+        auth: false,
+        ..route(
+            "POST",
+            "/api/auth/token",
+            "Log in (OAuth2, as Keycloak answers): grant_type=password with username and password, or client_credentials with client_id and client_secret, form-encoded; answers access_token, expires_in, token_type",
+            Some("form:token"),
+            200,
+        )
+    },
+    route(
+        "GET",
+        "/api/users/me",
+        "The caller: login, communities and the datastores they may use",
+        None,
+        200,
+    ),
     route(
         "GET",
         "/api/datastores/{datastore}",
@@ -423,6 +440,8 @@ fn handler(r: &ApiRoute) -> Option<MethodRouter<AppState>> {
     let suffix = r.path.strip_prefix(DS).unwrap_or(r.path);
     Some(match (r.method, suffix) {
         ("GET", "/api/openapi.json") => get(openapi),
+        ("POST", "/api/auth/token") => post(issue_token),
+        ("GET", "/api/users/me") => get(me),
         ("GET", "") => get(datastore),
         ("GET", "/processings") => get(processings),
         ("POST", "/uploads") => post(create_upload),
@@ -471,9 +490,19 @@ fn handler(r: &ApiRoute) -> Option<MethodRouter<AppState>> {
     })
 }
 
-/// Requires `Authorization: Bearer <api token>` (constant-time comparison).
+/// Who is calling the API: the admin token's holder, or a user with a token of
+/// `POST /api/auth/token`.
+#[derive(Debug, Clone)]
+enum Caller {
+    Admin,
+    User(catalog::User),
+}
+
+/// Requires `Authorization: Bearer <token>`: the admin token (constant-time comparison) or a
+/// user's unexpired token; a user reaches only the datastores they belong to (403 otherwise).
 async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if request.uri().path() == "/api/openapi.json" {
+    let path = request.uri().path();
+    if path == "/api/openapi.json" || path == "/api/auth/token" {
         return next.run(request).await;
     }
     let Some(token) = state.api_token.as_deref() else {
@@ -487,27 +516,169 @@ async fn authenticate(State(state): State<AppState>, request: Request, next: Nex
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
-        .map(str::trim);
-    let valid = presented.is_some_and(|p| {
+        .map(str::trim)
+        .map(str::to_owned);
+    let is_admin = presented.as_deref().is_some_and(|p| {
         p.len() == token.len() && bool::from(p.as_bytes().ct_eq(token.as_bytes()))
     });
-    if valid {
-        return next.run(request).await;
+    let caller = if is_admin {
+        Some(Caller::Admin)
+    } else if let Some(value) = presented.clone() {
+        match blocking(&state, move |catalog| catalog.token_user(&value)).await {
+            Ok(user) => user.map(Caller::User),
+            Err(error) => return error.into_response(),
+        }
+    } else {
+        None
+    };
+    let Some(caller) = caller else {
+        let mut response = JsonError::client(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            if presented.is_some() {
+                "the bearer token is neither this server's API token nor a valid user token (expired? log in again at POST /api/auth/token)"
+            } else {
+                "the publication API needs the header 'Authorization: Bearer <token>' (a user's token from POST /api/auth/token, or the admin token: api.token, TUILERIE_API_TOKEN, or the api-token file of the data directory)"
+            },
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        return response;
+    };
+    if let Caller::User(user) = &caller {
+        let datastore = request
+            .uri()
+            .path()
+            .strip_prefix("/api/datastores/")
+            .map(|rest| rest.split('/').next().unwrap_or(""));
+        if let Some(datastore) = datastore.filter(|d| !user.datastores.iter().any(|m| m == d)) {
+            return JsonError::client(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "user '{}' is not a member of datastore '{datastore}'; their datastores: {}",
+                    user.login,
+                    user.datastores.join(", ")
+                ),
+            )
+            .into_response();
+        }
     }
-    let mut response = JsonError::client(
-        StatusCode::UNAUTHORIZED,
-        "invalid_token",
-        if presented.is_some() {
-            "the bearer token is not this server's API token"
-        } else {
-            "the publication API needs the header 'Authorization: Bearer <token>' (api.token, TUILERIE_API_TOKEN, or the api-token file of the data directory)"
-        },
-    )
-    .into_response();
+    let mut request = request;
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+/// `POST /api/auth/token`: a bearer token for a user's credentials, in Keycloak's shape.
+async fn issue_token(State(state): State<AppState>, body: Bytes) -> Result<Response, JsonError> {
+    let fields: BTreeMap<String, String> = form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| {
+        fields
+            .get(name)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
+    };
+    let (login, password) = match field("grant_type") {
+        Some("password") => (field("username"), field("password")),
+        Some("client_credentials") => (field("client_id"), field("client_secret")),
+        Some(other) => {
+            return Err(JsonError::client(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                format!("grant_type '{other}' is not supported: use password (username, password) or client_credentials (client_id, client_secret)"),
+            ))
+        }
+        None => {
+            return Err(JsonError::client(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is missing: send grant_type=password&username=…&password=… as application/x-www-form-urlencoded",
+            ))
+        }
+    };
+    let (Some(login), Some(password)) = (login, password) else {
+        return Err(JsonError::client(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the credentials are missing: username and password (grant_type=password), or client_id and client_secret (client_credentials)",
+        ));
+    };
+    let (login, password) = (login.to_owned(), password.to_owned());
+    let lifetime = state.config.api.token_lifetime;
+    let issued = blocking(&state, move |c| c.issue_token(&login, &password, lifetime)).await?;
+    let Some(issued) = issued else {
+        return Err(JsonError::client(
+            StatusCode::UNAUTHORIZED,
+            "invalid_grant",
+            "Invalid user credentials",
+        ));
+    };
+    let mut response = ok(
+        StatusCode::OK,
+        &json!({
+            "access_token": issued.value,
+            "expires_in": issued.expires_in.as_secs(),
+            "refresh_expires_in": 0,
+            "token_type": "Bearer",
+            "not-before-policy": 0,
+            "scope": "",
+        }),
+    );
     response
         .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    response
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// `GET /api/users/me`: the caller as the Entrepôt describes its users — one community per
+/// datastore they belong to.
+async fn me(axum::Extension(caller): axum::Extension<Caller>) -> Response {
+    let (id, login, datastores, creation, administrator) = match caller {
+        Caller::Admin => (
+            "admin".to_owned(),
+            "admin".to_owned(),
+            vec![catalog::DEFAULT_DATASTORE.to_owned()],
+            None,
+            true,
+        ),
+        Caller::User(user) => (
+            user.id,
+            user.login,
+            user.datastores,
+            Some(user.creation),
+            false,
+        ),
+    };
+    let communities: Vec<JsonValue> = datastores
+        .iter()
+        .map(|datastore| {
+            json!({
+                "rights": ["COMMUNITY", "UPLOAD", "PROCESSING", "DATASTORE", "BROADCAST", "ANNEX", "SHEET"],
+                "community": {
+                    "_id": datastore,
+                    "name": datastore,
+                    "technical_name": datastore,
+                    "datastore": datastore,
+                    "public": false,
+                },
+            })
+        })
+        .collect();
+    ok(
+        StatusCode::OK,
+        &json!({
+            "_id": id,
+            "email": "",
+            "first_name": login,
+            "last_name": login,
+            "login": login,
+            "creation": creation,
+            "administrator": administrator,
+            "communities_member": communities,
+        }),
+    )
 }
 
 fn catalog_error(error: &CatalogError) -> JsonError {
@@ -1228,6 +1399,15 @@ pub fn openapi_document() -> JsonValue {
                     other => other,
                 };
                 operation["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema_ref(name, false)}}});
+            }
+            Some("form:token") => {
+                operation["requestBody"] = json!({"required": true, "content": {
+                    "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
+                        "grant_type": {"type": "string", "enum": ["password", "client_credentials"]},
+                        "username": {"type": "string"}, "password": {"type": "string"},
+                        "client_id": {"type": "string"}, "client_secret": {"type": "string"}
+                    }, "required": ["grant_type"]}}
+                }});
             }
             Some("file") => {
                 operation["requestBody"] = json!({"required": true, "content": {
