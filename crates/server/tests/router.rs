@@ -295,3 +295,95 @@ async fn overflowing_and_absurd_bounding_boxes_are_never_server_errors() {
         }
     }
 }
+
+/// Lists are filtered by the query's fields and paginated with a `Content-Range`, as IGN's SDK
+/// expects: before, `?name=x` answered every upload, and the SDK took another upload for the
+/// one it was creating.
+#[tokio::test]
+async fn lists_are_filtered_and_paginated_with_a_content_range() {
+    let (_dir, app) = app();
+    let authorised = |method: Method, uri: &str, body: Body| {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, "Bearer secret-token")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body)
+            .unwrap()
+    };
+    for (name, kind) in [
+        ("Ortho 2023", "RASTER"),
+        ("Ortho 2024", "RASTER"),
+        ("Communes", "VECTOR"),
+    ] {
+        let body = format!(
+            r#"{{"name": "{name}", "type": "{kind}", "srs": "EPSG:2154", "description": "d"}}"#
+        );
+        let request = authorised(
+            Method::POST,
+            "/api/datastores/default/uploads",
+            Body::from(body),
+        );
+        let (status, _, body) = send(&app, request).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let list = |query: &'static str| {
+        let app = app.clone();
+        async move {
+            let uri = format!("/api/datastores/default/uploads{query}");
+            let response = app
+                .oneshot(authorised(Method::GET, &uri, Body::empty()))
+                .await
+                .unwrap();
+            let status = response.status();
+            let range = response
+                .headers()
+                .get(header::CONTENT_RANGE)
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            (status, range, json)
+        }
+    };
+    let names = |json: &serde_json::Value| -> Vec<String> {
+        json.as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, range, all) = list("").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(range.as_deref(), Some("0-2/3"));
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    let (_, range, one) = list("?name=Ortho%202024").await;
+    assert_eq!(names(&one), ["Ortho 2024"]);
+    assert_eq!(range.as_deref(), Some("0-0/1"));
+    let (_, _, none) = list("?name=Ortho").await;
+    assert!(names(&none).is_empty());
+    let (_, _, orthos) = list("?name=ortho%25&type=RASTER").await;
+    assert_eq!(orthos.as_array().unwrap().len(), 2);
+    let (_, _, vector) = list("?type=VECTOR&fields=name&fields=type").await;
+    assert_eq!(names(&vector), ["Communes"]);
+    let (_, _, tagged) = list("?tags%5Bmode%5D=x").await;
+    assert!(names(&tagged).is_empty());
+    // Pages of two: the SDK reads the total from Content-Range and asks for the next page.
+    let (_, range, first) = list("?limit=2&page=1").await;
+    assert_eq!(
+        (range.as_deref(), first.as_array().unwrap().len()),
+        (Some("0-1/3"), 2)
+    );
+    let (_, range, second) = list("?limit=2&page=2").await;
+    assert_eq!(
+        (range.as_deref(), second.as_array().unwrap().len()),
+        (Some("2-2/3"), 1)
+    );
+    let mut seen = names(&first);
+    seen.extend(names(&second));
+    seen.sort();
+    assert_eq!(seen, ["Communes", "Ortho 2023", "Ortho 2024"]);
+    let (status, _, body) = list("?page=0").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _, _) = list("?limit=100000").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, Path, Query, RawQuery, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -782,6 +782,130 @@ macro_rules! by_datastore {
 
 by_datastore!(datastore, OK, datastore);
 
+/// A list route: the datastore's resources, filtered and paginated as the Entrepôt does
+/// (see [`paginated`]).
+macro_rules! listing {
+    ($name:ident, $method:ident) => {
+        async fn $name(
+            State(state): State<AppState>,
+            Path(ds): Path<String>,
+            RawQuery(query): RawQuery,
+        ) -> Result<Response, JsonError> {
+            let items = blocking(&state, move |c| c.$method(&ds)).await?;
+            paginated(&items, query.as_deref())
+        }
+    };
+}
+
+/// Most items one page may hold.
+const MAX_PAGE_LIMIT: usize = 1000;
+
+/// A listing as the Entrepôt answers it: filtered by the query's fields (`name=…`, `type=…`,
+/// `status=…`, any other field of the resource, `tags[key]=…`; `%` and `*` are wildcards,
+/// else the value must be equal), cut to `page` (from 1) of `limit` items when `limit` is
+/// given, with `Content-Range: first-last/total` so that clients (IGN's SDK) fetch every page.
+/// `fields` and `sort` are accepted and ignored (every field is answered).
+fn paginated<T: serde::Serialize>(items: &[T], query: Option<&str>) -> Result<Response, JsonError> {
+    let mut page = 1_usize;
+    let mut limit = None;
+    let mut filters = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match key.as_ref() {
+            "page" => {
+                page = value.parse().ok().filter(|p| *p >= 1).ok_or_else(|| {
+                    invalid(format!(
+                        "page={value} is not a page number: give a whole number from 1"
+                    ))
+                })?;
+            }
+            "limit" => {
+                limit = Some(
+                    value
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|l| (1..=MAX_PAGE_LIMIT).contains(l))
+                        .ok_or_else(|| {
+                            invalid(format!(
+                                "limit={value} is not a page size: give a whole number from 1 to {MAX_PAGE_LIMIT}"
+                            ))
+                        })?,
+                );
+            }
+            "fields" | "fields[]" | "sort" => {}
+            _ => filters.push((key.into_owned(), value.into_owned())),
+        }
+    }
+    let mut kept = Vec::new();
+    for item in items {
+        let value =
+            serde_json::to_value(item).map_err(|e| JsonError::internal("listing resources", &e))?;
+        if filters
+            .iter()
+            .all(|(key, wanted)| filter_matches(&value, key, wanted))
+        {
+            kept.push(value);
+        }
+    }
+    let total = kept.len();
+    let (start, end) = match limit {
+        None => (0, total),
+        Some(limit) => {
+            let start = (page - 1).saturating_mul(limit).min(total);
+            (start, start.saturating_add(limit).min(total))
+        }
+    };
+    let last = if end > start { end - 1 } else { start };
+    let page_items: Vec<JsonValue> = kept.drain(start..end).collect();
+    let mut response = ok(StatusCode::OK, &page_items);
+    if let Ok(range) = HeaderValue::from_str(&format!("{start}-{last}/{total}")) {
+        response.headers_mut().insert(header::CONTENT_RANGE, range);
+    }
+    Ok(response)
+}
+
+/// Whether a resource passes one listing filter.
+fn filter_matches(item: &JsonValue, key: &str, wanted: &str) -> bool {
+    let field = match key.strip_prefix("tags[").and_then(|k| k.strip_suffix(']')) {
+        Some(tag) => item.get("tags").and_then(|tags| tags.get(tag)),
+        None => item.get(key),
+    };
+    let matches = |value: &JsonValue| match value {
+        JsonValue::String(s) => text_matches(s, wanted),
+        JsonValue::Number(_) | JsonValue::Bool(_) => text_matches(&value.to_string(), wanted),
+        _ => false,
+    };
+    match field {
+        Some(JsonValue::Array(values)) => values.iter().any(matches),
+        Some(value) => matches(value),
+        None => false,
+    }
+}
+
+/// `text` equals `pattern`, or matches it where `pattern` holds `%` or `*` wildcards (any run
+/// of characters, case-insensitive).
+fn text_matches(text: &str, pattern: &str) -> bool {
+    if !pattern.contains(['%', '*']) {
+        return text == pattern;
+    }
+    let text = text.to_lowercase();
+    let pattern = pattern.to_lowercase();
+    let parts: Vec<&str> = pattern.split(['%', '*']).collect();
+    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
+        return true;
+    };
+    if !text.starts_with(first) {
+        return false;
+    }
+    let mut rest = &text[first.len()..];
+    for middle in &parts[1..parts.len() - 1] {
+        match rest.find(middle) {
+            Some(at) => rest = &rest[at + middle.len()..],
+            None => return false,
+        }
+    }
+    parts.len() == 1 || rest.ends_with(last)
+}
+
 async fn processings(
     State(state): State<AppState>,
     Path(ds): Path<String>,
@@ -804,7 +928,7 @@ async fn create_upload(
     .await
 }
 
-by_datastore!(list_uploads, OK, uploads);
+listing!(list_uploads, uploads);
 
 async fn upload(State(state): State<AppState>, Path((ds, id)): Ids) -> Result<Response, JsonError> {
     answer(&state, StatusCode::OK, move |c| c.upload(&ds, &id)).await
@@ -1051,7 +1175,7 @@ async fn create_execution(
     .await
 }
 
-by_datastore!(list_executions, OK, executions);
+listing!(list_executions, executions);
 
 by_id!(execution, OK, execution);
 
@@ -1059,7 +1183,7 @@ by_id!(launch_execution, OK, launch_execution);
 
 by_id!(execution_logs, OK, execution_logs);
 
-by_datastore!(list_stored_data, OK, stored_datas);
+listing!(list_stored_data, stored_datas);
 
 by_id!(stored_data, OK, stored_data);
 
@@ -1100,7 +1224,7 @@ async fn create_static(
     .await
 }
 
-by_datastore!(list_statics, OK, statics);
+listing!(list_statics, statics);
 
 by_id!(static_info, OK, static_file_info);
 
@@ -1129,7 +1253,7 @@ async fn create_configuration(
     .await
 }
 
-by_datastore!(list_configurations, OK, configurations);
+listing!(list_configurations, configurations);
 
 by_id!(configuration, OK, configuration);
 
@@ -1176,7 +1300,7 @@ async fn configuration_offerings(
     .await
 }
 
-by_datastore!(list_offerings, OK, offerings);
+listing!(list_offerings, offerings);
 
 by_id!(offering, OK, offering);
 
@@ -1209,7 +1333,7 @@ async fn create_permission(
     .await
 }
 
-by_datastore!(list_permissions, OK, permissions);
+listing!(list_permissions, permissions);
 
 by_id!(permission, OK, permission);
 
