@@ -201,6 +201,7 @@ impl Catalog {
                 status: ConfigurationStatus::Unpublished,
                 body,
                 warnings,
+                tags: std::collections::BTreeMap::new(),
                 creation: now(),
                 last_event: event("created"),
             };

@@ -60,6 +60,7 @@ pub(crate) enum Kind {
     Offering,
     Permission,
     Key,
+    Comment,
 }
 
 impl Kind {
@@ -74,6 +75,7 @@ impl Kind {
             Kind::Offering => "offering",
             Kind::Permission => "permission",
             Kind::Key => "key",
+            Kind::Comment => "comment",
         }
     }
 
@@ -89,6 +91,7 @@ impl Kind {
             Kind::Offering => "offering",
             Kind::Permission => "permission",
             Kind::Key => "key",
+            Kind::Comment => "comment",
         }
     }
 }

@@ -18,6 +18,7 @@
 #![forbid(unsafe_code)]
 
 mod access;
+mod annotations;
 mod configs;
 mod db;
 mod jobs;
@@ -32,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use access::{hash_key, random_secret, KeyGrant, NewKey, NewPermission};
+pub use annotations::{Annotated, Comment, NewComment};
 pub use configs::{NewOffering, Publication, PublicationKind, PublishedRelation};
 pub use model::*;
 pub use processing::{NewExecution, INTEGRATION_PROCESSING, PYRAMID_PROCESSING};
@@ -347,6 +349,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     vec![
         Endpoint {
             id: "wms-vector".to_owned(),
+            technical_name: "gpf-geoserver-wms-v".to_owned(),
             name: "WMS (vector)".to_owned(),
             kind: ConfigurationType::WmsVector,
             open: true,
@@ -354,6 +357,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         },
         Endpoint {
             id: "wms-raster".to_owned(),
+            technical_name: "gpf-rok4-server-wms-r".to_owned(),
             name: "WMS (raster)".to_owned(),
             kind: ConfigurationType::WmsRaster,
             open: true,
@@ -361,6 +365,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         },
         Endpoint {
             id: "wmts-tms".to_owned(),
+            technical_name: "gpf-rok4-server-wmts-tms".to_owned(),
             name: "WMTS and TMS".to_owned(),
             kind: ConfigurationType::WmtsTms,
             open: true,

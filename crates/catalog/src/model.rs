@@ -326,6 +326,9 @@ pub struct StoredData {
     /// Type details: tables and attributes (vector), tms and levels (pyramid).
     #[serde(default)]
     pub type_infos: Json,
+    /// Free tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
     /// When created.
     pub creation: String,
     /// The last event.
@@ -516,6 +519,9 @@ pub struct Configuration {
     /// Warnings of the last validation (names matched only after normalisation…).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Free tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
     /// When created.
     pub creation: String,
     /// The last event.
@@ -575,6 +581,10 @@ pub struct Endpoint {
     pub id: String,
     /// Name.
     pub name: String,
+    /// The Géoplateforme's name of the endpoint this one stands for (`gpf-geoserver-wms-v`,
+    /// `gpf-rok4-server-wms-r`, `gpf-rok4-server-wmts-tms`): IGN's SDK workflows find
+    /// endpoints by it.
+    pub technical_name: String,
     /// The configuration type it serves.
     #[serde(rename = "type")]
     pub kind: ConfigurationType,

@@ -220,6 +220,7 @@ impl Catalog {
             extent: None,
             size: 0,
             type_infos: json!({}),
+            tags: std::collections::BTreeMap::new(),
             creation: now(),
             last_event: event("created by a processing execution"),
         };

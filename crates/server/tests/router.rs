@@ -122,6 +122,14 @@ async fn the_api_wants_its_token_and_limits_hold() {
     let (status, _, body) = send(&app, request).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("\"_id\":\"default\""), "{body}");
+    // IGN's SDK workflows find the endpoints by the Géoplateforme's technical names.
+    for name in [
+        "gpf-geoserver-wms-v",
+        "gpf-rok4-server-wms-r",
+        "gpf-rok4-server-wmts-tms",
+    ] {
+        assert!(body.contains(name), "{body}");
+    }
     let (status, _, _) = get(&app, "/api/openapi.json").await;
     assert_eq!(status, StatusCode::OK);
     let long = format!("/wms?SERVICE=WMS&X={}", "a".repeat(20_000));
@@ -386,4 +394,100 @@ async fn lists_are_filtered_and_paginated_with_a_content_range() {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, _, _) = list("?limit=100000").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// Tags and comments on uploads (stored data and configurations share the routes), as IGN's
+/// SDK sends them: tags found again by a list filter, removed with `tags[]=`; comments written,
+/// changed, listed and deleted.
+#[tokio::test]
+async fn tags_and_comments_of_an_upload() {
+    let (_dir, app) = app();
+    let call = |method: Method, uri: String, body: &str| {
+        let app = app.clone();
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, "Bearer secret-token")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        async move { send(&app, request).await }
+    };
+    let base = "/api/datastores/default/uploads";
+    let (status, _, body) = call(
+        Method::POST,
+        base.to_owned(),
+        r#"{"name": "Communes", "type": "VECTOR", "srs": "EPSG:2154", "description": "d"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let upload: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = upload["_id"].as_str().unwrap().to_owned();
+    let (status, _, body) = call(
+        Method::POST,
+        format!("{base}/{id}/tags"),
+        r#"{"datasheet_name": "communes", "proc_int_id": "42"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, _, body) = call(
+        Method::GET,
+        format!("{base}?tags%5Bdatasheet_name%5D=communes"),
+        "",
+    )
+    .await;
+    assert!(body.contains(&id), "{body}");
+    let (status, _, _) = call(
+        Method::DELETE,
+        format!("{base}/{id}/tags?tags%5B%5D=proc_int_id"),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, _, body) = call(Method::GET, format!("{base}/{id}"), "").await;
+    let upload: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        upload["tags"],
+        serde_json::json!({"datasheet_name": "communes"})
+    );
+
+    let (status, _, body) = call(
+        Method::POST,
+        format!("{base}/{id}/comments"),
+        r#"{"text": "Livraison de mars"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let comment: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let comment_id = comment["_id"].as_str().unwrap().to_owned();
+    let (status, _, _) = call(
+        Method::PUT,
+        format!("{base}/{id}/comments/{comment_id}"),
+        r#"{"text": "Livraison d'avril"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, _, body) = call(Method::GET, format!("{base}/{id}/comments"), "").await;
+    assert!(body.contains("Livraison d'avril"), "{body}");
+    let (status, _, body) = call(
+        Method::POST,
+        format!("{base}/{id}/comments"),
+        r#"{"text": ""}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _, _) = call(
+        Method::DELETE,
+        format!("{base}/{id}/comments/{comment_id}"),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _, _) = call(
+        Method::GET,
+        "/api/datastores/default/stored_data/nope/comments".to_owned(),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

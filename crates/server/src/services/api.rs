@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Path, Query, RawQuery, Request, State};
+use axum::extract::{FromRequest, MatchedPath, Path, Query, RawQuery, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -368,6 +368,132 @@ pub const ROUTES: &[ApiRoute] = &[
     ),
     route(
         "POST",
+        "/api/datastores/{datastore}/uploads/{id}/tags",
+        "Add or replace tags of an upload (a JSON object of strings)",
+        Some("json:Tags"),
+        200,
+    ),
+    route(
+        "DELETE",
+        "/api/datastores/{datastore}/uploads/{id}/tags",
+        "Remove tags of an upload (query tags[]=name, repeated)",
+        None,
+        204,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/uploads/{id}/comments",
+        "The comments on an upload",
+        None,
+        200,
+    ),
+    route(
+        "POST",
+        "/api/datastores/{datastore}/uploads/{id}/comments",
+        "Comment on an upload",
+        Some("json:NewComment"),
+        201,
+    ),
+    route(
+        "PUT",
+        "/api/datastores/{datastore}/uploads/{id}/comments/{comment}",
+        "Change a comment on an upload",
+        Some("json:NewComment"),
+        200,
+    ),
+    route(
+        "DELETE",
+        "/api/datastores/{datastore}/uploads/{id}/comments/{comment}",
+        "Delete a comment on an upload",
+        None,
+        204,
+    ),
+    route(
+        "POST",
+        "/api/datastores/{datastore}/stored_data/{id}/tags",
+        "Add or replace tags of a stored data (a JSON object of strings)",
+        Some("json:Tags"),
+        200,
+    ),
+    route(
+        "DELETE",
+        "/api/datastores/{datastore}/stored_data/{id}/tags",
+        "Remove tags of a stored data (query tags[]=name, repeated)",
+        None,
+        204,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/stored_data/{id}/comments",
+        "The comments on a stored data",
+        None,
+        200,
+    ),
+    route(
+        "POST",
+        "/api/datastores/{datastore}/stored_data/{id}/comments",
+        "Comment on a stored data",
+        Some("json:NewComment"),
+        201,
+    ),
+    route(
+        "PUT",
+        "/api/datastores/{datastore}/stored_data/{id}/comments/{comment}",
+        "Change a comment on a stored data",
+        Some("json:NewComment"),
+        200,
+    ),
+    route(
+        "DELETE",
+        "/api/datastores/{datastore}/stored_data/{id}/comments/{comment}",
+        "Delete a comment on a stored data",
+        None,
+        204,
+    ),
+    route(
+        "POST",
+        "/api/datastores/{datastore}/configurations/{id}/tags",
+        "Add or replace tags of a configuration (a JSON object of strings)",
+        Some("json:Tags"),
+        200,
+    ),
+    route(
+        "DELETE",
+        "/api/datastores/{datastore}/configurations/{id}/tags",
+        "Remove tags of a configuration (query tags[]=name, repeated)",
+        None,
+        204,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/configurations/{id}/comments",
+        "The comments on a configuration",
+        None,
+        200,
+    ),
+    route(
+        "POST",
+        "/api/datastores/{datastore}/configurations/{id}/comments",
+        "Comment on a configuration",
+        Some("json:NewComment"),
+        201,
+    ),
+    route(
+        "PUT",
+        "/api/datastores/{datastore}/configurations/{id}/comments/{comment}",
+        "Change a comment on a configuration",
+        Some("json:NewComment"),
+        200,
+    ),
+    route(
+        "DELETE",
+        "/api/datastores/{datastore}/configurations/{id}/comments/{comment}",
+        "Delete a comment on a configuration",
+        None,
+        204,
+    ),
+    route(
+        "POST",
         "/api/users/me/keys",
         "Create an API key (its value is answered once)",
         Some("json:NewKey"),
@@ -482,6 +608,37 @@ fn handler(r: &ApiRoute) -> Option<MethodRouter<AppState>> {
         ("GET", "/permissions") => get(list_permissions),
         ("GET", "/permissions/{id}") => get(permission),
         ("DELETE", "/permissions/{id}") => delete(delete_permission),
+        ("POST", "/uploads/{id}/tags" | "/stored_data/{id}/tags" | "/configurations/{id}/tags") => {
+            post(add_tags)
+        }
+        (
+            "DELETE",
+            "/uploads/{id}/tags" | "/stored_data/{id}/tags" | "/configurations/{id}/tags",
+        ) => delete(remove_tags),
+        (
+            "GET",
+            "/uploads/{id}/comments"
+            | "/stored_data/{id}/comments"
+            | "/configurations/{id}/comments",
+        ) => get(list_comments),
+        (
+            "POST",
+            "/uploads/{id}/comments"
+            | "/stored_data/{id}/comments"
+            | "/configurations/{id}/comments",
+        ) => post(add_comment),
+        (
+            "PUT",
+            "/uploads/{id}/comments/{comment}"
+            | "/stored_data/{id}/comments/{comment}"
+            | "/configurations/{id}/comments/{comment}",
+        ) => put(edit_comment),
+        (
+            "DELETE",
+            "/uploads/{id}/comments/{comment}"
+            | "/stored_data/{id}/comments/{comment}"
+            | "/configurations/{id}/comments/{comment}",
+        ) => delete(delete_comment),
         ("POST", "/api/users/me/keys") => post(create_key),
         ("GET", "/api/users/me/keys") => get(list_keys),
         ("DELETE", "/api/users/me/keys/{id}") => delete(delete_key),
@@ -1351,6 +1508,110 @@ async fn create_key(
     Ok(ok(StatusCode::CREATED, &body))
 }
 
+/// The resource a tags or comments route is about, from the route it matched.
+fn annotated(route: &MatchedPath) -> catalog::Annotated {
+    let route = route.as_str();
+    if route.contains("/stored_data/") {
+        catalog::Annotated::StoredData
+    } else if route.contains("/configurations/") {
+        catalog::Annotated::Configuration
+    } else {
+        catalog::Annotated::Upload
+    }
+}
+
+async fn add_tags(
+    State(state): State<AppState>,
+    route: MatchedPath,
+    Path((ds, id)): Ids,
+    ApiJson(tags): ApiJson<BTreeMap<String, JsonValue>>,
+) -> Result<Response, JsonError> {
+    let what = annotated(&route);
+    answer(&state, StatusCode::OK, move |c| {
+        c.add_tags(&ds, what, &id, &tags)
+    })
+    .await
+}
+
+async fn remove_tags(
+    State(state): State<AppState>,
+    route: MatchedPath,
+    Path((ds, id)): Ids,
+    RawQuery(query): RawQuery,
+) -> Result<Response, JsonError> {
+    let what = annotated(&route);
+    // `tags[]=a&tags[]=b` (as IGN's SDK sends them) or `tags=a,b`.
+    let keys: Vec<String> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(key, _)| key == "tags[]" || key == "tags")
+        .flat_map(|(_, value)| {
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    if keys.is_empty() {
+        return Err(invalid(
+            "name the tags to remove: tags[]=name (repeated) or tags=a,b".to_owned(),
+        ));
+    }
+    answer(&state, StatusCode::NO_CONTENT, move |c| {
+        c.remove_tags(&ds, what, &id, &keys)
+    })
+    .await
+}
+
+async fn list_comments(
+    State(state): State<AppState>,
+    route: MatchedPath,
+    Path((ds, id)): Ids,
+    RawQuery(query): RawQuery,
+) -> Result<Response, JsonError> {
+    let what = annotated(&route);
+    let comments = blocking(&state, move |c| c.comments(&ds, what, &id)).await?;
+    paginated(&comments, query.as_deref())
+}
+
+async fn add_comment(
+    State(state): State<AppState>,
+    route: MatchedPath,
+    Path((ds, id)): Ids,
+    ApiJson(new): ApiJson<catalog::NewComment>,
+) -> Result<Response, JsonError> {
+    let what = annotated(&route);
+    answer(&state, StatusCode::CREATED, move |c| {
+        c.add_comment(&ds, what, &id, new)
+    })
+    .await
+}
+
+async fn edit_comment(
+    State(state): State<AppState>,
+    route: MatchedPath,
+    Path((ds, id, comment)): Path<(String, String, String)>,
+    ApiJson(new): ApiJson<catalog::NewComment>,
+) -> Result<Response, JsonError> {
+    let what = annotated(&route);
+    answer(&state, StatusCode::OK, move |c| {
+        c.edit_comment(&ds, what, &id, &comment, new)
+    })
+    .await
+}
+
+async fn delete_comment(
+    State(state): State<AppState>,
+    route: MatchedPath,
+    Path((ds, id, comment)): Path<(String, String, String)>,
+) -> Result<Response, JsonError> {
+    let what = annotated(&route);
+    answer(&state, StatusCode::NO_CONTENT, move |c| {
+        c.delete_comment(&ds, what, &id, &comment)
+    })
+    .await
+}
+
 async fn list_keys(State(state): State<AppState>) -> Result<Response, JsonError> {
     answer(&state, StatusCode::OK, Catalog::keys).await
 }
@@ -1424,6 +1685,9 @@ fn component_schemas() -> JsonValue {
     }
     add!(
         "Datastore" => catalog::Datastore,
+        "Tags" => BTreeMap<String, String>,
+        "NewComment" => catalog::NewComment,
+        "Comment" => catalog::Comment,
         "Processing" => catalog::Processing,
         "NewUpload" => catalog::NewUpload,
         "Upload" => catalog::Upload,
