@@ -63,7 +63,81 @@ const fn route(
 
 const DS: &str = "/api/datastores/{datastore}";
 
-/// Every route of the API.
+/// The six routes of tags and comments of one kind of resource.
+macro_rules! annotation_routes {
+    ($resource:literal, $noun:literal) => {
+        [
+            route(
+                "POST",
+                concat!("/api/datastores/{datastore}/", $resource, "/{id}/tags"),
+                concat!(
+                    "Add or replace tags of ",
+                    $noun,
+                    " (a JSON object of strings)"
+                ),
+                Some("json:Tags"),
+                200,
+            ),
+            route(
+                "DELETE",
+                concat!("/api/datastores/{datastore}/", $resource, "/{id}/tags"),
+                concat!("Remove tags of ", $noun, " (query tags[]=name, repeated)"),
+                None,
+                204,
+            ),
+            route(
+                "GET",
+                concat!("/api/datastores/{datastore}/", $resource, "/{id}/comments"),
+                concat!("The comments on ", $noun),
+                None,
+                200,
+            ),
+            route(
+                "POST",
+                concat!("/api/datastores/{datastore}/", $resource, "/{id}/comments"),
+                concat!("Comment on ", $noun),
+                Some("json:NewComment"),
+                201,
+            ),
+            route(
+                "PUT",
+                concat!(
+                    "/api/datastores/{datastore}/",
+                    $resource,
+                    "/{id}/comments/{comment}"
+                ),
+                concat!("Change a comment on ", $noun),
+                Some("json:NewComment"),
+                200,
+            ),
+            route(
+                "DELETE",
+                concat!(
+                    "/api/datastores/{datastore}/",
+                    $resource,
+                    "/{id}/comments/{comment}"
+                ),
+                concat!("Delete a comment on ", $noun),
+                None,
+                204,
+            ),
+        ]
+    };
+}
+
+/// The routes of tags and comments, the same for uploads, stored data and configurations.
+const ANNOTATION_ROUTES: [[ApiRoute; 6]; 3] = [
+    annotation_routes!("uploads", "an upload"),
+    annotation_routes!("stored_data", "a stored data"),
+    annotation_routes!("configurations", "a configuration"),
+];
+
+/// Every route of the API: [`ROUTES`] and [`ANNOTATION_ROUTES`].
+pub fn all_routes() -> impl Iterator<Item = &'static ApiRoute> {
+    ROUTES.iter().chain(ANNOTATION_ROUTES.iter().flatten())
+}
+
+/// The routes of the API but those of tags and comments.
 pub const ROUTES: &[ApiRoute] = &[
     ApiRoute {
         auth: false,
@@ -368,132 +442,6 @@ pub const ROUTES: &[ApiRoute] = &[
     ),
     route(
         "POST",
-        "/api/datastores/{datastore}/uploads/{id}/tags",
-        "Add or replace tags of an upload (a JSON object of strings)",
-        Some("json:Tags"),
-        200,
-    ),
-    route(
-        "DELETE",
-        "/api/datastores/{datastore}/uploads/{id}/tags",
-        "Remove tags of an upload (query tags[]=name, repeated)",
-        None,
-        204,
-    ),
-    route(
-        "GET",
-        "/api/datastores/{datastore}/uploads/{id}/comments",
-        "The comments on an upload",
-        None,
-        200,
-    ),
-    route(
-        "POST",
-        "/api/datastores/{datastore}/uploads/{id}/comments",
-        "Comment on an upload",
-        Some("json:NewComment"),
-        201,
-    ),
-    route(
-        "PUT",
-        "/api/datastores/{datastore}/uploads/{id}/comments/{comment}",
-        "Change a comment on an upload",
-        Some("json:NewComment"),
-        200,
-    ),
-    route(
-        "DELETE",
-        "/api/datastores/{datastore}/uploads/{id}/comments/{comment}",
-        "Delete a comment on an upload",
-        None,
-        204,
-    ),
-    route(
-        "POST",
-        "/api/datastores/{datastore}/stored_data/{id}/tags",
-        "Add or replace tags of a stored data (a JSON object of strings)",
-        Some("json:Tags"),
-        200,
-    ),
-    route(
-        "DELETE",
-        "/api/datastores/{datastore}/stored_data/{id}/tags",
-        "Remove tags of a stored data (query tags[]=name, repeated)",
-        None,
-        204,
-    ),
-    route(
-        "GET",
-        "/api/datastores/{datastore}/stored_data/{id}/comments",
-        "The comments on a stored data",
-        None,
-        200,
-    ),
-    route(
-        "POST",
-        "/api/datastores/{datastore}/stored_data/{id}/comments",
-        "Comment on a stored data",
-        Some("json:NewComment"),
-        201,
-    ),
-    route(
-        "PUT",
-        "/api/datastores/{datastore}/stored_data/{id}/comments/{comment}",
-        "Change a comment on a stored data",
-        Some("json:NewComment"),
-        200,
-    ),
-    route(
-        "DELETE",
-        "/api/datastores/{datastore}/stored_data/{id}/comments/{comment}",
-        "Delete a comment on a stored data",
-        None,
-        204,
-    ),
-    route(
-        "POST",
-        "/api/datastores/{datastore}/configurations/{id}/tags",
-        "Add or replace tags of a configuration (a JSON object of strings)",
-        Some("json:Tags"),
-        200,
-    ),
-    route(
-        "DELETE",
-        "/api/datastores/{datastore}/configurations/{id}/tags",
-        "Remove tags of a configuration (query tags[]=name, repeated)",
-        None,
-        204,
-    ),
-    route(
-        "GET",
-        "/api/datastores/{datastore}/configurations/{id}/comments",
-        "The comments on a configuration",
-        None,
-        200,
-    ),
-    route(
-        "POST",
-        "/api/datastores/{datastore}/configurations/{id}/comments",
-        "Comment on a configuration",
-        Some("json:NewComment"),
-        201,
-    ),
-    route(
-        "PUT",
-        "/api/datastores/{datastore}/configurations/{id}/comments/{comment}",
-        "Change a comment on a configuration",
-        Some("json:NewComment"),
-        200,
-    ),
-    route(
-        "DELETE",
-        "/api/datastores/{datastore}/configurations/{id}/comments/{comment}",
-        "Delete a comment on a configuration",
-        None,
-        204,
-    ),
-    route(
-        "POST",
         "/api/users/me/keys",
         "Create an API key (its value is answered once)",
         Some("json:NewKey"),
@@ -527,7 +475,7 @@ pub const ROUTES: &[ApiRoute] = &[
 pub fn routes(state: &AppState) -> Router<AppState> {
     let mut router = Router::new();
     let mut by_path: BTreeMap<&str, MethodRouter<AppState>> = BTreeMap::new();
-    for r in ROUTES {
+    for r in all_routes() {
         let Some(handler) = handler(r) else {
             tracing::error!(
                 path = r.path,
@@ -1746,7 +1694,7 @@ fn schema_ref(name: &str, list: bool) -> JsonValue {
 /// The OpenAPI 3.1 document of [`ROUTES`].
 pub fn openapi_document() -> JsonValue {
     let mut paths = serde_json::Map::new();
-    for r in ROUTES {
+    for r in all_routes() {
         let parameters: Vec<JsonValue> = r
             .path
             .split('/')
@@ -1895,7 +1843,7 @@ mod tests {
     fn every_route_has_a_handler_and_an_operation() {
         let document = openapi_document();
         let mut operations = std::collections::HashSet::new();
-        for r in ROUTES {
+        for r in all_routes() {
             let suffix = r.path.strip_prefix(DS).unwrap_or(r.path);
             assert!(handler(r).is_some(), "no handler for {} {suffix}", r.method);
             let op = &document["paths"][r.path][r.method.to_ascii_lowercase()];
