@@ -36,7 +36,9 @@ pub use access::{hash_key, random_secret, KeyGrant, NewKey, NewPermission};
 pub use annotations::{Annotated, Comment, NewComment};
 pub use configs::{NewOffering, Publication, PublicationKind, PublishedRelation};
 pub use model::*;
-pub use processing::{NewExecution, INTEGRATION_PROCESSING, PYRAMID_PROCESSING};
+pub use processing::{
+    NewExecution, INTEGRATION_PROCESSING, PYRAMID_PROCESSING, PYRAMID_UPDATE_PROCESSING,
+};
 pub use uploads::NewUpload;
 pub use users::{IssuedToken, User};
 

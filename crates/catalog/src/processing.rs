@@ -28,6 +28,15 @@ use crate::{check_datastore, event, new_id, now, Catalog, CatalogError};
 pub const INTEGRATION_PROCESSING: &str = "integration-vector-db";
 /// Id of the pyramid generation processing.
 pub const PYRAMID_PROCESSING: &str = "generation-pyramid-raster";
+/// Id of the Géoplateforme's newer raster pyramid processing, "Calcul ou mise à jour de
+/// pyramide raster" (the one IGN's SDK workflows name): the same generation, with its
+/// `parallelization` parameter.
+pub const PYRAMID_UPDATE_PROCESSING: &str = "generation-update-pyramid-raster";
+
+/// Whether a processing id builds a raster pyramid.
+fn is_pyramid(id: &str) -> bool {
+    id == PYRAMID_PROCESSING || id == PYRAMID_UPDATE_PROCESSING
+}
 
 /// A new execution, as a client sends it.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
@@ -65,7 +74,14 @@ pub struct NewOutput {
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 pub struct NewStoredData {
     /// Its name.
+    #[serde(default)]
     pub name: String,
+    /// An existing stored data to update instead (not supported yet: refused with a message).
+    #[serde(default, rename = "_id", alias = "id")]
+    pub id: Option<String>,
+    /// Storage tags the Géoplateforme uses to choose a storage (accepted; one storage here).
+    #[serde(default)]
+    pub storage_tags: Vec<String>,
 }
 
 fn parameter(
@@ -98,28 +114,38 @@ pub fn processings() -> Vec<Processing> {
             },
             parameters: Vec::new(),
         },
-        Processing {
-            id: PYRAMID_PROCESSING.to_owned(),
-            name: "Calcul de pyramide raster".to_owned(),
-            description: "Builds a ROK4 raster pyramid from the GeoTIFFs of CLOSED RASTER uploads".to_owned(),
-            input_types: InputTypes {
-                upload: vec![UploadType::Raster],
-                stored_data: Vec::new(),
-            },
-            output_type: OutputType {
-                stored_data: StoredDataType::PyramidRaster.as_str().to_owned(),
-            },
-            parameters: vec![
-                parameter("tms", "tile matrix set id (PM, WGS84G, LAMB93…)", true, None),
-                parameter("bottom_level", "finest level (tile matrix id)", true, None),
-                parameter("top_level", "coarsest level (tile matrix id)", false, Some(json!("0"))),
-                parameter("compression", "jpg, jpg90, png, zip or raw (8-bit), or give format", false, Some(json!("jpg"))),
-                parameter("format", "ROK4 format, e.g. TIFF_ZIP_FLOAT32 (wins over compression)", false, None),
-                parameter("interpolation", "nearest, bilinear, bicubic or lanczos", false, Some(json!("bicubic"))),
-                parameter("nodata", "no-data per band, e.g. \"255,255,255\"", false, None),
-            ],
-        },
+        pyramid_processing(PYRAMID_PROCESSING, "Calcul de pyramide raster"),
+        pyramid_processing(
+            PYRAMID_UPDATE_PROCESSING,
+            "Calcul ou mise à jour de pyramide raster",
+        ),
     ]
+}
+
+/// A raster pyramid processing (the two names the Géoplateforme gives it).
+fn pyramid_processing(id: &str, name: &str) -> Processing {
+    Processing {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        description: "Builds a ROK4 raster pyramid from the GeoTIFFs of CLOSED RASTER uploads; its samples follow the input's (8-bit images, or float for elevations and wider samples)".to_owned(),
+        input_types: InputTypes {
+            upload: vec![UploadType::Raster],
+            stored_data: Vec::new(),
+        },
+        output_type: OutputType {
+            stored_data: StoredDataType::PyramidRaster.as_str().to_owned(),
+        },
+        parameters: vec![
+            parameter("tms", "tile matrix set id (PM, WGS84G, LAMB93…)", true, None),
+            parameter("bottom_level", "finest level (tile matrix id); alias bottom", true, None),
+            parameter("top_level", "coarsest level (tile matrix id); alias top", false, Some(json!("0"))),
+            parameter("compression", "jpg, jpg90, png, zip or raw; default jpg for 8-bit images, zip for wider samples (which jpg and png would truncate)", false, None),
+            parameter("format", "ROK4 format, e.g. TIFF_ZIP_FLOAT32 (wins over compression)", false, None),
+            parameter("interpolation", "nearest, bilinear, bicubic or lanczos", false, Some(json!("bicubic"))),
+            parameter("nodata", "no-data per band, e.g. \"255,255,255\"", false, None),
+            parameter("parallelization", "accepted for the Géoplateforme's workflows; this server's api.job_workers and build threads decide", false, None),
+        ],
+    }
 }
 
 /// Pyramid generation settings, read from an execution's parameters.
@@ -136,6 +162,17 @@ impl Catalog {
     /// The processings.
     pub fn processings(&self) -> Vec<Processing> {
         processings()
+    }
+
+    /// One processing by id.
+    pub fn processing(&self, id: &str) -> Result<Processing, CatalogError> {
+        processings()
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| CatalogError::NotFound {
+                kind: "processing",
+                id: id.to_owned(),
+            })
     }
 
     /// Creates an execution (CREATED) and its output stored data (GENERATING).
@@ -192,12 +229,17 @@ impl Catalog {
             }
             _ => {}
         }
+        if let Some(id) = &new.output.stored_data.id {
+            return Err(CatalogError::Invalid(format!(
+                "output.stored_data._id '{id}': updating an existing stored data is not supported yet; give output.stored_data.name to make a new one"
+            )));
+        }
         if new.output.stored_data.name.trim().is_empty() {
             return Err(CatalogError::Invalid(
                 "output.stored_data.name is empty: name the stored data to make".to_owned(),
             ));
         }
-        let kind = if processing.id == PYRAMID_PROCESSING {
+        let kind = if is_pyramid(&processing.id) {
             // Refused now rather than at launch: the parameters name what is wrong.
             let input = self.input_sample_type(&uploads)?;
             self.pyramid_parameters(&new.parameters, input)?;
@@ -418,6 +460,7 @@ impl Catalog {
             "format",
             "interpolation",
             "nodata",
+            "parallelization",
         ];
         if let Some(unknown) = parameters.keys().find(|k| !known.contains(&k.as_str())) {
             return Err(invalid(format!(
@@ -1147,6 +1190,45 @@ mod tests {
             compared += 1;
         }
         assert_eq!(compared, 20);
+    }
+
+    /// The Géoplateforme's newer name of the processing, with the parameters IGN's SDK
+    /// tutorial sends (`top`, `bottom`, `parallelization`, `storage_tags`).
+    #[test]
+    fn the_sdk_tutorial_pyramid_runs_under_its_geoplateforme_name() {
+        let catalog = catalog();
+        let upload = rgb_upload(&catalog);
+        let processing = catalog.processing(PYRAMID_UPDATE_PROCESSING).unwrap();
+        assert_eq!(processing.name, "Calcul ou mise à jour de pyramide raster");
+        let parameters = json!({"parallelization": 4, "top": "8", "bottom": "9", "tms": "PM",
+            "compression": "jpg", "interpolation": "bicubic"});
+        let new: NewExecution = serde_json::from_value(json!({
+            "processing": PYRAMID_UPDATE_PROCESSING,
+            "inputs": {"upload": [upload.id]},
+            "output": {"stored_data": {"name": "pyramide", "storage_tags": ["PYRAMIDE"]}},
+            "parameters": parameters,
+        }))
+        .unwrap();
+        let execution = catalog.create_execution(DS, new).unwrap();
+        catalog.launch_execution(DS, &execution.id).unwrap();
+        catalog.run_jobs();
+        assert_eq!(
+            catalog.execution(DS, &execution.id).unwrap().status,
+            ExecutionStatus::Success
+        );
+        let update: NewExecution = serde_json::from_value(json!({
+            "processing": PYRAMID_UPDATE_PROCESSING,
+            "inputs": {"upload": [upload.id]},
+            "output": {"stored_data": {"_id": execution.output.stored_data.id}},
+            "parameters": parameters,
+        }))
+        .unwrap();
+        let message = invalid(catalog.create_execution(DS, update));
+        assert!(message.contains("not supported yet"), "{message}");
+        assert!(matches!(
+            catalog.processing("nope"),
+            Err(CatalogError::NotFound { .. })
+        ));
     }
 
     #[test]

@@ -261,7 +261,7 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
         .collect();
     assert_eq!(endpoints, ["WMS-VECTOR", "WMS-RASTER", "WMTS-TMS"]);
     let processings = api.ok(api.get("/processings"), 200);
-    assert_eq!(processings.as_array().unwrap().len(), 2);
+    assert_eq!(processings.as_array().unwrap().len(), 3);
 
     // A declared SRS that is not the file's: UNSTABLE with a readable reason.
     let wrong = api.upload(
@@ -583,6 +583,17 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
     assert!(!capabilities(&server, None).contains("<Name>communes</Name>"));
     let (status, _, _) = get_bytes(&server.url(COMMUNES_MAP), &[]);
     assert_eq!(status, 401);
+    // The SDK's "synchronize": PUT without a body answers the offering, unchanged.
+    let synced = api.ok(
+        api.send(
+            "PUT",
+            &format!("{DS}/offerings/{offering_id}"),
+            "application/json",
+            Vec::new(),
+        ),
+        200,
+    );
+    assert_eq!(synced["open"], false, "{synced}");
     let permission = api.ok(
         api.post(
             "/permissions",

@@ -390,6 +390,30 @@ async fn lists_are_filtered_and_paginated_with_a_content_range() {
     seen.extend(names(&second));
     seen.sort();
     assert_eq!(seen, ["Communes", "Ortho 2023", "Ortho 2024"]);
+    // Processings are found by their Géoplateforme name, and each has its own URL.
+    let processings = |query: String| {
+        let app = app.clone();
+        async move {
+            let request = authorised(
+                Method::GET,
+                &format!("/api/datastores/default/processings{query}"),
+                Body::empty(),
+            );
+            send(&app, request).await
+        }
+    };
+    let (status, _, body) =
+        processings("?name=Calcul%20ou%20mise%20%C3%A0%20jour%20de%20pyramide%20raster".to_owned())
+            .await;
+    assert_eq!(status, StatusCode::OK);
+    let found: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(found.as_array().unwrap().len(), 1, "{body}");
+    let id = found[0]["_id"].as_str().unwrap().to_owned();
+    let (status, _, body) = processings(format!("/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("parallelization"), "{body}");
+    let (status, _, _) = processings("/nope".to_owned()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _, body) = list("?page=0").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let (status, _, _) = list("?limit=100000").await;

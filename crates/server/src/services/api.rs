@@ -175,6 +175,13 @@ pub const ROUTES: &[ApiRoute] = &[
         200,
     ),
     route(
+        "GET",
+        "/api/datastores/{datastore}/processings/{id}",
+        "A processing and its parameters",
+        None,
+        200,
+    ),
+    route(
         "POST",
         "/api/datastores/{datastore}/uploads",
         "Create an upload (OPEN)",
@@ -401,7 +408,7 @@ pub const ROUTES: &[ApiRoute] = &[
     route(
         "PUT",
         "/api/datastores/{datastore}/offerings/{id}",
-        "Open or restrict an offering ({open})",
+        "Open or restrict an offering ({open}); without a body, synchronize it (a no-op here: publications are live)",
         Some("json:OfferingUpdate"),
         200,
     ),
@@ -518,6 +525,7 @@ fn handler(r: &ApiRoute) -> Option<MethodRouter<AppState>> {
         ("GET", "/api/users/me") => get(me),
         ("GET", "") => get(datastore),
         ("GET", "/processings") => get(processings),
+        ("GET", "/processings/{id}") => get(processing),
         ("POST", "/uploads") => post(create_upload),
         ("GET", "/uploads") => get(list_uploads),
         ("GET", "/uploads/{id}") => get(upload),
@@ -1014,10 +1022,23 @@ fn text_matches(text: &str, pattern: &str) -> bool {
 async fn processings(
     State(state): State<AppState>,
     Path(ds): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, JsonError> {
+    let all = blocking(&state, move |c| {
+        c.datastore(&ds)?;
+        Ok(c.processings())
+    })
+    .await?;
+    paginated(&all, query.as_deref())
+}
+
+async fn processing(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
 ) -> Result<Response, JsonError> {
     answer(&state, StatusCode::OK, move |c| {
         c.datastore(&ds)?;
-        Ok(c.processings())
+        c.processing(&id)
     })
     .await
 }
@@ -1414,11 +1435,22 @@ struct OfferingUpdate {
     open: bool,
 }
 
+/// `PUT …/offerings/{id}`: with `{"open": …}`, opens or restricts it; without a body, the
+/// Entrepôt's "synchronize" (IGN's SDK sends it after changing a configuration), which here has
+/// nothing to do — publications are live as soon as they change — and answers the offering.
 async fn update_offering(
     State(state): State<AppState>,
     Path((ds, id)): Ids,
-    ApiJson(update): ApiJson<OfferingUpdate>,
+    body: Bytes,
 ) -> Result<Response, JsonError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return answer(&state, StatusCode::OK, move |c| c.offering(&ds, &id)).await;
+    }
+    let update: OfferingUpdate = serde_json::from_slice(&body).map_err(|e| {
+        invalid(format!(
+            "the body is not an offering update ({e}): send {{\"open\": true|false}}, or no body to synchronize"
+        ))
+    })?;
     answer(&state, StatusCode::OK, move |c| {
         c.set_offering_open(&ds, &id, update.open)
     })
