@@ -21,7 +21,7 @@ use crate::model::{
 };
 use vectorstore::error_chain;
 
-use crate::uploads::{is_raster_file, is_vector_file};
+use crate::uploads::{is_raster_file, is_vector_file, without_prefix};
 use crate::{check_datastore, event, new_id, now, Catalog, CatalogError};
 
 /// Id of the vector integration processing.
@@ -637,11 +637,21 @@ impl Catalog {
                     format!("{} done: stored data {stored_id} is GENERATED", now()),
                 )
             }
-            Err(reason) => (
-                ExecutionStatus::Failure,
-                Some(StoredDataStatus::Unstable),
-                format!("{} FAILED: {reason}", now()),
-            ),
+            Err(reason) => {
+                // The log is for the API's users: names as they uploaded them, never where
+                // this server keeps them.
+                let mut lines = vec![reason];
+                for upload in &execution.inputs.upload {
+                    lines = without_prefix(lines, &self.upload_dir(&upload.id));
+                }
+                lines = without_prefix(lines, &self.stored_dir(&stored_id));
+                lines = without_prefix(lines, &self.options.data_dir);
+                (
+                    ExecutionStatus::Failure,
+                    Some(StoredDataStatus::Unstable),
+                    format!("{} FAILED: {}", now(), lines.concat()),
+                )
+            }
         };
         if let Some(stored_status) = stored_status {
             self.change(false, |tx| {

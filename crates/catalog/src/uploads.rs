@@ -476,7 +476,9 @@ impl Catalog {
             let name = path
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-            match pyramid::GeoTiff::open_any(path, declared.as_ref(), &scratch) {
+            match pyramid::GeoTiff::open_any(path, declared.as_ref(), &scratch)
+                .and_then(|tiff| tiff.verify().map(|()| tiff))
+            {
                 Ok(tiff) => {
                     let (w, h) = tiff.size();
                     if declared.as_ref().is_some_and(|d| !d.equivalent(tiff.crs())) {
@@ -513,7 +515,7 @@ impl Catalog {
 }
 
 /// `lines` with every mention of `dir` (and the separator after it) removed.
-fn without_prefix(lines: Vec<String>, dir: &Path) -> Vec<String> {
+pub(crate) fn without_prefix(lines: Vec<String>, dir: &Path) -> Vec<String> {
     let shown = dir.display().to_string();
     let with_separator = format!("{shown}{}", std::path::MAIN_SEPARATOR);
     lines
@@ -809,6 +811,30 @@ mod tests {
             "{logs}"
         );
         assert!(logs.contains("none was uploaded"), "{logs}");
+
+        // A GeoTIFF whose header is sound but whose pixels are damaged (as the SDK's own
+        // sample raster is): refused by the check, not in the middle of a pyramid build.
+        let mut bytes = std::fs::read(fixture("rasters/rgb_4326.tif")).unwrap();
+        let middle = bytes.len() / 2;
+        for byte in &mut bytes[middle..middle + 64] {
+            *byte = !*byte;
+        }
+        let damaged = open_upload(&catalog, UploadType::Raster, "EPSG:4326");
+        catalog
+            .add_upload_file(DS, &damaged.id, "damaged.tif", &mut bytes.as_slice())
+            .unwrap();
+        catalog.close_upload(DS, &damaged.id).unwrap();
+        catalog.run_jobs();
+        assert_eq!(
+            catalog.upload(DS, &damaged.id).unwrap().status,
+            UploadStatus::Unstable
+        );
+        let checks = catalog.upload_checks(DS, &damaged.id).unwrap();
+        let logs = log_of(&catalog, &checks.failed, "raster");
+        assert!(
+            logs.contains("damaged.tif") && logs.contains("the file is damaged"),
+            "{logs}"
+        );
 
         // A file that is not what its name says: the error names it as uploaded, never where
         // the server keeps it.

@@ -321,6 +321,32 @@ impl GeoTiff {
         (w, h)
     }
 
+    /// Decodes every chunk once, so that a damaged file is refused when it is checked rather
+    /// than in the middle of a pyramid build (a truncated download, a corrupt JPEG strip).
+    /// Nothing is kept: memory stays at one chunk.
+    pub fn verify(&self) -> Result<(), PyramidError> {
+        let mut decoder = open_decoder(&self.path)?;
+        let planes = if self.planar {
+            u32::from(self.channels)
+        } else {
+            1
+        };
+        for index in 0..self.chunks_per_plane * planes {
+            decoder.read_chunk(index).map_err(|e| {
+                let (col, row) = (index % self.chunks_across, (index % self.chunks_per_plane) / self.chunks_across);
+                source_error(
+                    &self.path,
+                    format!(
+                        "cannot decode chunk {index} (pixels from {}, {}): {e}; the file is damaged — produce or download it again",
+                        col * self.chunk_width,
+                        row * self.chunk_height
+                    ),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
     /// Decoded samples of a chunk (pixel-interleaved, the chunk's data width per row).
     fn chunk(&self, index: u32) -> Result<Arc<Vec<f32>>, PyramidError> {
         if let Ok(mut cache) = self.cache.lock() {

@@ -239,6 +239,13 @@ pub const ROUTES: &[ApiRoute] = &[
     ),
     route(
         "GET",
+        "/api/datastores/{datastore}/uploads/{id}/tree",
+        "The files of an upload as a tree (directories with children, files with their size)",
+        None,
+        200,
+    ),
+    route(
+        "GET",
         "/api/datastores/{datastore}/checks/executions/{id}",
         "A check execution",
         None,
@@ -534,6 +541,7 @@ fn handler(r: &ApiRoute) -> Option<MethodRouter<AppState>> {
         ("POST", "/uploads/{id}/md5") => post(upload_md5),
         ("POST", "/uploads/{id}/close") => post(close_upload),
         ("GET", "/uploads/{id}/checks") => get(upload_checks),
+        ("GET", "/uploads/{id}/tree") => get(upload_tree),
         ("GET", "/checks/executions/{id}") => get(check_execution),
         ("GET", "/checks/executions/{id}/logs") => get(check_logs),
         ("POST", "/processings/executions") => post(create_execution),
@@ -1055,6 +1063,49 @@ async fn create_upload(
 }
 
 listing!(list_uploads, uploads);
+
+/// `GET …/uploads/{id}/tree`: the upload's files as the Entrepôt's tree, which IGN's SDK reads
+/// to resume an interrupted upload (a file already there with the same size is not sent again).
+async fn upload_tree(
+    State(state): State<AppState>,
+    Path((ds, id)): Ids,
+) -> Result<Response, JsonError> {
+    let upload = blocking(&state, move |c| c.upload(&ds, &id)).await?;
+    let files: Vec<(&str, u64)> = upload
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.size))
+        .collect();
+    Ok(ok(StatusCode::OK, &file_tree(&files)))
+}
+
+/// Paths and sizes as a tree: `[{type: "directory", name, size, children: […]}, {type: "file",
+/// name, size}]`, directories first, by name.
+fn file_tree(files: &[(&str, u64)]) -> Vec<JsonValue> {
+    let mut directories: BTreeMap<&str, Vec<(&str, u64)>> = BTreeMap::new();
+    let mut here: Vec<(&str, u64)> = Vec::new();
+    for &(path, size) in files {
+        match path.split_once('/') {
+            Some((directory, rest)) if !rest.is_empty() => {
+                directories.entry(directory).or_default().push((rest, size));
+            }
+            _ => here.push((path, size)),
+        }
+    }
+    here.sort_unstable();
+    let mut tree: Vec<JsonValue> = directories
+        .into_iter()
+        .map(|(name, inside)| {
+            let size: u64 = inside.iter().map(|(_, s)| s).sum();
+            json!({"type": "directory", "name": name, "size": size, "children": file_tree(&inside)})
+        })
+        .collect();
+    tree.extend(
+        here.into_iter()
+            .map(|(name, size)| json!({"type": "file", "name": name, "size": size})),
+    );
+    tree
+}
 
 async fn upload(State(state): State<AppState>, Path((ds, id)): Ids) -> Result<Response, JsonError> {
     answer(&state, StatusCode::OK, move |c| c.upload(&ds, &id)).await
@@ -1851,6 +1902,29 @@ async fn openapi() -> Response {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_upload_tree_nests_directories_and_sums_their_sizes() {
+        let tree = file_tree(&[
+            ("data/ain/b.tif", 20),
+            ("data/ain/a.tif", 10),
+            ("data/readme.txt", 1),
+            ("ain.md5", 5),
+        ]);
+        assert_eq!(
+            serde_json::Value::Array(tree),
+            json!([
+                {"type": "directory", "name": "data", "size": 31, "children": [
+                    {"type": "directory", "name": "ain", "size": 30, "children": [
+                        {"type": "file", "name": "a.tif", "size": 10},
+                        {"type": "file", "name": "b.tif", "size": 20},
+                    ]},
+                    {"type": "file", "name": "readme.txt", "size": 1},
+                ]},
+                {"type": "file", "name": "ain.md5", "size": 5},
+            ])
+        );
+    }
 
     #[test]
     fn every_schema_reference_of_the_document_resolves() {
