@@ -269,11 +269,19 @@ impl Catalog {
         self.change(false, |tx| {
             let _: Configuration = db::get(tx, Kind::Configuration, datastore, id)?;
             let offerings: Vec<Offering> = db::list(tx, Kind::Offering, datastore)?;
-            if let Some(offering) = offerings.iter().find(|o| o.configuration.id == id) {
+            let (published, unpublished): (Vec<&Offering>, Vec<&Offering>) = offerings
+                .iter()
+                .filter(|o| o.configuration.id == id)
+                .partition(|o| o.status == OfferingStatus::Published);
+            if let Some(offering) = published.first() {
                 return Err(CatalogError::Conflict(format!(
                     "configuration '{id}' is published by offering '{}': delete the offering first",
                     offering.id
                 )));
+            }
+            // Its unpublished offerings go with it.
+            for offering in unpublished {
+                db::delete(tx, &offering.id)?;
             }
             db::delete(tx, id)
         })
@@ -309,19 +317,32 @@ impl Catalog {
                 )));
             }
             let offerings: Vec<Offering> = db::list(tx, Kind::Offering, datastore)?;
-            if let Some(mut existing) = offerings
+            let existing = offerings
                 .into_iter()
-                .find(|o| o.configuration.id == configuration && o.endpoint.id == endpoint.id)
+                .find(|o| o.configuration.id == configuration && o.endpoint.id == endpoint.id);
+            if let Some(mut live) = existing
+                .clone()
+                .filter(|o| o.status == OfferingStatus::Published)
             {
-                existing.open = new.open;
-                db::put(tx, Kind::Offering, datastore, &existing.id, &existing.creation, &existing)?;
-                return Ok((existing, false));
+                live.open = new.open;
+                db::put(tx, Kind::Offering, datastore, &live.id, &live.creation, &live)?;
+                return Ok((live, false));
             }
             // Validate again: the stored data or styles may have changed since.
             config.warnings = self.validate(tx, datastore, &config.body, Some(configuration))?;
             config.status = ConfigurationStatus::Published;
             config.last_event = event("published");
             db::put(tx, Kind::Configuration, datastore, configuration, &config.creation, &config)?;
+            if let Some(mut unpublished) = existing {
+                // Unpublished by a first DELETE: published again, under the same id.
+                unpublished.open = new.open;
+                unpublished.status = OfferingStatus::Published;
+                unpublished.available = true;
+                unpublished.layer_name.clone_from(&config.body.layer_name);
+                unpublished.urls = offering_urls(config.body.kind, &config.body.layer_name);
+                db::put(tx, Kind::Offering, datastore, &unpublished.id, &unpublished.creation, &unpublished)?;
+                return Ok((unpublished, true));
+            }
             let offering = Offering {
                 id: new_id(),
                 layer_name: config.body.layer_name.clone(),
@@ -365,14 +386,7 @@ impl Catalog {
         self.change(true, |tx| {
             let mut offering: Offering = db::get(tx, Kind::Offering, datastore, id)?;
             offering.open = open;
-            db::put(
-                tx,
-                Kind::Offering,
-                datastore,
-                id,
-                &offering.creation,
-                &offering,
-            )?;
+            save_offering(tx, datastore, &offering)?;
             Ok(offering)
         })
     }
@@ -380,13 +394,20 @@ impl Catalog {
     /// Unpublishes: the layer disappears from the services.
     pub fn delete_offering(&self, datastore: &str, id: &str) -> Result<(), CatalogError> {
         self.change(true, |tx| {
-            let offering: Offering = db::get(tx, Kind::Offering, datastore, id)?;
-            db::delete(tx, id)?;
+            let mut offering: Offering = db::get(tx, Kind::Offering, datastore, id)?;
+            if offering.status == OfferingStatus::Unpublished {
+                return db::delete(tx, id);
+            }
+            // As the Entrepôt: a first DELETE unpublishes (the offering stays readable, which
+            // IGN's SDK waits for), a second removes it.
+            offering.status = OfferingStatus::Unpublished;
+            offering.available = false;
+            save_offering(tx, datastore, &offering)?;
             let offerings: Vec<Offering> = db::list(tx, Kind::Offering, datastore)?;
-            if !offerings
-                .iter()
-                .any(|o| o.configuration.id == offering.configuration.id)
-            {
+            if !offerings.iter().any(|o| {
+                o.configuration.id == offering.configuration.id
+                    && o.status == OfferingStatus::Published
+            }) {
                 if let Ok(mut config) = db::get::<Configuration>(
                     tx,
                     Kind::Configuration,
@@ -665,6 +686,21 @@ impl Catalog {
     }
 }
 
+fn save_offering(
+    tx: &rusqlite::Transaction<'_>,
+    datastore: &str,
+    offering: &Offering,
+) -> Result<(), CatalogError> {
+    db::put(
+        tx,
+        Kind::Offering,
+        datastore,
+        &offering.id,
+        &offering.creation,
+        offering,
+    )
+}
+
 /// Every live publication, in offering order.
 pub(crate) fn publications(
     tx: &rusqlite::Transaction<'_>,
@@ -673,6 +709,9 @@ pub(crate) fn publications(
     let offerings: Vec<(String, Offering)> = db::list_all(tx, Kind::Offering)?;
     let mut found = Vec::with_capacity(offerings.len());
     for (datastore, offering) in offerings {
+        if offering.status != OfferingStatus::Published {
+            continue;
+        }
         let config: Configuration = db::get(
             tx,
             Kind::Configuration,
@@ -1681,6 +1720,19 @@ mod tests {
         let unpublished = catalog.configuration(DS, &configuration.id).unwrap();
         assert_eq!(unpublished.status, ConfigurationStatus::Unpublished);
         assert_eq!(unpublished.last_event.title, "unpublished");
+        // Readable as UNPUBLISHED until a second DELETE, as on the Entrepôt; offered again,
+        // it is published again under the same id.
+        assert_eq!(
+            catalog.offering(DS, &offering.id).unwrap().status,
+            OfferingStatus::Unpublished
+        );
+        let again = offer(&catalog, &configuration.id, "wms-vector");
+        assert_eq!(again.id, offering.id);
+        assert_eq!(again.status, OfferingStatus::Published);
+        assert_eq!(publisher.live().publications.len(), 1);
+        catalog.delete_offering(DS, &offering.id).unwrap();
+        assert!(publisher.live().publications.is_empty());
+        catalog.delete_offering(DS, &offering.id).unwrap();
         assert_eq!(
             not_found(catalog.offering(DS, &offering.id)),
             ("offering", offering.id.clone())

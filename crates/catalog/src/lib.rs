@@ -288,7 +288,9 @@ impl Catalog {
             .map(|endpoint| DatastoreEndpoint {
                 use_count: offerings
                     .iter()
-                    .filter(|o| o.endpoint.id == endpoint.id)
+                    .filter(|o| {
+                        o.endpoint.id == endpoint.id && o.status == OfferingStatus::Published
+                    })
                     .count() as u64,
                 endpoint,
             })

@@ -534,6 +534,9 @@ pub struct Configuration {
 pub enum OfferingStatus {
     /// Live.
     Published,
+    /// No longer served (after a first DELETE, as on the Entrepôt); a second DELETE removes
+    /// it, a new offering of the same configuration on the same endpoint publishes it again.
+    Unpublished,
 }
 
 /// An endpoint URL of an offering.

@@ -633,6 +633,14 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
         api.ok(api.get(&format!("/configurations/{config_id}")), 200)["status"],
         "UNPUBLISHED"
     );
+    // As the Entrepôt (and IGN's SDK, which waits for it): the first DELETE leaves the
+    // offering readable as UNPUBLISHED, the second removes it.
+    assert_eq!(
+        api.ok(api.get(&format!("/offerings/{offering_id}")), 200)["status"],
+        "UNPUBLISHED"
+    );
+    assert_eq!(api.delete(&format!("/offerings/{offering_id}")), 204);
+    assert_eq!(api.get(&format!("/offerings/{offering_id}")).0, 404);
 
     // The OpenAPI document needs no token and lists the routes.
     let (status, _, document) = get(&server.url("/api/openapi.json"));
