@@ -99,39 +99,47 @@ impl Kind {
 /// Opens (creating when missing) and migrates the catalog database.
 pub(crate) fn open(path: &Path) -> Result<Connection, CatalogError> {
     let mut connection = Connection::open(path).map_err(CatalogError::Database)?;
+    // First, so that processes opening a fresh data directory together wait for each other.
+    connection
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(CatalogError::Database)?;
     connection
         .execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
         )
         .map_err(CatalogError::Database)?;
-    connection
-        .busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(CatalogError::Database)?;
     migrate(&mut connection)?;
     Ok(connection)
 }
 
+/// Applies the missing schema steps. Each step runs in an immediate transaction (the write
+/// lock taken at its start) that reads the version again: of several processes starting
+/// together on a fresh data directory, one applies a step and the others find it applied.
 fn migrate(connection: &mut Connection) -> Result<(), CatalogError> {
-    let version: i64 = connection
-        .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .map_err(CatalogError::Database)?;
-    let version = usize::try_from(version).unwrap_or(0);
-    if version > MIGRATIONS.len() {
-        return Err(CatalogError::Internal(format!(
-            "the catalog database is at schema version {version}, newer than this server knows \
-             ({}): run a newer tuilerie",
-            MIGRATIONS.len()
-        )));
-    }
-    for (index, step) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = connection.transaction().map_err(CatalogError::Database)?;
+    loop {
+        let tx = connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(CatalogError::Database)?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(CatalogError::Database)?;
+        let version = usize::try_from(version).unwrap_or(0);
+        if version > MIGRATIONS.len() {
+            return Err(CatalogError::Internal(format!(
+                "the catalog database is at schema version {version}, newer than this server knows \
+                 ({}): run a newer tuilerie",
+                MIGRATIONS.len()
+            )));
+        }
+        let Some(step) = MIGRATIONS.get(version) else {
+            return Ok(());
+        };
         tx.execute_batch(step).map_err(CatalogError::Database)?;
-        tx.execute_batch(&format!("PRAGMA user_version = {}", index + 1))
+        tx.execute_batch(&format!("PRAGMA user_version = {}", version + 1))
             .map_err(CatalogError::Database)?;
         tx.commit().map_err(CatalogError::Database)?;
-        tracing::info!(version = index + 1, "catalog schema migrated");
+        tracing::info!(version = version + 1, "catalog schema migrated");
     }
-    Ok(())
 }
 
 /// Inserts or replaces a resource.
@@ -300,6 +308,32 @@ pub(crate) fn generation(connection: &Connection) -> Result<u64, CatalogError> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// Processes starting together on a fresh data directory (a server and `tuilerie
+    /// publish`, several replicas): every one opens it, none fails on "table already exists".
+    #[test]
+    fn connections_opening_a_fresh_catalog_together_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.sqlite");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(12));
+        let threads: Vec<_> = (0..12)
+            .map(|_| {
+                let (path, barrier) = (path.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    open(&path).map(|_| ())
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap().unwrap();
+        }
+        let connection = open(&path).unwrap();
+        let version: i64 = connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(usize::try_from(version).unwrap(), MIGRATIONS.len());
+    }
 
     #[test]
     fn the_schema_is_migrated_once_and_a_newer_one_is_refused() {
