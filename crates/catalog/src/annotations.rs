@@ -78,15 +78,11 @@ fn tags_of(value: &mut Json) -> Result<&mut serde_json::Map<String, Json>, Catal
         .ok_or_else(|| CatalogError::Internal("tags are not an object".to_owned()))
 }
 
-fn strings(tags: &serde_json::Map<String, Json>) -> BTreeMap<String, String> {
-    tags.iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                v.as_str().map_or_else(|| v.to_string(), str::to_owned),
-            )
-        })
-        .collect()
+/// A tag's value as text (numbers and booleans as written).
+fn tag_text(value: &Json) -> String {
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_owned)
 }
 
 impl Catalog {
@@ -116,18 +112,10 @@ impl Catalog {
                 )));
             }
         }
-        self.change(false, |tx| {
-            let kind = what.kind();
-            let mut value: Json = db::get(tx, kind, datastore, id)?;
-            let created = value["creation"].as_str().unwrap_or_default().to_owned();
-            let all = tags_of(&mut value)?;
+        self.edit_tags(datastore, what, id, |all| {
             for (key, tag) in tags {
-                let text = tag.as_str().map_or_else(|| tag.to_string(), str::to_owned);
-                all.insert(key.clone(), Json::String(text));
+                all.insert(key.clone(), Json::String(tag_text(tag)));
             }
-            let result = strings(all);
-            db::put(tx, kind, datastore, id, &created, &value)?;
-            Ok(result)
         })
     }
 
@@ -140,15 +128,28 @@ impl Catalog {
         keys: &[String],
     ) -> Result<BTreeMap<String, String>, CatalogError> {
         check_datastore(datastore)?;
+        self.edit_tags(datastore, what, id, |all| {
+            for key in keys {
+                all.remove(key);
+            }
+        })
+    }
+
+    /// Changes the tags of a resource in its stored document; its tags after the change.
+    fn edit_tags(
+        &self,
+        datastore: &str,
+        what: Annotated,
+        id: &str,
+        edit: impl FnOnce(&mut serde_json::Map<String, Json>),
+    ) -> Result<BTreeMap<String, String>, CatalogError> {
         self.change(false, |tx| {
             let kind = what.kind();
             let mut value: Json = db::get(tx, kind, datastore, id)?;
             let created = value["creation"].as_str().unwrap_or_default().to_owned();
             let all = tags_of(&mut value)?;
-            for key in keys {
-                all.remove(key);
-            }
-            let result = strings(all);
+            edit(all);
+            let result = all.iter().map(|(k, v)| (k.clone(), tag_text(v))).collect();
             db::put(tx, kind, datastore, id, &created, &value)?;
             Ok(result)
         })

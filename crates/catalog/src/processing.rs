@@ -405,7 +405,7 @@ impl Catalog {
     /// The sample type of the rasters of `uploads`: `Float32` when any holds more than 8-bit
     /// samples (the pyramid must keep their values), else `Uint8`.
     fn input_sample_type(&self, uploads: &[Upload]) -> Result<pyramid::SampleType, CatalogError> {
-        let mut sample_type = pyramid::SampleType::Uint8;
+        let mut types = Vec::new();
         for upload in uploads {
             let declared = crs::Crs::parse(&upload.srs).ok();
             let scratch = self.upload_dir(&upload.id).join(".gdal-sample-type");
@@ -417,19 +417,14 @@ impl Catalog {
                 let opened = pyramid::GeoTiff::open_any(file, declared.as_ref(), &scratch);
                 let _ = std::fs::remove_dir_all(&scratch);
                 let tiff = opened.map_err(|e| {
-                    CatalogError::Invalid(format!(
-                        "upload '{}': {}",
-                        upload.id,
-                        error_chain(&e)
-                            .replace(&format!("{}/", self.upload_dir(&upload.id).display()), "")
-                    ))
+                    let reason =
+                        without_prefix(vec![error_chain(&e)], &self.upload_dir(&upload.id));
+                    CatalogError::Invalid(format!("upload '{}': {}", upload.id, reason.concat()))
                 })?;
-                if tiff.sample_type() == pyramid::SampleType::Float32 {
-                    sample_type = pyramid::SampleType::Float32;
-                }
+                types.push(tiff.sample_type());
             }
         }
-        Ok(sample_type)
+        Ok(widest_sample_type(types))
     }
 
     /// The parameters of a pyramid generation, for inputs of `input` samples: the format
@@ -837,14 +832,7 @@ impl Catalog {
                 );
             }
         }
-        let input = if inputs
-            .iter()
-            .any(|tiff| tiff.sample_type() == pyramid::SampleType::Float32)
-        {
-            pyramid::SampleType::Float32
-        } else {
-            pyramid::SampleType::Uint8
-        };
+        let input = widest_sample_type(inputs.iter().map(pyramid::GeoTiff::sample_type));
         let params = self
             .pyramid_parameters(&execution.parameters, input)
             .map_err(|e| e.to_string())?;
@@ -938,6 +926,16 @@ fn extent_polygon([x0, y0, x1, y1]: [f64; 4]) -> Json {
         "type": "Polygon",
         "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]],
     })
+}
+
+/// The sample type a pyramid of several inputs needs: `Float32` when any input is wider than
+/// 8 bits, else `Uint8`.
+fn widest_sample_type(types: impl IntoIterator<Item = pyramid::SampleType>) -> pyramid::SampleType {
+    if types.into_iter().any(|t| t == pyramid::SampleType::Float32) {
+        pyramid::SampleType::Float32
+    } else {
+        pyramid::SampleType::Uint8
+    }
 }
 
 /// The ROK4 formats that keep float values, for messages.

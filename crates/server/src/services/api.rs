@@ -526,6 +526,22 @@ pub fn routes(state: &AppState) -> Router<AppState> {
 fn handler(r: &ApiRoute) -> Option<MethodRouter<AppState>> {
     use axum::routing::{delete, get, post, put};
     let suffix = r.path.strip_prefix(DS).unwrap_or(r.path);
+    // Tags and comments: the same handlers for the three resources (see `annotated`).
+    let annotation = ["/uploads", "/stored_data", "/configurations"]
+        .iter()
+        .find_map(|resource| suffix.strip_prefix(resource))
+        .filter(|rest| rest.starts_with("/{id}/tags") || rest.starts_with("/{id}/comments"));
+    if let Some(rest) = annotation {
+        return Some(match (r.method, rest) {
+            ("POST", "/{id}/tags") => post(add_tags),
+            ("DELETE", "/{id}/tags") => delete(remove_tags),
+            ("GET", "/{id}/comments") => get(list_comments),
+            ("POST", "/{id}/comments") => post(add_comment),
+            ("PUT", "/{id}/comments/{comment}") => put(edit_comment),
+            ("DELETE", "/{id}/comments/{comment}") => delete(delete_comment),
+            _ => return None,
+        });
+    }
     Some(match (r.method, suffix) {
         ("GET", "/api/openapi.json") => get(openapi),
         ("POST", "/api/auth/token") => post(issue_token),
@@ -572,37 +588,6 @@ fn handler(r: &ApiRoute) -> Option<MethodRouter<AppState>> {
         ("GET", "/permissions") => get(list_permissions),
         ("GET", "/permissions/{id}") => get(permission),
         ("DELETE", "/permissions/{id}") => delete(delete_permission),
-        ("POST", "/uploads/{id}/tags" | "/stored_data/{id}/tags" | "/configurations/{id}/tags") => {
-            post(add_tags)
-        }
-        (
-            "DELETE",
-            "/uploads/{id}/tags" | "/stored_data/{id}/tags" | "/configurations/{id}/tags",
-        ) => delete(remove_tags),
-        (
-            "GET",
-            "/uploads/{id}/comments"
-            | "/stored_data/{id}/comments"
-            | "/configurations/{id}/comments",
-        ) => get(list_comments),
-        (
-            "POST",
-            "/uploads/{id}/comments"
-            | "/stored_data/{id}/comments"
-            | "/configurations/{id}/comments",
-        ) => post(add_comment),
-        (
-            "PUT",
-            "/uploads/{id}/comments/{comment}"
-            | "/stored_data/{id}/comments/{comment}"
-            | "/configurations/{id}/comments/{comment}",
-        ) => put(edit_comment),
-        (
-            "DELETE",
-            "/uploads/{id}/comments/{comment}"
-            | "/stored_data/{id}/comments/{comment}"
-            | "/configurations/{id}/comments/{comment}",
-        ) => delete(delete_comment),
         ("POST", "/api/users/me/keys") => post(create_key),
         ("GET", "/api/users/me/keys") => get(list_keys),
         ("DELETE", "/api/users/me/keys/{id}") => delete(delete_key),
@@ -889,19 +874,12 @@ macro_rules! by_id {
     };
 }
 
-/// A handler answering `c.$method(&datastore)` with `$status`.
-macro_rules! by_datastore {
-    ($name:ident, $status:ident, $method:ident) => {
-        async fn $name(
-            State(state): State<AppState>,
-            Path(ds): Path<String>,
-        ) -> Result<Response, JsonError> {
-            answer(&state, StatusCode::$status, move |c| c.$method(&ds)).await
-        }
-    };
+async fn datastore(
+    State(state): State<AppState>,
+    Path(ds): Path<String>,
+) -> Result<Response, JsonError> {
+    answer(&state, StatusCode::OK, move |c| c.datastore(&ds)).await
 }
-
-by_datastore!(datastore, OK, datastore);
 
 /// A list route: the datastore's resources, filtered and paginated as the Entrepôt does
 /// (see [`paginated`]).
