@@ -847,3 +847,95 @@ fn a_full_render_queue_answers_503_with_retry_after_and_recovers() {
     let (status, _, _) = get_bytes(&url, &[]);
     assert_eq!(status, 200);
 }
+
+/// A GetMap request line for `countries` at `size`², over a box shifted by `shift` (no two
+/// alike, so that no cached answer replies).
+fn countries_map_request(server: &Server, size: u32, shift: u32) -> Vec<u8> {
+    let west = -20_000_000 + i64::from(shift) * 1000;
+    format!(
+        "GET /wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=countries&STYLES=&CRS=EPSG:3857\
+         &BBOX={west},-15000000,20000000,15000000&WIDTH={size}&HEIGHT={size}&FORMAT=image/png \
+         HTTP/1.1\r\nHost: {}\r\n\r\n",
+        server.addr
+    )
+    .into_bytes()
+}
+
+fn metric(server: &Server, name: &str) -> f64 {
+    let (_, _, text) = get(&server.url("/metrics"));
+    text.lines()
+        .find(|line| line.starts_with(name))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .map_or(0.0, |value| value.parse().unwrap())
+}
+
+#[test]
+fn a_client_that_half_closes_after_its_request_gets_the_map() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture(dir.path());
+    let server = Server::start(&["--config", config.to_str().unwrap()]);
+    for shift in 0..5 {
+        let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        stream
+            .write_all(&countries_map_request(&server, 256, shift))
+            .unwrap();
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).unwrap();
+        let head_end = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("no answer: {:?}", String::from_utf8_lossy(&answer)));
+        let head = String::from_utf8_lossy(&answer[..head_end]).to_lowercase();
+        assert!(head.starts_with("http/1.1 200 ok"), "{head}");
+        assert!(head.contains("content-type: image/png"), "{head}");
+        let image = image::load_from_memory(&answer[head_end + 4..]).unwrap();
+        assert_eq!((image.width(), image.height()), (256, 256));
+    }
+}
+
+#[test]
+fn renders_of_clients_that_left_are_cancelled_and_free_the_pool() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let config = fixture_with(
+        dir.path(),
+        "render_threads = 1\nrender_queue = 2\ncache_bytes = 0",
+    );
+    let server = Server::start(&["--config", config.to_str().unwrap()]);
+    // Three big maps fill the pool (one drawing, two waiting); their clients leave at once.
+    for shift in 0..3 {
+        let mut stream = std::net::TcpStream::connect(&server.addr).unwrap();
+        stream
+            .write_all(&countries_map_request(&server, 2048, shift))
+            .unwrap();
+        drop(stream);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
+    let cancelled = loop {
+        let cancelled = metric(&server, "tuilerie_renders_cancelled_total");
+        let jobs = metric(&server, "tuilerie_render_jobs");
+        if cancelled >= 2.0 && jobs == 0.0 {
+            break cancelled;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "abandoned renders went on: {cancelled} cancelled, {jobs} jobs"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(cancelled <= 3.0);
+    // The pool is free: the next map is drawn, and the abandoned ones are counted as 499.
+    let (status, headers, body) = get_bytes(
+        &server.url("/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=countries&STYLES=&CRS=EPSG:3857&BBOX=0,0,1000000,1000000&WIDTH=64&HEIGHT=64&FORMAT=image/png"),
+        &[],
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(header(&headers, "content-type"), Some("image/png"));
+    let (_, _, text) = get(&server.url("/metrics"));
+    assert!(text.contains("status=\"499\""), "{text}");
+}

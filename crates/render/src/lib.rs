@@ -200,6 +200,9 @@ impl<F: RenderFeature + ?Sized> sld::Attributes for Attrs<'_, F> {
     }
 }
 
+/// How many features a render draws between two questions to its `stop` callback.
+pub const FEATURES_BETWEEN_STOPS: usize = 256;
+
 /// One layer to draw: its features and its style.
 #[derive(Debug)]
 pub struct RenderLayer<'a, F: RenderFeature> {
@@ -260,6 +263,20 @@ impl Renderer {
         request: &MapRequest,
         layers: &[RenderLayer<'_, F>],
     ) {
+        self.render_onto_until(image, request, layers, &|| false);
+    }
+
+    /// [`Renderer::render_onto`], asking `stop` between layers and every
+    /// [`FEATURES_BETWEEN_STOPS`] features; `false` when it stopped (the image is then
+    /// unfinished).
+    pub fn render_onto_until<F: RenderFeature>(
+        &self,
+        image: &mut Image,
+        request: &MapRequest,
+        layers: &[RenderLayer<'_, F>],
+        stop: &dyn Fn() -> bool,
+    ) -> bool {
+        let mut until_stop_check = FEATURES_BETWEEN_STOPS;
         let pixmap = &mut image.pixmap;
         let context = draw::Context::new(request, &self.graphics);
         let mut labels = labels::Labeler::new(request, &self.fonts);
@@ -271,7 +288,17 @@ impl Renderer {
                 if active.is_empty() {
                     continue;
                 }
+                if stop() {
+                    return false;
+                }
                 for feature in layer.features {
+                    until_stop_check -= 1;
+                    if until_stop_check == 0 {
+                        until_stop_check = FEATURES_BETWEEN_STOPS;
+                        if stop() {
+                            return false;
+                        }
+                    }
                     let attrs = Attrs(feature);
                     let attributes: &dyn sld::Attributes = &attrs;
                     let mut matched = false;
@@ -290,7 +317,11 @@ impl Renderer {
                 context.flush(pixmap);
             }
         }
+        if stop() {
+            return false;
+        }
         labels.draw(pixmap);
+        true
     }
 
     /// A legend: one swatch per rule with its title, or the one rule asked for.
@@ -487,5 +518,52 @@ mod tests {
         assert!(back[5].abs_diff(255) <= 2 && back[7] == 128);
         assert_eq!(back[11], 0);
         assert!(Image::from_rgba8(2, 2, vec![0; 3]).is_err());
+    }
+
+    struct Square(Geometry<f64>);
+
+    impl RenderFeature for Square {
+        fn geometry(&self) -> &Geometry<f64> {
+            &self.0
+        }
+        fn attribute(&self, _: &str) -> Option<sld::Value> {
+            None
+        }
+        fn id(&self) -> i64 {
+            0
+        }
+    }
+
+    #[test]
+    fn a_render_asked_to_stop_stops_between_features() {
+        let text = r#"<StyledLayerDescriptor version="1.0.0" xmlns="http://www.opengis.net/sld"><NamedLayer><Name>t</Name><UserStyle><FeatureTypeStyle><Rule><PolygonSymbolizer><Fill><CssParameter name="fill">#FF0000</CssParameter></Fill></PolygonSymbolizer></Rule></FeatureTypeStyle></UserStyle></NamedLayer></StyledLayerDescriptor>"#;
+        let style = sld::parse(text).unwrap().default_style().unwrap().clone();
+        let square = geo_types::Rect::new(
+            geo_types::Coord { x: 0.0, y: 0.0 },
+            geo_types::Coord {
+                x: 2560.0,
+                y: 2560.0,
+            },
+        );
+        let features: Vec<Square> = (0..3 * FEATURES_BETWEEN_STOPS)
+            .map(|_| Square(Geometry::Polygon(square.to_polygon())))
+            .collect();
+        let layers = [RenderLayer {
+            features: &features,
+            style: &style,
+        }];
+        let renderer = Renderer::new(RendererOptions::default()).unwrap();
+        let request = request(8, STANDARD_DPI);
+        let asked = std::cell::Cell::new(0);
+        let stop_at_second = || {
+            asked.set(asked.get() + 1);
+            asked.get() >= 2
+        };
+        let mut image = Image::new(8, 8, [255, 255, 255, 255]).unwrap();
+        assert!(!renderer.render_onto_until(&mut image, &request, &layers, &stop_at_second));
+        assert_eq!(asked.get(), 2, "asked before the layer, then after a batch");
+        let mut image = Image::new(8, 8, [255, 255, 255, 255]).unwrap();
+        assert!(renderer.render_onto_until(&mut image, &request, &layers, &|| false));
+        assert_eq!(&image.to_rgba8()[..4], &[255, 0, 0, 255]);
     }
 }

@@ -14,6 +14,7 @@
 mod access;
 mod app;
 mod config;
+mod connection;
 mod error;
 mod layers;
 mod listener;

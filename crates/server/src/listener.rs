@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -20,6 +21,7 @@ use tokio::net::TcpListener;
 
 use crate::app::router;
 use crate::config::Config;
+use crate::connection::{Announced, ClientStream};
 use crate::services::wms::StartError;
 use crate::state::{AppState, Published};
 
@@ -192,7 +194,9 @@ async fn serve_listener(
         .http1()
         .timer(TokioTimer::new())
         .max_buf_size(max_header_bytes)
-        .header_read_timeout(Duration::from_secs(30));
+        .header_read_timeout(Duration::from_secs(30))
+        // A client that shut its write side after its request still gets its answer.
+        .half_close(true);
     builder.http2().timer(TokioTimer::new());
     let graceful = GracefulShutdown::new();
 
@@ -209,15 +213,19 @@ async fn serve_listener(
                     }
                 };
                 let _ = stream.set_nodelay(true);
+                let (stream, link) = ClientStream::new(stream);
                 let connection = builder
-                    .serve_connection(TokioIo::new(stream), service.clone())
+                    .serve_connection(
+                        TokioIo::new(stream),
+                        Announced::new(service.clone(), Arc::clone(&link)),
+                    )
                     .into_owned();
                 let connection = graceful.watch(connection);
-                tokio::spawn(async move {
+                tokio::spawn(link.scope(async move {
                     if let Err(error) = connection.await {
                         tracing::debug!(%peer, error = %error, "connection ended with an error");
                     }
-                });
+                }));
             }
             _ = stopped.wait_for(|stop| *stop) => break,
         }

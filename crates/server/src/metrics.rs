@@ -35,6 +35,15 @@ pub struct RequestLabels {
 
 type HistogramFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
 
+/// What the render pool reports to `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct RenderMetrics {
+    /// Jobs cancelled because their client left.
+    pub cancelled: Counter,
+    /// Jobs admitted: running or waiting.
+    pub admitted: Gauge,
+}
+
 /// The server's metrics registry.
 #[derive(Debug)]
 pub struct Metrics {
@@ -42,6 +51,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     durations: HistogramFamily,
     in_flight: Gauge,
+    /// What the render pool reports.
+    pub render: RenderMetrics,
 }
 
 fn latency_histogram() -> Histogram {
@@ -80,11 +91,23 @@ impl Metrics {
             })
             .set(1);
         registry.register("build_info", "Version of the running server", build);
+        let render = RenderMetrics::default();
+        registry.register(
+            "renders_cancelled",
+            "Renders stopped or never started because their client had left",
+            render.cancelled.clone(),
+        );
+        registry.register(
+            "render_jobs",
+            "Render jobs admitted to the render pool: running or waiting",
+            render.admitted.clone(),
+        );
         Metrics {
             registry,
             requests,
             durations,
             in_flight,
+            render,
         }
     }
 

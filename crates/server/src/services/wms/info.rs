@@ -125,11 +125,12 @@ pub async fn answer(call: Call<'_>) -> Result<Response, WmsError> {
     let results = state
         .wms
         .pool
-        .run(move || query(&job_map, &query_layers, i, j, feature_count, tolerance_px))
+        .run(move |_| query(&job_map, &query_layers, i, j, feature_count, tolerance_px))
         .await;
     let results = match results {
         Ok(Ok(results)) => results,
         Ok(Err(error)) => return Err(error),
+        Err(JobError::Cancelled) => return Err(WmsError::cancelled()),
         Err(JobError::Busy(_)) => return Err(WmsError::busy()),
         Err(JobError::Panicked(p)) => return Err(WmsError::internal("GetFeatureInfo", &p)),
     };

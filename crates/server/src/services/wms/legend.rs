@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::cache::CachedImage;
 use super::params::{MapFormat, STANDARD_DPI};
-use super::pool::JobError;
+use super::pool::{Cancel, JobError};
 use super::protocol::{name_list, Code, WmsError};
 use super::runtime::{Call, WmsState};
 use crate::layers::{Layer, LayerStyle};
@@ -114,7 +114,7 @@ pub async fn answer(call: Call<'_>) -> Result<Response, WmsError> {
         with_labels: true,
     };
     let renderer = Arc::clone(&state.wms.renderer);
-    let job = move || legend_image(&renderer, &layer, style_index, &options, format);
+    let job = move |_: &Cancel| legend_image(&renderer, &layer, style_index, &options, format);
     match state.wms.pool.run(job).await {
         Ok(Ok(image)) => Ok((
             [(
@@ -125,6 +125,7 @@ pub async fn answer(call: Call<'_>) -> Result<Response, WmsError> {
         )
             .into_response()),
         Ok(Err(e)) => Err(e),
+        Err(JobError::Cancelled) => Err(WmsError::cancelled()),
         Err(JobError::Busy(_)) => Err(WmsError::busy()),
         Err(JobError::Panicked(p)) => Err(WmsError::internal("GetLegendGraphic", &p)),
     }

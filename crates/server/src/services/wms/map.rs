@@ -15,7 +15,7 @@ use bytes::Bytes;
 use super::cache::CachedImage;
 use super::image::encode;
 use super::params::{exception_mode, parse_map, ExceptionMode, MapFormat, MapParams};
-use super::pool::JobError;
+use super::pool::{Cancel, JobError};
 use super::protocol::{Code, WmsError};
 use super::runtime::{Call, WmsState};
 use crate::layers::{Layer, LayerSource, PyramidLayer};
@@ -49,10 +49,11 @@ async fn answer_inner(call: Call<'_>) -> Result<Response, WmsError> {
         return Ok(image_response(hit));
     }
     let renderer = Arc::clone(&state.wms.renderer);
-    let job = move || draw(&renderer, &map);
+    let job = move |cancel: &Cancel| draw(&renderer, &map, cancel);
     let image = match state.wms.pool.run(job).await {
         Ok(result) => result?,
         Err(JobError::Busy(_)) => return Err(WmsError::busy()),
+        Err(JobError::Cancelled) => return Err(WmsError::cancelled()),
         Err(JobError::Panicked(p)) => return Err(WmsError::internal("GetMap", &p)),
     };
     state.wms.cache.put(key, image.clone());
@@ -84,8 +85,21 @@ fn check_tiff(map: &MapParams) -> Result<(), WmsError> {
     }
 }
 
-/// Draws and encodes a map (on the render pool).
-fn draw(renderer: &render::Renderer, map: &MapParams) -> Result<CachedImage, WmsError> {
+/// Stops a render whose client has left.
+fn check(cancel: &Cancel) -> Result<(), WmsError> {
+    if cancel.is_cancelled() {
+        Err(WmsError::cancelled())
+    } else {
+        Ok(())
+    }
+}
+
+/// Draws and encodes a map (on the render pool), asking `cancel` between steps.
+fn draw(
+    renderer: &render::Renderer,
+    map: &MapParams,
+    cancel: &Cancel,
+) -> Result<CachedImage, WmsError> {
     if map.format == MapFormat::Tiff {
         return tiff(map);
     }
@@ -98,6 +112,7 @@ fn draw(renderer: &render::Renderer, map: &MapParams) -> Result<CachedImage, Wms
         .map_err(|e| WmsError::internal("GetMap canvas", &e))?;
     let mut k = 0;
     while k < map.layers.len() {
+        check(cancel)?;
         match &map.layers[k].0.source {
             LayerSource::Vector(_) => {
                 let start = k;
@@ -106,17 +121,19 @@ fn draw(renderer: &render::Renderer, map: &MapParams) -> Result<CachedImage, Wms
                 {
                     k += 1;
                 }
-                draw_vectors(renderer, map, &map.layers[start..k], &mut canvas)?;
+                draw_vectors(renderer, map, &map.layers[start..k], &mut canvas, cancel)?;
             }
             LayerSource::Pyramid(pyramid) => {
                 let (layer, style) = &map.layers[k];
                 if let Some(image) = draw_pyramid(layer, pyramid, *style, map)? {
+                    check(cancel)?;
                     canvas.draw_over(&image);
                 }
                 k += 1;
             }
         }
     }
+    check(cancel)?;
     encode(&canvas, map.format)
 }
 
@@ -125,6 +142,7 @@ fn draw_vectors(
     map: &MapParams,
     layers: &[(Arc<Layer>, usize)],
     canvas: &mut render::Image,
+    cancel: &Cancel,
 ) -> Result<(), WmsError> {
     let request = render::MapRequest {
         extent: map.bbox,
@@ -159,13 +177,18 @@ fn draw_vectors(
             .fetch(&query, &map.crs, scale, style_name)
             .map_err(|e| WmsError::internal("reading features for GetMap", &e))?;
         fetched.extend(styled);
+        check(cancel)?;
     }
     let render_layers: Vec<render::RenderLayer<'_, vectorstore::Feature>> = fetched
         .iter()
         .map(|(features, style)| render::RenderLayer { features, style })
         .collect();
-    renderer.render_onto(canvas, &request, &render_layers);
-    Ok(())
+    let stop = || cancel.is_cancelled();
+    if renderer.render_onto_until(canvas, &request, &render_layers, &stop) {
+        Ok(())
+    } else {
+        Err(WmsError::cancelled())
+    }
 }
 
 /// A pyramid layer as an image; `None` where it holds no data under the map.
@@ -332,7 +355,7 @@ async fn error_image(
         _ => None,
     };
     let renderer = Arc::clone(&state.wms.renderer);
-    let job = move || {
+    let job = move |_: &Cancel| {
         super::image::message_image(
             &renderer,
             width,
@@ -345,6 +368,7 @@ async fn error_image(
     match state.wms.pool.run(job).await {
         Ok(Ok(image)) => Ok(image_response(image)),
         Ok(Err(e)) => Err(e),
+        Err(JobError::Cancelled) => Err(WmsError::cancelled()),
         Err(JobError::Busy(_)) => Err(WmsError::busy()),
         Err(JobError::Panicked(p)) => Err(WmsError::internal("GetMap error image", &p)),
     }

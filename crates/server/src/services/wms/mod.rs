@@ -51,7 +51,7 @@ use runtime::{Call, WmsRuntime, WmsState};
 pub fn routes(state: &AppState) -> Result<Router<AppState>, StartError> {
     let wms = WmsState {
         app: state.clone(),
-        wms: Arc::new(WmsRuntime::new(&state.config.wms)?),
+        wms: Arc::new(WmsRuntime::new(&state.config.wms, &state.metrics)?),
     };
     Ok(Router::new()
         .route("/wms", get(kvp))

@@ -110,6 +110,9 @@ impl Code {
     }
 }
 
+/// The status of a request whose client left (nginx's).
+const CLIENT_CLOSED_REQUEST: u16 = 499;
+
 /// A WMS service exception.
 #[derive(Debug)]
 pub struct WmsError {
@@ -167,9 +170,22 @@ impl WmsError {
         }
     }
 
-    /// Whether this is a client's mistake (4xx), not a failure or overload.
+    /// The client left before its answer was ready: nobody reads this; 499 (as nginx logs
+    /// a closed request) counts it apart in `/metrics`.
+    pub fn cancelled() -> WmsError {
+        WmsError {
+            code: Code::NoApplicableCode,
+            locator: None,
+            text: "the client closed its connection before the answer was ready".to_owned(),
+            status: StatusCode::from_u16(CLIENT_CLOSED_REQUEST)
+                .unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+        }
+    }
+
+    /// Whether this is a client's mistake (4xx), not a failure, an overload or a client that
+    /// left.
     pub fn status_is_client(&self) -> bool {
-        self.status.is_client_error()
+        self.status.is_client_error() && self.status.as_u16() != CLIENT_CLOSED_REQUEST
     }
 
     /// The message.

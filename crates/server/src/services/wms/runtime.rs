@@ -75,14 +75,21 @@ pub struct WmsRuntime {
 
 impl WmsRuntime {
     /// The runtime of a `[wms]` configuration.
-    pub(super) fn new(config: &crate::config::WmsConfig) -> Result<WmsRuntime, StartError> {
+    pub(super) fn new(
+        config: &crate::config::WmsConfig,
+        metrics: &crate::metrics::Metrics,
+    ) -> Result<WmsRuntime, StartError> {
         let renderer = render::Renderer::new(render::RendererOptions {
             font_dir: config.font_dir.clone(),
             graphics_dir: None,
         })
         .map_err(StartError::Renderer)?;
-        let pool = RenderPool::new(config.render_threads, config.render_queue)
-            .map_err(StartError::Threads)?;
+        let pool = RenderPool::new(
+            config.render_threads,
+            config.render_queue,
+            metrics.render.clone(),
+        )
+        .map_err(StartError::Threads)?;
         Ok(WmsRuntime {
             renderer: std::sync::Arc::new(renderer),
             pool,
