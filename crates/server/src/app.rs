@@ -28,7 +28,7 @@ use tracing::Instrument as _;
 
 use crate::error::JsonError;
 use crate::metrics::{self, RequestLabels, Route};
-use crate::services::{api, preview, tms, wms, wmts};
+use crate::services::{api, features, preview, tms, wms, wmts};
 use crate::state::AppState;
 
 /// The router with every route and middleware; fails when a service cannot start (the WMS
@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Result<Router, wms::StartError> {
         .merge(wms::routes(&state)?)
         .merge(wmts::routes(&state))
         .merge(tms::routes(&state))
+        .merge(features::routes(&state))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(cors);
     let mut api = api::routes(&state).method_not_allowed_fallback(method_not_allowed);

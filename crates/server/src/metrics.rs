@@ -25,7 +25,7 @@ use prometheus_client::registry::Registry;
 /// The labels of one request series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    /// `wms`, `wmts`, `tms`, `api`, `health`, `metrics`, `preview` or `other`.
+    /// `wms`, `wmts`, `tms`, `wfs`, `api`, `health`, `metrics`, `preview` or `other`.
     pub service: &'static str,
     /// OGC operation (`GetMap`, `GetTile`…), or `-`.
     pub operation: &'static str,
@@ -260,6 +260,10 @@ const OPERATIONS: &[&str] = &[
     "GetTile",
     "DescribeLayer",
     "GetStyles",
+    "DescribeFeatureType",
+    "GetFeature",
+    "ListStoredQueries",
+    "DescribeStoredQueries",
 ];
 
 /// The operation of a request: the `REQUEST` KVP parameter when it names a known OGC

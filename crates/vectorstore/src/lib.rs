@@ -40,6 +40,7 @@ mod names;
 #[cfg(feature = "gdal")]
 mod ogr;
 mod report;
+mod scan;
 mod srs;
 mod store;
 mod value;
@@ -56,6 +57,7 @@ pub use crate::ingest::{
 };
 pub use crate::names::normalize_name;
 pub use crate::report::{AttributeMetadata, Finding, LayerMetadata, Level, Report};
+pub use crate::scan::{Record, Scan};
 pub use crate::srs::SrsDetection;
 pub use crate::store::{Feature, Features, IndexKind, NearFeature, Store, StoreOptions};
 pub use crate::value::{AttributeType, Value};

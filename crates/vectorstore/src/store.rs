@@ -268,6 +268,20 @@ impl Store {
             })
     }
 
+    pub(crate) fn resolve_layer(&self, name: &str) -> Result<usize, VectorError> {
+        self.resolve(name)
+    }
+
+    /// The native CRS of layer `i`.
+    pub(crate) fn layer_crs(&self, i: usize) -> &Crs {
+        &self.layers[i].crs
+    }
+
+    /// The shared attribute names of layer `i`, in table order.
+    pub(crate) fn layer_names(&self, i: usize) -> &[Arc<str>] {
+        &self.layers[i].names
+    }
+
     fn resolve(&self, name: &str) -> Result<usize, VectorError> {
         self.layer_index(name)
             .ok_or_else(|| VectorError::UnknownLayer {
@@ -365,7 +379,7 @@ impl Store {
         Ok(near)
     }
 
-    fn attribute_indexes(
+    pub(crate) fn attribute_indexes(
         &self,
         layer: usize,
         attributes: &[&str],
@@ -616,14 +630,14 @@ impl Store {
         result.map_err(|source| self.sqlite_error(source))
     }
 
-    fn sqlite_error(&self, source: rusqlite::Error) -> VectorError {
+    pub(crate) fn sqlite_error(&self, source: rusqlite::Error) -> VectorError {
         VectorError::Sqlite {
             path: self.dir.join(DATA_FILE),
             source,
         }
     }
 
-    fn connection(&self) -> Result<Connection, VectorError> {
+    pub(crate) fn connection(&self) -> Result<Connection, VectorError> {
         if let Some(conn) = self.pool.lock().ok().and_then(|mut p| p.pop()) {
             return Ok(conn);
         }
@@ -643,7 +657,7 @@ impl Store {
         Ok(conn)
     }
 
-    fn release(&self, conn: Connection) {
+    pub(crate) fn release(&self, conn: Connection) {
         if let Ok(mut pool) = self.pool.lock() {
             if pool.len() < POOL_SIZE {
                 pool.push(conn);

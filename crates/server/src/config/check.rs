@@ -12,7 +12,7 @@ use toml::Spanned;
 use super::{
     check_public_url, is_valid_layer_name, parse_listen, parse_log_format, Config, ConfigError,
     EmptyTile, LayerConfig, LayerKind, LayerMetadataConfig, Problem, Problems, ServerConfig,
-    TilesConfig, WmsConfig,
+    TilesConfig, WfsConfig, WmsConfig,
 };
 
 /// Walks the span-carrying TOML tree, building the config and collecting problems.
@@ -56,7 +56,10 @@ pub(super) struct Walker<'a> {
 type Table<'i> = DeTable<'i>;
 type Value<'i> = Spanned<DeValue<'i>>;
 
-const TOP_KEYS: &[&str] = &["server", "log", "data", "api", "tiles", "wms", "layers"];
+const TOP_KEYS: &[&str] = &[
+    "server", "log", "data", "api", "tiles", "wms", "wfs", "layers",
+];
+const WFS_KEYS: &[&str] = &["title", "abstract", "keywords", "count_default"];
 const WMS_KEYS: &[&str] = &[
     "title",
     "abstract",
@@ -114,7 +117,7 @@ const LAYER_COMMON_KEYS: &[&str] = &[
     "attribution",
     "attribution_url",
 ];
-const LAYER_VECTOR_KEYS: &[&str] = &["source", "table", "style", "queryable"];
+const LAYER_VECTOR_KEYS: &[&str] = &["source", "table", "style", "queryable", "wfs"];
 const LAYER_PYRAMID_KEYS: &[&str] = &[
     "pyramid",
     "getfeatureinfo",
@@ -202,6 +205,9 @@ impl Walker<'_> {
         if let Some(table) = self.table(&root, "wms", "") {
             self.wms(table, &mut config.wms);
         }
+        if let Some(table) = self.table(&root, "wfs", "") {
+            self.wfs(table, &mut config.wfs);
+        }
         if let Some(layers) = root.get("layers") {
             config.layers = self.layers(layers);
         }
@@ -284,6 +290,23 @@ impl Walker<'_> {
         }
         if let Some(n) = self.integer(table, "open_slabs", P, 1, 65_536) {
             tiles.open_slabs = n as usize;
+        }
+    }
+
+    fn wfs(&mut self, table: &Table<'_>, wfs: &mut WfsConfig) {
+        const P: &str = "wfs";
+        self.unknown_keys(table, P, WFS_KEYS);
+        if let Some(title) = self.string(table, "title", P) {
+            wfs.title = title;
+        }
+        if let Some(text) = self.string(table, "abstract", P) {
+            wfs.abstract_text = text;
+        }
+        if table.contains_key("keywords") {
+            wfs.keywords = self.string_list(table, "keywords", P);
+        }
+        if let Some(n) = self.integer(table, "count_default", P, 1, i64::MAX) {
+            wfs.count_default = n as u64;
         }
     }
 
@@ -454,12 +477,14 @@ impl Walker<'_> {
                 let table_name = self.required_string(table, "table", path, start);
                 let style = self.existing_file(table, "style", path, start);
                 let queryable = self.boolean(table, "queryable", path).unwrap_or(true);
+                let wfs = self.boolean(table, "wfs", path).unwrap_or(false);
                 match (source, table_name, style) {
                     (Some(source), Some((table_name, _)), Some(style)) => Some(LayerKind::Vector {
                         source,
                         table: table_name,
                         style,
                         queryable,
+                        wfs,
                     }),
                     _ => None,
                 }

@@ -36,6 +36,8 @@ pub struct Config {
     pub tiles: TilesConfig,
     /// `[wms]`
     pub wms: WmsConfig,
+    /// `[wfs]`
+    pub wfs: WfsConfig,
     /// `[[layers]]`
     pub layers: Vec<LayerConfig>,
 }
@@ -135,6 +137,31 @@ impl Default for TilesConfig {
             cache_control: "public, max-age=86400".to_owned(),
             index_cache_bytes: 16 * 1024 * 1024,
             open_slabs: 256,
+        }
+    }
+}
+
+/// `[wfs]`: the feature service (WFS 2.0.0 and 1.1.0). Its provider is `[wms]`'s contact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WfsConfig {
+    /// Service title.
+    pub title: String,
+    /// Service abstract.
+    pub abstract_text: String,
+    /// Service keywords.
+    pub keywords: Vec<String>,
+    /// Most features one GetFeature answers (`CountDefault`): a larger or absent COUNT is
+    /// cut to it, and the answer says how many matched.
+    pub count_default: u64,
+}
+
+impl Default for WfsConfig {
+    fn default() -> Self {
+        WfsConfig {
+            title: "Tuilerie WFS".to_owned(),
+            abstract_text: String::new(),
+            keywords: Vec::new(),
+            count_default: 1_000_000,
         }
     }
 }
@@ -263,6 +290,8 @@ pub enum LayerKind {
         style: PathBuf,
         /// Whether GetFeatureInfo answers the features under a point.
         queryable: bool,
+        /// Whether WFS (and OGC API – Features) hands out the features themselves.
+        wfs: bool,
     },
     /// A ROK4-compatible pyramid served by WMTS, TMS and WMS.
     Pyramid {
@@ -307,6 +336,7 @@ impl Default for Config {
             api: ApiConfig::default(),
             tiles: TilesConfig::default(),
             wms: WmsConfig::default(),
+            wfs: WfsConfig::default(),
             layers: Vec::new(),
         }
     }

@@ -36,6 +36,7 @@ pub struct LayerFactory {
     limits: CacheLimits,
     wms: BTreeMap<String, Arc<Layer>>,
     tiles: BTreeMap<String, Arc<Layer>>,
+    features: BTreeMap<String, Arc<Layer>>,
     stores: std::sync::Mutex<HashMap<PathBuf, Arc<vectorstore::Store>>>,
     built: std::sync::Mutex<Vec<(catalog::Publication, Arc<Layer>)>>,
     interpolation: Interpolation,
@@ -63,6 +64,7 @@ impl LayerFactory {
         };
         let mut wms = BTreeMap::new();
         let mut tiles = BTreeMap::new();
+        let mut features = BTreeMap::new();
         let mut stores = HashMap::new();
         for layer in &config.layers {
             let built = Arc::new(build_layer(
@@ -75,6 +77,9 @@ impl LayerFactory {
             if let LayerSource::Pyramid(_) = built.source {
                 tiles.insert(layer.name.clone(), Arc::clone(&built));
             }
+            if let LayerKind::Vector { wfs: true, .. } = layer.kind {
+                features.insert(layer.name.clone(), Arc::clone(&built));
+            }
             wms.insert(layer.name.clone(), built);
         }
         Ok(LayerFactory {
@@ -82,6 +87,7 @@ impl LayerFactory {
             limits,
             wms,
             tiles,
+            features,
             stores: std::sync::Mutex::new(HashMap::new()),
             built: std::sync::Mutex::new(Vec::new()),
             interpolation: Interpolation::Bilinear,
@@ -155,7 +161,12 @@ impl LayerFactory {
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .retain(|dir, _| used.contains(&dir.as_path()));
                 *cache = built;
-                Ok(Snapshot::new(wms, tiles, grants.to_vec()))
+                Ok(Snapshot::new(
+                    wms,
+                    tiles,
+                    self.features.clone(),
+                    grants.to_vec(),
+                ))
             }
             Err(e) => {
                 *cache = previous;
@@ -264,6 +275,7 @@ fn build_layer(
             table,
             style,
             queryable,
+            wfs: _,
         } => LayerSource::Vector(Box::new(config_vector_layer(
             config, source, table, style, *queryable, data_dir, stores,
         )?)),

@@ -18,6 +18,6 @@ mod styles;
 pub use factory::LayerFactory;
 pub use layer::{
     Access, Layer, LayerError, LayerSource, LayerStyle, Layers, PyramidLayer, StyledFeatures,
-    VectorLayer,
+    VectorLayer, VectorRelation,
 };
 pub use snapshot::{may_see, Service, Snapshot};

@@ -14,6 +14,8 @@ pub enum Service {
     Wms,
     /// WMTS and TMS.
     Tiles,
+    /// WFS (and OGC API – Features): the features themselves.
+    Features,
 }
 
 /// Everything published, as the request path reads it: the layers of each service, and what
@@ -24,15 +26,23 @@ pub struct Snapshot {
     pub wms: Arc<Layers>,
     /// Layers served by WMTS and TMS.
     pub tiles: Arc<Layers>,
+    /// Feature types served by WFS (vector layers of one table each).
+    pub features: Arc<Layers>,
     /// What each key grants.
     pub grants: Vec<catalog::KeyGrant>,
     open_wms: Arc<Layers>,
     open_tiles: Arc<Layers>,
+    open_features: Arc<Layers>,
 }
 
 impl Default for Snapshot {
     fn default() -> Snapshot {
-        Snapshot::new(BTreeMap::new(), BTreeMap::new(), Vec::new())
+        Snapshot::new(
+            BTreeMap::new(),
+            BTreeMap::new(),
+            BTreeMap::new(),
+            Vec::new(),
+        )
     }
 }
 
@@ -40,6 +50,7 @@ impl Snapshot {
     pub(super) fn new(
         wms: BTreeMap<String, Arc<Layer>>,
         tiles: BTreeMap<String, Arc<Layer>>,
+        features: BTreeMap<String, Arc<Layer>>,
         grants: Vec<catalog::KeyGrant>,
     ) -> Snapshot {
         let sequence = next_sequence();
@@ -52,8 +63,10 @@ impl Snapshot {
         Snapshot {
             open_wms: Arc::new(Layers::from_map(open(&wms), sequence)),
             open_tiles: Arc::new(Layers::from_map(open(&tiles), sequence)),
+            open_features: Arc::new(Layers::from_map(open(&features), sequence)),
             wms: Arc::new(Layers::from_map(wms, sequence)),
             tiles: Arc::new(Layers::from_map(tiles, sequence)),
+            features: Arc::new(Layers::from_map(features, sequence)),
             grants,
         }
     }
@@ -63,24 +76,20 @@ impl Snapshot {
         match service {
             Service::Wms => &self.wms,
             Service::Tiles => &self.tiles,
+            Service::Features => &self.features,
         }
     }
 
     /// Whether some layer of a service is restricted to API keys.
     pub fn has_restricted(&self, service: Service) -> bool {
-        match service {
-            Service::Wms => self.wms.len() != self.open_wms.len(),
-            Service::Tiles => self.tiles.len() != self.open_tiles.len(),
-        }
+        let (all, open) = self.sets(service);
+        all.len() != open.len()
     }
 
     /// The layers of a service a request may see: the open ones, plus the restricted ones
     /// whose offerings `granted` names.
     pub fn view(&self, service: Service, granted: Option<&[String]>) -> Arc<Layers> {
-        let (all, open) = match service {
-            Service::Wms => (&self.wms, &self.open_wms),
-            Service::Tiles => (&self.tiles, &self.open_tiles),
-        };
+        let (all, open) = self.sets(service);
         if !self.has_restricted(service) {
             return Arc::clone(all);
         }
@@ -96,7 +105,16 @@ impl Snapshot {
         Arc::new(Layers::from_map(visible, all.sequence))
     }
 
-    /// Number of distinct layers.
+    /// Every layer of a service, and its open ones.
+    fn sets(&self, service: Service) -> (&Arc<Layers>, &Arc<Layers>) {
+        match service {
+            Service::Wms => (&self.wms, &self.open_wms),
+            Service::Tiles => (&self.tiles, &self.open_tiles),
+            Service::Features => (&self.features, &self.open_features),
+        }
+    }
+
+    /// Number of distinct layers (of WMS and tiles; feature types are views of them).
     pub fn len(&self) -> usize {
         self.wms.len()
             + self

@@ -1,9 +1,10 @@
 //! The services, one module each, every one handing its routes to the router with `routes()`:
-//! WMS, WMTS, TMS (+ TileJSON), the preview page and the publication API. `ogc` (KVP parsing,
+//! WMS, WMTS, TMS (+ TileJSON), WFS (`features`), the preview page and the publication API. `ogc` (KVP parsing,
 //! OWS exceptions, XML helpers), `tiles` (tile answers and HTTP caching), `info_format` and
 //! `pixel_info` (GetFeatureInfo formats, pixel values as answers) are what several of them share.
 
 pub mod api;
+pub mod features;
 pub mod info_format;
 pub mod ogc;
 pub mod pixel_info;

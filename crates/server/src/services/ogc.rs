@@ -46,6 +46,15 @@ impl Kvp {
         Kvp { pairs }
     }
 
+    /// The parameters as a query string (names upper case).
+    pub fn to_query(&self) -> String {
+        let mut serializer = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &self.pairs {
+            serializer.append_pair(k, v);
+        }
+        serializer.finish()
+    }
+
     /// The value of a parameter, treating an empty value as absent.
     pub fn non_empty(&self, name: &str) -> Option<&str> {
         self.get(name).filter(|v| !v.trim().is_empty())
@@ -121,6 +130,19 @@ pub fn xml_escape(text: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Writes `<ows:Keywords>` (nothing when there are none) on one line after `indent`.
+pub fn ows_keywords(out: &mut String, indent: &str, keywords: &[String]) {
+    if keywords.is_empty() {
+        return;
+    }
+    out.push_str(indent);
+    out.push_str("<ows:Keywords>");
+    for keyword in keywords {
+        let _ = write!(out, "<ows:Keyword>{}</ows:Keyword>", xml_escape(keyword));
+    }
+    out.push_str("</ows:Keywords>\n");
+}
+
 /// OWS 1.1 exception codes used by WMTS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OwsCode {
@@ -132,6 +154,10 @@ pub enum OwsCode {
     TileOutOfRange,
     /// The operation is not supported.
     OperationNotSupported,
+    /// An option of the request is not supported (WFS).
+    OptionNotSupported,
+    /// None of the versions asked for is served.
+    VersionNegotiationFailed,
     /// The server failed.
     NoApplicableCode,
 }
@@ -143,6 +169,8 @@ impl OwsCode {
             OwsCode::InvalidParameterValue => "InvalidParameterValue",
             OwsCode::TileOutOfRange => "TileOutOfRange",
             OwsCode::OperationNotSupported => "OperationNotSupported",
+            OwsCode::OptionNotSupported => "OptionNotSupported",
+            OwsCode::VersionNegotiationFailed => "VersionNegotiationFailed",
             OwsCode::NoApplicableCode => "NoApplicableCode",
         }
     }

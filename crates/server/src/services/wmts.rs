@@ -518,13 +518,7 @@ fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &s
             xml_escape(&layer.abstract_text)
         );
     }
-    if !layer.keywords.is_empty() {
-        out.push_str("      <ows:Keywords>");
-        for keyword in &layer.keywords {
-            let _ = write!(out, "<ows:Keyword>{}</ows:Keyword>", xml_escape(keyword));
-        }
-        out.push_str("</ows:Keywords>\n");
-    }
+    ogc::ows_keywords(out, "      ", &layer.keywords);
     let b = pyramid.wgs84_bbox;
     let _ = writeln!(
         out,

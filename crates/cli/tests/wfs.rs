@@ -1,0 +1,498 @@
+//! WFS 2.0.0 and 1.1.0 over `[[layers]]` vector layers offered with `wfs = true`, spoken to
+//! over HTTP by the real server; GDAL (`WFS:` driver) and OWSLib as clients where installed,
+//! their copies compared with the source GeoPackage.
+#![cfg(unix)]
+#![allow(clippy::unwrap_used, clippy::float_cmp)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{get, header, Server};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Communes (Lambert-93, typed attributes) and countries (WGS 84) offered as WFS; schools
+/// drawn by WMS only.
+fn start() -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = repo().join("fixtures");
+    let config = format!(
+        r#"
+[data]
+dir = "{data}"
+
+[wfs]
+title = "Test WFS"
+count_default = 50
+
+[[layers]]
+name = "communes"
+title = "Communes"
+keywords = ["admin"]
+kind = "vector"
+source = "{gpkg}/communes_2154.gpkg"
+table = "Communes-IDF"
+style = "{wms}/communes.sld"
+wfs = true
+
+[[layers]]
+name = "countries"
+kind = "vector"
+source = "{gpkg}/world.gpkg"
+table = "countries"
+style = "{wms}/countries.sld"
+wfs = true
+
+[[layers]]
+name = "ecoles"
+kind = "vector"
+source = "{gpkg}/communes_2154.gpkg"
+table = "Écoles"
+style = "{wms}/ecoles.sld"
+"#,
+        data = dir.path().join("data").display(),
+        gpkg = fixtures.join("gpkg").display(),
+        wms = fixtures.join("wms").display(),
+    );
+    let path = dir.path().join("tuilerie.toml");
+    std::fs::write(&path, config).unwrap();
+    let server = Server::start(&["--config", path.to_str().unwrap()]);
+    (dir, server)
+}
+
+fn json(server: &Server, query: &str) -> serde_json::Value {
+    let (status, headers, body) = get(&server.url(&format!("/wfs?{query}")));
+    assert_eq!(status, 200, "{query}: {body}");
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/geo+json")
+    );
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{query}: {e}: {body}"))
+}
+
+fn ids(collection: &serde_json::Value) -> Vec<String> {
+    collection["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn exception(server: &Server, query: &str) -> (u16, String) {
+    let (status, headers, body) = get(&server.url(&format!("/wfs?{query}")));
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/xml"),
+        "{query}: {body}"
+    );
+    assert!(body.contains("<ExceptionReport"), "{query}: {body}");
+    (status, body)
+}
+
+#[test]
+fn capabilities_list_the_layers_offered_as_wfs_in_both_versions() {
+    let (_dir, server) = start();
+    let (status, _, v2) = get(&server.url("/wfs?SERVICE=WFS&REQUEST=GetCapabilities"));
+    assert_eq!(status, 200);
+    assert!(v2.contains("version=\"2.0.0\""));
+    assert!(v2.contains("<ows:Title>Test WFS</ows:Title>"));
+    assert!(v2.contains("<wfs:Name>tuilerie:communes</wfs:Name>"));
+    assert!(v2.contains("<wfs:Name>tuilerie:countries</wfs:Name>"));
+    assert!(!v2.contains("ecoles"), "schools are not offered as WFS");
+    assert!(v2.contains("<wfs:DefaultCRS>urn:ogc:def:crs:EPSG::2154</wfs:DefaultCRS>"));
+    assert!(v2.contains("name=\"ImplementsResultPaging\""));
+    assert!(
+        v2.contains("<ows:DefaultValue>50</ows:DefaultValue>"),
+        "CountDefault"
+    );
+    let (_, _, v1) =
+        get(&server.url("/wfs?SERVICE=WFS&REQUEST=GetCapabilities&ACCEPTVERSIONS=1.1.0,2.0.0"));
+    assert!(v1.contains("version=\"1.1.0\""));
+    assert!(v1.contains("<wfs:DefaultSRS>urn:ogc:def:crs:EPSG::2154</wfs:DefaultSRS>"));
+    let (status, body) = exception(
+        &server,
+        "SERVICE=WFS&REQUEST=GetCapabilities&ACCEPTVERSIONS=3.0.0",
+    );
+    assert_eq!(status, 400);
+    assert!(body.contains("VersionNegotiationFailed"));
+}
+
+#[test]
+fn describe_feature_type_gives_each_attribute_its_type() {
+    let (_dir, server) = start();
+    let (status, headers, xsd) = get(&server.url(
+        "/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=DescribeFeatureType&TYPENAMES=tuilerie:communes",
+    ));
+    assert_eq!(status, 200);
+    assert!(header(&headers, "content-type").unwrap().contains("gml"));
+    for expected in [
+        "name=\"geom\" type=\"gml:MultiSurfacePropertyType\"",
+        "name=\"population\" type=\"xsd:long\"",
+        "name=\"surface_km2\" type=\"xsd:double\"",
+        "name=\"actif\" type=\"xsd:boolean\"",
+        "name=\"nom_de_la_commune\" type=\"xsd:string\"",
+        "<xsd:element name=\"communes\" type=\"tuilerie:communesType\" substitutionGroup=\"gml:AbstractFeature\"/>",
+    ] {
+        assert!(xsd.contains(expected), "{expected}\n{xsd}");
+    }
+    assert!(!xsd.contains("countries"));
+}
+
+#[test]
+fn pages_cover_every_feature_once_and_hits_count_them() {
+    let (_dir, server) = start();
+    let hits = json(
+        &server,
+        "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&RESULTTYPE=hits&OUTPUTFORMAT=application/json",
+    );
+    assert_eq!(hits["numberMatched"], 60);
+    assert_eq!(hits["numberReturned"], 0);
+    // COUNT above count_default is cut to it.
+    let capped = json(
+        &server,
+        "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&COUNT=100000&OUTPUTFORMAT=application/json",
+    );
+    assert_eq!(capped["numberReturned"], 50);
+    assert_eq!(capped["numberMatched"], 60);
+
+    let mut seen = Vec::new();
+    let mut query =
+        "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&COUNT=7&OUTPUTFORMAT=application/json"
+            .to_owned();
+    for _ in 0..20 {
+        let page = json(&server, &query);
+        seen.extend(ids(&page));
+        let next = page["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "next")
+            .map(|l| l["href"].as_str().unwrap().to_owned());
+        match next {
+            Some(href) => query = href.split_once('?').unwrap().1.to_owned(),
+            None => break,
+        }
+    }
+    let distinct: BTreeSet<&String> = seen.iter().collect();
+    assert_eq!(seen.len(), 60);
+    assert_eq!(distinct.len(), 60);
+
+    // Two types in one request: the page runs across them.
+    let both = json(
+        &server,
+        "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes,countries&STARTINDEX=55&COUNT=10&OUTPUTFORMAT=application/json",
+    );
+    let both_ids = ids(&both);
+    assert_eq!(both["numberMatched"], 60 + 177);
+    assert_eq!(both_ids.len(), 10);
+    assert!(both_ids[4].starts_with("communes."));
+    assert!(both_ids[5].starts_with("countries."));
+
+    // Past the end: an empty page, not an error.
+    let past = json(
+        &server,
+        "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&STARTINDEX=500&OUTPUTFORMAT=application/json",
+    );
+    assert_eq!(past["numberReturned"], 0);
+    assert_eq!(past["features"].as_array().unwrap().len(), 0);
+}
+
+/// The envelope of a GeoJSON geometry.
+fn envelope(geometry: &serde_json::Value) -> [f64; 4] {
+    fn walk(value: &serde_json::Value, bounds: &mut [f64; 4]) {
+        match value.as_array() {
+            Some(pair) if pair.len() >= 2 && pair[0].is_number() => {
+                let (x, y) = (pair[0].as_f64().unwrap(), pair[1].as_f64().unwrap());
+                bounds[0] = bounds[0].min(x);
+                bounds[1] = bounds[1].min(y);
+                bounds[2] = bounds[2].max(x);
+                bounds[3] = bounds[3].max(y);
+            }
+            Some(items) => items.iter().for_each(|c| walk(c, bounds)),
+            None => {}
+        }
+    }
+    let mut e = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    walk(&geometry["coordinates"], &mut e);
+    e
+}
+
+#[test]
+fn bbox_resource_ids_properties_order_and_crs() {
+    let (_dir, server) = start();
+    let all = json(
+        &server,
+        "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&OUTPUTFORMAT=application/json&COUNT=50&STARTINDEX=0",
+    );
+    let rest = json(
+        &server,
+        "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&OUTPUTFORMAT=application/json&STARTINDEX=50",
+    );
+    let mut features: Vec<serde_json::Value> = all["features"].as_array().unwrap().clone();
+    features.extend(rest["features"].as_array().unwrap().iter().cloned());
+    assert_eq!(features.len(), 60);
+    // Brute force: the communes are axis-aligned squares, so envelopes decide.
+    let bbox = [645_000.0, 6_855_000.0, 662_000.0, 6_866_000.0];
+    let expected: Vec<String> = features
+        .iter()
+        .filter(|f| {
+            let e = envelope(&f["geometry"]);
+            e[0] <= bbox[2] && e[2] >= bbox[0] && e[1] <= bbox[3] && e[3] >= bbox[1]
+        })
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!expected.is_empty() && expected.len() < 60);
+    let inside = json(
+        &server,
+        &format!(
+            "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&OUTPUTFORMAT=application/json&BBOX={},{},{},{},EPSG:2154",
+            bbox[0], bbox[1], bbox[2], bbox[3]
+        ),
+    );
+    assert_eq!(ids(&inside), expected);
+    assert_eq!(inside["numberMatched"], expected.len());
+
+    // RESOURCEID, in feature id order whatever the order asked.
+    let picked = json(
+        &server,
+        "SERVICE=WFS&REQUEST=GetFeature&RESOURCEID=communes.9,communes.3&OUTPUTFORMAT=application/json",
+    );
+    assert_eq!(ids(&picked), vec!["communes.3", "communes.9"]);
+
+    // PROPERTYNAME keeps only what is named; SORTBY orders.
+    let sorted = json(
+        &server,
+        "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&PROPERTYNAME=population&SORTBY=population%20DESC&OUTPUTFORMAT=application/json&COUNT=50",
+    );
+    let populations: Vec<i64> = sorted["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let properties = f["properties"].as_object().unwrap();
+            assert_eq!(properties.len(), 1, "{properties:?}");
+            properties["population"].as_i64().unwrap()
+        })
+        .collect();
+    assert!(populations.windows(2).all(|w| w[0] >= w[1]));
+
+    // SRSNAME reprojects: Lambert-93 squares land in Île-de-France.
+    let wgs84 = json(
+        &server,
+        "SERVICE=WFS&REQUEST=GetFeature&RESOURCEID=communes.1&SRSNAME=EPSG:4326&OUTPUTFORMAT=application/json",
+    );
+    let e = envelope(&wgs84["features"][0]["geometry"]);
+    assert!(
+        (1.0..4.0).contains(&e[0]) && (48.0..50.0).contains(&e[1]),
+        "{e:?}"
+    );
+
+    // GML 3.2 writes latitude first for EPSG:4326, and the stored query answers one feature.
+    let (status, headers, gml) = get(&server.url(
+        "/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&STOREDQUERY_ID=urn:ogc:def:query:OGC-WFS::GetFeatureById&ID=communes.1&SRSNAME=urn:ogc:def:crs:EPSG::4326",
+    ));
+    assert_eq!(status, 200, "{gml}");
+    assert!(header(&headers, "content-type").unwrap().contains("gml"));
+    assert!(gml.contains("<tuilerie:communes "), "{gml}");
+    assert!(gml.contains(" gml:id=\"communes.1\">"), "{gml}");
+    assert!(!gml.contains("FeatureCollection"));
+    let pos = gml
+        .split("<gml:posList srsDimension=\"2\">")
+        .nth(1)
+        .unwrap();
+    let first: f64 = pos.split_whitespace().next().unwrap().parse().unwrap();
+    assert!((48.0..50.0).contains(&first), "latitude first: {first}");
+}
+
+#[test]
+fn mistakes_are_exceptions_naming_the_parameter() {
+    let (_dir, server) = start();
+    for (query, locator) in [
+        ("SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=nope", "TYPENAMES"),
+        ("SERVICE=WFS&REQUEST=GetFeature", "TYPENAMES"),
+        (
+            "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&BBOX=1,2,3",
+            "BBOX",
+        ),
+        (
+            "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&BBOX=1,2,3,NaN",
+            "BBOX",
+        ),
+        (
+            "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&COUNT=0",
+            "COUNT",
+        ),
+        (
+            "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&STARTINDEX=-1",
+            "STARTINDEX",
+        ),
+        (
+            "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&PROPERTYNAME=nothing",
+            "PROPERTYNAME",
+        ),
+        (
+            "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&SORTBY=nothing",
+            "SORTBY",
+        ),
+        (
+            "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&SRSNAME=EPSG:999999",
+            "SRSNAME",
+        ),
+        (
+            "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&OUTPUTFORMAT=shape-zip",
+            "OUTPUTFORMAT",
+        ),
+        (
+            "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&RESULTTYPE=all",
+            "RESULTTYPE",
+        ),
+        (
+            "SERVICE=WFS&REQUEST=GetFeature&RESOURCEID=communes",
+            "RESOURCEID",
+        ),
+        (
+            "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&FILTER=%3CFilter/%3E",
+            "FILTER",
+        ),
+        (
+            "SERVICE=WFS&VERSION=3.0.0&REQUEST=GetFeature&TYPENAMES=communes",
+            "VERSION",
+        ),
+        ("SERVICE=WMS&REQUEST=GetFeature", "SERVICE"),
+        ("SERVICE=WFS&REQUEST=Transaction", "REQUEST"),
+        ("SERVICE=WFS&REQUEST=DropEverything", "REQUEST"),
+        ("SERVICE=WFS", "REQUEST"),
+    ] {
+        let (status, body) = exception(&server, query);
+        assert!(
+            (400..500).contains(&status) || status == 501,
+            "{query}: {status}"
+        );
+        assert!(
+            body.contains(&format!("locator=\"{locator}\"")),
+            "{query}: {body}"
+        );
+    }
+    // A box as large as numbers go is the whole world, not a failure.
+    let (status, _, body) = get(&server.url(
+        "/wfs?SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&BBOX=-1e308,-1e308,1e308,1e308,EPSG:4326&RESULTTYPE=hits",
+    ));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("numberMatched=\"60\""), "{body}");
+    let (status, body) = exception(
+        &server,
+        "SERVICE=WFS&REQUEST=GetFeature&STOREDQUERY_ID=urn:ogc:def:query:OGC-WFS::GetFeatureById&ID=communes.9999",
+    );
+    assert_eq!(status, 404, "{body}");
+}
+
+/// A GeoPackage layer as GeoJSON, by `ogr2ogr` (extra arguments before the source).
+fn ogr_geojson(source: &str, layer: &str, out: &Path, extra: &[&str]) -> serde_json::Value {
+    // Paging on, in pages smaller than the layer, as QGIS does.
+    let status = Command::new("ogr2ogr")
+        .args(["--config", "OGR_WFS_PAGING_ALLOWED", "ON"])
+        .args(["--config", "OGR_WFS_PAGE_SIZE", "7"])
+        .args(["-f", "GeoJSON"])
+        .arg(out)
+        .args(extra)
+        .arg(source)
+        .arg(layer)
+        .status()
+        .unwrap();
+    assert!(status.success(), "ogr2ogr {source} {layer}");
+    serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
+}
+
+fn coordinates(v: &serde_json::Value, out: &mut Vec<f64>) {
+    match v {
+        serde_json::Value::Number(n) => out.push(n.as_f64().unwrap()),
+        serde_json::Value::Array(a) => a.iter().for_each(|c| coordinates(c, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn gdal_copies_every_feature_equal_to_the_source_with_both_versions() {
+    if Command::new("ogr2ogr").arg("--version").output().is_err() {
+        eprintln!("skipped: ogr2ogr is not installed");
+        return;
+    }
+    let (dir, server) = start();
+    let source = repo().join("fixtures/gpkg/communes_2154.gpkg");
+    let expected = ogr_geojson(
+        source.to_str().unwrap(),
+        "Communes-IDF",
+        &dir.path().join("source.json"),
+        &[],
+    );
+    for version in ["2.0.0", "1.1.0"] {
+        let copy = ogr_geojson(
+            &format!("WFS:{}/wfs?VERSION={version}", server.base),
+            "tuilerie:communes",
+            &dir.path().join(format!("wfs-{version}.json")),
+            &[],
+        );
+        let want = expected["features"].as_array().unwrap();
+        let got = copy["features"].as_array().unwrap();
+        assert_eq!(got.len(), want.len(), "{version}");
+        for (w, g) in want.iter().zip(got) {
+            let wp = w["properties"].as_object().unwrap();
+            let gp = g["properties"].as_object().unwrap();
+            assert_eq!(
+                gp["nom_de_la_commune"], wp["Nom de la Commune"],
+                "{version}"
+            );
+            assert_eq!(gp["code_insee"], wp["Code-INSEE"]);
+            assert_eq!(gp["departement"], wp["Département"]);
+            assert_eq!(gp["population"], wp["Population"]);
+            assert_eq!(gp["surface_km2"], wp["Surface km2"]);
+            assert_eq!(gp["actif"], wp["Actif"]);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            coordinates(&w["geometry"]["coordinates"], &mut a);
+            coordinates(&g["geometry"]["coordinates"], &mut b);
+            assert_eq!(a.len(), b.len());
+            assert!(
+                a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 1e-9),
+                "{version}"
+            );
+        }
+    }
+}
+
+#[test]
+fn owslib_reads_both_versions() {
+    if !common::has_owslib() {
+        return;
+    }
+    let (_dir, server) = start();
+    common::run_python_ok(&format!(
+        r#"
+from owslib.wfs import WebFeatureService
+import xml.etree.ElementTree as ET
+for version in ("2.0.0", "1.1.0"):
+    wfs = WebFeatureService("{base}/wfs", version=version)
+    names = sorted(wfs.contents)
+    assert names == ["tuilerie:communes", "tuilerie:countries"], names
+    assert "GetFeature" in [op.name for op in wfs.operations]
+    schema = wfs.get_schema("tuilerie:communes")
+    assert schema["properties"]["population"] in ("long", "integer"), schema
+    answer = wfs.getfeature(typename=["tuilerie:communes"], maxfeatures=5)
+    root = ET.fromstring(answer.read())
+    members = [e for e in root.iter() if e.tag.endswith("}}communes")]
+    assert len(members) == 5, (version, len(members))
+print("ok")
+"#,
+        base = server.base
+    ));
+}
