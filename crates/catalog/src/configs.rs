@@ -72,6 +72,11 @@ pub enum PublicationKind {
         /// The tables.
         relations: Vec<PublishedRelation>,
     },
+    /// Tables handed out as features (WFS), one feature type each.
+    Features {
+        /// The feature types.
+        types: Vec<PublishedFeatureType>,
+    },
     /// A pyramid.
     Pyramid {
         /// Stored data id.
@@ -87,6 +92,25 @@ pub enum PublicationKind {
         /// WMS styles (SLD files with a RasterSymbolizer).
         styles: Vec<PathBuf>,
     },
+}
+
+/// A feature type of a WFS publication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedFeatureType {
+    /// Stored data id.
+    pub stored_data: String,
+    /// Its folder.
+    pub dir: PathBuf,
+    /// The stored table name.
+    pub table: String,
+    /// The feature type's name.
+    pub public_name: String,
+    /// Title (empty: the name).
+    pub title: String,
+    /// Abstract.
+    pub abstract_text: String,
+    /// Keywords.
+    pub keywords: Vec<String>,
 }
 
 /// A table of a vector publication.
@@ -449,7 +473,7 @@ impl Catalog {
         if body.name.trim().is_empty() {
             return invalid("name is empty: name the configuration".to_owned());
         }
-        if body.type_infos.title.trim().is_empty() {
+        if body.kind != ConfigurationType::Wfs && body.type_infos.title.trim().is_empty() {
             return invalid("type_infos.title is empty: give the layer a title".to_owned());
         }
         let others: Vec<Configuration> = db::list(tx, Kind::Configuration, datastore)?;
@@ -467,10 +491,14 @@ impl Catalog {
                 body.kind.as_str()
             ));
         }
-        if let Some(clash) = others
-            .iter()
-            .find(|c| c.body.layer_name == *name && !shares_pyramid(&c.body, body))
-        {
+        // A WFS configuration's layer_name is not served (its relations' public names are).
+        let served = |c: &ConfigurationBody| c.kind != ConfigurationType::Wfs;
+        if let Some(clash) = others.iter().find(|c| {
+            c.body.layer_name == *name
+                && !shares_pyramid(&c.body, body)
+                && served(&c.body)
+                && served(body)
+        }) {
             return invalid(format!(
                 "layer_name '{name}' is already used by configuration {} ({}), and both would be served under that name — choose another",
                 clash.id,
@@ -498,6 +526,29 @@ impl Catalog {
                     warnings.extend(self.validate_vector(tx, datastore, data)?);
                 }
                 Ok(warnings)
+            }
+            ConfigurationType::Wfs => {
+                if body.stored_data_info() || body.type_infos.styles.is_some() {
+                    return invalid("getfeatureinfo and styles are not for WFS configurations: a WFS hands out the features themselves".to_owned());
+                }
+                let mut public_names = Vec::new();
+                for data in used {
+                    self.validate_features(tx, datastore, data, &mut public_names)?;
+                }
+                for other in others
+                    .iter()
+                    .filter(|c| c.body.kind == ConfigurationType::Wfs)
+                {
+                    for taken in self.public_names(&other.body) {
+                        if public_names.contains(&taken) {
+                            return invalid(format!(
+                                "public_name '{taken}' is already a feature type of configuration {} — choose another",
+                                other.id
+                            ));
+                        }
+                    }
+                }
+                Ok(Vec::new())
             }
             ConfigurationType::WmsRaster | ConfigurationType::WmtsTms => {
                 let [data] = used.as_slice() else {
@@ -622,6 +673,80 @@ impl Catalog {
         Ok(warnings)
     }
 
+    /// A WFS configuration's `used_data`: each relation a table of the stored data, with a
+    /// public name that is a valid and unique feature type name (collected in `names`).
+    fn validate_features(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        datastore: &str,
+        data: &UsedData,
+        names: &mut Vec<String>,
+    ) -> Result<(), CatalogError> {
+        let stored = generated(tx, datastore, &data.stored_data, StoredDataType::VectorDb)?;
+        if data.relations.is_empty() {
+            return Err(CatalogError::Invalid(format!(
+                "used_data for stored data '{}' lists no relation: name the tables to serve, each with native_name and public_name",
+                stored.id
+            )));
+        }
+        let metadata = self.vector_metadata(&stored.id)?;
+        for relation in &data.relations {
+            let tables = || {
+                metadata
+                    .layers
+                    .iter()
+                    .map(|l| l.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            let Some(native) = relation.native_name.as_deref() else {
+                return Err(CatalogError::Invalid(format!(
+                    "a relation of stored data '{}' has no native_name: name the table (its tables: {})",
+                    stored.id,
+                    tables()
+                )));
+            };
+            let layer = find_table(&metadata, native).ok_or_else(|| {
+                CatalogError::Invalid(format!(
+                    "native_name '{native}' is not a table of stored data '{}' (its tables: {})",
+                    stored.id,
+                    tables()
+                ))
+            })?;
+            let public = relation
+                .public_name
+                .clone()
+                .unwrap_or_else(|| layer.name.clone());
+            if !LAYER_NAME.is_match(&public) {
+                return Err(CatalogError::Invalid(format!(
+                    "public_name '{public}' is not allowed: start with a letter or '_', then letters, digits, '_', '-' or '.' (e.g. {})",
+                    suggest_layer_name(&public)
+                )));
+            }
+            if names.contains(&public) {
+                return Err(CatalogError::Invalid(format!(
+                    "public_name '{public}' is given twice: each feature type needs its own name"
+                )));
+            }
+            names.push(public);
+        }
+        Ok(())
+    }
+
+    /// The feature type names a WFS configuration serves.
+    fn public_names(&self, body: &ConfigurationBody) -> Vec<String> {
+        body.type_infos
+            .used_data
+            .iter()
+            .flat_map(|data| {
+                let metadata = self.vector_metadata(&data.stored_data).ok();
+                data.relations
+                    .iter()
+                    .map(move |r| public_name(r, metadata.as_ref()))
+            })
+            .collect()
+    }
+
     fn validate_pyramid(
         tx: &rusqlite::Transaction<'_>,
         datastore: &str,
@@ -744,6 +869,33 @@ pub(crate) fn publications(
                 }
                 PublicationKind::Vector { relations }
             }
+            ConfigurationType::Wfs => {
+                let mut types = Vec::new();
+                for data in &config.body.type_infos.used_data {
+                    let dir = stored_dir(&data.stored_data);
+                    let metadata: Option<vectorstore::StoredMetadata> =
+                        std::fs::read_to_string(dir.join(vectorstore::METADATA_FILE))
+                            .ok()
+                            .and_then(|t| serde_json::from_str(&t).ok());
+                    for relation in &data.relations {
+                        let native = relation.native_name.clone().unwrap_or_default();
+                        let table = metadata
+                            .as_ref()
+                            .and_then(|m| find_table(m, &native))
+                            .map_or(native, |l| l.name.clone());
+                        types.push(PublishedFeatureType {
+                            stored_data: data.stored_data.clone(),
+                            dir: dir.clone(),
+                            public_name: public_name(relation, metadata.as_ref()),
+                            table,
+                            title: relation.title.clone().unwrap_or_default(),
+                            abstract_text: relation.abstract_text.clone().unwrap_or_default(),
+                            keywords: relation.keywords.clone(),
+                        });
+                    }
+                }
+                PublicationKind::Features { types }
+            }
             ConfigurationType::WmsRaster | ConfigurationType::WmtsTms => {
                 let data = config.body.type_infos.used_data.first().ok_or_else(|| {
                     CatalogError::Internal(format!("configuration {} has no used_data", config.id))
@@ -795,6 +947,10 @@ fn offering_urls(kind: ConfigurationType, layer: &str) -> Vec<OfferingUrl> {
                 format!("/wms?SERVICE=WMS&REQUEST=GetCapabilities&LAYERS={layer}"),
             )]
         }
+        ConfigurationType::Wfs => vec![url(
+            "WFS",
+            "/wfs?SERVICE=WFS&REQUEST=GetCapabilities".to_owned(),
+        )],
         ConfigurationType::WmtsTms => vec![
             url(
                 "WMTS",
@@ -803,6 +959,19 @@ fn offering_urls(kind: ConfigurationType, layer: &str) -> Vec<OfferingUrl> {
             url("TMS", format!("/tms/1.0.0/{layer}")),
         ],
     }
+}
+
+/// A WFS relation's feature type name: its `public_name`, else its stored table's name.
+fn public_name(
+    relation: &crate::Relation,
+    metadata: Option<&vectorstore::StoredMetadata>,
+) -> String {
+    relation.public_name.clone().unwrap_or_else(|| {
+        let native = relation.native_name.as_deref().unwrap_or_default();
+        metadata
+            .and_then(|m| find_table(m, native))
+            .map_or_else(|| native.to_owned(), |l| l.name.clone())
+    })
 }
 
 fn uses_static(body: &ConfigurationBody, id: &str) -> bool {
@@ -1147,6 +1316,91 @@ mod tests {
     }
 
     #[test]
+    fn a_wfs_configuration_names_existing_tables_with_unique_public_names() {
+        let catalog = catalog();
+        let stored = communes_stored(&catalog);
+        let wfs = |layer: &str, relations: Json| {
+            body(json!({
+                "type": "WFS", "name": "features", "layer_name": layer,
+                "type_infos": {"used_data": [{"stored_data": stored.id, "relations": relations}]}
+            }))
+        };
+        let refused = |b: ConfigurationBody| invalid(catalog.create_configuration(DS, b));
+        let message = refused(wfs("f", json!([{"native_name": "parcelles"}])));
+        assert!(
+            message.contains("native_name 'parcelles' is not a table")
+                && message.contains("communes_idf, ecoles"),
+            "{message}"
+        );
+        let message = refused(wfs("f", json!([{"public_name": "x"}])));
+        assert!(message.contains("has no native_name"), "{message}");
+        let message = refused(wfs(
+            "f",
+            json!([{"native_name": "ecoles", "public_name": "a b"}]),
+        ));
+        assert!(
+            message.contains("public_name 'a b' is not allowed"),
+            "{message}"
+        );
+        let message = refused(wfs(
+            "f",
+            json!([{"native_name": "ecoles", "public_name": "p"}, {"native_name": "Communes-IDF", "public_name": "p"}]),
+        ));
+        assert!(message.contains("given twice"), "{message}");
+
+        // The SDK's shape; the public name defaults to the stored table's.
+        let made = catalog
+            .create_configuration(
+                DS,
+                wfs(
+                    "f",
+                    json!([{"native_name": "Communes-IDF", "public_name": "communes", "title": "Communes", "keywords": ["IDF"], "abstract": "Les communes"}, {"native_name": "Écoles"}]),
+                ),
+            )
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(&made).unwrap()["type_infos"]["used_data"][0]["relations"][0]
+                ["public_name"],
+            "communes"
+        );
+        let message = refused(wfs("g", json!([{"native_name": "ecoles"}])));
+        assert!(
+            message.contains("public_name 'ecoles' is already a feature type of configuration"),
+            "{message}"
+        );
+        // A WMS layer may share a WFS configuration's layer_name: only public names are served.
+        let sld = style(&catalog, &communes_sld());
+        catalog
+            .create_configuration(DS, wms_vector("f", &stored.id, "communes_idf", &sld))
+            .unwrap();
+        let offering = catalog
+            .create_offering(
+                DS,
+                &made.id,
+                &crate::NewOffering {
+                    endpoint: "wfs".to_owned(),
+                    open: true,
+                },
+            )
+            .unwrap()
+            .0;
+        assert_eq!(offering.kind, ConfigurationType::Wfs);
+        let db = catalog.db();
+        let tx = db.unchecked_transaction().unwrap();
+        let published = publications(&tx, &catalog.options.data_dir).unwrap();
+        drop(tx);
+        let PublicationKind::Features { types } = &published[0].source else {
+            panic!("{published:?}");
+        };
+        let names: Vec<(&str, &str)> = types
+            .iter()
+            .map(|t| (t.public_name.as_str(), t.table.as_str()))
+            .collect();
+        assert_eq!(names, [("communes", "communes_idf"), ("ecoles", "ecoles")]);
+        assert_eq!(types[0].keywords, ["IDF"]);
+    }
+
+    #[test]
     fn a_configuration_publishes_existing_generated_stored_data_of_its_type() {
         let catalog = catalog();
         let upload = communes_upload(&catalog);
@@ -1450,7 +1704,12 @@ mod tests {
             .collect();
         assert_eq!(
             counts,
-            [("wms-vector", 1), ("wms-raster", 0), ("wmts-tms", 0)]
+            [
+                ("wms-vector", 1),
+                ("wfs", 0),
+                ("wms-raster", 0),
+                ("wmts-tms", 0)
+            ]
         );
 
         // The retry (a client that lost the answer) changes nothing but `open`.
@@ -1491,9 +1750,9 @@ mod tests {
                 && message.contains("publish it on endpoint 'wmts-tms'"),
             "{message}"
         );
-        let message = invalid(catalog.create_offering(DS, &configuration.id, &endpoint("wfs")));
+        let message = invalid(catalog.create_offering(DS, &configuration.id, &endpoint("wms")));
         assert!(
-            message.contains("endpoint 'wfs' does not exist: use one of wms-vector (WMS-VECTOR), wms-raster (WMS-RASTER), wmts-tms (WMTS-TMS)"),
+            message.contains("endpoint 'wms' does not exist: use one of wms-vector (WMS-VECTOR), wfs (WFS), wms-raster (WMS-RASTER), wmts-tms (WMTS-TMS)"),
             "{message}"
         );
         assert_eq!(

@@ -34,7 +34,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use access::{hash_key, random_secret, KeyGrant, NewKey, NewPermission};
 pub use annotations::{Annotated, Comment, NewComment};
-pub use configs::{NewOffering, Publication, PublicationKind, PublishedRelation};
+pub use configs::{
+    NewOffering, Publication, PublicationKind, PublishedFeatureType, PublishedRelation,
+};
 pub use model::*;
 pub use processing::{
     NewExecution, INTEGRATION_PROCESSING, PYRAMID_PROCESSING, PYRAMID_UPDATE_PROCESSING,
@@ -358,6 +360,14 @@ pub fn endpoints() -> Vec<Endpoint> {
             kind: ConfigurationType::WmsVector,
             open: true,
             urls: vec![url("WMS", "/wms")],
+        },
+        Endpoint {
+            id: "wfs".to_owned(),
+            technical_name: "gpf-geoserver-wfs".to_owned(),
+            name: "WFS".to_owned(),
+            kind: ConfigurationType::Wfs,
+            open: true,
+            urls: vec![url("WFS", "/wfs")],
         },
         Endpoint {
             id: "wms-raster".to_owned(),

@@ -375,6 +375,9 @@ pub enum ConfigurationType {
     /// A pyramid served by WMTS and TMS.
     #[serde(rename = "WMTS-TMS")]
     WmtsTms,
+    /// Vector tables handed out as features by WFS.
+    #[serde(rename = "WFS")]
+    Wfs,
 }
 
 impl ConfigurationType {
@@ -384,6 +387,7 @@ impl ConfigurationType {
             Self::WmsVector => "WMS-VECTOR",
             Self::WmsRaster => "WMS-RASTER",
             Self::WmtsTms => "WMTS-TMS",
+            Self::Wfs => "WFS",
         }
     }
 }
@@ -455,7 +459,8 @@ impl ConfigurationBody {
 /// `type_infos` of a configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TypeInfos {
-    /// Title.
+    /// Title (WFS configurations title each relation instead).
+    #[serde(default)]
     pub title: String,
     /// Abstract.
     #[serde(default, rename = "abstract")]
@@ -496,13 +501,32 @@ pub struct UsedData {
     pub top_level: Option<String>,
 }
 
-/// A table drawn by a WMS-VECTOR configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+/// A table of a vector configuration: drawn with a style (WMS-VECTOR: `name`, `style`), or
+/// handed out as a feature type (WFS: `native_name`, `public_name`, `title`, `keywords`,
+/// `abstract`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Relation {
-    /// Table name.
+    /// WMS-VECTOR: the table name.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
-    /// The static (SLD) id.
+    /// WMS-VECTOR: the static (SLD) id.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub style: String,
+    /// WFS: the table name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native_name: Option<String>,
+    /// WFS: the feature type's name (default: the stored table name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_name: Option<String>,
+    /// WFS: the feature type's title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// WFS: its keywords.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keywords: Vec<String>,
+    /// WFS: its abstract.
+    #[serde(default, rename = "abstract", skip_serializing_if = "Option::is_none")]
+    pub abstract_text: Option<String>,
 }
 
 /// A configuration: how stored data is shown as a layer.

@@ -135,6 +135,9 @@ pub struct VectorArgs {
     /// Declared SRS (default: the file's).
     #[arg(long, value_name = "CRS")]
     pub srs: Option<String>,
+    /// Publish WMS only: no WFS handing out the features themselves.
+    #[arg(long)]
+    pub no_wfs: bool,
     #[command(flatten)]
     pub catalog: CatalogArgs,
 }
@@ -350,12 +353,14 @@ fn style(catalog: &Catalog, path: &Path) -> Outcome<String> {
 }
 
 /// Creates the configuration and its offering; lines to print.
+/// Creates a configuration and its offering on `endpoint`: the line saying so, and the
+/// offering's id.
 fn configure_and_offer(
     catalog: &Catalog,
     body: ConfigurationBody,
     endpoint: &str,
     restricted: bool,
-) -> Outcome<Vec<String>> {
+) -> Outcome<(String, String)> {
     let layer = body.layer_name.clone();
     let kind = body.kind;
     let configuration = catalog
@@ -374,7 +379,7 @@ fn configure_and_offer(
             },
         )
         .map_err(PublishError::Catalog)?;
-    let mut lines = vec![format!(
+    let line = format!(
         "published '{layer}' ({}) as offering {}: {}",
         kind.as_str(),
         offering.id,
@@ -384,7 +389,18 @@ fn configure_and_offer(
             .map(|u| format!("{} {}", u.kind, u.url))
             .collect::<Vec<_>>()
             .join(", ")
-    )];
+    );
+    Ok((line, offering.id))
+}
+
+/// The lines of published offerings, and for restricted ones the API key that grants them all.
+fn granted(
+    catalog: &Catalog,
+    layer: &str,
+    published: Vec<(String, String)>,
+    restricted: bool,
+) -> Outcome<Vec<String>> {
+    let (mut lines, offerings): (Vec<String>, Vec<String>) = published.into_iter().unzip();
     if restricted {
         let permission = catalog
             .create_permission(
@@ -392,7 +408,7 @@ fn configure_and_offer(
                 catalog::NewPermission {
                     licence: String::new(),
                     end_date: None,
-                    offerings: vec![offering.id.clone()],
+                    offerings,
                 },
             )
             .map_err(PublishError::Catalog)?;
@@ -462,10 +478,11 @@ fn publish_vector(catalog: &Catalog, args: &VectorArgs) -> Outcome<Vec<String>> 
             used_data: vec![UsedData {
                 stored_data: stored,
                 relations: tables
-                    .into_iter()
+                    .iter()
                     .map(|name| catalog::Relation {
-                        name,
+                        name: name.clone(),
                         style: style.clone(),
+                        ..catalog::Relation::default()
                     })
                     .collect(),
                 bottom_level: None,
@@ -478,7 +495,59 @@ fn publish_vector(catalog: &Catalog, args: &VectorArgs) -> Outcome<Vec<String>> 
         attribution: None,
         getfeatureinfo: None,
     };
-    configure_and_offer(catalog, body, "wms-vector", args.layer.restricted)
+    let layer = &args.layer.layer_name;
+    let stored = body.type_infos.used_data[0].stored_data.clone();
+    let mut published = vec![configure_and_offer(
+        catalog,
+        body,
+        "wms-vector",
+        args.layer.restricted,
+    )?];
+    if !args.no_wfs {
+        // One feature type per table: the layer's name for one, `layer.table` for several.
+        let relations = tables
+            .iter()
+            .map(|table| catalog::Relation {
+                native_name: Some(table.clone()),
+                public_name: Some(if tables.len() == 1 {
+                    layer.clone()
+                } else {
+                    format!("{layer}.{table}")
+                }),
+                title: Some(args.layer.title.clone().unwrap_or_else(|| layer.clone())),
+                abstract_text: Some(args.layer.abstract_text.clone()),
+                ..catalog::Relation::default()
+            })
+            .collect();
+        let wfs = ConfigurationBody {
+            kind: ConfigurationType::Wfs,
+            name: format!("{layer} (WFS)"),
+            layer_name: layer.clone(),
+            type_infos: TypeInfos {
+                title: String::new(),
+                abstract_text: String::new(),
+                keywords: Vec::new(),
+                used_data: vec![UsedData {
+                    stored_data: stored,
+                    relations,
+                    bottom_level: None,
+                    top_level: None,
+                }],
+                getfeatureinfo: None,
+                styles: None,
+            },
+            metadata: Vec::new(),
+            attribution: None,
+            getfeatureinfo: None,
+        };
+        published.push(configure_and_offer(
+            catalog,
+            wfs,
+            "wfs",
+            args.layer.restricted,
+        )?);
+    }
+    granted(catalog, layer, published, args.layer.restricted)
 }
 
 fn detect_vector_srs(file: &Path) -> Outcome<String> {
@@ -560,12 +629,12 @@ fn publish_raster(catalog: &Catalog, args: &RasterArgs) -> Outcome<Vec<String>> 
         attribution: None,
         getfeatureinfo: None,
     };
-    let mut lines = configure_and_offer(
+    let mut published = vec![configure_and_offer(
         catalog,
         body(ConfigurationType::WmtsTms, None),
         "wmts-tms",
         args.layer.restricted,
-    )?;
+    )?];
     if args.wms {
         let styles = args
             .wms_style
@@ -573,14 +642,19 @@ fn publish_raster(catalog: &Catalog, args: &RasterArgs) -> Outcome<Vec<String>> 
             .map(|s| style(catalog, s))
             .transpose()?
             .map(|id| vec![id]);
-        lines.extend(configure_and_offer(
+        published.push(configure_and_offer(
             catalog,
             body(ConfigurationType::WmsRaster, styles),
             "wms-raster",
             args.layer.restricted,
         )?);
     }
-    Ok(lines)
+    granted(
+        catalog,
+        &args.layer.layer_name,
+        published,
+        args.layer.restricted,
+    )
 }
 
 const DEMO_GPKG: &[u8] = include_bytes!("../../../fixtures/gpkg/communes_2154.gpkg");
@@ -657,6 +731,7 @@ fn publish_demo(catalog: &Catalog) -> Outcome<()> {
                     "Synthetic communes in Lambert-93, drawn by département",
                 ),
                 srs: Some("EPSG:2154".to_owned()),
+                no_wfs: false,
                 catalog: no_config(),
             },
         )?);

@@ -109,5 +109,5 @@ fn the_demo_publishes_sample_layers_once_and_the_preview_page_draws_them_with_po
         .unwrap();
     let offerings: Value =
         serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
-    assert_eq!(offerings.as_array().unwrap().len(), 5, "{offerings}");
+    assert_eq!(offerings.as_array().unwrap().len(), 6, "{offerings}");
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{agent, get, get_bytes, Server};
+use common::{agent, get, get_bytes, header, Server};
 use serde_json::{json, Value};
 
 fn fixture(path: &str) -> PathBuf {
@@ -259,7 +259,7 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
         .iter()
         .map(|e| e["endpoint"]["type"].as_str().unwrap())
         .collect();
-    assert_eq!(endpoints, ["WMS-VECTOR", "WMS-RASTER", "WMTS-TMS"]);
+    assert_eq!(endpoints, ["WMS-VECTOR", "WFS", "WMS-RASTER", "WMTS-TMS"]);
     let processings = api.ok(api.get("/processings"), 200);
     assert_eq!(processings.as_array().unwrap().len(), 3);
 
@@ -1291,4 +1291,124 @@ fn a_user_logs_in_for_a_token_that_reaches_only_its_datastores() {
     assert!(changed.status.success(), "{changed:?}");
     let (status, _) = api.get("/uploads");
     assert_eq!(status, 401);
+}
+
+#[test]
+fn a_geopackage_published_as_wfs_serves_its_feature_types_restricted_to_keys() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(&["--data", data.path().to_str().unwrap()]);
+    let api = Api::new(&server, data.path());
+    let upload = api.upload(
+        "VECTOR",
+        "EPSG:2154",
+        &[("communes.gpkg", &fixture("gpkg/communes_2154.gpkg"))],
+    );
+    let (_, stored) = api.process("integration-vector-db", &id(&upload), json!({}));
+    let stored_id = id(&stored);
+    let wfs = |relations: Value| {
+        json!({
+            "type": "WFS",
+            "name": "wfs config",
+            "layer_name": "communes_wfs",
+            "type_infos": {"used_data": [{"stored_data": stored_id, "relations": relations}]}
+        })
+    };
+    // Validations naming what exists.
+    let (status, body) = api.post(
+        "/configurations",
+        &wfs(json!([{"native_name": "routes", "public_name": "routes"}])),
+    );
+    assert_eq!(status, 400, "{body}");
+    let text = body.to_string();
+    assert!(
+        text.contains("communes_idf") && text.contains("ecoles"),
+        "{text}"
+    );
+    let (status, body) = api.post(
+        "/configurations",
+        &wfs(json!([
+            {"native_name": "Communes-IDF", "public_name": "same"},
+            {"native_name": "Écoles", "public_name": "same"}
+        ])),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("twice"), "{body}");
+    let (status, body) = api.post(
+        "/configurations",
+        &wfs(json!([{"native_name": "Écoles", "public_name": "1 bad name"}])),
+    );
+    assert_eq!(status, 400, "{body}");
+
+    // The SDK's shape: relations with native and public names, titles, keywords, abstracts.
+    let configuration = api.ok(
+        api.post(
+            "/configurations",
+            &wfs(json!([
+                {"native_name": "Communes-IDF", "public_name": "communes", "title": "Communes", "keywords": ["IDF"], "abstract": "Les communes"},
+                {"native_name": "Écoles", "public_name": "ecoles", "title": "Écoles"}
+            ])),
+        ),
+        201,
+    );
+    assert_eq!(configuration["type"], "WFS");
+    let offering = api.ok(
+        api.post(
+            &format!("/configurations/{}/offerings", id(&configuration)),
+            &json!({"endpoint": "wfs", "open": false}),
+        ),
+        201,
+    );
+    assert!(
+        offering["urls"].to_string().contains("/wfs?SERVICE=WFS"),
+        "{offering}"
+    );
+    let capabilities = server.url("/wfs?SERVICE=WFS&REQUEST=GetCapabilities");
+    let features = server.url(
+        "/wfs?SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=tuilerie:communes&OUTPUTFORMAT=application/json",
+    );
+    // Restricted: anonymous callers see nothing and get 401.
+    wait_for_status(&features, &[], 401);
+    let (_, _, anonymous) = get(&capabilities);
+    assert!(!anonymous.contains("communes"), "{anonymous}");
+    let permission = api.ok(
+        api.post(
+            "/permissions",
+            &json!({"licence": "test", "offerings": [id(&offering)]}),
+        ),
+        201,
+    );
+    let (status, key) = api.send(
+        "POST",
+        "/api/users/me/keys",
+        "application/json",
+        serde_json::to_vec(
+            &json!({"name": "wfs", "accesses": [{"permission": id(&permission), "offerings": []}]}),
+        )
+        .unwrap(),
+    );
+    assert_eq!(status, 201, "{key}");
+    let key = key["key"].as_str().unwrap().to_owned();
+    let (_, _, granted) = get(&format!("{capabilities}&apikey={key}"));
+    assert!(
+        granted.contains("<wfs:Name>tuilerie:communes</wfs:Name>"),
+        "{granted}"
+    );
+    assert!(granted.contains("<wfs:Name>tuilerie:ecoles</wfs:Name>"));
+    assert!(granted.contains("<wfs:Title>Communes</wfs:Title>"));
+    assert!(granted.contains("<ows:Keyword>IDF</ows:Keyword>"));
+    let (status, headers, body) = get_bytes(&features, &[("X-Api-Key", &key)]);
+    assert_eq!(status, 200);
+    assert!(header(&headers, "cache-control").is_none_or(|c| !c.contains("public")));
+    let collection: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(collection["numberMatched"], 60);
+    assert_eq!(collection["features"][0]["properties"]["population"], 14692);
+    let (status, _, _) = get_bytes(
+        &server.url("/wfs?SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=ecoles&RESULTTYPE=hits"),
+        &[("X-Api-Key", &key)],
+    );
+    assert_eq!(status, 200);
+
+    // Unpublished: gone from the WFS.
+    assert_eq!(api.delete(&format!("/offerings/{}", id(&offering))), 204);
+    wait_for_status(&features, &[("X-Api-Key", &key)], 400);
 }

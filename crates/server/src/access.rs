@@ -305,17 +305,25 @@ fn named_layers(request: &Request) -> Vec<String> {
     let mut names = Vec::new();
     if let Some(query) = request.uri().query() {
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-            if ["layers", "layer", "query_layers"]
-                .iter()
-                .any(|k| key.eq_ignore_ascii_case(k))
+            let is = |keys: &[&str]| keys.iter().any(|k| key.eq_ignore_ascii_case(k));
+            // WMS and WMTS name layers; WFS names feature types (with or without prefix, in
+            // parentheses for several queries) or features (`type.12`).
+            let ids = is(&["resourceid", "featureid", "id"]);
+            if !(ids || is(&["layers", "layer", "query_layers", "typenames", "typename"])) {
+                continue;
+            }
+            for name in value
+                .split([',', '(', ')'])
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
             {
-                names.extend(
-                    value
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|n| !n.is_empty())
-                        .map(str::to_owned),
-                );
+                let name = name.rsplit_once(':').map_or(name, |(_, local)| local);
+                let name = if ids {
+                    name.rsplit_once('.').map_or(name, |(layer, _)| layer)
+                } else {
+                    name
+                };
+                names.push(name.to_owned());
             }
         }
     }

@@ -38,7 +38,7 @@ pub struct LayerFactory {
     tiles: BTreeMap<String, Arc<Layer>>,
     features: BTreeMap<String, Arc<Layer>>,
     stores: std::sync::Mutex<HashMap<PathBuf, Arc<vectorstore::Store>>>,
-    built: std::sync::Mutex<Vec<(catalog::Publication, Arc<Layer>)>>,
+    built: std::sync::Mutex<Vec<(catalog::Publication, Vec<Arc<Layer>>)>>,
     interpolation: Interpolation,
 }
 
@@ -107,6 +107,7 @@ impl LayerFactory {
     ) -> Result<Snapshot, LayerError> {
         let mut wms = self.wms.clone();
         let mut tiles = self.tiles.clone();
+        let mut features = self.features.clone();
         let previous = std::mem::take(
             &mut *self
                 .built
@@ -116,26 +117,46 @@ impl LayerFactory {
         let mut built = Vec::with_capacity(publications.len());
         let result = (|| {
             for publication in publications {
-                let layer = match previous.iter().find(|(p, _)| p == publication) {
-                    Some((_, layer)) => Arc::clone(layer),
-                    None => Arc::new(self.publication_layer(publication)?),
+                let layers = match previous.iter().find(|(p, _)| p == publication) {
+                    Some((_, layers)) => layers.clone(),
+                    None => self
+                        .publication_layers(publication)?
+                        .into_iter()
+                        .map(Arc::new)
+                        .collect(),
                 };
-                built.push((publication.clone(), Arc::clone(&layer)));
-                let map = match publication.kind {
-                    catalog::ConfigurationType::WmtsTms => &mut tiles,
-                    _ => &mut wms,
+                built.push((publication.clone(), layers.clone()));
+                let (map, configured) = match publication.kind {
+                    catalog::ConfigurationType::WmtsTms => (
+                        &mut tiles,
+                        self.wms.contains_key(&publication.layer_name)
+                            || self.tiles.contains_key(&publication.layer_name),
+                    ),
+                    catalog::ConfigurationType::Wfs => (&mut features, false),
+                    _ => (
+                        &mut wms,
+                        self.wms.contains_key(&publication.layer_name)
+                            || self.tiles.contains_key(&publication.layer_name),
+                    ),
                 };
-                if self.wms.contains_key(&layer.name) || self.tiles.contains_key(&layer.name) {
-                    return Err(LayerError::Invalid {
-                        layer: layer.name.clone(),
-                        reason: "the configuration file already declares a layer of this name: choose another layer_name".to_owned(),
-                    });
-                }
-                if map.insert(layer.name.clone(), layer).is_some() {
-                    return Err(LayerError::Invalid {
-                        layer: publication.layer_name.clone(),
-                        reason: "two offerings publish this layer name on one service: choose another layer_name".to_owned(),
-                    });
+                for layer in layers {
+                    let configured = if publication.kind == catalog::ConfigurationType::Wfs {
+                        self.features.contains_key(&layer.name)
+                    } else {
+                        configured
+                    };
+                    if configured {
+                        return Err(LayerError::Invalid {
+                            layer: layer.name.clone(),
+                            reason: "the configuration file already declares a layer of this name: choose another layer_name".to_owned(),
+                        });
+                    }
+                    if map.insert(layer.name.clone(), layer).is_some() {
+                        return Err(LayerError::Invalid {
+                            layer: publication.layer_name.clone(),
+                            reason: "two offerings publish this layer name on one service: choose another layer_name".to_owned(),
+                        });
+                    }
                 }
             }
             Ok(())
@@ -153,6 +174,9 @@ impl LayerFactory {
                         catalog::PublicationKind::Vector { relations } => {
                             relations.iter().map(|r| r.dir.as_path()).collect()
                         }
+                        catalog::PublicationKind::Features { types } => {
+                            types.iter().map(|t| t.dir.as_path()).collect()
+                        }
                         catalog::PublicationKind::Pyramid { .. } => Vec::new(),
                     })
                     .collect();
@@ -161,18 +185,47 @@ impl LayerFactory {
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .retain(|dir, _| used.contains(&dir.as_path()));
                 *cache = built;
-                Ok(Snapshot::new(
-                    wms,
-                    tiles,
-                    self.features.clone(),
-                    grants.to_vec(),
-                ))
+                Ok(Snapshot::new(wms, tiles, features, grants.to_vec()))
             }
             Err(e) => {
                 *cache = previous;
                 Err(e)
             }
         }
+    }
+
+    /// The layers of a publication: one, or one per feature type of a WFS publication.
+    fn publication_layers(
+        &self,
+        publication: &catalog::Publication,
+    ) -> Result<Vec<Layer>, LayerError> {
+        let catalog::PublicationKind::Features { types } = &publication.source else {
+            return Ok(vec![self.publication_layer(publication)?]);
+        };
+        let mut layers = Vec::with_capacity(types.len());
+        for feature_type in types {
+            let name = &feature_type.public_name;
+            let spec = RelationSpec {
+                store: self.store(name, &feature_type.dir)?,
+                table: &feature_type.table,
+                style: None,
+                label: &feature_type.dir,
+            };
+            layers.push(Layer {
+                name: name.clone(),
+                title: if feature_type.title.is_empty() {
+                    name.clone()
+                } else {
+                    feature_type.title.clone()
+                },
+                abstract_text: feature_type.abstract_text.clone(),
+                keywords: feature_type.keywords.clone(),
+                metadata: publication_metadata(publication),
+                source: LayerSource::Vector(Box::new(vector_layer(name, &[spec], false)?)),
+                access: publication_access(publication),
+            });
+        }
+        Ok(layers)
     }
 
     fn publication_layer(&self, publication: &catalog::Publication) -> Result<Layer, LayerError> {
@@ -184,11 +237,18 @@ impl LayerFactory {
                     specs.push(RelationSpec {
                         store: self.store(name, &relation.dir)?,
                         table: &relation.table,
-                        style: &relation.style,
+                        style: Some(&relation.style),
                         label: &relation.dir,
                     });
                 }
                 LayerSource::Vector(Box::new(vector_layer(name, &specs, true)?))
+            }
+            catalog::PublicationKind::Features { .. } => {
+                return Err(LayerError::Invalid {
+                    layer: name.clone(),
+                    reason: "a WFS publication is one layer per feature type (publication_layers)"
+                        .to_owned(),
+                })
             }
             catalog::PublicationKind::Pyramid {
                 descriptor,
@@ -212,31 +272,14 @@ impl LayerFactory {
                 self.limits,
             )?)),
         };
-        let metadata = LayerMetadataConfig {
-            metadata_urls: publication.metadata.iter().map(|m| m.url.clone()).collect(),
-            attribution: publication
-                .attribution
-                .as_ref()
-                .map(|a| a.title.clone())
-                .unwrap_or_default(),
-            attribution_url: publication
-                .attribution
-                .as_ref()
-                .map(|a| a.url.clone())
-                .unwrap_or_default(),
-        };
         Ok(Layer {
             name: name.clone(),
             title: publication.title.clone(),
             abstract_text: publication.abstract_text.clone(),
             keywords: publication.keywords.clone(),
-            metadata,
+            metadata: publication_metadata(publication),
             source,
-            access: if publication.open {
-                Access::Open
-            } else {
-                Access::Restricted(vec![publication.offering.clone()])
-            },
+            access: publication_access(publication),
         })
     }
 
@@ -463,7 +506,7 @@ fn config_vector_layer(
         &[RelationSpec {
             store,
             table,
-            style,
+            style: Some(style),
             label: source,
         }],
         queryable,
@@ -474,7 +517,8 @@ fn config_vector_layer(
 pub(crate) struct RelationSpec<'a> {
     pub store: Arc<vectorstore::Store>,
     pub table: &'a str,
-    pub style: &'a Path,
+    /// The SLD (`None`: a feature type, not drawn).
+    pub style: Option<&'a Path>,
     /// Where the data came from, for messages.
     pub label: &'a Path,
 }
@@ -524,32 +568,10 @@ pub(crate) fn vector_layer(
         native = Some(native.map_or(table_native, |n| n.union(&table_native)));
         wgs84 = Some(wgs84.map_or(table_wgs84, |w| w.union(&table_wgs84)));
         let attributes: Vec<String> = metadata.attributes.iter().map(|a| a.name.clone()).collect();
-        let style = spec.style;
-        let parsed = read_sld(style).map_err(|e| invalid(e.to_string()))?;
-        // Property names must exist (stored or original names); a mismatch is refused here
-        // rather than drawing nothing.
-        let mut known: Vec<&str> = attributes.iter().map(String::as_str).collect();
-        known.extend(metadata.attributes.iter().map(|a| a.source_name.as_str()));
-        let errors: Vec<String> = parsed
-            .check_attributes(&known)
-            .into_iter()
-            .filter(|p| p.severity == sld::Severity::Error)
-            .map(|p| p.to_string())
-            .collect();
-        if !errors.is_empty() {
-            return Err(invalid(format!(
-                "style {} does not fit table '{table}': {} (its attributes: {})",
-                style.display(),
-                errors.join("; "),
-                attributes.join(", ")
-            )));
-        }
-        let styles = styles_for(
-            parsed,
-            style,
-            &[metadata.name.as_str(), metadata.source_name.as_str()],
-        )
-        .map_err(|e| invalid(e.to_string()))?;
+        let styles = match spec.style {
+            Some(style) => checked_styles(style, metadata, &attributes).map_err(invalid)?,
+            None => Vec::new(),
+        };
         relations.push(VectorRelation {
             store: Arc::clone(&spec.store),
             table: metadata.name.clone(),
@@ -573,6 +595,66 @@ pub(crate) fn vector_layer(
         wgs84_bbox,
         queryable,
     })
+}
+
+/// Metadata links and attribution of a publication.
+fn publication_metadata(publication: &catalog::Publication) -> LayerMetadataConfig {
+    LayerMetadataConfig {
+        metadata_urls: publication.metadata.iter().map(|m| m.url.clone()).collect(),
+        attribution: publication
+            .attribution
+            .as_ref()
+            .map(|a| a.title.clone())
+            .unwrap_or_default(),
+        attribution_url: publication
+            .attribution
+            .as_ref()
+            .map(|a| a.url.clone())
+            .unwrap_or_default(),
+    }
+}
+
+/// Who may see a publication's layers.
+fn publication_access(publication: &catalog::Publication) -> Access {
+    if publication.open {
+        Access::Open
+    } else {
+        Access::Restricted(vec![publication.offering.clone()])
+    }
+}
+
+/// The styles of an SLD file for a table, refused when a property it uses is not the table's.
+fn checked_styles(
+    style: &Path,
+    metadata: &vectorstore::LayerMetadata,
+    attributes: &[String],
+) -> Result<Vec<LayerStyle>, String> {
+    let table = &metadata.name;
+    let parsed = read_sld(style).map_err(|e| e.to_string())?;
+    // Property names must exist (stored or original names); a mismatch is refused here
+    // rather than drawing nothing.
+    let mut known: Vec<&str> = attributes.iter().map(String::as_str).collect();
+    known.extend(metadata.attributes.iter().map(|a| a.source_name.as_str()));
+    let errors: Vec<String> = parsed
+        .check_attributes(&known)
+        .into_iter()
+        .filter(|p| p.severity == sld::Severity::Error)
+        .map(|p| p.to_string())
+        .collect();
+    if !errors.is_empty() {
+        return Err(format!(
+            "style {} does not fit table '{table}': {} (its attributes: {})",
+            style.display(),
+            errors.join("; "),
+            attributes.join(", ")
+        ));
+    }
+    styles_for(
+        parsed,
+        style,
+        &[metadata.name.as_str(), metadata.source_name.as_str()],
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Opens the stored form of a configured GeoPackage, integrating it first when it is missing
