@@ -471,6 +471,57 @@ fn gdal_copies_every_feature_equal_to_the_source_with_both_versions() {
 }
 
 #[test]
+fn gdal_pushes_where_and_spat_to_the_server_and_gets_what_the_source_gives() {
+    if Command::new("ogr2ogr").arg("--version").output().is_err() {
+        eprintln!("skipped: ogr2ogr is not installed");
+        return;
+    }
+    let (dir, server) = start();
+    let source = repo().join("fixtures/gpkg/communes_2154.gpkg");
+    let spat = ["-spat", "645000", "6855000", "662000", "6866000"];
+    for (source_where, wfs_where) in [
+        (
+            "\"Population\" > 50000 AND \"Département\" = 'Évry'",
+            "population > 50000 AND departement = 'Évry'",
+        ),
+        (
+            "\"Surface km2\" < 2.5 OR \"Actif\" = 0",
+            "surface_km2 < 2.5 OR actif = 0",
+        ),
+    ] {
+        let mut from_source = ["-where", source_where].to_vec();
+        from_source.extend(spat);
+        let mut from_wfs = ["-where", wfs_where].to_vec();
+        from_wfs.extend(spat);
+        let expected = ogr_geojson(
+            source.to_str().unwrap(),
+            "Communes-IDF",
+            &dir.path().join("source.json"),
+            &from_source,
+        );
+        let got = ogr_geojson(
+            &format!("WFS:{}/wfs", server.base),
+            "tuilerie:communes",
+            &dir.path().join("wfs.json"),
+            &from_wfs,
+        );
+        let codes = |v: &serde_json::Value, key: &str| -> Vec<String> {
+            let mut codes: Vec<String> = v["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["properties"][key].as_str().unwrap().to_owned())
+                .collect();
+            codes.sort();
+            codes
+        };
+        let want = codes(&expected, "Code-INSEE");
+        assert!(!want.is_empty(), "{source_where}");
+        assert_eq!(codes(&got, "code_insee"), want, "{wfs_where}");
+    }
+}
+
+#[test]
 fn owslib_reads_both_versions() {
     if !common::has_owslib() {
         return;
@@ -495,4 +546,155 @@ print("ok")
 "#,
         base = server.base
     ));
+}
+
+/// Percent-encodes a query value.
+fn encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Every commune, as GeoJSON features (two pages under count_default).
+fn all_communes(server: &Server) -> Vec<serde_json::Value> {
+    let mut features = Vec::new();
+    for start in [0, 50] {
+        let page = json(
+            server,
+            &format!("SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&OUTPUTFORMAT=application/json&STARTINDEX={start}"),
+        );
+        features.extend(page["features"].as_array().unwrap().iter().cloned());
+    }
+    assert_eq!(features.len(), 60);
+    features
+}
+
+/// Distance from a point to an axis-aligned square's envelope.
+fn distance_to(envelope: [f64; 4], x: f64, y: f64) -> f64 {
+    let dx = (envelope[0] - x).max(0.0).max(x - envelope[2]);
+    let dy = (envelope[1] - y).max(0.0).max(y - envelope[3]);
+    dx.hypot(dy)
+}
+
+type Predicate = Box<dyn Fn(&serde_json::Value) -> bool>;
+
+#[test]
+fn fes_filters_select_what_brute_force_selects() {
+    let (_dir, server) = start();
+    let all = all_communes(&server);
+    let property = |f: &serde_json::Value, name: &str| f["properties"][name].clone();
+    let cases: Vec<(&str, Predicate)> = vec![
+        (
+            "<fes:PropertyIsGreaterThan><fes:ValueReference>population</fes:ValueReference><fes:Literal>50000</fes:Literal></fes:PropertyIsGreaterThan>",
+            Box::new(move |f| property(f, "population").as_i64().unwrap() > 50_000),
+        ),
+        (
+            "<fes:PropertyIsLike wildCard=\"*\" singleChar=\"?\" escapeChar=\"\\\"><fes:ValueReference>nom_de_la_commune</fes:ValueReference><fes:Literal>Paris*</fes:Literal></fes:PropertyIsLike>",
+            Box::new(move |f| property(f, "nom_de_la_commune").as_str().unwrap().starts_with("Paris")),
+        ),
+        (
+            "<fes:And><fes:PropertyIsEqualTo><fes:ValueReference>departement</fes:ValueReference><fes:Literal>Évry</fes:Literal></fes:PropertyIsEqualTo><fes:PropertyIsEqualTo><fes:ValueReference>actif</fes:ValueReference><fes:Literal>true</fes:Literal></fes:PropertyIsEqualTo></fes:And>",
+            Box::new(move |f| property(f, "departement") == "Évry" && property(f, "actif") == true),
+        ),
+        (
+            "<fes:Or><fes:Not><fes:PropertyIsLessThan><fes:ValueReference>surface_km2</fes:ValueReference><fes:Literal>2.5</fes:Literal></fes:PropertyIsLessThan></fes:Not><fes:PropertyIsBetween><fes:ValueReference>population</fes:ValueReference><fes:LowerBoundary><fes:Literal>10000</fes:Literal></fes:LowerBoundary><fes:UpperBoundary><fes:Literal>20000</fes:Literal></fes:UpperBoundary></fes:PropertyIsBetween></fes:Or>",
+            Box::new(move |f| {
+                let population = property(f, "population").as_i64().unwrap();
+                property(f, "surface_km2").as_f64().unwrap() >= 2.5
+                    || (10_000..=20_000).contains(&population)
+            }),
+        ),
+        (
+            "<fes:ResourceId rid=\"communes.3\"/><fes:ResourceId rid=\"communes.9\"/>",
+            Box::new(|f| ["communes.3", "communes.9"].contains(&f["id"].as_str().unwrap())),
+        ),
+        (
+            "<fes:BBOX><fes:ValueReference>geom</fes:ValueReference><gml:Envelope srsName=\"urn:ogc:def:crs:EPSG::2154\"><gml:lowerCorner>645000 6855000</gml:lowerCorner><gml:upperCorner>662000 6866000</gml:upperCorner></gml:Envelope></fes:BBOX>",
+            Box::new(|f| {
+                let e = envelope(&f["geometry"]);
+                e[0] <= 662_000.0 && e[2] >= 645_000.0 && e[1] <= 6_866_000.0 && e[3] >= 6_855_000.0
+            }),
+        ),
+        (
+            "<fes:Intersects><fes:ValueReference>geom</fes:ValueReference><gml:Polygon gml:id=\"p\"><gml:exterior><gml:LinearRing><gml:posList>645000 6855000 662000 6855000 662000 6866000 645000 6866000 645000 6855000</gml:posList></gml:LinearRing></gml:exterior></gml:Polygon></fes:Intersects>",
+            Box::new(|f| {
+                let e = envelope(&f["geometry"]);
+                e[0] <= 662_000.0 && e[2] >= 645_000.0 && e[1] <= 6_866_000.0 && e[3] >= 6_855_000.0
+            }),
+        ),
+        (
+            "<fes:Within><fes:ValueReference>geom</fes:ValueReference><gml:Envelope><gml:lowerCorner>645000 6855000</gml:lowerCorner><gml:upperCorner>662000 6866000</gml:upperCorner></gml:Envelope></fes:Within>",
+            Box::new(|f| {
+                let e = envelope(&f["geometry"]);
+                e[0] >= 645_000.0 && e[2] <= 662_000.0 && e[1] >= 6_855_000.0 && e[3] <= 6_866_000.0
+            }),
+        ),
+        (
+            "<fes:DWithin><fes:ValueReference>geom</fes:ValueReference><gml:Point gml:id=\"c\"><gml:pos>655000 6860000</gml:pos></gml:Point><fes:Distance uom=\"m\">3000</fes:Distance></fes:DWithin>",
+            Box::new(|f| distance_to(envelope(&f["geometry"]), 655_000.0, 6_860_000.0) <= 3000.0),
+        ),
+    ];
+    for (body, predicate) in cases {
+        let expected: Vec<String> = all
+            .iter()
+            .filter(|f| predicate(f))
+            .map(|f| f["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert!(
+            !expected.is_empty() && expected.len() < 60,
+            "{body}: {}",
+            expected.len()
+        );
+        let filter = format!(
+            "<fes:Filter xmlns:fes=\"http://www.opengis.net/fes/2.0\" xmlns:gml=\"http://www.opengis.net/gml/3.2\">{body}</fes:Filter>"
+        );
+        let answer = json(
+            &server,
+            &format!(
+                "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&OUTPUTFORMAT=application/json&COUNT=5&FILTER={}",
+                encode(&filter)
+            ),
+        );
+        assert_eq!(answer["numberMatched"], expected.len(), "{body}");
+        assert_eq!(ids(&answer), expected[..expected.len().min(5)], "{body}");
+    }
+
+    // A geometry in WGS 84, latitude first: the point of commune 1 (from its reprojection).
+    let wgs84 = json(
+        &server,
+        "SERVICE=WFS&REQUEST=GetFeature&RESOURCEID=communes.1&SRSNAME=EPSG:4326&OUTPUTFORMAT=application/json",
+    );
+    let e = envelope(&wgs84["features"][0]["geometry"]);
+    let (lon, lat) = (f64::midpoint(e[0], e[2]), f64::midpoint(e[1], e[3]));
+    let filter = format!(
+        "<fes:Filter xmlns:fes=\"http://www.opengis.net/fes/2.0\" xmlns:gml=\"http://www.opengis.net/gml/3.2\"><fes:Intersects><fes:ValueReference>geom</fes:ValueReference><gml:Point srsName=\"urn:ogc:def:crs:EPSG::4326\"><gml:pos>{lat} {lon}</gml:pos></gml:Point></fes:Intersects></fes:Filter>"
+    );
+    let answer = json(
+        &server,
+        &format!(
+            "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&OUTPUTFORMAT=application/json&FILTER={}",
+            encode(&filter)
+        ),
+    );
+    assert_eq!(ids(&answer), ["communes.1"]);
+
+    // Mistakes: the exception names FILTER and says what is wrong.
+    for (filter, code, text) in [
+        ("<fes:Filter xmlns:fes=\"http://www.opengis.net/fes/2.0\"><fes:PropertyIsEqualTo>", "OperationParsingFailed", "malformed"),
+        ("<fes:Filter xmlns:fes=\"http://www.opengis.net/fes/2.0\"><fes:PropertyIsEqualTo><fes:ValueReference>nothing</fes:ValueReference><fes:Literal>1</fes:Literal></fes:PropertyIsEqualTo></fes:Filter>", "InvalidParameterValue", "nothing"),
+        ("<!DOCTYPE f [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><fes:Filter xmlns:fes=\"http://www.opengis.net/fes/2.0\"/>", "OperationParsingFailed", "DOCTYPE"),
+    ] {
+        let (status, body) = exception(
+            &server,
+            &format!("SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&FILTER={}", encode(filter)),
+        );
+        assert_eq!(status, 400, "{body}");
+        assert!(body.contains(code) && body.contains("locator=\"FILTER\"") && body.contains(text), "{body}");
+    }
 }

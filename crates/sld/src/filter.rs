@@ -153,11 +153,117 @@ pub enum Filter {
         /// Where the element starts.
         pos: Pos,
     },
+    /// A spatial operator (`Intersects`, `Within`, `DWithin`…) against a GML geometry: only
+    /// in filters read by [`crate::parse_filter`] (styles refuse them); evaluated by
+    /// [`crate::Attributes::relate`].
+    Spatial {
+        /// The operator.
+        op: SpatialOp,
+        /// The geometry property (`None`: the default geometry).
+        property: Option<String>,
+        /// The operand, coordinates as written (in the axis order of `crs`).
+        geometry: GmlGeometry,
+        /// `DWithin` / `Beyond`: the distance, in the units of the CRS.
+        distance: Option<f64>,
+        /// `srsName` of the geometry, if given.
+        crs: Option<String>,
+        /// Where the element starts.
+        pos: Pos,
+    },
     /// A filter element that could not be read; it matches nothing (validation says why).
     Invalid {
         /// Where the element starts.
         pos: Pos,
     },
+}
+
+/// The spatial operators of Filter Encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpatialOp {
+    /// `Intersects`.
+    Intersects,
+    /// `Disjoint`.
+    Disjoint,
+    /// `Within`: the feature lies within the operand.
+    Within,
+    /// `Contains`: the feature contains the operand.
+    Contains,
+    /// `DWithin`: within the distance of the operand.
+    DWithin,
+    /// `Beyond`: farther than the distance.
+    Beyond,
+    /// `Touches`.
+    Touches,
+    /// `Crosses`.
+    Crosses,
+    /// `Overlaps`.
+    Overlaps,
+    /// `Equals`.
+    Equals,
+}
+
+impl SpatialOp {
+    /// The operator of an element name.
+    pub fn from_element(name: &str) -> Option<SpatialOp> {
+        Some(match name {
+            "Intersects" => SpatialOp::Intersects,
+            "Disjoint" => SpatialOp::Disjoint,
+            "Within" => SpatialOp::Within,
+            "Contains" => SpatialOp::Contains,
+            "DWithin" => SpatialOp::DWithin,
+            "Beyond" => SpatialOp::Beyond,
+            "Touches" => SpatialOp::Touches,
+            "Crosses" => SpatialOp::Crosses,
+            "Overlaps" => SpatialOp::Overlaps,
+            "Equals" => SpatialOp::Equals,
+            _ => return None,
+        })
+    }
+}
+
+/// A geometry read from GML, coordinates as written (in the axis order of its CRS).
+#[derive(Debug, Clone, PartialEq)]
+pub enum GmlGeometry {
+    /// `Point`.
+    Point([f64; 2]),
+    /// `LineString` (or a `Curve` of one segment).
+    LineString(Vec<[f64; 2]>),
+    /// `Polygon`: the exterior ring, then the interior ones.
+    Polygon(Vec<Vec<[f64; 2]>>),
+    /// `Envelope` / `Box`: `[x1, y1, x2, y2]`, lower corner first.
+    Envelope([f64; 4]),
+    /// `MultiPoint`, `MultiCurve`, `MultiSurface`, `MultiGeometry`…
+    Multi(Vec<GmlGeometry>),
+}
+
+impl GmlGeometry {
+    /// The same geometry with every coordinate pair mapped (axis swaps, reprojection).
+    #[must_use]
+    pub fn map_coords(&self, f: &mut dyn FnMut([f64; 2]) -> [f64; 2]) -> GmlGeometry {
+        let line = |points: &Vec<[f64; 2]>, f: &mut dyn FnMut([f64; 2]) -> [f64; 2]| {
+            points.iter().map(|p| f(*p)).collect::<Vec<_>>()
+        };
+        match self {
+            GmlGeometry::Point(p) => GmlGeometry::Point(f(*p)),
+            GmlGeometry::LineString(points) => GmlGeometry::LineString(line(points, f)),
+            GmlGeometry::Polygon(rings) => {
+                GmlGeometry::Polygon(rings.iter().map(|r| line(r, f)).collect())
+            }
+            GmlGeometry::Envelope([x1, y1, x2, y2]) => {
+                let [low_x, low_y] = f([*x1, *y1]);
+                let [high_x, high_y] = f([*x2, *y2]);
+                GmlGeometry::Envelope([
+                    low_x.min(high_x),
+                    low_y.min(high_y),
+                    low_x.max(high_x),
+                    low_y.max(high_y),
+                ])
+            }
+            GmlGeometry::Multi(parts) => {
+                GmlGeometry::Multi(parts.iter().map(|g| g.map_coords(f)).collect())
+            }
+        }
+    }
 }
 
 impl Filter {
@@ -173,6 +279,7 @@ impl Filter {
             | Filter::Not { pos, .. }
             | Filter::Id { pos, .. }
             | Filter::Bbox { pos, .. }
+            | Filter::Spatial { pos, .. }
             | Filter::Invalid { pos } => *pos,
         }
     }
@@ -236,6 +343,12 @@ impl Filter {
                     && e[1] <= envelope[3]
                     && e[3] >= envelope[1]
             }),
+            Filter::Spatial {
+                op,
+                geometry,
+                distance,
+                ..
+            } => feature.relate(*op, geometry, *distance),
             Filter::Invalid { .. } => false,
         }
     }
@@ -266,7 +379,10 @@ impl Filter {
                 }
             }
             Filter::Not { filter, .. } => filter.walk_expressions(visit),
-            Filter::Id { .. } | Filter::Bbox { .. } | Filter::Invalid { .. } => {}
+            Filter::Id { .. }
+            | Filter::Bbox { .. }
+            | Filter::Spatial { .. }
+            | Filter::Invalid { .. } => {}
         }
     }
 }

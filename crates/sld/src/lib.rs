@@ -60,7 +60,7 @@ mod xml;
 use std::fmt;
 
 pub use crate::expr::{known_function, ArithmeticOp, Expression, FUNCTIONS};
-pub use crate::filter::{CompareOp, Filter, LikePattern};
+pub use crate::filter::{CompareOp, Filter, GmlGeometry, LikePattern, SpatialOp};
 pub use crate::model::{
     ChannelSelection, ColorMap, ColorMapEntry, ColorMapKind, Common, ContrastEnhancement,
     ContrastMethod, ExternalGraphic, FeatureTypeStyle, Fill, Font, Graphic, GraphicSource,
@@ -203,6 +203,9 @@ pub enum SldError {
         /// What it is.
         found: String,
     },
+    /// A standalone filter ([`parse_filter`]) with a problem.
+    #[error("{0}")]
+    Invalid(Problem),
 }
 
 impl SldError {
@@ -216,12 +219,16 @@ impl SldError {
             | SldError::TooManyElements { pos, .. }
             | SldError::NotSld { pos, .. } => Some(*pos),
             SldError::Encoding { line, .. } => Some(Pos::new(*line, 1)),
+            SldError::Invalid(problem) => Some(Pos::new(problem.line, problem.column)),
             SldError::TooLarge { .. } | SldError::Empty => None,
         }
     }
 
     /// The error as a [`Problem`] (for reports that list everything the same way).
     pub fn to_problem(&self) -> Problem {
+        if let SldError::Invalid(problem) = self {
+            return problem.clone();
+        }
         let pos = self.pos().unwrap_or_default();
         let text = self.to_string();
         let prefix = format!("{pos}: ");
@@ -247,6 +254,7 @@ impl SldError {
             SldError::Encoding { .. } => {
                 Some("re-save the file as UTF-8 (QGIS and GeoServer do)".to_owned())
             }
+            SldError::Invalid(problem) => problem.hint.clone(),
             SldError::Empty | SldError::NotSld { .. } => Some(
                 "a style starts with <StyledLayerDescriptor version=\"1.0.0\" \
                  xmlns=\"http://www.opengis.net/sld\">"
@@ -356,6 +364,13 @@ pub trait Attributes {
     fn envelope(&self) -> Option<[f64; 4]> {
         None
     }
+
+    /// Whether the feature's geometry stands in `op` to `geometry` (within `distance` for
+    /// `DWithin` / `Beyond`), for spatial filters (false by default: they then match
+    /// nothing).
+    fn relate(&self, _op: SpatialOp, _geometry: &GmlGeometry, _distance: Option<f64>) -> bool {
+        false
+    }
 }
 
 impl<S: std::hash::BuildHasher> Attributes for std::collections::HashMap<String, Value, S> {
@@ -403,6 +418,16 @@ pub fn parse_bytes(bytes: &[u8]) -> Result<Sld, SldError> {
             Err(SldError::Encoding { offset, line })
         }
     }
+}
+
+/// Reads a standalone filter, as WFS `FILTER=` sends it: a `<Filter>` of Filter Encoding 1.1
+/// (`ogc:`) or FES 2.0 (`fes:`), with the spatial operators styles do not allow. The same
+/// hardened reader as styles (no DOCTYPE, bounded size and depth); any problem is an error
+/// naming its line and the fix.
+pub fn parse_filter(text: &str) -> Result<Filter, SldError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let root = xml::read(text, &Limits::default())?;
+    build::build_filter(&root)
 }
 
 /// Reads a style within `limits`.

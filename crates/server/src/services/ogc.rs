@@ -156,6 +156,8 @@ pub enum OwsCode {
     OperationNotSupported,
     /// An option of the request is not supported (WFS).
     OptionNotSupported,
+    /// A parameter could not be read (a malformed WFS filter).
+    OperationParsingFailed,
     /// None of the versions asked for is served.
     VersionNegotiationFailed,
     /// The server failed.
@@ -170,6 +172,7 @@ impl OwsCode {
             OwsCode::TileOutOfRange => "TileOutOfRange",
             OwsCode::OperationNotSupported => "OperationNotSupported",
             OwsCode::OptionNotSupported => "OptionNotSupported",
+            OwsCode::OperationParsingFailed => "OperationParsingFailed",
             OwsCode::VersionNegotiationFailed => "VersionNegotiationFailed",
             OwsCode::NoApplicableCode => "NoApplicableCode",
         }

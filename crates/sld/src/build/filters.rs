@@ -4,7 +4,7 @@
 
 use super::{is_filter, Builder};
 use crate::expr::Expression;
-use crate::filter::{CompareOp, Filter, LikePattern};
+use crate::filter::{CompareOp, Filter, GmlGeometry, LikePattern, SpatialOp};
 use crate::suggest::did_you_mean;
 use crate::xml::Element;
 
@@ -126,6 +126,12 @@ impl Builder {
                 pos,
             },
             "BBOX" => self.bbox(element),
+            "Equals" | "Disjoint" | "Touches" | "Within" | "Overlaps" | "Crosses"
+            | "Intersects" | "Contains" | "DWithin" | "Beyond"
+                if self.spatial =>
+            {
+                self.spatial_op(element)
+            }
             "Equals" | "Disjoint" | "Touches" | "Within" | "Overlaps" | "Crosses"
             | "Intersects" | "Contains" | "DWithin" | "Beyond" => {
                 self.error(
@@ -337,6 +343,202 @@ impl Builder {
                     ),
                 );
                 Filter::Invalid { pos }
+            }
+        }
+    }
+
+    /// `Intersects`, `Within`, `DWithin`…: a property, a GML geometry, and for `DWithin` /
+    /// `Beyond` a `Distance`.
+    fn spatial_op(&mut self, element: &Element) -> Filter {
+        let pos = element.pos;
+        let Some(op) = SpatialOp::from_element(&element.name) else {
+            return Filter::Invalid { pos };
+        };
+        let mut property = None;
+        let mut geometry = None;
+        let mut crs = None;
+        let mut distance = None;
+        for child in element.elements() {
+            if is_filter(child, "PropertyName") || is_filter(child, "ValueReference") {
+                if let Expression::Property { name, .. } = self.expression(child) {
+                    property = Some(name);
+                }
+            } else if is_filter(child, "Distance") {
+                match child.text().trim().parse::<f64>() {
+                    Ok(d) if d.is_finite() && d >= 0.0 => distance = Some(d),
+                    _ => self.error(
+                        child.pos,
+                        format!("<Distance> '{}' is not a distance", child.text().trim()),
+                        Some(
+                            "write a non-negative number in the units of the geometry's CRS"
+                                .to_owned(),
+                        ),
+                    ),
+                }
+            } else {
+                crs = child.attr("srsName").map(str::to_owned);
+                geometry = self.gml_geometry(child);
+                if geometry.is_none() {
+                    return Filter::Invalid { pos };
+                }
+            }
+        }
+        let Some(geometry) = geometry else {
+            self.error(
+                pos,
+                format!("<{}> has no geometry", element.display_name()),
+                Some("add a GML geometry such as <gml:Polygon> or <gml:Envelope>".to_owned()),
+            );
+            return Filter::Invalid { pos };
+        };
+        if matches!(op, SpatialOp::DWithin | SpatialOp::Beyond) && distance.is_none() {
+            self.error(
+                pos,
+                format!("<{}> has no <Distance>", element.display_name()),
+                Some("add <fes:Distance uom=\"m\">100</fes:Distance>".to_owned()),
+            );
+            return Filter::Invalid { pos };
+        }
+        Filter::Spatial {
+            op,
+            property,
+            geometry,
+            distance,
+            crs,
+            pos,
+        }
+    }
+
+    /// Coordinate pairs of a `pos`, `posList` or `coordinates` element (`srsDimension` 2 or 3:
+    /// a third ordinate is dropped).
+    fn positions(&mut self, element: &Element, dimension: usize) -> Option<Vec<[f64; 2]>> {
+        let text = element.text();
+        let numbers: Option<Vec<f64>> = if element.name == "coordinates" {
+            text.split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse::<f64>().ok().filter(|v| v.is_finite()))
+                .collect()
+        } else {
+            text.split_whitespace()
+                .map(|s| s.parse::<f64>().ok().filter(|v| v.is_finite()))
+                .collect()
+        };
+        let dimension = element
+            .attr("srsDimension")
+            .and_then(|d| d.trim().parse::<usize>().ok())
+            .filter(|d| (2..=3).contains(d))
+            .unwrap_or(dimension);
+        match numbers {
+            Some(numbers) if !numbers.is_empty() && numbers.len() % dimension == 0 => {
+                Some(numbers.chunks(dimension).map(|c| [c[0], c[1]]).collect())
+            }
+            _ => {
+                self.error(
+                    element.pos,
+                    format!(
+                        "<{}> does not hold coordinate pairs",
+                        element.display_name()
+                    ),
+                    Some(
+                        "write finite numbers, x and y of each position in the CRS's axis order"
+                            .to_owned(),
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// The positions of a GML element: its `pos`, `posList` or `coordinates` children.
+    fn points_of(&mut self, element: &Element) -> Option<Vec<[f64; 2]>> {
+        let dimension = element
+            .attr("srsDimension")
+            .and_then(|d| d.trim().parse::<usize>().ok())
+            .unwrap_or(2);
+        let mut points = Vec::new();
+        for child in element.elements() {
+            if matches!(child.name.as_str(), "pos" | "posList" | "coordinates") {
+                points.extend(self.positions(child, dimension)?);
+            }
+        }
+        if points.is_empty() {
+            self.error(
+                element.pos,
+                format!("<{}> has no positions", element.display_name()),
+                Some("add <gml:posList> (or <gml:pos>)".to_owned()),
+            );
+            return None;
+        }
+        Some(points)
+    }
+
+    /// A GML 3.1 / 3.2 (or 2) geometry.
+    fn gml_geometry(&mut self, element: &Element) -> Option<GmlGeometry> {
+        let members = |builder: &mut Builder, element: &Element| -> Option<Vec<GmlGeometry>> {
+            let mut parts = Vec::new();
+            for member in element.elements() {
+                for part in member.elements() {
+                    parts.push(builder.gml_geometry(part)?);
+                }
+            }
+            Some(parts)
+        };
+        match element.name.as_str() {
+            "Point" => {
+                let points = self.points_of(element)?;
+                Some(GmlGeometry::Point(points[0]))
+            }
+            "LineString" | "LinearRing" => Some(GmlGeometry::LineString(self.points_of(element)?)),
+            "Curve" => {
+                // segments/LineStringSegment…
+                let mut points = Vec::new();
+                for segments in element.elements() {
+                    for segment in segments.elements() {
+                        points.extend(self.points_of(segment)?);
+                    }
+                }
+                Some(GmlGeometry::LineString(points))
+            }
+            "Polygon" | "Surface" => {
+                let mut rings = Vec::new();
+                for boundary in element.elements() {
+                    for ring in boundary.elements() {
+                        match self.gml_geometry(ring)? {
+                            GmlGeometry::LineString(points) => rings.push(points),
+                            _ => {
+                                self.error(
+                                    ring.pos,
+                                    "a polygon boundary is a <gml:LinearRing>",
+                                    None,
+                                );
+                                return None;
+                            }
+                        }
+                    }
+                }
+                if rings.is_empty() {
+                    self.error(
+                        element.pos,
+                        "<Polygon> has no exterior ring",
+                        Some("add <gml:exterior><gml:LinearRing><gml:posList>…".to_owned()),
+                    );
+                    return None;
+                }
+                Some(GmlGeometry::Polygon(rings))
+            }
+            "Envelope" | "Box" => self.envelope(element).map(GmlGeometry::Envelope),
+            "MultiPoint" | "MultiCurve" | "MultiLineString" | "MultiSurface" | "MultiPolygon"
+            | "MultiGeometry" => Some(GmlGeometry::Multi(members(self, element)?)),
+            _ => {
+                self.error(
+                    element.pos,
+                    format!("<{}> is not a GML geometry", element.display_name()),
+                    Some(
+                        "use gml:Point, LineString, Polygon, Envelope or their Multi forms"
+                            .to_owned(),
+                    ),
+                );
+                None
             }
         }
     }

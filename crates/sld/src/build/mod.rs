@@ -46,10 +46,37 @@ pub(crate) fn build(root: &Element) -> Result<Sld, SldError> {
     })
 }
 
+/// A standalone `<Filter>` (WFS): spatial operators allowed; the first error refuses it.
+pub(crate) fn build_filter(root: &Element) -> Result<crate::Filter, SldError> {
+    if root.name != "Filter" || !root.ns.is_filter() {
+        return Err(SldError::Invalid(Problem {
+            line: root.pos.line,
+            column: root.pos.column,
+            severity: crate::Severity::Error,
+            message: format!("<{}> is not a filter", root.display_name()),
+            hint: Some(
+                "send <fes:Filter xmlns:fes=\"http://www.opengis.net/fes/2.0\"> (or ogc:Filter)"
+                    .to_owned(),
+            ),
+        }));
+    }
+    let mut builder = Builder {
+        spatial: true,
+        ..Builder::default()
+    };
+    let filter = builder.filter(root);
+    match builder.issues.into_iter().find(Problem::is_error) {
+        Some(problem) => Err(SldError::Invalid(problem)),
+        None => Ok(filter),
+    }
+}
+
 /// Builds the model and collects the problems met on the way.
 #[derive(Default)]
 struct Builder {
     issues: Vec<Problem>,
+    /// Whether spatial operators other than BBOX are read (filters, not styles).
+    spatial: bool,
 }
 
 /// Whether `element` is the style element (SLD or SE namespace, or none) `name`.

@@ -13,6 +13,59 @@ use crate::layers::Layers;
 use crate::services::ogc::{self, coordinate, xml_escape, Kvp, OwsException};
 use crate::state::AppState;
 
+/// The comparison operators of FES 2.0 that filters may use.
+const COMPARISONS: &[&str] = &[
+    "PropertyIsEqualTo",
+    "PropertyIsNotEqualTo",
+    "PropertyIsLessThan",
+    "PropertyIsGreaterThan",
+    "PropertyIsLessThanOrEqualTo",
+    "PropertyIsGreaterThanOrEqualTo",
+    "PropertyIsLike",
+    "PropertyIsNull",
+    "PropertyIsNil",
+    "PropertyIsBetween",
+];
+
+/// The same in Filter Encoding 1.1's words.
+const COMPARISONS_1_1: &[&str] = &[
+    "EqualTo",
+    "NotEqualTo",
+    "LessThan",
+    "GreaterThan",
+    "LessThanEqualTo",
+    "GreaterThanEqualTo",
+    "Like",
+    "NullCheck",
+    "Between",
+];
+
+/// The spatial operators filters may use.
+const SPATIAL_OPERATORS: &[&str] = &[
+    "BBOX",
+    "Equals",
+    "Disjoint",
+    "Touches",
+    "Within",
+    "Overlaps",
+    "Crosses",
+    "Intersects",
+    "Contains",
+    "DWithin",
+    "Beyond",
+];
+
+/// The GML geometries filters may hold.
+const GEOMETRY_OPERANDS: &[&str] = &[
+    "Envelope",
+    "Point",
+    "LineString",
+    "Polygon",
+    "MultiPoint",
+    "MultiCurve",
+    "MultiSurface",
+];
+
 /// The stored query every WFS 2.0 has.
 pub const GET_FEATURE_BY_ID: &str = "urn:ogc:def:query:OGC-WFS::GetFeatureById";
 
@@ -218,10 +271,10 @@ fn document(state: &AppState, layers: &Layers, version: Version, base: &str) -> 
                 ("ImplementsAdHocQuery", "TRUE"),
                 ("ImplementsFunctions", "FALSE"),
                 ("ImplementsResourceId", "TRUE"),
-                ("ImplementsMinStandardFilter", "FALSE"),
-                ("ImplementsStandardFilter", "FALSE"),
-                ("ImplementsMinSpatialFilter", "FALSE"),
-                ("ImplementsSpatialFilter", "FALSE"),
+                ("ImplementsMinStandardFilter", "TRUE"),
+                ("ImplementsStandardFilter", "TRUE"),
+                ("ImplementsMinSpatialFilter", "TRUE"),
+                ("ImplementsSpatialFilter", "TRUE"),
                 ("ImplementsMinTemporalFilter", "FALSE"),
                 ("ImplementsTemporalFilter", "FALSE"),
                 ("ImplementsVersionNav", "FALSE"),
@@ -236,14 +289,40 @@ fn document(state: &AppState, layers: &Layers, version: Version, base: &str) -> 
                 );
             }
             out.push_str(
-                "    </fes:Conformance>\n    <fes:Id_Capabilities><fes:ResourceIdentifier name=\"fes:ResourceId\"/></fes:Id_Capabilities>\n  </fes:Filter_Capabilities>\n",
+                "    </fes:Conformance>\n    <fes:Id_Capabilities><fes:ResourceIdentifier name=\"fes:ResourceId\"/></fes:Id_Capabilities>\n    <fes:Scalar_Capabilities><fes:LogicalOperators/><fes:ComparisonOperators>",
             );
+            for op in COMPARISONS {
+                let _ = write!(out, "<fes:ComparisonOperator name=\"{op}\"/>");
+            }
+            out.push_str("</fes:ComparisonOperators></fes:Scalar_Capabilities>\n    <fes:Spatial_Capabilities><fes:GeometryOperands>");
+            for operand in GEOMETRY_OPERANDS {
+                let _ = write!(out, "<fes:GeometryOperand name=\"gml:{operand}\"/>");
+            }
+            out.push_str("</fes:GeometryOperands><fes:SpatialOperators>");
+            for op in SPATIAL_OPERATORS {
+                let _ = write!(out, "<fes:SpatialOperator name=\"{op}\"/>");
+            }
+            out.push_str("</fes:SpatialOperators></fes:Spatial_Capabilities>\n  </fes:Filter_Capabilities>\n");
         }
         Version::V110 => {
             out.push_str(
-                "  <ogc:Filter_Capabilities>\n    <ogc:Spatial_Capabilities><ogc:GeometryOperands><ogc:GeometryOperand>gml:Envelope</ogc:GeometryOperand></ogc:GeometryOperands><ogc:SpatialOperators><ogc:SpatialOperator name=\"BBOX\"/></ogc:SpatialOperators></ogc:Spatial_Capabilities>\n    \
-                 <ogc:Scalar_Capabilities/>\n    <ogc:Id_Capabilities><ogc:FID/></ogc:Id_Capabilities>\n  </ogc:Filter_Capabilities>\n",
+                "  <ogc:Filter_Capabilities>\n    <ogc:Spatial_Capabilities><ogc:GeometryOperands>",
             );
+            for operand in GEOMETRY_OPERANDS {
+                let _ = write!(
+                    out,
+                    "<ogc:GeometryOperand>gml:{operand}</ogc:GeometryOperand>"
+                );
+            }
+            out.push_str("</ogc:GeometryOperands><ogc:SpatialOperators>");
+            for op in SPATIAL_OPERATORS {
+                let _ = write!(out, "<ogc:SpatialOperator name=\"{op}\"/>");
+            }
+            out.push_str("</ogc:SpatialOperators></ogc:Spatial_Capabilities>\n    <ogc:Scalar_Capabilities><ogc:LogicalOperators/><ogc:ComparisonOperators>");
+            for op in COMPARISONS_1_1 {
+                let _ = write!(out, "<ogc:ComparisonOperator>{op}</ogc:ComparisonOperator>");
+            }
+            out.push_str("</ogc:ComparisonOperators></ogc:Scalar_Capabilities>\n    <ogc:Id_Capabilities><ogc:FID/><ogc:EID/></ogc:Id_Capabilities>\n  </ogc:Filter_Capabilities>\n");
         }
     }
     out.push_str("</wfs:WFS_Capabilities>\n");

@@ -18,6 +18,7 @@ use crs::{Bbox, Crs};
 
 use super::capabilities::{output_format, GET_FEATURE_BY_ID};
 use super::encode::{self, Format, Summary};
+use super::filter::{self, Candidate, Operands};
 use super::protocol::{Version, PREFIX};
 use super::schema::requested_types;
 use super::schema::FeatureType;
@@ -33,6 +34,8 @@ struct TypeQuery {
     ids: Option<Vec<i64>>,
     attributes: Option<Vec<String>>,
     crs: Crs,
+    /// `FILTER`, in `crs`, x/y.
+    filter: Option<sld::Filter>,
 }
 
 /// A checked query.
@@ -165,7 +168,12 @@ fn scan_of<'a>(
         layer: &feature_type.relation.table,
         bbox: query.bbox.as_ref().map(|(b, c)| (b, c)),
         crs: Some(&type_query.crs),
-        attributes: type_query.attributes.as_ref().map(|_| attributes),
+        // A filter may read any property: all are read, the unasked dropped after.
+        attributes: type_query
+            .attributes
+            .as_ref()
+            .filter(|_| type_query.filter.is_none())
+            .map(|_| attributes),
         ids: type_query.ids.as_deref(),
         sort,
     }
@@ -182,7 +190,20 @@ fn count(layers: &Layers, query: &Query) -> Result<Vec<u64>, vectorstore::Vector
             continue;
         };
         let scan = scan_of(&feature_type, type_query, query, &[], &[]);
-        matched.push(feature_type.relation.store.count(&scan)?);
+        match &type_query.filter {
+            None => matched.push(feature_type.relation.store.count(&scan)?),
+            Some(type_filter) => {
+                let operands = Operands::default();
+                let mut count = 0u64;
+                feature_type.relation.store.scan(&scan, &mut |record| {
+                    if passes(type_filter, &record, &type_query.name, &operands) {
+                        count += 1;
+                    }
+                    ControlFlow::Continue(())
+                })?;
+                matched.push(count);
+            }
+        }
     }
     Ok(matched)
 }
@@ -228,7 +249,18 @@ fn write_answer(
             ..summary.clone()
         };
         let mut failed = None;
-        let result = feature_type.relation.store.scan(&scan, &mut |record| {
+        let operands = Operands::default();
+        let result = feature_type.relation.store.scan(&scan, &mut |mut record| {
+            if let Some(type_filter) = &type_query.filter {
+                if !passes(type_filter, &record, &type_query.name, &operands) {
+                    return ControlFlow::Continue(());
+                }
+                if let Some(asked) = &type_query.attributes {
+                    record
+                        .properties
+                        .retain(|(name, _)| asked.iter().any(|a| **a == **name));
+                }
+            }
             if skip > 0 {
                 skip -= 1;
                 return ControlFlow::Continue(());
@@ -266,6 +298,20 @@ fn write_answer(
         encode::end(out, query.format, summary)?;
     }
     Ok(())
+}
+
+/// Whether a record passes a filter.
+fn passes(
+    filter: &sld::Filter,
+    record: &vectorstore::Record,
+    type_name: &str,
+    operands: &Operands,
+) -> bool {
+    filter.matches(&Candidate {
+        record,
+        id: format!("{type_name}.{}", record.fid),
+        operands,
+    })
 }
 
 /// GetFeatureById's answer: the feature alone.
@@ -324,16 +370,17 @@ fn parse(
             )
         })?,
     };
-    for unsupported in ["FILTER", "FILTER_LANGUAGE"] {
-        if kvp.non_empty(unsupported).is_some() {
+    if let Some(language) = kvp.non_empty("FILTER_LANGUAGE") {
+        if !language.contains("OGC-FES") && !language.eq_ignore_ascii_case("fes") {
             return Err(OwsException::new(
                 OwsCode::OptionNotSupported,
-                unsupported,
-                format!("{unsupported} is not supported yet: select features with BBOX, RESOURCEID or the GetFeatureById stored query"),
+                "FILTER_LANGUAGE",
+                format!("FILTER_LANGUAGE={language} is not supported: send Filter Encoding (urn:ogc:def:query:Language:OGC-FES:Filter)"),
             )
             .with_status(StatusCode::BAD_REQUEST));
         }
     }
+    let parsed_filter = kvp.non_empty("FILTER").map(filter::parse).transpose()?;
 
     // Which features: a stored query, identifiers, or types.
     let mut by_id = false;
@@ -462,13 +509,22 @@ fn parse(
                 .map(|(_, fid)| *fid)
                 .collect()
         });
+        let crs = srs
+            .clone()
+            .unwrap_or_else(|| feature_type.layer.crs().clone());
+        let type_filter = match &parsed_filter {
+            None => None,
+            Some(parsed) => {
+                filter::check_properties(parsed, feature_type)?;
+                Some(filter::localize(parsed, feature_type.layer.crs(), &crs)?)
+            }
+        };
         types.push(TypeQuery {
             name: feature_type.name().to_owned(),
             ids: type_ids,
             attributes,
-            crs: srs
-                .clone()
-                .unwrap_or_else(|| feature_type.layer.crs().clone()),
+            crs,
+            filter: type_filter,
         });
     }
 

@@ -9,6 +9,7 @@
 
 mod capabilities;
 mod encode;
+mod filter;
 mod get_feature;
 mod protocol;
 mod schema;
