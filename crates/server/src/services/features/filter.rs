@@ -63,13 +63,7 @@ pub fn check_properties(
             format!(
                 "FILTER names '{name}', which {} does not have: its properties are {GEOMETRY_PROPERTY}, {}",
                 feature_type.qualified_name(),
-                feature_type
-                    .meta
-                    .attributes
-                    .iter()
-                    .map(|a| a.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                feature_type.attribute_list()
             ),
         )),
     }

@@ -458,15 +458,6 @@ fn parse(
     let mut types = Vec::with_capacity(feature_types.len());
     for feature_type in &feature_types {
         let known = |name: &str| feature_type.meta.attribute(name).is_some();
-        let known_list = || {
-            feature_type
-                .meta
-                .attributes
-                .iter()
-                .map(|a| a.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
         let attributes = match &property_names {
             None => None,
             Some(names) => {
@@ -482,7 +473,7 @@ fn parse(
                                 "{} has no property '{name}': its properties are {}, {}",
                                 feature_type.qualified_name(),
                                 super::schema::GEOMETRY_PROPERTY,
-                                known_list()
+                                feature_type.attribute_list()
                             ),
                         ));
                     }
@@ -498,7 +489,7 @@ fn parse(
                     format!(
                         "{} has no property '{name}' to sort by: its properties are {}",
                         feature_type.qualified_name(),
-                        known_list()
+                        feature_type.attribute_list()
                     ),
                 ));
             }

@@ -48,6 +48,16 @@ impl<'a> FeatureType<'a> {
         format!("{PREFIX}:{}", self.layer.name)
     }
 
+    /// The attribute names, comma-separated (for messages).
+    pub fn attribute_list(&self) -> String {
+        self.meta
+            .attributes
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The declared geometry type, upper case (`MULTIPOLYGON`).
     pub fn geometry_type(&self) -> String {
         self.meta.geometry_type.to_ascii_uppercase()
