@@ -698,3 +698,249 @@ fn fes_filters_select_what_brute_force_selects() {
         assert!(body.contains(code) && body.contains("locator=\"FILTER\"") && body.contains(text), "{body}");
     }
 }
+
+// ---- OGC API – Features, over the same feature types ----
+
+fn api_json(server: &Server, path: &str) -> (u16, Vec<(String, String)>, serde_json::Value) {
+    let (status, headers, body) = get(&server.url(path));
+    let value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"));
+    (status, headers, value)
+}
+
+#[test]
+fn ogc_api_features_landing_conformance_collections_and_html() {
+    let (_dir, server) = start();
+    let (status, _, landing) = api_json(&server, "/ogcapi");
+    assert_eq!(status, 200);
+    let rels: Vec<&str> = landing["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["rel"].as_str().unwrap())
+        .collect();
+    for rel in ["self", "service-desc", "conformance", "data"] {
+        assert!(rels.contains(&rel), "{rels:?}");
+    }
+    let (_, _, conformance) = api_json(&server, "/ogcapi/conformance");
+    let classes = conformance["conformsTo"].to_string();
+    assert!(classes.contains("ogcapi-features-1/1.0/conf/core"));
+    assert!(classes.contains("ogcapi-features-2/1.0/conf/crs"));
+    let (_, _, collections) = api_json(&server, "/ogcapi/collections");
+    let ids: Vec<&str> = collections["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["communes", "countries"]);
+    let (_, _, communes) = api_json(&server, "/ogcapi/collections/communes");
+    assert_eq!(
+        communes["storageCrs"],
+        "http://www.opengis.net/def/crs/EPSG/0/2154"
+    );
+    let bbox = communes["extent"]["spatial"]["bbox"][0].as_array().unwrap();
+    assert!((2.0..2.5).contains(&bbox[0].as_f64().unwrap()), "{bbox:?}");
+    assert!(
+        (48.5..49.0).contains(&bbox[1].as_f64().unwrap()),
+        "{bbox:?}"
+    );
+    // HTML by f=html or by Accept.
+    let (status, headers, page) =
+        get(&server.url("/ogcapi/collections/communes/items?f=html&limit=3"));
+    assert_eq!(status, 200);
+    assert!(header(&headers, "content-type")
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(page.contains("<td>Paris 0</td>"), "{page}");
+    let (status, _, body) = common::get_bytes(&server.url("/ogcapi"), &[("Accept", "text/html")]);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("<!DOCTYPE html>"));
+    let (status, _, error) = api_json(&server, "/ogcapi/collections/nope");
+    assert_eq!(status, 404);
+    assert!(error["description"].as_str().unwrap().contains("nope"));
+}
+
+#[test]
+fn ogc_api_items_page_filter_reproject_and_refuse_mistakes() {
+    let (_dir, server) = start();
+    // Pages by the next links cover every feature once.
+    let mut seen = Vec::new();
+    let mut path = "/ogcapi/collections/communes/items?limit=7".to_owned();
+    for _ in 0..20 {
+        let (status, headers, page) = api_json(&server, &path);
+        assert_eq!(status, 200);
+        assert_eq!(
+            header(&headers, "content-type"),
+            Some("application/geo+json")
+        );
+        assert_eq!(
+            header(&headers, "content-crs"),
+            Some("<http://www.opengis.net/def/crs/OGC/1.3/CRS84>")
+        );
+        assert_eq!(page["numberMatched"], 60);
+        seen.extend(
+            page["features"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["id"].as_i64().unwrap()),
+        );
+        let next = page["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "next")
+            .map(|l| l["href"].as_str().unwrap().to_owned());
+        match next {
+            Some(href) => path = href.split_once(server.base.as_str()).unwrap().1.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 60);
+    assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 60);
+
+    // bbox in Lambert-93 (bbox-crs), answered in Lambert-93 (crs): brute force by envelope.
+    let lambert = "http://www.opengis.net/def/crs/EPSG/0/2154";
+    // limit is capped by count_default (50): two pages.
+    let mut all_features = Vec::new();
+    for offset in [0, 50] {
+        let (_, _, page) = api_json(
+            &server,
+            &format!("/ogcapi/collections/communes/items?limit=100&offset={offset}&crs={lambert}"),
+        );
+        all_features.extend(page["features"].as_array().unwrap().iter().cloned());
+    }
+    assert_eq!(all_features.len(), 60);
+    let expected: Vec<i64> = all_features
+        .iter()
+        .filter(|f| {
+            let e = envelope(&f["geometry"]);
+            e[0] <= 662_000.0 && e[2] >= 645_000.0 && e[1] <= 6_866_000.0 && e[3] >= 6_855_000.0
+        })
+        .map(|f| f["id"].as_i64().unwrap())
+        .collect();
+    let (_, _, inside) = api_json(
+        &server,
+        &format!("/ogcapi/collections/communes/items?limit=100&bbox=645000,6855000,662000,6866000&bbox-crs={lambert}"),
+    );
+    let got: Vec<i64> = inside["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(got, expected);
+
+    // Property equality, and EPSG:4326 answers latitude first (Part 2).
+    let (_, headers, paris) = api_json(
+        &server,
+        "/ogcapi/collections/communes/items?departement=Paris&limit=100&crs=http://www.opengis.net/def/crs/EPSG/0/4326",
+    );
+    assert_eq!(
+        header(&headers, "content-crs"),
+        Some("<http://www.opengis.net/def/crs/EPSG/0/4326>")
+    );
+    let features = paris["features"].as_array().unwrap();
+    assert!(!features.is_empty());
+    assert!(features
+        .iter()
+        .all(|f| f["properties"]["departement"] == "Paris"));
+    let expected_paris = all_features
+        .iter()
+        .filter(|f| f["properties"]["departement"] == "Paris")
+        .count();
+    assert_eq!(paris["numberMatched"], expected_paris);
+    let first = envelope(&features[0]["geometry"]);
+    assert!(
+        (48.0..50.0).contains(&first[0]),
+        "latitude first: {first:?}"
+    );
+
+    // One feature.
+    let (status, _, one) = api_json(&server, "/ogcapi/collections/communes/items/3");
+    assert_eq!(status, 200);
+    assert_eq!(one["type"], "Feature");
+    assert_eq!(one["id"], 3);
+    for (path, status) in [
+        ("/ogcapi/collections/communes/items/999", 404),
+        ("/ogcapi/collections/communes/items/abc", 404),
+        ("/ogcapi/collections/communes/items?limit=0", 400),
+        ("/ogcapi/collections/communes/items?offset=-1", 400),
+        ("/ogcapi/collections/communes/items?bbox=1,2,3", 400),
+        ("/ogcapi/collections/communes/items?bbox=3,3,1,1", 400),
+        ("/ogcapi/collections/communes/items?crs=EPSG:32631", 400),
+        ("/ogcapi/collections/communes/items?color=red", 400),
+        ("/ogcapi/collections/communes/items?f=xml", 400),
+    ] {
+        let (got, _, error) = api_json(&server, path);
+        assert_eq!(got, status, "{path}: {error}");
+        assert!(
+            error["description"].as_str().is_some_and(|d| !d.is_empty()),
+            "{path}"
+        );
+    }
+}
+
+#[test]
+fn ogc_api_clients_read_every_feature_and_the_api_definition_is_valid() {
+    let (dir, server) = start();
+    if Command::new("ogr2ogr").arg("--version").output().is_ok() {
+        let source = repo().join("fixtures/gpkg/communes_2154.gpkg");
+        let expected = ogr_geojson(
+            source.to_str().unwrap(),
+            "Communes-IDF",
+            &dir.path().join("source.json"),
+            &["-t_srs", "EPSG:4326"],
+        );
+        let copy = ogr_geojson(
+            &format!("OAPIF:{}/ogcapi", server.base),
+            "communes",
+            &dir.path().join("oapif.json"),
+            &[],
+        );
+        let want = expected["features"].as_array().unwrap();
+        let got = copy["features"].as_array().unwrap();
+        assert_eq!(got.len(), want.len());
+        for (w, g) in want.iter().zip(got) {
+            assert_eq!(g["properties"]["code_insee"], w["properties"]["Code-INSEE"]);
+            assert_eq!(g["properties"]["population"], w["properties"]["Population"]);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            coordinates(&w["geometry"]["coordinates"], &mut a);
+            coordinates(&g["geometry"]["coordinates"], &mut b);
+            assert_eq!(a.len(), b.len());
+            // Two reprojections (PROJ's and ours) of the same coordinates.
+            assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= 1e-7));
+        }
+    } else {
+        eprintln!("skipped the GDAL part: ogr2ogr is not installed");
+    }
+    if common::has_owslib() {
+        common::run_python_ok(&format!(
+            r#"
+from owslib.ogcapi.features import Features
+api = Features("{base}/ogcapi")
+assert [c["id"] for c in api.collections()["collections"]] == ["communes", "countries"]
+items = api.collection_items("communes", limit=5)
+assert items["numberMatched"] == 60 and len(items["features"]) == 5, items
+print("ok")
+"#,
+            base = server.base
+        ));
+    }
+    let validator = Command::new("python3")
+        .args(["-c", "import openapi_spec_validator"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if validator {
+        let (status, _, api) = get(&server.url("/ogcapi/api"));
+        assert_eq!(status, 200);
+        let path = dir.path().join("api.json");
+        std::fs::write(&path, api).unwrap();
+        common::run_python_ok(&format!(
+            "import json\nfrom openapi_spec_validator import validate\nvalidate(json.load(open({:?})))\nprint('ok')\n",
+            path.display().to_string()
+        ));
+    } else {
+        eprintln!("skipped the OpenAPI check: openapi-spec-validator is not installed");
+    }
+}

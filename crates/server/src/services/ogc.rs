@@ -13,6 +13,19 @@ pub struct Kvp {
 }
 
 impl Kvp {
+    /// Parses a query string, names kept as sent (OGC API parameters are lower case and
+    /// echoed in links); lookups stay case-insensitive.
+    pub fn parse_as_sent(query: Option<&str>) -> Kvp {
+        let pairs = query
+            .map(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Kvp { pairs }
+    }
+
     /// Parses a query string.
     pub fn parse(query: Option<&str>) -> Kvp {
         let pairs = query
@@ -33,7 +46,7 @@ impl Kvp {
             .map(|(_, v)| v.as_str())
     }
 
-    /// A copy with `name` set to `value` (replacing any occurrence).
+    /// A copy with `name` set to `value` (replacing any occurrence, in any case).
     #[must_use]
     pub fn with(&self, name: &str, value: &str) -> Kvp {
         let mut pairs: Vec<(String, String)> = self
@@ -42,8 +55,13 @@ impl Kvp {
             .filter(|(k, _)| !k.eq_ignore_ascii_case(name))
             .cloned()
             .collect();
-        pairs.push((name.to_ascii_uppercase(), value.to_owned()));
+        pairs.push((name.to_owned(), value.to_owned()));
         Kvp { pairs }
+    }
+
+    /// Every parameter, in order (names upper case).
+    pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// The parameters as a query string (names upper case).

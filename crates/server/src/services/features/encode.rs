@@ -57,6 +57,20 @@ pub struct Summary {
     pub crs_urn: String,
     /// Whether GML coordinates are written y first.
     pub north_east: bool,
+    /// OGC API – Features: ids are the feature numbers, GeoJSON follows the CRS's axis order
+    /// (`json_north_east`), and the tail carries these links instead of `next`/`previous`
+    /// and `crs`.
+    pub ogc_api: Option<OgcApiTail>,
+}
+
+/// What OGC API – Features changes in a GeoJSON answer.
+#[derive(Debug, Clone, Default)]
+pub struct OgcApiTail {
+    /// The answer's links.
+    pub links: Vec<serde_json::Value>,
+    /// Whether coordinates are written y first (a CRS other than CRS84 whose axis order says
+    /// so, as OGC API – Features Part 2 requires).
+    pub json_north_east: bool,
 }
 
 fn timestamp() -> String {
@@ -114,21 +128,30 @@ pub fn end(out: &mut dyn Write, format: Format, summary: &Summary) -> io::Result
     match format {
         Format::Gml32 | Format::Gml311 => out.write_all(b"</wfs:FeatureCollection>\n"),
         Format::GeoJson => {
-            let mut links = Vec::new();
-            for (rel, href) in [("next", &summary.next), ("prev", &summary.previous)] {
-                if let Some(href) = href {
-                    links.push(serde_json::json!({
-                        "rel": rel, "href": href, "type": "application/geo+json"
-                    }));
+            let tail = if let Some(ogc_api) = &summary.ogc_api {
+                serde_json::json!({
+                    "numberMatched": summary.matched,
+                    "numberReturned": summary.returned,
+                    "timeStamp": timestamp(),
+                    "links": ogc_api.links,
+                })
+            } else {
+                let mut links = Vec::new();
+                for (rel, href) in [("next", &summary.next), ("prev", &summary.previous)] {
+                    if let Some(href) = href {
+                        links.push(serde_json::json!({
+                            "rel": rel, "href": href, "type": "application/geo+json"
+                        }));
+                    }
                 }
-            }
-            let tail = serde_json::json!({
-                "numberMatched": summary.matched,
-                "numberReturned": summary.returned,
-                "timeStamp": timestamp(),
-                "crs": {"type": "name", "properties": {"name": summary.crs_urn}},
-                "links": links,
-            });
+                serde_json::json!({
+                    "numberMatched": summary.matched,
+                    "numberReturned": summary.returned,
+                    "timeStamp": timestamp(),
+                    "crs": {"type": "name", "properties": {"name": summary.crs_urn}},
+                    "links": links,
+                })
+            };
             let tail = tail.to_string();
             // The object's members after "features": drop its opening brace.
             out.write_all(b"],")?;
@@ -148,7 +171,7 @@ pub fn feature(
     first: bool,
 ) -> io::Result<()> {
     match format {
-        Format::GeoJson => geojson_feature(out, type_name, record, first),
+        Format::GeoJson => geojson_feature(out, summary, type_name, record, first),
         Format::Gml32 | Format::Gml311 => {
             let (open, close) = if format == Format::Gml32 {
                 ("<wfs:member>", "</wfs:member>\n")
@@ -201,6 +224,7 @@ fn hex(bytes: &[u8]) -> String {
 
 fn geojson_feature(
     out: &mut dyn Write,
+    summary: &Summary,
     type_name: &str,
     record: &Record,
     first: bool,
@@ -208,13 +232,14 @@ fn geojson_feature(
     if !first {
         out.write_all(b",\n")?;
     }
-    write!(
-        out,
-        "{{\"type\":\"Feature\",\"id\":{},\"geometry\":",
-        serde_json::Value::from(format!("{type_name}.{}", record.fid))
-    )?;
+    let id = match &summary.ogc_api {
+        Some(_) => serde_json::Value::from(record.fid),
+        None => serde_json::Value::from(format!("{type_name}.{}", record.fid)),
+    };
+    write!(out, "{{\"type\":\"Feature\",\"id\":{id},\"geometry\":")?;
+    let swap = summary.ogc_api.as_ref().is_some_and(|o| o.json_north_east);
     match &record.geometry {
-        Some(geometry) => geojson_geometry(out, geometry)?,
+        Some(geometry) => geojson_geometry(out, geometry, swap)?,
         None => out.write_all(b"null")?,
     }
     out.write_all(b",\"properties\":{")?;
@@ -240,7 +265,7 @@ fn geojson_feature(
 fn list<T>(
     out: &mut dyn Write,
     items: &[T],
-    each: impl Fn(&mut dyn Write, &T) -> io::Result<()>,
+    mut each: impl FnMut(&mut dyn Write, &T) -> io::Result<()>,
 ) -> io::Result<()> {
     out.write_all(b"[")?;
     for (k, item) in items.iter().enumerate() {
@@ -252,25 +277,30 @@ fn list<T>(
     out.write_all(b"]")
 }
 
-fn position(out: &mut dyn Write, c: &geo_types::Coord<f64>) -> io::Result<()> {
-    write!(out, "[{},{}]", c.x, c.y)
+/// `[x,y]`, or `[y,x]` when `swap`.
+fn position(out: &mut dyn Write, c: &geo_types::Coord<f64>, swap: bool) -> io::Result<()> {
+    if swap {
+        write!(out, "[{},{}]", c.y, c.x)
+    } else {
+        write!(out, "[{},{}]", c.x, c.y)
+    }
 }
 
-fn positions(out: &mut dyn Write, line: &LineString<f64>) -> io::Result<()> {
-    list(out, &line.0, position)
+fn positions(out: &mut dyn Write, line: &LineString<f64>, swap: bool) -> io::Result<()> {
+    list(out, &line.0, |out, c| position(out, c, swap))
 }
 
-fn rings(out: &mut dyn Write, polygon: &Polygon<f64>) -> io::Result<()> {
+fn rings(out: &mut dyn Write, polygon: &Polygon<f64>, swap: bool) -> io::Result<()> {
     out.write_all(b"[")?;
-    positions(out, polygon.exterior())?;
+    positions(out, polygon.exterior(), swap)?;
     for ring in polygon.interiors() {
         out.write_all(b",")?;
-        positions(out, ring)?;
+        positions(out, ring, swap)?;
     }
     out.write_all(b"]")
 }
 
-fn geojson_geometry(out: &mut dyn Write, geometry: &Geometry<f64>) -> io::Result<()> {
+fn geojson_geometry(out: &mut dyn Write, geometry: &Geometry<f64>, swap: bool) -> io::Result<()> {
     let (kind, member) = match geometry {
         Geometry::Point(_) => ("Point", "coordinates"),
         Geometry::LineString(_) | Geometry::Line(_) => ("LineString", "coordinates"),
@@ -284,16 +314,18 @@ fn geojson_geometry(out: &mut dyn Write, geometry: &Geometry<f64>) -> io::Result
     };
     write!(out, "{{\"type\":\"{kind}\",\"{member}\":")?;
     match geometry {
-        Geometry::Point(p) => position(out, &p.0)?,
-        Geometry::LineString(l) => positions(out, l)?,
-        Geometry::Line(l) => positions(out, &LineString::from(vec![l.start, l.end]))?,
-        Geometry::Polygon(p) => rings(out, p)?,
-        Geometry::Rect(r) => rings(out, &r.to_polygon())?,
-        Geometry::Triangle(t) => rings(out, &t.to_polygon())?,
-        Geometry::MultiPoint(m) => list(out, &m.0, |out, p| position(out, &p.0))?,
-        Geometry::MultiLineString(m) => list(out, &m.0, positions)?,
-        Geometry::MultiPolygon(m) => list(out, &m.0, rings)?,
-        Geometry::GeometryCollection(c) => list(out, &c.0, geojson_geometry)?,
+        Geometry::Point(p) => position(out, &p.0, swap)?,
+        Geometry::LineString(l) => positions(out, l, swap)?,
+        Geometry::Line(l) => positions(out, &LineString::from(vec![l.start, l.end]), swap)?,
+        Geometry::Polygon(p) => rings(out, p, swap)?,
+        Geometry::Rect(r) => rings(out, &r.to_polygon(), swap)?,
+        Geometry::Triangle(t) => rings(out, &t.to_polygon(), swap)?,
+        Geometry::MultiPoint(m) => list(out, &m.0, |out, p| position(out, &p.0, swap))?,
+        Geometry::MultiLineString(m) => list(out, &m.0, |out, l| positions(out, l, swap))?,
+        Geometry::MultiPolygon(m) => list(out, &m.0, |out, p| rings(out, p, swap))?,
+        Geometry::GeometryCollection(c) => {
+            list(out, &c.0, |out, g| geojson_geometry(out, g, swap))?;
+        }
     }
     out.write_all(b"}")
 }
@@ -435,6 +467,7 @@ mod tests {
             schema_location: "http://h/wfs?REQUEST=DescribeFeatureType".to_owned(),
             crs_urn: "urn:ogc:def:crs:EPSG::4326".to_owned(),
             north_east,
+            ogc_api: None,
         }
     }
 

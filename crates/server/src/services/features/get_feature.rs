@@ -29,27 +29,81 @@ use crate::state::AppState;
 
 /// One feature type's part of a query, owned (it runs on a blocking thread).
 #[derive(Debug, Clone)]
-struct TypeQuery {
-    name: String,
-    ids: Option<Vec<i64>>,
-    attributes: Option<Vec<String>>,
-    crs: Crs,
-    /// `FILTER`, in `crs`, x/y.
-    filter: Option<sld::Filter>,
+pub struct TypeQuery {
+    /// The feature type.
+    pub name: String,
+    /// Only these feature numbers.
+    pub ids: Option<Vec<i64>>,
+    /// Only these properties (`None`: all).
+    pub attributes: Option<Vec<String>>,
+    /// The CRS of the answer.
+    pub crs: Crs,
+    /// A filter, in `crs`, x/y.
+    pub filter: Option<sld::Filter>,
 }
 
 /// A checked query.
 #[derive(Debug, Clone)]
-struct Query {
-    types: Vec<TypeQuery>,
-    bbox: Option<(Bbox, Crs)>,
-    sort: Vec<(String, bool)>,
-    start: u64,
-    count: u64,
-    hits: bool,
-    format: Format,
+pub struct Query {
+    /// Its feature types, in order.
+    pub types: Vec<TypeQuery>,
+    /// Only features meeting this box (in that CRS).
+    pub bbox: Option<(Bbox, Crs)>,
+    /// The order (property, ascending), then feature number.
+    pub sort: Vec<(String, bool)>,
+    /// Features skipped.
+    pub start: u64,
+    /// Most features answered.
+    pub count: u64,
+    /// Only the number.
+    pub hits: bool,
+    /// The document.
+    pub format: Format,
     /// GetFeatureById: the feature alone, 404 when absent.
-    by_id: bool,
+    pub by_id: bool,
+}
+
+/// How many features of each type `query` selects, counted off the event loop.
+pub async fn count_matches(layers: &Arc<Layers>, query: &Query) -> Result<Vec<u64>, String> {
+    let layers = Arc::clone(layers);
+    let query = query.clone();
+    match tokio::task::spawn_blocking(move || count(&layers, &query)).await {
+        Ok(Ok(matched)) => Ok(matched),
+        Ok(Err(error)) => Err(vectorstore::error_chain(&error)),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// The answer, streamed from a blocking task as the features are read.
+pub fn stream_answer(
+    layers: &Arc<Layers>,
+    query: Query,
+    matched: Vec<u64>,
+    summary: Summary,
+    content_type: &'static str,
+) -> Response {
+    let (writer, chunks) = stream::channel();
+    let layers = Arc::clone(layers);
+    tokio::task::spawn_blocking(move || {
+        let mut writer = writer;
+        match write_answer(&mut writer, &layers, &query, &matched, &summary) {
+            Ok(()) => {
+                let _ = writer.finish();
+            }
+            Err(WriteError::ClientGone) => {
+                tracing::info!("feature answer stopped: the client closed the connection");
+            }
+            Err(WriteError::Store(error)) => {
+                tracing::error!(error = %vectorstore::error_chain(&error), "reading features failed mid-answer");
+                writer.fail("reading features failed");
+            }
+        }
+    });
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+        Body::from_stream(chunks),
+    )
+        .into_response()
 }
 
 pub async fn answer(
@@ -61,16 +115,9 @@ pub async fn answer(
 ) -> Result<Response, OwsException> {
     let query = parse(state, layers, kvp, version)?;
     let base = ogc::base_url(state.config.server.public_url.as_deref(), headers);
-    let counting = {
-        let layers = Arc::clone(layers);
-        let query = query.clone();
-        tokio::task::spawn_blocking(move || count(&layers, &query)).await
-    };
-    let matched = match counting {
-        Ok(Ok(matched)) => matched,
-        Ok(Err(error)) => return Err(OwsException::internal("counting features", &error)),
-        Err(error) => return Err(OwsException::internal("counting features", &error)),
-    };
+    let matched = count_matches(layers, &query).await.map_err(|error| {
+        OwsException::internal("counting features", &std::io::Error::other(error))
+    })?;
     let total: u64 = matched.iter().sum();
     let returned = if query.hits {
         0
@@ -116,34 +163,11 @@ pub async fn answer(
         schema_location: format!("{base}/wfs?{schema_query}"),
         crs_urn: first_crs.urn(),
         north_east: first_crs.axis_order() == crs::AxisOrder::NorthEast,
+        ogc_api: None,
     };
 
-    let (writer, chunks) = stream::channel();
-    let layers = Arc::clone(layers);
-    let format = query.format;
-    tokio::task::spawn_blocking(move || {
-        let mut writer = writer;
-        match write_answer(&mut writer, &layers, &query, &matched, &summary) {
-            Ok(()) => {
-                let _ = writer.finish();
-            }
-            Err(WriteError::ClientGone) => {
-                tracing::info!("feature answer stopped: the client closed the connection");
-            }
-            Err(WriteError::Store(error)) => {
-                tracing::error!(error = %vectorstore::error_chain(&error), "reading features failed mid-answer");
-                writer.fail("reading features failed");
-            }
-        }
-    });
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(format.content_type()),
-        )],
-        Body::from_stream(chunks),
-    )
-        .into_response())
+    let content_type = query.format.content_type();
+    Ok(stream_answer(layers, query, matched, summary, content_type))
 }
 
 enum WriteError {

@@ -5,12 +5,13 @@
 //! id order, and answers are written as they are read (see [`stream`]), so that an export of
 //! every feature runs in constant memory. `schema` describes the types (XSD), `capabilities`
 //! the service, `get_feature` the queries, `encode` the documents (GML 3.2, GML 3.1.1,
-//! GeoJSON).
+//! GeoJSON); `ogc_api` serves the same feature types as OGC API – Features.
 
 mod capabilities;
 mod encode;
 mod filter;
 mod get_feature;
+mod ogc_api;
 mod protocol;
 mod schema;
 mod stream;
@@ -29,12 +30,13 @@ use crate::state::AppState;
 
 use protocol::Version;
 
-/// The routes of WFS, behind the access gate.
+/// The routes of WFS and OGC API – Features, behind the access gate.
 pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/wfs", get(kvp))
         .route_layer(access::gate(state, Service::Features))
         .route_layer(metrics::label("wfs"))
+        .merge(ogc_api::routes(state))
 }
 
 /// `GET /wfs?SERVICE=WFS&REQUEST=…`

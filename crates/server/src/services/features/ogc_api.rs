@@ -1,0 +1,710 @@
+//! OGC API – Features, Part 1 (core, GeoJSON, HTML, OpenAPI 3.0) and Part 2 (CRS by
+//! reference), under `/ogcapi`: the same feature types as WFS, the same scans and the same
+//! streamed GeoJSON.
+//!
+//! The landing page, `/conformance` and `/api` are the API's common part; OGC API – Tiles and
+//! Maps will add their classes and collections' links beside these.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use crs::{AxisOrder, Bbox, Crs};
+use serde_json::{json, Value};
+
+use super::encode::{Format, OgcApiTail, Summary};
+use super::get_feature::{count_matches, stream_answer, Query, TypeQuery};
+use super::schema::FeatureType;
+use crate::access::{self, View};
+use crate::layers::{Layers, Service};
+use crate::metrics;
+use crate::services::ogc::{self, xml_escape, Kvp};
+use crate::state::AppState;
+
+const CONFORMANCE: &[&str] = &[
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+];
+
+const GEOJSON: &str = "application/geo+json";
+const DEFAULT_LIMIT: u64 = 10;
+
+/// The routes of OGC API – Features, behind the access gate of the feature service.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/ogcapi", get(landing))
+        .route("/ogcapi/", get(landing))
+        .route("/ogcapi/conformance", get(conformance))
+        .route("/ogcapi/api", get(api))
+        .route("/ogcapi/collections", get(collections))
+        .route("/ogcapi/collections/{layer}", get(collection))
+        .route("/ogcapi/collections/{layer}/items", get(items))
+        .route("/ogcapi/collections/{layer}/items/{feature}", get(item))
+        .route_layer(access::gate(state, Service::Features))
+        .route_layer(metrics::label("ogcapi"))
+}
+
+/// An OGC API exception: `{"code", "description"}` with its status.
+struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    description: String,
+}
+
+impl ApiError {
+    fn bad(description: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "InvalidParameterValue",
+            description: description.into(),
+        }
+    }
+
+    fn not_found(description: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            code: "NotFound",
+            description: description.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(json!({"code": self.code, "description": self.description})),
+        )
+            .into_response()
+    }
+}
+
+/// JSON or HTML: `f=json|html`, else the `Accept` header (browsers ask for HTML).
+fn wants_html(kvp: &Kvp, headers: &HeaderMap) -> Result<bool, ApiError> {
+    match kvp.non_empty("f") {
+        Some(f) if f.eq_ignore_ascii_case("json") || f.eq_ignore_ascii_case("geojson") => Ok(false),
+        Some(f) if f.eq_ignore_ascii_case("html") => Ok(true),
+        Some(f) => Err(ApiError::bad(format!("f={f}: use f=json or f=html"))),
+        None => Ok(headers
+            .get(header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("text/html"))),
+    }
+}
+
+fn base(state: &AppState, headers: &HeaderMap) -> String {
+    format!(
+        "{}/ogcapi",
+        ogc::base_url(state.config.server.public_url.as_deref(), headers)
+    )
+}
+
+fn link(href: &str, rel: &str, kind: &str, title: &str) -> Value {
+    json!({"href": href, "rel": rel, "type": kind, "title": title})
+}
+
+/// A JSON document, or the same as a plain HTML page (title, links, the JSON itself).
+fn answer(document: &Value, html: bool, title: &str) -> Response {
+    if !html {
+        return Json(document.clone()).into_response();
+    }
+    let mut page = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title></head><body><h1>{0}</h1>\n<ul>\n",
+        xml_escape(title)
+    );
+    for l in document["links"].as_array().into_iter().flatten() {
+        let _ = writeln!(
+            page,
+            "<li><a href=\"{}\">{}</a> ({})</li>",
+            xml_escape(l["href"].as_str().unwrap_or_default()),
+            xml_escape(
+                l["title"]
+                    .as_str()
+                    .unwrap_or(l["rel"].as_str().unwrap_or_default())
+            ),
+            xml_escape(l["rel"].as_str().unwrap_or_default())
+        );
+    }
+    page.push_str("</ul>\n<pre>");
+    page.push_str(&xml_escape(
+        &serde_json::to_string_pretty(document).unwrap_or_default(),
+    ));
+    page.push_str("</pre></body></html>\n");
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+}
+
+async fn landing(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let kvp = Kvp::parse_as_sent(query.as_deref());
+    let html = match wants_html(&kvp, &headers) {
+        Ok(html) => html,
+        Err(e) => return e.into_response(),
+    };
+    let base = base(&state, &headers);
+    let document = json!({
+        "title": state.config.wfs.title,
+        "description": state.config.wfs.abstract_text,
+        "links": [
+            link(&format!("{base}?f=json"), "self", "application/json", "this document"),
+            link(&format!("{base}?f=html"), "alternate", "text/html", "this document as HTML"),
+            link(&format!("{base}/api"), "service-desc", "application/vnd.oai.openapi+json;version=3.0", "the API definition"),
+            link(&format!("{base}/conformance"), "conformance", "application/json", "conformance classes"),
+            link(&format!("{base}/collections"), "data", "application/json", "collections"),
+        ]
+    });
+    answer(&document, html, &state.config.wfs.title)
+}
+
+async fn conformance(RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    let kvp = Kvp::parse_as_sent(query.as_deref());
+    match wants_html(&kvp, &headers) {
+        Ok(html) => answer(&json!({"conformsTo": CONFORMANCE}), html, "Conformance"),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The CRSs a collection is served in, as URIs: CRS84 first (the default), then its own.
+fn crs_uris(feature_type: &FeatureType<'_>) -> Vec<String> {
+    let mut uris = vec![Crs::crs84().uri()];
+    for crs in super::capabilities::served_crs(feature_type) {
+        let uri = crs.uri();
+        if !uris.contains(&uri) {
+            uris.push(uri);
+        }
+    }
+    uris
+}
+
+fn collection_document(feature_type: &FeatureType<'_>, base: &str) -> Value {
+    let layer = feature_type.layer;
+    let (_, wgs84) = layer.extent();
+    let id = feature_type.name();
+    let here = format!("{base}/collections/{id}");
+    json!({
+        "id": id,
+        "title": layer.title,
+        "description": layer.abstract_text,
+        "keywords": layer.keywords,
+        "itemType": "feature",
+        "extent": {"spatial": {
+            "bbox": [[wgs84.min_x(), wgs84.min_y(), wgs84.max_x(), wgs84.max_y()]],
+            "crs": Crs::crs84().uri()
+        }},
+        "crs": crs_uris(feature_type),
+        "storageCrs": layer.crs().uri(),
+        "links": [
+            link(&format!("{here}?f=json"), "self", "application/json", "this collection"),
+            link(&format!("{here}?f=html"), "alternate", "text/html", "this collection as HTML"),
+            link(&format!("{here}/items?f=json"), "items", GEOJSON, "the features"),
+            link(&format!("{here}/items?f=html"), "items", "text/html", "the features as HTML"),
+        ]
+    })
+}
+
+async fn collections(
+    View(layers): View,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let kvp = Kvp::parse_as_sent(query.as_deref());
+    let html = match wants_html(&kvp, &headers) {
+        Ok(html) => html,
+        Err(e) => return e.into_response(),
+    };
+    let base = base(&state, &headers);
+    let collections: Vec<Value> = layers
+        .iter()
+        .filter_map(|l| FeatureType::of(l))
+        .map(|t| collection_document(&t, &base))
+        .collect();
+    let document = json!({
+        "links": [
+            link(&format!("{base}/collections?f=json"), "self", "application/json", "the collections"),
+            link(&format!("{base}/collections?f=html"), "alternate", "text/html", "the collections as HTML"),
+        ],
+        "collections": collections,
+    });
+    answer(&document, html, "Collections")
+}
+
+fn feature_type<'a>(layers: &'a Layers, id: &str) -> Result<FeatureType<'a>, ApiError> {
+    layers
+        .get(id)
+        .and_then(|l| FeatureType::of(l))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no collection '{id}': GET /ogcapi/collections lists them"
+            ))
+        })
+}
+
+async fn collection(
+    View(layers): View,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let kvp = Kvp::parse_as_sent(query.as_deref());
+    let result = (|| {
+        let html = wants_html(&kvp, &headers)?;
+        let feature_type = feature_type(&layers, &id)?;
+        let document = collection_document(&feature_type, &base(&state, &headers));
+        Ok::<_, ApiError>(answer(&document, html, &feature_type.layer.title))
+    })();
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `crs=` (Part 2): one of the collection's CRSs; CRS84 by default.
+fn output_crs(kvp: &Kvp, feature_type: &FeatureType<'_>) -> Result<Crs, ApiError> {
+    let Some(text) = kvp.non_empty("crs") else {
+        return Ok(Crs::crs84());
+    };
+    let crs = Crs::parse(text).map_err(|e| ApiError::bad(format!("crs={text}: {e}")))?;
+    if !crs_uris(feature_type).contains(&crs.uri()) {
+        return Err(ApiError::bad(format!(
+            "crs={text} is not offered by this collection: use one of {}",
+            crs_uris(feature_type).join(", ")
+        )));
+    }
+    Ok(crs)
+}
+
+/// `bbox=` (4 numbers, or 6 with heights, which are ignored) in `bbox-crs` (CRS84 by
+/// default), in that CRS's axis order.
+fn bbox(kvp: &Kvp, feature_type: &FeatureType<'_>) -> Result<Option<(Bbox, Crs)>, ApiError> {
+    let Some(text) = kvp.non_empty("bbox") else {
+        return Ok(None);
+    };
+    let crs = match kvp.non_empty("bbox-crs") {
+        None => Crs::crs84(),
+        Some(c) => {
+            let crs = Crs::parse(c).map_err(|e| ApiError::bad(format!("bbox-crs={c}: {e}")))?;
+            if !crs_uris(feature_type).contains(&crs.uri()) {
+                return Err(ApiError::bad(format!(
+                    "bbox-crs={c} is not offered by this collection: use one of {}",
+                    crs_uris(feature_type).join(", ")
+                )));
+            }
+            crs
+        }
+    };
+    let numbers: Result<Vec<f64>, _> = text
+        .split(',')
+        .map(|p| p.trim().parse::<f64>().map_err(|_| p.trim().to_owned()))
+        .collect();
+    let values = match numbers {
+        Ok(n) if n.len() == 4 && n.iter().all(|v| v.is_finite()) => [n[0], n[1], n[2], n[3]],
+        Ok(n) if n.len() == 6 && n.iter().all(|v| v.is_finite()) => [n[0], n[1], n[3], n[4]],
+        _ => {
+            return Err(ApiError::bad(format!(
+                "bbox={text}: give four numbers (min x, min y, max x, max y in the axis order of bbox-crs)"
+            )))
+        }
+    };
+    let bbox =
+        Bbox::from_ogc(values, &crs).map_err(|e| ApiError::bad(format!("bbox={text}: {e}")))?;
+    Ok(Some((bbox, crs)))
+}
+
+fn whole(kvp: &Kvp, name: &str, default: u64, min: u64) -> Result<u64, ApiError> {
+    match kvp.non_empty(name) {
+        None => Ok(default),
+        Some(text) => match text.trim().parse::<u64>() {
+            Ok(n) if n >= min => Ok(n),
+            _ => Err(ApiError::bad(format!(
+                "{name}={text} is not a whole number of at least {min}"
+            ))),
+        },
+    }
+}
+
+/// Equality filters on properties (`?departement=Paris`).
+fn property_filter(
+    kvp: &Kvp,
+    feature_type: &FeatureType<'_>,
+) -> Result<Option<sld::Filter>, ApiError> {
+    const KNOWN: &[&str] = &[
+        "f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "apikey",
+    ];
+    let mut filters = Vec::new();
+    for (name, value) in kvp.pairs() {
+        if KNOWN.iter().any(|k| name.eq_ignore_ascii_case(k)) {
+            continue;
+        }
+        let Some(attribute) = feature_type
+            .meta
+            .attributes
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(name))
+        else {
+            return Err(ApiError::bad(format!(
+                "unknown parameter '{name}': the parameters are {}, and the properties of {} ({})",
+                KNOWN.join(", "),
+                feature_type.name(),
+                feature_type.attribute_list()
+            )));
+        };
+        filters.push(sld::Filter::equal(&attribute.name, value));
+    }
+    Ok(match filters.len() {
+        0 => None,
+        1 => filters.pop(),
+        _ => Some(sld::Filter::And {
+            filters,
+            pos: sld::Pos::default(),
+        }),
+    })
+}
+
+async fn items(
+    View(layers): View,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let kvp = Kvp::parse_as_sent(query.as_deref());
+    match items_inner(&state, &layers, &id, &kvp, &headers, None).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn item(
+    View(layers): View,
+    State(state): State<AppState>,
+    Path((id, feature)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let kvp = Kvp::parse_as_sent(query.as_deref());
+    let Ok(fid) = feature.parse::<i64>() else {
+        return ApiError::not_found(format!(
+            "no feature '{feature}' in collection '{id}': feature ids are numbers"
+        ))
+        .into_response();
+    };
+    match items_inner(&state, &layers, &id, &kvp, &headers, Some(fid)).await {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn items_inner(
+    state: &AppState,
+    layers: &Arc<Layers>,
+    id: &str,
+    kvp: &Kvp,
+    headers: &HeaderMap,
+    fid: Option<i64>,
+) -> Result<Response, ApiError> {
+    let html = wants_html(kvp, headers)?;
+    let feature_type = feature_type(layers, id)?;
+    let crs = output_crs(kvp, &feature_type)?;
+    let max = state.config.wfs.count_default;
+    let limit = whole(kvp, "limit", DEFAULT_LIMIT, 1)?.min(max);
+    let offset = whole(kvp, "offset", 0, 0)?;
+    let bbox = if fid.is_some() {
+        None
+    } else {
+        bbox(kvp, &feature_type)?
+    };
+    let filter = if fid.is_some() {
+        None
+    } else {
+        property_filter(kvp, &feature_type)?
+    };
+    let query = Query {
+        types: vec![TypeQuery {
+            name: feature_type.name().to_owned(),
+            ids: fid.map(|f| vec![f]),
+            attributes: None,
+            crs: crs.clone(),
+            filter,
+        }],
+        bbox,
+        sort: Vec::new(),
+        start: if fid.is_some() { 0 } else { offset },
+        count: if fid.is_some() { 1 } else { limit },
+        hits: false,
+        format: Format::GeoJson,
+        by_id: fid.is_some(),
+    };
+    let matched = count_matches(layers, &query).await.map_err(|error| {
+        tracing::error!(%error, "counting features failed");
+        ApiError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "InternalError",
+            description: "the server failed to answer this request; the cause is in its log"
+                .to_owned(),
+        }
+    })?;
+    let total: u64 = matched.iter().sum();
+    if fid.is_some() && total == 0 {
+        return Err(ApiError::not_found(format!(
+            "no feature {} in collection '{id}'",
+            fid.unwrap_or_default()
+        )));
+    }
+    let returned = query.count.min(total.saturating_sub(query.start));
+    let here = format!("{}/collections/{id}/items", base(state, headers));
+    let page = |kvp: &Kvp, offset: u64, f: &str| {
+        let kvp = kvp
+            .with("offset", &offset.to_string())
+            .with("limit", &limit.to_string())
+            .with("f", f);
+        format!("{here}?{}", kvp.to_query())
+    };
+    let mut links = vec![
+        link(&page(kvp, offset, "json"), "self", GEOJSON, "this page"),
+        link(
+            &page(kvp, offset, "html"),
+            "alternate",
+            "text/html",
+            "this page as HTML",
+        ),
+        link(
+            &format!("{}/collections/{id}", base(state, headers)),
+            "collection",
+            "application/json",
+            "the collection",
+        ),
+    ];
+    if fid.is_none() && offset + returned < total {
+        links.push(link(
+            &page(kvp, offset + returned, "json"),
+            "next",
+            GEOJSON,
+            "next page",
+        ));
+    }
+    if fid.is_none() && offset > 0 {
+        links.push(link(
+            &page(kvp, offset.saturating_sub(limit), "json"),
+            "prev",
+            GEOJSON,
+            "previous page",
+        ));
+    }
+    let content_crs = HeaderValue::from_str(&format!("<{}>", crs.uri())).unwrap_or_else(|_| {
+        HeaderValue::from_static("<http://www.opengis.net/def/crs/OGC/1.3/CRS84>")
+    });
+    if html {
+        return Ok(html_items(layers, &query, &matched, &feature_type, &links).await);
+    }
+    let json_north_east = crs.axis_order() == AxisOrder::NorthEast;
+    let summary = Summary {
+        matched: total,
+        returned,
+        hits: false,
+        next: None,
+        previous: None,
+        schema_location: String::new(),
+        crs_urn: crs.urn(),
+        north_east: json_north_east,
+        ogc_api: Some(OgcApiTail {
+            links,
+            json_north_east,
+        }),
+    };
+    let mut response = stream_answer(layers, query, matched, summary, GEOJSON);
+    response.headers_mut().insert("content-crs", content_crs);
+    Ok(response)
+}
+
+/// The features of a page as an HTML table.
+async fn html_items(
+    layers: &Arc<Layers>,
+    query: &Query,
+    matched: &[u64],
+    feature_type: &FeatureType<'_>,
+    links: &[Value],
+) -> Response {
+    let summary = Summary {
+        matched: matched.iter().sum(),
+        returned: query.count,
+        hits: false,
+        next: None,
+        previous: None,
+        schema_location: String::new(),
+        crs_urn: String::new(),
+        north_east: false,
+        ogc_api: Some(OgcApiTail::default()),
+    };
+    // Read the page as GeoJSON, then lay it out.
+    let response = stream_answer(layers, query.clone(), matched.to_vec(), summary, GEOJSON);
+    let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
+        .await
+        .unwrap_or_default();
+    let collection: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let mut columns: Vec<String> = feature_type
+        .meta
+        .attributes
+        .iter()
+        .map(|a| a.name.clone())
+        .collect();
+    columns.insert(0, "id".to_owned());
+    let mut rows = Vec::new();
+    for feature in collection["features"].as_array().into_iter().flatten() {
+        let mut cells = BTreeMap::new();
+        cells.insert("id".to_owned(), feature["id"].to_string());
+        for (k, v) in feature["properties"].as_object().into_iter().flatten() {
+            cells.insert(
+                k.clone(),
+                v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+            );
+        }
+        rows.push(cells);
+    }
+    let mut page = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title></head><body><h1>{0}</h1>\n<p>{1} of {2} features</p>\n<ul>",
+        xml_escape(&feature_type.layer.title),
+        rows.len(),
+        collection["numberMatched"]
+    );
+    for l in links {
+        let _ = write!(
+            page,
+            "<li><a href=\"{}\">{}</a></li>",
+            xml_escape(l["href"].as_str().unwrap_or_default()),
+            xml_escape(l["title"].as_str().unwrap_or_default())
+        );
+    }
+    page.push_str("</ul>\n<table border=\"1\"><tr>");
+    for c in &columns {
+        let _ = write!(page, "<th>{}</th>", xml_escape(c));
+    }
+    page.push_str("</tr>\n");
+    for row in rows {
+        page.push_str("<tr>");
+        for c in &columns {
+            let _ = write!(
+                page,
+                "<td>{}</td>",
+                xml_escape(row.get(c).map_or("", String::as_str))
+            );
+        }
+        page.push_str("</tr>\n");
+    }
+    page.push_str("</table></body></html>\n");
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+}
+
+/// `GET /ogcapi/api`: the OpenAPI 3.0 definition of these routes, each collection's
+/// properties as its items' query parameters.
+async fn api(View(layers): View, State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let base = base(&state, &headers);
+    let parameter = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema, "style": "form", "explode": false});
+    let f = parameter(
+        "f",
+        "the format",
+        json!({"type": "string", "enum": ["json", "html"]}),
+    );
+    let document_response = json!({"200": {"description": "the document", "content": {
+        "application/json": {"schema": {"type": "object"}},
+        "text/html": {"schema": {"type": "string"}}
+    }}});
+    let mut paths = serde_json::Map::new();
+    for (path, summary) in [
+        ("/", "landing page"),
+        ("/conformance", "conformance classes"),
+        ("/collections", "the collections"),
+    ] {
+        paths.insert(
+            path.to_owned(),
+            json!({"get": {"summary": summary, "operationId": format!("get{}", summary.replace(' ', "_")), "parameters": [f], "responses": document_response}}),
+        );
+    }
+    paths.insert(
+        "/api".to_owned(),
+        json!({"get": {"summary": "this API definition", "operationId": "getApi", "responses": {"200": {"description": "the OpenAPI 3.0 document", "content": {"application/vnd.oai.openapi+json;version=3.0": {"schema": {"type": "object"}}}}}}}),
+    );
+    let error = json!({"description": "an error", "content": {"application/json": {"schema": {"type": "object", "properties": {"code": {"type": "string"}, "description": {"type": "string"}}}}}});
+    for feature_type in layers.iter().filter_map(|l| FeatureType::of(l)) {
+        let id = feature_type.name();
+        let mut item_parameters = vec![
+            f.clone(),
+            parameter(
+                "limit",
+                "most features in a page",
+                json!({"type": "integer", "minimum": 1, "maximum": state.config.wfs.count_default, "default": DEFAULT_LIMIT}),
+            ),
+            parameter(
+                "offset",
+                "features skipped",
+                json!({"type": "integer", "minimum": 0, "default": 0}),
+            ),
+            json!({"name": "bbox", "in": "query", "required": false, "description": "features meeting this box (bbox-crs, CRS84 by default)", "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}, "style": "form", "explode": false}),
+            parameter(
+                "bbox-crs",
+                "the CRS of bbox",
+                json!({"type": "string", "format": "uri", "enum": crs_uris(&feature_type)}),
+            ),
+            parameter(
+                "crs",
+                "the CRS of the answer",
+                json!({"type": "string", "format": "uri", "enum": crs_uris(&feature_type)}),
+            ),
+            parameter(
+                "datetime",
+                "accepted; the collections have no time",
+                json!({"type": "string"}),
+            ),
+        ];
+        for attribute in &feature_type.meta.attributes {
+            item_parameters.push(parameter(
+                &attribute.name,
+                "features whose property equals this value",
+                json!({"type": "string"}),
+            ));
+        }
+        paths.insert(
+            format!("/collections/{id}"),
+            json!({"get": {"summary": format!("collection {id}"), "operationId": format!("describeCollection_{id}"), "parameters": [f], "responses": {"200": document_response["200"], "404": error}}}),
+        );
+        paths.insert(
+            format!("/collections/{id}/items"),
+            json!({"get": {"summary": format!("features of {id}"), "operationId": format!("getFeatures_{id}"), "parameters": item_parameters, "responses": {
+                "200": {"description": "a page of features", "content": {GEOJSON: {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}},
+                "400": error, "404": error
+            }}}),
+        );
+        paths.insert(
+            format!("/collections/{id}/items/{{featureId}}"),
+            json!({"get": {"summary": format!("one feature of {id}"), "operationId": format!("getFeature_{id}"), "parameters": [
+                {"name": "featureId", "in": "path", "required": true, "schema": {"type": "integer"}},
+                f, parameter("crs", "the CRS of the answer", json!({"type": "string", "format": "uri"}))
+            ], "responses": {
+                "200": {"description": "the feature", "content": {GEOJSON: {"schema": {"type": "object"}}}},
+                "404": error
+            }}}),
+        );
+    }
+    let document = json!({
+        "openapi": "3.0.3",
+        "info": {"title": state.config.wfs.title, "version": env!("CARGO_PKG_VERSION"), "description": "OGC API – Features of this Tuilerie server"},
+        "servers": [{"url": base}],
+        "paths": paths,
+    });
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/vnd.oai.openapi+json;version=3.0",
+        )],
+        document.to_string(),
+    )
+        .into_response()
+}
