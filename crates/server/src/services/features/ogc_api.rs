@@ -146,8 +146,7 @@ async fn landing(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let kvp = Kvp::parse_as_sent(query.as_deref());
-    let html = match wants_html(&kvp, &headers) {
+    let html = match wants_html(&Kvp::parse_as_sent(query.as_deref()), &headers) {
         Ok(html) => html,
         Err(e) => return e.into_response(),
     };
@@ -218,8 +217,7 @@ async fn collections(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let kvp = Kvp::parse_as_sent(query.as_deref());
-    let html = match wants_html(&kvp, &headers) {
+    let html = match wants_html(&Kvp::parse_as_sent(query.as_deref()), &headers) {
         Ok(html) => html,
         Err(e) => return e.into_response(),
     };
