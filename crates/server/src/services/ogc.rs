@@ -16,19 +16,19 @@ impl Kvp {
     /// Parses a query string, names kept as sent (OGC API parameters are lower case and
     /// echoed in links); lookups stay case-insensitive.
     pub fn parse_as_sent(query: Option<&str>) -> Kvp {
-        Kvp::parse_with(query, std::borrow::Cow::into_owned)
+        Kvp::parse_with(query, str::to_owned)
     }
 
     /// Parses a query string.
     pub fn parse(query: Option<&str>) -> Kvp {
-        Kvp::parse_with(query, |k| k.to_ascii_uppercase())
+        Kvp::parse_with(query, str::to_ascii_uppercase)
     }
 
-    fn parse_with(query: Option<&str>, name: fn(std::borrow::Cow<'_, str>) -> String) -> Kvp {
+    fn parse_with(query: Option<&str>, name: fn(&str) -> String) -> Kvp {
         let pairs = query
             .map(|q| {
                 form_urlencoded::parse(q.as_bytes())
-                    .map(|(k, v)| (name(k), v.into_owned()))
+                    .map(|(k, v)| (name(&k), v.into_owned()))
                     .collect()
             })
             .unwrap_or_default();
