@@ -55,3 +55,30 @@ request = function()
 end
 LUA
 }
+
+# A million parcels: 1 000 × 1 000 jittered 50 m squares in Lambert-93 with 5 attributes,
+# made once with python3 + ogr2ogr into $1/parcels.gpkg (table `parcelles`).
+make_parcels() {
+  local dir="$1"
+  mkdir -p "$dir"
+  [ -f "$dir/parcels.gpkg" ] && return 0
+  echo "making 1 000 000 parcels…" >&2
+  python3 - "$dir/parcels.geojsonl" <<'PY'
+import json, random, sys
+random.seed(11)
+x0, y0, step = 640_000.0, 6_850_000.0, 50.0
+with open(sys.argv[1], "w") as out:
+    for i in range(1000):
+        for j in range(1000):
+            x, y = x0 + i * step, y0 + j * step
+            d = lambda: random.uniform(-6, 6)
+            ring = [[x + d(), y + d()], [x + step + d(), y + d()], [x + step + d(), y + step + d()], [x + d(), y + step + d()]]
+            ring.append(ring[0])
+            props = {"Numéro": i * 1000 + j, "Section": f"{chr(65 + i % 26)}{j % 100:02d}",
+                     "Surface m2": round(step * step + d(), 1), "Nature": random.choice(["bâti", "terre", "bois", "eau", "route"]),
+                     "Commune": f"Commune {i // 100}-{j // 100}"}
+            out.write(json.dumps({"type": "Feature", "properties": props, "geometry": {"type": "Polygon", "coordinates": [ring]}}) + "\n")
+PY
+  ogr2ogr -q -f GPKG -nln parcelles -a_srs EPSG:2154 "$dir/parcels.gpkg" "$dir/parcels.geojsonl"
+  rm -f "$dir/parcels.geojsonl"
+}

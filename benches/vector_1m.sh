@@ -10,27 +10,7 @@ need ogr2ogr python3
 tuilerie_release
 V="$OUT/vector"
 mkdir -p "$V"
-if [ ! -f "$V/parcels.gpkg" ]; then
-  echo "making 1 000 000 parcels…" >&2
-  python3 - "$V/parcels.geojsonl" <<'PY'
-import json, random, sys
-random.seed(11)
-x0, y0, step = 640_000.0, 6_850_000.0, 50.0
-with open(sys.argv[1], "w") as out:
-    for i in range(1000):
-        for j in range(1000):
-            x, y = x0 + i * step, y0 + j * step
-            d = lambda: random.uniform(-6, 6)
-            ring = [[x + d(), y + d()], [x + step + d(), y + d()], [x + step + d(), y + step + d()], [x + d(), y + step + d()]]
-            ring.append(ring[0])
-            props = {"Numéro": i * 1000 + j, "Section": f"{chr(65 + i % 26)}{j % 100:02d}",
-                     "Surface m2": round(step * step + d(), 1), "Nature": random.choice(["bâti", "terre", "bois", "eau", "route"]),
-                     "Commune": f"Commune {i // 100}-{j // 100}"}
-            out.write(json.dumps({"type": "Feature", "properties": props, "geometry": {"type": "Polygon", "coordinates": [ring]}}) + "\n")
-PY
-  ogr2ogr -q -f GPKG -nln parcelles -a_srs EPSG:2154 "$V/parcels.gpkg" "$V/parcels.geojsonl"
-  rm -f "$V/parcels.geojsonl"
-fi
+make_parcels "$V"
 rm -rf "$V/data" "$V/ogr_copy.gpkg"
 start=$(date +%s.%N)
 "$TUILERIE" ingest --data "$V/data" --id parcels "$V/parcels.gpkg" >"$V/ingest.txt"

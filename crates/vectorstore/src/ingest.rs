@@ -605,6 +605,9 @@ impl LayerRun<'_> {
         }
 
         let mut stats = LayerStats::new(attributes.len());
+        // The extent in longitude/latitude is read off the reprojected vertices: the data's
+        // true extent, not the native box's conservative image.
+        stats.to_wgs84 = Transformer::new(&crs, &Crs::crs84()).ok();
         let mut since_progress = 0u32;
         let result = gpkg.for_each_feature(layer, |raw| {
             stats.features += 1;
@@ -679,7 +682,9 @@ impl LayerRun<'_> {
                 format!("layer '{table}' has {invalid} invalid geometries (kept; fix them for exact rendering and queries)"),
             );
         }
-        let bbox_wgs84 = stats.bbox.and_then(|b| to_wgs84(&crs, b));
+        let bbox_wgs84 = stats
+            .wgs84
+            .or_else(|| stats.bbox.and_then(|b| to_wgs84(&crs, b)));
         Ok(Some(LayerMetadata {
             name,
             source_name: table.to_owned(),
@@ -789,6 +794,7 @@ impl LayerRun<'_> {
                 ],
             });
         }
+        stats.extend_wgs84(&geometry);
         let stored = geom::encode(&geometry, srs_id as i32);
         stats.geometry_bytes += stored.len() as u64;
         (Some(stored), envelope)
@@ -821,6 +827,10 @@ struct LayerStats {
     empties: u64,
     geometry_bytes: u64,
     bbox: Option<[f64; 4]>,
+    /// The layer CRS to CRS:84, when it can be made.
+    to_wgs84: Option<Transformer>,
+    /// The extent of the reprojected vertices.
+    wgs84: Option<[f64; 4]>,
     distinct: Vec<Option<Vec<Value>>>,
 }
 
@@ -832,8 +842,30 @@ impl LayerStats {
             empties: 0,
             geometry_bytes: 0,
             bbox: None,
+            to_wgs84: None,
+            wgs84: None,
             distinct: vec![Some(Vec::new()); attributes],
         }
+    }
+
+    /// Widens the longitude/latitude extent with the vertices of `geometry` (those that have
+    /// an image in CRS:84).
+    fn extend_wgs84(&mut self, geometry: &geo_types::Geometry<f64>) {
+        use geo::CoordsIter;
+        let Some(to) = &self.to_wgs84 else { return };
+        let mut extent = self.wgs84;
+        for c in geometry.coords_iter() {
+            if let Ok((x, y)) = to.transform_point(c.x, c.y) {
+                if !(x.is_finite() && y.is_finite()) {
+                    continue;
+                }
+                extent = Some(match extent {
+                    None => [x, y, x, y],
+                    Some(e) => [e[0].min(x), e[1].min(y), e[2].max(x), e[3].max(y)],
+                });
+            }
+        }
+        self.wgs84 = extent;
     }
 
     fn track_values(&mut self, values: &[Value]) {

@@ -485,3 +485,54 @@ fn an_invalid_stored_id_is_an_error_not_a_path() {
         Err(vectorstore::VectorError::InvalidId(_))
     ));
 }
+
+#[test]
+#[allow(clippy::unwrap_used)]
+fn the_extent_in_longitude_latitude_is_the_datas_own_not_a_padded_box() {
+    use geo::CoordsIter;
+    let data = tempfile::tempdir().expect("tempdir");
+    let report = ingest("communes_2154.gpkg", data.path(), "communes", None);
+    assert!(!report.is_refused(), "{:#?}", report.findings);
+    let store = Store::open(report.stored.as_ref().unwrap(), StoreOptions::default()).unwrap();
+    let lambert = crs::Crs::from_epsg(2154).unwrap();
+    let to = crs::Transformer::new(&lambert, &crs::Crs::crs84()).unwrap();
+    for layer in &report.layers {
+        // Brute force: every vertex, reprojected.
+        let mut expected = [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        let native = crs::Bbox::new(-1e7, -1e7, 1e7, 1e8).unwrap();
+        for feature in store
+            .features(&layer.name, &native, &lambert, 0.0, &[])
+            .unwrap()
+        {
+            for c in feature.geometry.coords_iter() {
+                let (x, y) = to.transform_point(c.x, c.y).unwrap();
+                expected = [
+                    expected[0].min(x),
+                    expected[1].min(y),
+                    expected[2].max(x),
+                    expected[3].max(y),
+                ];
+            }
+        }
+        let got = layer.bbox_wgs84.unwrap();
+        for (g, e) in got.iter().zip(expected) {
+            assert!(
+                (g - e).abs() < 1e-12,
+                "{}: {got:?} vs {expected:?}",
+                layer.name
+            );
+        }
+        // Tighter than the native box's conservative image.
+        let [a, b, c, d] = layer.bbox.unwrap();
+        let padded = to
+            .transform_bbox(&crs::Bbox::new(a, b, c, d).unwrap())
+            .unwrap();
+        assert!(padded.min_x() <= got[0] && padded.max_x() >= got[2]);
+        assert!(padded.width() > got[2] - got[0]);
+    }
+}
