@@ -944,3 +944,91 @@ print("ok")
         eprintln!("skipped the OpenAPI check: openapi-spec-validator is not installed");
     }
 }
+
+fn post_xml(server: &Server, body: &str) -> (u16, String) {
+    let request = ureq::http::Request::builder()
+        .method("POST")
+        .uri(server.url("/wfs"))
+        .header("Content-Type", "text/xml")
+        .body(body.as_bytes().to_vec())
+        .unwrap();
+    let mut response = common::agent().run(request).unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+#[test]
+fn xml_post_requests_answer_as_their_kvp_twins() {
+    let (_dir, server) = start();
+    let filter = "<fes:PropertyIsGreaterThan><fes:ValueReference>population</fes:ValueReference><fes:Literal>50000</fes:Literal></fes:PropertyIsGreaterThan>";
+    let (status, body) = post_xml(
+        &server,
+        &format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<wfs:GetFeature service="WFS" version="2.0.0" outputFormat="application/json" count="4"
+    xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:fes="http://www.opengis.net/fes/2.0">
+  <wfs:Query typeNames="tuilerie:communes">
+    <fes:Filter>{filter}</fes:Filter>
+    <fes:SortBy><fes:SortProperty><fes:ValueReference>population</fes:ValueReference><fes:SortOrder>DESC</fes:SortOrder></fes:SortProperty></fes:SortBy>
+  </wfs:Query>
+</wfs:GetFeature>"#
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    let posted: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let twin = json(
+        &server,
+        &format!(
+            "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&OUTPUTFORMAT=application/json&COUNT=4&SORTBY=population%20DESC&FILTER={}",
+            encode(&format!("<fes:Filter xmlns:fes=\"http://www.opengis.net/fes/2.0\">{filter}</fes:Filter>"))
+        ),
+    );
+    assert_eq!(posted["numberMatched"], twin["numberMatched"]);
+    assert_eq!(ids(&posted), ids(&twin));
+    assert_eq!(ids(&posted).len(), 4);
+
+    let (status, body) = post_xml(
+        &server,
+        r#"<GetCapabilities service="WFS" xmlns="http://www.opengis.net/wfs/2.0"/>"#,
+    );
+    assert_eq!(status, 200);
+    assert!(body.contains("<wfs:Name>tuilerie:communes</wfs:Name>"));
+    let (status, body) = post_xml(
+        &server,
+        r#"<wfs:DescribeFeatureType service="WFS" version="2.0.0" xmlns:wfs="http://www.opengis.net/wfs/2.0"><wfs:TypeName>tuilerie:countries</wfs:TypeName></wfs:DescribeFeatureType>"#,
+    );
+    assert_eq!(status, 200);
+    assert!(body.contains("countriesType") && !body.contains("communesType"));
+
+    for (body, status, text) in [
+        (
+            "<!DOCTYPE g [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><GetFeature service=\"WFS\"/>"
+                .to_owned(),
+            400,
+            "DOCTYPE",
+        ),
+        (
+            "<GetFeature service=\"WFS\"><Query>".to_owned(),
+            400,
+            "malformed",
+        ),
+        (
+            format!(
+                "<GetFeature service=\"WFS\">{}</GetFeature>",
+                "<x/>".repeat(400_000)
+            ),
+            413,
+            "larger",
+        ),
+    ] {
+        let (got, answer) = post_xml(&server, &body);
+        assert_eq!(got, status, "{answer}");
+        assert!(
+            answer.contains("ExceptionReport") && answer.contains(text),
+            "{answer}"
+        );
+    }
+}

@@ -173,15 +173,16 @@ async fn limits(State(state): State<AppState>, request: Request, next: Next) -> 
     let timeout = server.request_timeout;
     match tokio::time::timeout(timeout, next.run(request)).await {
         Ok(response) if response.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            // From RequestBodyLimitLayer on a body without Content-Length: give it our shape.
-            if response
+            // From RequestBodyLimitLayer on a body without Content-Length (plain text): give
+            // it our shape. A service's own answer (JSON, an OGC exception) stays.
+            let plain = response
                 .headers()
                 .get(header::CONTENT_TYPE)
-                .is_some_and(|t| t == "application/json")
-            {
-                response
-            } else {
+                .is_none_or(|t| t.as_bytes().starts_with(b"text/plain"));
+            if plain {
                 body_too_large(0, server.max_body_bytes)
+            } else {
+                response
             }
         }
         Ok(response) => response,

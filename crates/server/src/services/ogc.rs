@@ -19,6 +19,11 @@ impl Kvp {
         Kvp::parse_with(query, str::to_owned)
     }
 
+    /// Parameters read from elsewhere (an XML request), names as given.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Kvp {
+        Kvp { pairs }
+    }
+
     /// Parses a query string.
     pub fn parse(query: Option<&str>) -> Kvp {
         Kvp::parse_with(query, str::to_ascii_uppercase)

@@ -213,7 +213,7 @@ fn document(state: &AppState, layers: &Layers, version: Version, base: &str) -> 
     for (name, parameters) in operations {
         let _ = writeln!(
             out,
-            "    <ows:Operation name=\"{name}\"><ows:DCP><ows:HTTP><ows:Get xlink:href=\"{base}/wfs?\"/></ows:HTTP></ows:DCP>{parameters}</ows:Operation>"
+            "    <ows:Operation name=\"{name}\"><ows:DCP><ows:HTTP><ows:Get xlink:href=\"{base}/wfs?\"/><ows:Post xlink:href=\"{base}/wfs\"/></ows:HTTP></ows:DCP>{parameters}</ows:Operation>"
         );
     }
     let _ = writeln!(
@@ -227,7 +227,7 @@ fn document(state: &AppState, layers: &Layers, version: Version, base: &str) -> 
             ("ImplementsTransactionalWFS", "FALSE"),
             ("ImplementsLockingWFS", "FALSE"),
             ("KVPEncoding", "TRUE"),
-            ("XMLEncoding", "FALSE"),
+            ("XMLEncoding", "TRUE"),
             ("SOAPEncoding", "FALSE"),
             ("ImplementsInheritance", "FALSE"),
             ("ImplementsRemoteResolve", "FALSE"),

@@ -12,6 +12,7 @@ mod encode;
 mod filter;
 mod get_feature;
 mod ogc_api;
+mod post;
 mod protocol;
 mod schema;
 mod stream;
@@ -33,7 +34,7 @@ use protocol::Version;
 /// The routes of WFS and OGC API – Features, behind the access gate.
 pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route("/wfs", get(kvp))
+        .route("/wfs", get(kvp).post(xml))
         .route_layer(access::gate(state, Service::Features))
         .route_layer(metrics::label("wfs"))
         .merge(ogc_api::routes(state))
@@ -51,6 +52,40 @@ async fn kvp(
         Ok(response) => response,
         Err(exception) => exception.into_response(),
     }
+}
+
+/// `POST /wfs` with an XML request.
+async fn xml(
+    View(layers): View,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let Ok(bytes) = axum::body::to_bytes(body, post::MAX_BODY_BYTES).await else {
+        return OwsException::invalid(
+            "request",
+            format!(
+                "the XML request is larger than {} bytes (or was cut): send a smaller one",
+                post::MAX_BODY_BYTES
+            ),
+        )
+        .with_status(axum::http::StatusCode::PAYLOAD_TOO_LARGE)
+        .into_response();
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return OwsException::new(
+            OwsCode::OperationParsingFailed,
+            "request",
+            "the XML request is not UTF-8",
+        )
+        .with_status(axum::http::StatusCode::BAD_REQUEST)
+        .into_response();
+    };
+    let result = match post::read(text) {
+        Ok(kvp) => dispatch(&state, &layers, &kvp, &headers).await,
+        Err(error) => Err(error),
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn dispatch(
