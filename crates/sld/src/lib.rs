@@ -71,6 +71,7 @@ pub use crate::model::{
 pub use crate::suggest::did_you_mean;
 pub use crate::validate::WELL_KNOWN_NAMES;
 pub use crate::value::{Color, Uom, Value};
+pub use crate::xml::entity_text;
 
 /// A position in the document: 1-based line and column (columns count characters).
 /// `0:0` means "unknown" (a value built in code).

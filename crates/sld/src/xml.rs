@@ -299,18 +299,7 @@ pub(crate) fn read(text: &str, limits: &Limits) -> Result<Element, SldError> {
                 push_text(&mut stack, &data.xml10_content(), true, pos);
             }
             Event::GeneralRef(reference) => {
-                let resolved = match reference.resolve_char_ref() {
-                    Ok(Some(c)) => Some(c.to_string()),
-                    Ok(None) => match reference.xml10_content().as_ref() {
-                        "lt" => Some("<".to_owned()),
-                        "gt" => Some(">".to_owned()),
-                        "amp" => Some("&".to_owned()),
-                        "apos" => Some("'".to_owned()),
-                        "quot" => Some("\"".to_owned()),
-                        _ => None,
-                    },
-                    Err(_) => None,
-                };
+                let resolved = entity_text(&reference.xml10_content());
                 match resolved {
                     Some(text) => push_text(&mut stack, &text, false, pos),
                     None => {
@@ -355,6 +344,29 @@ fn attach(stack: &mut [Element], root: &mut Option<Element>, element: Element) {
         Some(parent) => parent.children.push(Node::Element(element)),
         None => *root = Some(element),
     }
+}
+
+/// The text of an entity reference `&name;` (`name` without `&` and `;`): one of the five
+/// predefined entities or a character reference (`#233`, `#xE9`); `None` for anything else,
+/// which a hardened reader refuses.
+pub fn entity_text(name: &str) -> Option<String> {
+    let predefined = match name {
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "amp" => Some('&'),
+        "apos" => Some('\''),
+        "quot" => Some('"'),
+        _ => None,
+    };
+    let character = predefined.or_else(|| {
+        let code = if let Some(hex) = name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+            u32::from_str_radix(hex, 16).ok()?
+        } else {
+            name.strip_prefix('#')?.parse::<u32>().ok()?
+        };
+        char::from_u32(code).filter(|c| *c != '\0')
+    })?;
+    Some(character.to_string())
 }
 
 fn push_text(stack: &mut [Element], text: &str, cdata: bool, pos: Pos) {

@@ -61,7 +61,18 @@ async fn xml(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let Ok(bytes) = axum::body::to_bytes(body, post::MAX_BODY_BYTES).await else {
+    let announced = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    // Refused before it is read when its length says so (the client is still sending).
+    let fits = announced.is_none_or(|length| length <= post::MAX_BODY_BYTES);
+    let read = if fits {
+        axum::body::to_bytes(body, post::MAX_BODY_BYTES).await.ok()
+    } else {
+        None
+    };
+    let Some(bytes) = read else {
         return OwsException::invalid(
             "request",
             format!(

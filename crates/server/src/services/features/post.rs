@@ -146,18 +146,7 @@ pub fn read(body: &str) -> Result<Kvp, OwsException> {
             Event::Text(t) => text.push_str(&t.xml10_content()),
             Event::CData(t) => text.push_str(&t.xml10_content()),
             Event::GeneralRef(reference) => {
-                let resolved = match reference.resolve_char_ref() {
-                    Ok(Some(c)) => Some(c.to_string()),
-                    Ok(None) => match reference.xml10_content().as_ref() {
-                        "lt" => Some("<".to_owned()),
-                        "gt" => Some(">".to_owned()),
-                        "amp" => Some("&".to_owned()),
-                        "apos" => Some("'".to_owned()),
-                        "quot" => Some("\"".to_owned()),
-                        _ => None,
-                    },
-                    Err(_) => None,
-                };
+                let resolved = sld::entity_text(&reference.xml10_content());
                 match resolved {
                     Some(resolved) => text.push_str(&resolved),
                     None => {
