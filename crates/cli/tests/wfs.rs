@@ -1033,3 +1033,61 @@ fn xml_post_requests_answer_as_their_kvp_twins() {
         "{answer}"
     );
 }
+
+#[test]
+fn get_property_value_answers_one_property_or_the_geometries() {
+    let (_dir, server) = start();
+    let (status, headers, body) = get(&server.url(
+        "/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetPropertyValue&TYPENAMES=communes&VALUEREFERENCE=population&SORTBY=population%20DESC&COUNT=3",
+    ));
+    assert_eq!(status, 200, "{body}");
+    assert!(header(&headers, "content-type").unwrap().contains("gml"));
+    assert!(
+        body.contains("<wfs:ValueCollection")
+            && body.contains("numberMatched=\"60\" numberReturned=\"3\""),
+        "{body}"
+    );
+    let values: Vec<i64> = body
+        .split("<wfs:member>")
+        .skip(1)
+        .map(|m| m.split("</wfs:member>").next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(values.len(), 3);
+    assert!(values.windows(2).all(|w| w[0] >= w[1]), "{values:?}");
+    let all = json(
+        &server,
+        "SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=communes&OUTPUTFORMAT=application/json&COUNT=50",
+    );
+    let max = all["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["population"].as_i64().unwrap())
+        .max()
+        .unwrap();
+    assert!(values[0] >= max);
+
+    let (status, _, body) = get(&server.url(
+        "/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetPropertyValue&TYPENAMES=tuilerie:communes&VALUEREFERENCE=tuilerie:geom&RESOURCEID=communes.2",
+    ));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("<wfs:member><gml:MultiSurface"), "{body}");
+
+    let (status, body) = exception(
+        &server,
+        "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetPropertyValue&TYPENAMES=communes&VALUEREFERENCE=nothing",
+    );
+    assert_eq!(status, 400);
+    assert!(body.contains("locator=\"VALUEREFERENCE\""), "{body}");
+    let (status, body) = exception(
+        &server,
+        "SERVICE=WFS&VERSION=2.0.0&REQUEST=GetPropertyValue&TYPENAMES=communes",
+    );
+    assert_eq!(status, 400);
+    assert!(body.contains("MissingParameterValue"), "{body}");
+    let (status, _) = exception(
+        &server,
+        "SERVICE=WFS&VERSION=1.1.0&REQUEST=GetPropertyValue&TYPENAMES=communes&VALUEREFERENCE=population",
+    );
+    assert_eq!(status, 501);
+}

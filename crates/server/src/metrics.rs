@@ -262,6 +262,7 @@ const OPERATIONS: &[&str] = &[
     "GetStyles",
     "DescribeFeatureType",
     "GetFeature",
+    "GetPropertyValue",
     "ListStoredQueries",
     "DescribeStoredQueries",
 ];

@@ -207,6 +207,7 @@ fn document(state: &AppState, layers: &Layers, version: Version, base: &str) -> 
         ),
     ];
     if version == Version::V200 {
+        operations.push(("GetPropertyValue", String::new()));
         operations.push(("ListStoredQueries", String::new()));
         operations.push(("DescribeStoredQueries", String::new()));
     }
@@ -223,7 +224,7 @@ fn document(state: &AppState, layers: &Layers, version: Version, base: &str) -> 
     let count_default = state.config.wfs.count_default;
     if version == Version::V200 {
         for (name, value) in [
-            ("ImplementsBasicWFS", "FALSE"),
+            ("ImplementsBasicWFS", "TRUE"),
             ("ImplementsTransactionalWFS", "FALSE"),
             ("ImplementsLockingWFS", "FALSE"),
             ("KVPEncoding", "TRUE"),

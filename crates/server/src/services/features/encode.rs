@@ -25,13 +25,16 @@ pub enum Format {
     Gml311,
     /// A GeoJSON `FeatureCollection`.
     GeoJson,
+    /// GetPropertyValue: a WFS 2.0 `ValueCollection` of one property (its value, or its GML
+    /// geometry), named in [`Summary::value_reference`].
+    Values,
 }
 
 impl Format {
     /// The `Content-Type` of the answer.
     pub fn content_type(self) -> &'static str {
         match self {
-            Format::Gml32 => "application/gml+xml; version=3.2",
+            Format::Gml32 | Format::Values => "application/gml+xml; version=3.2",
             Format::Gml311 => "text/xml; subtype=gml/3.1.1",
             Format::GeoJson => "application/geo+json",
         }
@@ -47,6 +50,8 @@ pub struct Summary {
     pub returned: u64,
     /// Whether only the number is asked (`RESULTTYPE=hits`).
     pub hits: bool,
+    /// GetPropertyValue: the property (`None`: the geometry).
+    pub value_reference: Option<String>,
     /// The next page, if any.
     pub next: Option<String>,
     /// The previous page, if any.
@@ -77,6 +82,24 @@ fn timestamp() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
+/// The WFS 2.0 root's `timeStamp`, counts and page links, and the end of its start tag.
+fn counts_and_links(out: &mut dyn Write, summary: &Summary) -> io::Result<()> {
+    write!(
+        out,
+        "timeStamp=\"{}\" numberMatched=\"{}\" numberReturned=\"{}\"",
+        timestamp(),
+        summary.matched,
+        summary.returned
+    )?;
+    if let Some(next) = &summary.next {
+        write!(out, " next=\"{}\"", xml_escape(next))?;
+    }
+    if let Some(previous) = &summary.previous {
+        write!(out, " previous=\"{}\"", xml_escape(previous))?;
+    }
+    out.write_all(b">\n")
+}
+
 /// Writes the collection's start.
 pub fn start(out: &mut dyn Write, format: Format, summary: &Summary) -> io::Result<()> {
     match format {
@@ -89,19 +112,10 @@ pub fn start(out: &mut dyn Write, format: Format, summary: &Summary) -> io::Resu
                  xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" \
                  xsi:schemaLocation=\"http://www.opengis.net/wfs/2.0 http://schemas.opengis.net/wfs/2.0/wfs.xsd \
                  http://www.opengis.net/gml/3.2 http://schemas.opengis.net/gml/3.2.1/gml.xsd {NAMESPACE} {}\" \
-                 timeStamp=\"{}\" numberMatched=\"{}\" numberReturned=\"{}\"",
+                 ",
                 xml_escape(&summary.schema_location),
-                timestamp(),
-                summary.matched,
-                summary.returned
             )?;
-            if let Some(next) = &summary.next {
-                write!(out, " next=\"{}\"", xml_escape(next))?;
-            }
-            if let Some(previous) = &summary.previous {
-                write!(out, " previous=\"{}\"", xml_escape(previous))?;
-            }
-            out.write_all(b">\n")
+            counts_and_links(out, summary)
         }
         Format::Gml311 => write!(
             out,
@@ -120,6 +134,16 @@ pub fn start(out: &mut dyn Write, format: Format, summary: &Summary) -> io::Resu
             }
         ),
         Format::GeoJson => out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":["),
+        Format::Values => {
+            write!(
+                out,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+                 <wfs:ValueCollection xmlns:wfs=\"http://www.opengis.net/wfs/2.0\" \
+                 xmlns:gml=\"http://www.opengis.net/gml/3.2\" xmlns:{PREFIX}=\"{NAMESPACE}\" \
+                 "
+            )?;
+            counts_and_links(out, summary)
+        }
     }
 }
 
@@ -127,6 +151,7 @@ pub fn start(out: &mut dyn Write, format: Format, summary: &Summary) -> io::Resu
 pub fn end(out: &mut dyn Write, format: Format, summary: &Summary) -> io::Result<()> {
     match format {
         Format::Gml32 | Format::Gml311 => out.write_all(b"</wfs:FeatureCollection>\n"),
+        Format::Values => out.write_all(b"</wfs:ValueCollection>\n"),
         Format::GeoJson => {
             let tail = if let Some(ogc_api) = &summary.ogc_api {
                 serde_json::json!({
@@ -172,6 +197,31 @@ pub fn feature(
 ) -> io::Result<()> {
     match format {
         Format::GeoJson => geojson_feature(out, summary, type_name, record, first),
+        Format::Values => {
+            out.write_all(b"<wfs:member>")?;
+            match &summary.value_reference {
+                None => {
+                    if let Some(geometry) = &record.geometry {
+                        let id = format!("{type_name}.{}", record.fid);
+                        Gml {
+                            out,
+                            srs: &summary.crs_urn,
+                            north_east: summary.north_east,
+                            id: &id,
+                            count: 0,
+                            with_ids: true,
+                        }
+                        .geometry(geometry, true)?;
+                    }
+                }
+                Some(name) => {
+                    if let Some(text) = record.property(name).and_then(xml_value) {
+                        out.write_all(text.as_bytes())?;
+                    }
+                }
+            }
+            out.write_all(b"</wfs:member>\n")
+        }
         Format::Gml32 | Format::Gml311 => {
             let (open, close) = if format == Format::Gml32 {
                 ("<wfs:member>", "</wfs:member>\n")
@@ -198,19 +248,25 @@ pub fn feature(
                 write!(out, "</{PREFIX}:{GEOMETRY_PROPERTY}>")?;
             }
             for (name, value) in &record.properties {
-                let text = match value {
-                    Value::Bool(b) => b.to_string(),
-                    Value::Integer(i) => i.to_string(),
-                    Value::Real(r) if r.is_finite() => r.to_string(),
-                    Value::Null | Value::Real(_) => continue,
-                    Value::Text(t) => xml_escape(t).into_owned(),
-                    Value::Blob(b) => hex(b),
-                };
-                write!(out, "<{PREFIX}:{name}>{text}</{PREFIX}:{name}>")?;
+                if let Some(text) = xml_value(value) {
+                    write!(out, "<{PREFIX}:{name}>{text}</{PREFIX}:{name}>")?;
+                }
             }
             write!(out, "</{PREFIX}:{type_name}>{close}")
         }
     }
+}
+
+/// A value as XML text (escaped); `None` for a null (left out).
+fn xml_value(value: &Value) -> Option<String> {
+    Some(match value {
+        Value::Bool(b) => b.to_string(),
+        Value::Integer(i) => i.to_string(),
+        Value::Real(r) if r.is_finite() => r.to_string(),
+        Value::Null | Value::Real(_) => return None,
+        Value::Text(t) => xml_escape(t).into_owned(),
+        Value::Blob(b) => hex(b),
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -462,6 +518,7 @@ mod tests {
             matched: 2,
             returned: 1,
             hits: false,
+            value_reference: None,
             next: Some("http://h/wfs?STARTINDEX=1&a=<b>".to_owned()),
             previous: None,
             schema_location: "http://h/wfs?REQUEST=DescribeFeatureType".to_owned(),

@@ -61,6 +61,8 @@ pub struct Query {
     pub format: Format,
     /// GetFeatureById: the feature alone, 404 when absent.
     pub by_id: bool,
+    /// GetPropertyValue: the property whose values are answered (`None`: the geometry).
+    pub value_reference: Option<String>,
 }
 
 /// How many features of each type `query` selects, counted off the event loop.
@@ -157,6 +159,7 @@ pub async fn answer(
         matched: total,
         returned,
         hits: query.hits,
+        value_reference: query.value_reference.clone(),
         next: (!query.hits && !query.by_id && page_end < total).then(|| link(page_end)),
         previous: (!query.hits && !query.by_id && query.start > 0)
             .then(|| link(query.start.saturating_sub(query.count))),
@@ -347,7 +350,9 @@ fn single(
     record: &vectorstore::Record,
 ) -> std::io::Result<()> {
     match format {
-        Format::GeoJson => encode::feature(out, format, summary, type_name, record, true),
+        Format::GeoJson | Format::Values => {
+            encode::feature(out, format, summary, type_name, record, true)
+        }
         Format::Gml32 | Format::Gml311 => {
             // The member element's content, with the namespaces declared on the feature.
             let mut buffer = Vec::new();
@@ -379,7 +384,11 @@ fn parse(
     kvp: &Kvp,
     version: Version,
 ) -> Result<Query, OwsException> {
+    let values = kvp
+        .get("REQUEST")
+        .is_some_and(|r| r.eq_ignore_ascii_case("GetPropertyValue"));
     let format = match kvp.non_empty("OUTPUTFORMAT") {
+        _ if values => Format::Values,
         None => match version {
             Version::V200 => Format::Gml32,
             Version::V110 => Format::Gml311,
@@ -474,6 +483,40 @@ fn parse(
         })
         // `*` (OWSLib's default) is every property.
         .filter(|names| !names.iter().any(|n| n == "*"));
+    let value_reference = if values {
+        let text = kvp.non_empty("VALUEREFERENCE").ok_or_else(|| {
+            OwsException::missing(
+                "VALUEREFERENCE",
+                "name the property whose values you want, e.g. VALUEREFERENCE=population",
+            )
+        })?;
+        let local = text.trim().rsplit_once(':').map_or(text.trim(), |(_, l)| l);
+        let local = local.trim_start_matches('@').to_owned();
+        if local == super::schema::GEOMETRY_PROPERTY {
+            Some(None)
+        } else {
+            for feature_type in &feature_types {
+                if feature_type.meta.attribute(&local).is_none() {
+                    return Err(OwsException::invalid(
+                        "VALUEREFERENCE",
+                        format!(
+                            "{} has no property '{local}': its properties are {}, {}",
+                            feature_type.qualified_name(),
+                            super::schema::GEOMETRY_PROPERTY,
+                            feature_type.attribute_list()
+                        ),
+                    ));
+                }
+            }
+            Some(Some(local))
+        }
+    } else {
+        None
+    };
+    let property_names = match &value_reference {
+        Some(reference) => Some(reference.iter().cloned().collect()),
+        None => property_names,
+    };
     let sort = match kvp.non_empty("SORTBY") {
         None => Vec::new(),
         Some(text) => parse_sort(text)?,
@@ -593,7 +636,8 @@ fn parse(
         count,
         hits,
         format,
-        by_id,
+        by_id: by_id && !values,
+        value_reference: value_reference.flatten(),
     })
 }
 

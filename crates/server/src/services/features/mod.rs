@@ -138,9 +138,17 @@ async fn dispatch(
     match request.to_ascii_lowercase().as_str() {
         "describefeaturetype" => schema::answer_describe(layers, kvp, version),
         "getfeature" => get_feature::answer(state, layers, kvp, version, headers).await,
+        "getpropertyvalue" if version == Version::V200 => {
+            get_feature::answer(state, layers, kvp, version, headers).await
+        }
         "liststoredqueries" => Ok(capabilities::list_stored_queries(layers)),
         "describestoredqueries" => Ok(capabilities::describe_stored_queries(kvp)?),
-        "getpropertyvalue" | "transaction" | "lockfeature" | "getfeaturewithlock"
+        "getpropertyvalue" => Err(OwsException::new(
+            OwsCode::OperationNotSupported,
+            "REQUEST",
+            "GetPropertyValue is a WFS 2.0.0 operation: use VERSION=2.0.0",
+        )),
+        "transaction" | "lockfeature" | "getfeaturewithlock"
         | "createstoredquery" | "dropstoredquery" => Err(OwsException::new(
             OwsCode::OperationNotSupported,
             "REQUEST",

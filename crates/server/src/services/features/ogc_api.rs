@@ -440,6 +440,7 @@ async fn items_inner(
         hits: false,
         format: Format::GeoJson,
         by_id: fid.is_some(),
+        value_reference: None,
     };
     let matched = count_matches(layers, &query).await.map_err(|error| {
         tracing::error!(%error, "counting features failed");
@@ -508,6 +509,7 @@ async fn items_inner(
         matched: total,
         returned,
         hits: false,
+        value_reference: None,
         next: None,
         previous: None,
         schema_location: String::new(),
@@ -535,6 +537,7 @@ async fn html_items(
         matched: matched.iter().sum(),
         returned: query.count,
         hits: false,
+        value_reference: None,
         next: None,
         previous: None,
         schema_location: String::new(),
