@@ -942,8 +942,18 @@ fn tuilerie_publish_publishes_on_the_data_directory_of_a_running_server() {
         "{}",
         String::from_utf8_lossy(&vector.stderr)
     );
-    assert!(String::from_utf8_lossy(&vector.stdout).contains("published 'communes' (WMS-VECTOR)"));
+    let stdout = String::from_utf8_lossy(&vector.stdout);
+    assert!(
+        stdout.contains("published 'communes' (WMS-VECTOR)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("published 'communes' (WFS)"), "{stdout}");
     wait_for_status(&server.url(COMMUNES_MAP), &[], 200);
+    // WFS beside WMS: the one table as the feature type `communes`.
+    let features = server
+        .url("/wfs?SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=tuilerie:communes&RESULTTYPE=hits");
+    wait_for_status(&features, &[], 200);
+    assert!(get(&features).2.contains("numberMatched=\"60\""));
 
     let tif = fixture("rasters/rgb_4326.tif");
     let raster = tuilerie(&[
