@@ -1380,6 +1380,18 @@ fn a_geopackage_published_as_wfs_serves_its_feature_types_restricted_to_keys() {
     wait_for_status(&features, &[], 401);
     let (_, _, anonymous) = get(&capabilities);
     assert!(!anonymous.contains("communes"), "{anonymous}");
+    // The same through OGC API – Features: not listed, and 401 on its paths.
+    let (_, _, collections) = get(&server.url("/ogcapi/collections"));
+    assert!(!collections.contains("communes"), "{collections}");
+    for path in [
+        "/ogcapi/collections/communes",
+        "/ogcapi/collections/communes/items",
+        "/ogcapi/collections/communes/items/1",
+    ] {
+        let (status, _, body) = get(&server.url(path));
+        assert_eq!(status, 401, "{path}: {body}");
+        assert!(!body.contains("Paris"), "{body}");
+    }
     let permission = api.ok(
         api.post(
             "/permissions",
@@ -1417,6 +1429,12 @@ fn a_geopackage_published_as_wfs_serves_its_feature_types_restricted_to_keys() {
         &[("X-Api-Key", &key)],
     );
     assert_eq!(status, 200);
+    let (status, _, body) = get_bytes(
+        &server.url("/ogcapi/collections/communes/items?limit=1"),
+        &[("X-Api-Key", &key)],
+    );
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("Paris 0"));
 
     // Unpublished: gone from the WFS.
     assert_eq!(api.delete(&format!("/offerings/{}", id(&offering))), 204);
