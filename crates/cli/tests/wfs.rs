@@ -1165,3 +1165,128 @@ os._exit(0)
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+#[test]
+fn cql2_filters_select_what_brute_force_selects() {
+    let (_dir, server) = start();
+    let lambert = "http://www.opengis.net/def/crs/EPSG/0/2154";
+    let mut all = Vec::new();
+    for offset in [0, 50] {
+        let (_, _, page) = api_json(
+            &server,
+            &format!("/ogcapi/collections/communes/items?limit=50&offset={offset}&crs={lambert}"),
+        );
+        all.extend(page["features"].as_array().unwrap().iter().cloned());
+    }
+    assert_eq!(all.len(), 60);
+    let property = |f: &serde_json::Value, name: &str| f["properties"][name].clone();
+    let cases: Vec<(&str, Option<&str>, Predicate)> = vec![
+        (
+            "population > 50000 AND departement = 'Évry'",
+            None,
+            Box::new(move |f| {
+                property(f, "population").as_i64().unwrap() > 50_000
+                    && property(f, "departement") == "Évry"
+            }),
+        ),
+        (
+            "nom_de_la_commune LIKE 'Paris%' OR code_insee IN ('75001', '75002')",
+            None,
+            Box::new(move |f| {
+                property(f, "nom_de_la_commune")
+                    .as_str()
+                    .unwrap()
+                    .starts_with("Paris")
+                    || ["75001", "75002"].contains(&property(f, "code_insee").as_str().unwrap())
+            }),
+        ),
+        (
+            "surface_km2 BETWEEN 2 AND 2.5 AND NOT actif = false",
+            None,
+            Box::new(move |f| {
+                let s = property(f, "surface_km2").as_f64().unwrap();
+                (2.0..=2.5).contains(&s) && property(f, "actif") == true
+            }),
+        ),
+        (
+            "CASEI(departement) = casei('PARIS')",
+            None,
+            Box::new(move |f| property(f, "departement") == "Paris"),
+        ),
+        (
+            "S_INTERSECTS(geom, BBOX(645000, 6855000, 662000, 6866000))",
+            Some(lambert),
+            Box::new(|f| {
+                let e = envelope(&f["geometry"]);
+                e[0] <= 662_000.0 && e[2] >= 645_000.0 && e[1] <= 6_866_000.0 && e[3] >= 6_855_000.0
+            }),
+        ),
+        (
+            r#"{"op": "s_within", "args": [{"property": "geom"}, {"type": "Polygon", "coordinates": [[[645000, 6855000], [662000, 6855000], [662000, 6866000], [645000, 6866000], [645000, 6855000]]]}]}"#,
+            Some(lambert),
+            Box::new(|f| {
+                let e = envelope(&f["geometry"]);
+                e[0] >= 645_000.0 && e[2] <= 662_000.0 && e[1] >= 6_855_000.0 && e[3] <= 6_866_000.0
+            }),
+        ),
+    ];
+    for (filter, filter_crs, predicate) in cases {
+        let expected: Vec<i64> = all
+            .iter()
+            .filter(|f| predicate(f))
+            .map(|f| f["id"].as_i64().unwrap())
+            .collect();
+        assert!(
+            !expected.is_empty() && expected.len() < 60,
+            "{filter}: {}",
+            expected.len()
+        );
+        let lang = if filter.starts_with('{') {
+            "cql2-json"
+        } else {
+            "cql2-text"
+        };
+        let mut path = format!(
+            "/ogcapi/collections/communes/items?limit=50&filter-lang={lang}&filter={}",
+            encode(filter)
+        );
+        if let Some(crs) = filter_crs {
+            path.push_str("&filter-crs=");
+            path.push_str(&encode(crs));
+        }
+        let (status, _, page) = api_json(&server, &path);
+        assert_eq!(status, 200, "{filter}: {page}");
+        assert_eq!(page["numberMatched"], expected.len(), "{filter}");
+        let got: Vec<i64> = page["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(got, expected, "{filter}");
+    }
+    for bad in [
+        "population >",
+        "nothing = 1",
+        "T_BEFORE(built, TIMESTAMP('2020-01-01T00:00:00Z'))",
+    ] {
+        let (status, _, error) = api_json(
+            &server,
+            &format!("/ogcapi/collections/communes/items?filter={}", encode(bad)),
+        );
+        assert_eq!(status, 400, "{bad}: {error}");
+        assert!(
+            error["description"].as_str().unwrap().contains("filter"),
+            "{error}"
+        );
+    }
+    let (status, headers, queryables) =
+        api_json(&server, "/ogcapi/collections/communes/queryables");
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/schema+json")
+    );
+    assert_eq!(queryables["properties"]["population"]["type"], "integer");
+    assert_eq!(queryables["properties"]["actif"]["type"], "boolean");
+}

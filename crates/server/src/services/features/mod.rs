@@ -8,6 +8,7 @@
 //! GeoJSON); `ogc_api` serves the same feature types as OGC API – Features.
 
 mod capabilities;
+mod cql;
 mod encode;
 mod filter;
 mod get_feature;

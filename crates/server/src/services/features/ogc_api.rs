@@ -32,6 +32,18 @@ const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
 ];
 
 const GEOJSON: &str = "application/geo+json";
@@ -47,6 +59,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/ogcapi/collections", get(collections))
         .route("/ogcapi/collections/{layer}", get(collection))
         .route("/ogcapi/collections/{layer}/items", get(items))
+        .route("/ogcapi/collections/{layer}/queryables", get(queryables))
         .route("/ogcapi/collections/{layer}/items/{feature}", get(item))
         .route_layer(access::gate(state, Service::Features))
         .route_layer(metrics::label("ogcapi"))
@@ -335,7 +348,17 @@ fn property_filter(
     feature_type: &FeatureType<'_>,
 ) -> Result<Option<sld::Filter>, ApiError> {
     const KNOWN: &[&str] = &[
-        "f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "apikey",
+        "f",
+        "limit",
+        "offset",
+        "bbox",
+        "bbox-crs",
+        "crs",
+        "datetime",
+        "apikey",
+        "filter",
+        "filter-lang",
+        "filter-crs",
     ];
     let mut filters = Vec::new();
     for (name, value) in kvp.pairs() {
@@ -356,6 +379,22 @@ fn property_filter(
             )));
         };
         filters.push(sld::Filter::equal(&attribute.name, value));
+    }
+    if let Some(text) = kvp.non_empty("filter") {
+        let crs = match kvp.non_empty("filter-crs") {
+            None => Crs::crs84(),
+            Some(c) => Crs::parse(c).map_err(|e| ApiError::bad(format!("filter-crs={c}: {e}")))?,
+        };
+        let parsed = super::cql::parse(text, kvp.non_empty("filter-lang"), crs.code())
+            .map_err(ApiError::bad)?;
+        super::filter::check_properties(&parsed, feature_type).map_err(|_| {
+            ApiError::bad(format!(
+                "filter names a property {} does not have: its queryables are geom, {}",
+                feature_type.name(),
+                feature_type.attribute_list()
+            ))
+        })?;
+        filters.push(parsed);
     }
     Ok(match filters.len() {
         0 => None,
@@ -424,6 +463,11 @@ async fn items_inner(
         None
     } else {
         property_filter(kvp, &feature_type)?
+            .map(|f| super::filter::localize(&f, &Crs::crs84(), &crs))
+            .transpose()
+            .map_err(|_| {
+                ApiError::bad("filter: a geometry cannot be brought into the answer's CRS")
+            })?
     };
     let query = Query {
         types: vec![TypeQuery {
@@ -604,6 +648,56 @@ async fn html_items(
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 
+/// `GET /ogcapi/collections/{id}/queryables` (Part 3): the properties filters may use, as a
+/// JSON Schema.
+async fn queryables(
+    View(layers): View,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let feature_type = match feature_type(&layers, &id) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let mut properties = serde_json::Map::new();
+    properties.insert(
+        super::schema::GEOMETRY_PROPERTY.to_owned(),
+        json!({"title": "geometry", "format": "geometry-any"}),
+    );
+    for attribute in &feature_type.meta.attributes {
+        let kind = match attribute.ty {
+            vectorstore::AttributeType::Integer => json!({"type": "integer"}),
+            vectorstore::AttributeType::Real => json!({"type": "number"}),
+            vectorstore::AttributeType::Boolean => json!({"type": "boolean"}),
+            vectorstore::AttributeType::Date => json!({"type": "string", "format": "date"}),
+            vectorstore::AttributeType::DateTime => {
+                json!({"type": "string", "format": "date-time"})
+            }
+            vectorstore::AttributeType::Text | vectorstore::AttributeType::Blob => {
+                json!({"type": "string"})
+            }
+        };
+        let mut kind = kind;
+        kind["title"] = json!(attribute.name);
+        properties.insert(attribute.name.clone(), kind);
+    }
+    let here = format!("{}/collections/{id}/queryables", base(&state, &headers));
+    (
+        [(header::CONTENT_TYPE, "application/schema+json")],
+        json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": here,
+            "type": "object",
+            "title": feature_type.layer.title,
+            "properties": properties,
+            "additionalProperties": false,
+        })
+        .to_string(),
+    )
+        .into_response()
+}
+
 /// `GET /ogcapi/api`: the OpenAPI 3.0 definition of these routes, each collection's
 /// properties as its items' query parameters.
 async fn api(View(layers): View, State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -681,6 +775,13 @@ async fn api(View(layers): View, State(state): State<AppState>, headers: HeaderM
             json!({"get": {"summary": format!("features of {id}"), "operationId": format!("getFeatures_{id}"), "parameters": item_parameters, "responses": {
                 "200": {"description": "a page of features", "content": {GEOJSON: {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}},
                 "400": error, "404": error
+            }}}),
+        );
+        paths.insert(
+            format!("/collections/{id}/queryables"),
+            json!({"get": {"summary": format!("queryables of {id}"), "operationId": format!("getQueryables_{id}"), "responses": {
+                "200": {"description": "the properties filters may use (JSON Schema)", "content": {"application/schema+json": {"schema": {"type": "object"}}}},
+                "404": error
             }}}),
         );
         paths.insert(
