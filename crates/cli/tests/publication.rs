@@ -1424,6 +1424,28 @@ fn a_geopackage_published_as_wfs_serves_its_feature_types_restricted_to_keys() {
     let collection: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(collection["numberMatched"], 60);
     assert_eq!(collection["features"][0]["properties"]["population"], 14692);
+    // GDAL reads every published feature back, the key in the URL it keeps on every request.
+    if Command::new("ogr2ogr").arg("--version").output().is_ok() {
+        let out = data.path().join("wfs-copy.json");
+        let status = Command::new("ogr2ogr")
+            .args(["--config", "OGR_WFS_PAGING_ALLOWED", "ON"])
+            .args(["--config", "OGR_WFS_PAGE_SIZE", "25"])
+            .args(["-f", "GeoJSON"])
+            .arg(&out)
+            .arg(format!("WFS:{}/wfs?apikey={key}", server.base))
+            .arg("tuilerie:communes")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let copy: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        let features = copy["features"].as_array().unwrap();
+        assert_eq!(features.len(), 60);
+        let codes: std::collections::BTreeSet<&str> = features
+            .iter()
+            .map(|f| f["properties"]["code_insee"].as_str().unwrap())
+            .collect();
+        assert_eq!(codes.len(), 60);
+    }
     let (status, _, _) = get_bytes(
         &server.url("/wfs?SERVICE=WFS&REQUEST=GetFeature&TYPENAMES=ecoles&RESULTTYPE=hits"),
         &[("X-Api-Key", &key)],
