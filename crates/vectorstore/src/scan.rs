@@ -225,8 +225,24 @@ impl Store {
         result.map_err(|source| self.sqlite_error(source))
     }
 
-    /// How many features `scan` selects (its attributes, order and CRS aside).
+    /// How many features `scan` selects (its attributes, order and CRS aside). Without a box
+    /// SQLite counts the rows; with one, the exact intersection test needs the geometries.
     pub fn count(&self, scan: &Scan<'_>) -> Result<u64, VectorError> {
+        if scan.bbox.is_none() {
+            let i = self.resolve_layer(scan.layer)?;
+            let meta = &self.metadata().layers[i];
+            let mut sql = format!("SELECT count(*) FROM {}", quote(&meta.name));
+            if let Some(ids) = scan.ids {
+                let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+                let _ = write!(sql, " WHERE fid IN ({})", list.join(","));
+            }
+            let conn = self.connection()?;
+            let counted = conn.query_row(&sql, [], |row| row.get::<_, i64>(0));
+            self.release(conn);
+            return counted
+                .map(|n| u64::try_from(n).unwrap_or(0))
+                .map_err(|source| self.sqlite_error(source));
+        }
         let mut counted = 0u64;
         let none: &[&str] = &[];
         let counting = Scan {
@@ -329,6 +345,11 @@ mod tests {
             vec![expected[0], expected[1]]
         );
         assert_eq!(picked[0].properties.len(), 1);
+        let by_ids = Scan {
+            ids: Some(&ids),
+            ..Scan::all("countries")
+        };
+        assert_eq!(store.count(&by_ids).unwrap(), 2);
 
         let sort = [(first.as_str(), false)];
         let sorted = all(
