@@ -850,15 +850,9 @@ pub(crate) fn publications(
                 let mut relations = Vec::new();
                 for data in &config.body.type_infos.used_data {
                     let dir = stored_dir(&data.stored_data);
-                    let metadata: Option<vectorstore::StoredMetadata> =
-                        std::fs::read_to_string(dir.join(vectorstore::METADATA_FILE))
-                            .ok()
-                            .and_then(|t| serde_json::from_str(&t).ok());
+                    let metadata = read_metadata(&dir);
                     for relation in &data.relations {
-                        let table = metadata
-                            .as_ref()
-                            .and_then(|m| find_table(m, &relation.name))
-                            .map_or_else(|| relation.name.clone(), |l| l.name.clone());
+                        let table = stored_table(metadata.as_ref(), &relation.name);
                         relations.push(PublishedRelation {
                             stored_data: data.stored_data.clone(),
                             dir: dir.clone(),
@@ -873,20 +867,19 @@ pub(crate) fn publications(
                 let mut types = Vec::new();
                 for data in &config.body.type_infos.used_data {
                     let dir = stored_dir(&data.stored_data);
-                    let metadata: Option<vectorstore::StoredMetadata> =
-                        std::fs::read_to_string(dir.join(vectorstore::METADATA_FILE))
-                            .ok()
-                            .and_then(|t| serde_json::from_str(&t).ok());
+                    let metadata = read_metadata(&dir);
                     for relation in &data.relations {
-                        let native = relation.native_name.clone().unwrap_or_default();
-                        let table = metadata
-                            .as_ref()
-                            .and_then(|m| find_table(m, &native))
-                            .map_or(native, |l| l.name.clone());
+                        let table = stored_table(
+                            metadata.as_ref(),
+                            relation.native_name.as_deref().unwrap_or_default(),
+                        );
                         types.push(PublishedFeatureType {
                             stored_data: data.stored_data.clone(),
                             dir: dir.clone(),
-                            public_name: public_name(relation, metadata.as_ref()),
+                            public_name: relation
+                                .public_name
+                                .clone()
+                                .unwrap_or_else(|| table.clone()),
                             table,
                             title: relation.title.clone().unwrap_or_default(),
                             abstract_text: relation.abstract_text.clone().unwrap_or_default(),
@@ -967,11 +960,26 @@ fn public_name(
     metadata: Option<&vectorstore::StoredMetadata>,
 ) -> String {
     relation.public_name.clone().unwrap_or_else(|| {
-        let native = relation.native_name.as_deref().unwrap_or_default();
-        metadata
-            .and_then(|m| find_table(m, native))
-            .map_or_else(|| native.to_owned(), |l| l.name.clone())
+        stored_table(
+            metadata,
+            relation.native_name.as_deref().unwrap_or_default(),
+        )
     })
+}
+
+/// The stored name of a table named as the producer wrote it (`name` itself when the stored
+/// data does not know it).
+fn stored_table(metadata: Option<&vectorstore::StoredMetadata>, name: &str) -> String {
+    metadata
+        .and_then(|m| find_table(m, name))
+        .map_or_else(|| name.to_owned(), |l| l.name.clone())
+}
+
+/// The `metadata.json` of a stored data folder, when it can be read.
+fn read_metadata(dir: &std::path::Path) -> Option<vectorstore::StoredMetadata> {
+    std::fs::read_to_string(dir.join(vectorstore::METADATA_FILE))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
 }
 
 fn uses_static(body: &ConfigurationBody, id: &str) -> bool {
