@@ -463,43 +463,48 @@ fn publish_vector(catalog: &Catalog, args: &VectorArgs) -> Outcome<Vec<String>> 
     } else {
         args.tables.clone()
     };
-    let body = ConfigurationBody {
-        kind: ConfigurationType::WmsVector,
-        name: args.layer.layer_name.clone(),
-        layer_name: args.layer.layer_name.clone(),
-        type_infos: TypeInfos {
-            title: args
-                .layer
-                .title
-                .clone()
-                .unwrap_or_else(|| args.layer.layer_name.clone()),
-            abstract_text: args.layer.abstract_text.clone(),
-            keywords: Vec::new(),
-            used_data: vec![UsedData {
-                stored_data: stored,
-                relations: tables
-                    .iter()
-                    .map(|name| catalog::Relation {
-                        name: name.clone(),
-                        style: style.clone(),
-                        ..catalog::Relation::default()
-                    })
-                    .collect(),
-                bottom_level: None,
-                top_level: None,
-            }],
-            getfeatureinfo: None,
-            styles: None,
-        },
-        metadata: Vec::new(),
-        attribution: None,
-        getfeatureinfo: None,
-    };
     let layer = &args.layer.layer_name;
-    let stored = body.type_infos.used_data[0].stored_data.clone();
+    let title = args.layer.title.clone().unwrap_or_else(|| layer.clone());
+    // A configuration of one stored data's tables (WMS-VECTOR or WFS).
+    let vector_body =
+        |kind, name: String, title: String, abstract_text: String, relations| ConfigurationBody {
+            kind,
+            name,
+            layer_name: layer.clone(),
+            type_infos: TypeInfos {
+                title,
+                abstract_text,
+                keywords: Vec::new(),
+                used_data: vec![UsedData {
+                    stored_data: stored.clone(),
+                    relations,
+                    bottom_level: None,
+                    top_level: None,
+                }],
+                getfeatureinfo: None,
+                styles: None,
+            },
+            metadata: Vec::new(),
+            attribution: None,
+            getfeatureinfo: None,
+        };
+    let drawn = tables
+        .iter()
+        .map(|name| catalog::Relation {
+            name: name.clone(),
+            style: style.clone(),
+            ..catalog::Relation::default()
+        })
+        .collect();
     let mut published = vec![configure_and_offer(
         catalog,
-        body,
+        vector_body(
+            ConfigurationType::WmsVector,
+            layer.clone(),
+            title.clone(),
+            args.layer.abstract_text.clone(),
+            drawn,
+        ),
         "wms-vector",
         args.layer.restricted,
     )?];
@@ -514,32 +519,18 @@ fn publish_vector(catalog: &Catalog, args: &VectorArgs) -> Outcome<Vec<String>> 
                 } else {
                     format!("{layer}.{table}")
                 }),
-                title: Some(args.layer.title.clone().unwrap_or_else(|| layer.clone())),
+                title: Some(title.clone()),
                 abstract_text: Some(args.layer.abstract_text.clone()),
                 ..catalog::Relation::default()
             })
             .collect();
-        let wfs = ConfigurationBody {
-            kind: ConfigurationType::Wfs,
-            name: format!("{layer} (WFS)"),
-            layer_name: layer.clone(),
-            type_infos: TypeInfos {
-                title: String::new(),
-                abstract_text: String::new(),
-                keywords: Vec::new(),
-                used_data: vec![UsedData {
-                    stored_data: stored,
-                    relations,
-                    bottom_level: None,
-                    top_level: None,
-                }],
-                getfeatureinfo: None,
-                styles: None,
-            },
-            metadata: Vec::new(),
-            attribution: None,
-            getfeatureinfo: None,
-        };
+        let wfs = vector_body(
+            ConfigurationType::Wfs,
+            format!("{layer} (WFS)"),
+            String::new(),
+            String::new(),
+            relations,
+        );
         published.push(configure_and_offer(
             catalog,
             wfs,
