@@ -158,11 +158,8 @@ async fn landing(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-) -> Response {
-    let html = match wants_html(&Kvp::parse_as_sent(query.as_deref()), &headers) {
-        Ok(html) => html,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let html = wants_html(&Kvp::parse_as_sent(query.as_deref()), &headers)?;
     let base = base(&state, &headers);
     let document = json!({
         "title": state.config.wfs.title,
@@ -175,15 +172,16 @@ async fn landing(
             link(&format!("{base}/collections"), "data", "application/json", "collections"),
         ]
     });
-    answer(&document, html, &state.config.wfs.title)
+    Ok(answer(&document, html, &state.config.wfs.title))
 }
 
-async fn conformance(RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
-    let kvp = Kvp::parse_as_sent(query.as_deref());
-    match wants_html(&kvp, &headers) {
-        Ok(html) => answer(&json!({"conformsTo": CONFORMANCE}), html, "Conformance"),
-        Err(e) => e.into_response(),
-    }
+async fn conformance(RawQuery(query): RawQuery, headers: HeaderMap) -> Result<Response, ApiError> {
+    let html = wants_html(&Kvp::parse_as_sent(query.as_deref()), &headers)?;
+    Ok(answer(
+        &json!({"conformsTo": CONFORMANCE}),
+        html,
+        "Conformance",
+    ))
 }
 
 /// The CRSs a collection is served in, as URIs: CRS84 first (the default), then its own.
@@ -229,11 +227,8 @@ async fn collections(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-) -> Response {
-    let html = match wants_html(&Kvp::parse_as_sent(query.as_deref()), &headers) {
-        Ok(html) => html,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let html = wants_html(&Kvp::parse_as_sent(query.as_deref()), &headers)?;
     let base = base(&state, &headers);
     let collections: Vec<Value> = layers
         .iter()
@@ -247,7 +242,7 @@ async fn collections(
         ],
         "collections": collections,
     });
-    answer(&document, html, "Collections")
+    Ok(answer(&document, html, "Collections"))
 }
 
 fn feature_type<'a>(layers: &'a Layers, id: &str) -> Result<FeatureType<'a>, ApiError> {
@@ -267,15 +262,11 @@ async fn collection(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-) -> Response {
-    let kvp = Kvp::parse_as_sent(query.as_deref());
-    let result = (|| {
-        let html = wants_html(&kvp, &headers)?;
-        let feature_type = feature_type(&layers, &id)?;
-        let document = collection_document(&feature_type, &base(&state, &headers));
-        Ok::<_, ApiError>(answer(&document, html, &feature_type.layer.title))
-    })();
-    result.unwrap_or_else(IntoResponse::into_response)
+) -> Result<Response, ApiError> {
+    let html = wants_html(&Kvp::parse_as_sent(query.as_deref()), &headers)?;
+    let feature_type = feature_type(&layers, &id)?;
+    let document = collection_document(&feature_type, &base(&state, &headers));
+    Ok(answer(&document, html, &feature_type.layer.title))
 }
 
 /// `crs=` (Part 2): one of the collection's CRSs; CRS84 by default.
@@ -412,12 +403,9 @@ async fn items(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, ApiError> {
     let kvp = Kvp::parse_as_sent(query.as_deref());
-    match items_inner(&state, &layers, &id, &kvp, &headers, None).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
-    }
+    items_inner(&state, &layers, &id, &kvp, &headers, None).await
 }
 
 async fn item(
@@ -426,18 +414,14 @@ async fn item(
     Path((id, feature)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-) -> Response {
+) -> Result<Response, ApiError> {
     let kvp = Kvp::parse_as_sent(query.as_deref());
-    let Ok(fid) = feature.parse::<i64>() else {
-        return ApiError::not_found(format!(
+    let fid = feature.parse::<i64>().map_err(|_| {
+        ApiError::not_found(format!(
             "no feature '{feature}' in collection '{id}': feature ids are numbers"
         ))
-        .into_response();
-    };
-    match items_inner(&state, &layers, &id, &kvp, &headers, Some(fid)).await {
-        Ok(response) => response,
-        Err(e) => e.into_response(),
-    }
+    })?;
+    items_inner(&state, &layers, &id, &kvp, &headers, Some(fid)).await
 }
 
 async fn items_inner(
@@ -655,11 +639,8 @@ async fn queryables(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Response {
-    let feature_type = match feature_type(&layers, &id) {
-        Ok(t) => t,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let feature_type = feature_type(&layers, &id)?;
     let mut properties = serde_json::Map::new();
     properties.insert(
         super::schema::GEOMETRY_PROPERTY.to_owned(),
@@ -683,7 +664,7 @@ async fn queryables(
         properties.insert(attribute.name.clone(), kind);
     }
     let here = format!("{}/collections/{id}/queryables", base(&state, &headers));
-    (
+    Ok((
         [(header::CONTENT_TYPE, "application/schema+json")],
         json!({
             "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -695,7 +676,7 @@ async fn queryables(
         })
         .to_string(),
     )
-        .into_response()
+        .into_response())
 }
 
 /// `GET /ogcapi/api`: the OpenAPI 3.0 definition of these routes, each collection's
