@@ -11,6 +11,7 @@
 //! `routes()`; the access gate wraps the OGC services' routes with the service it guards, and
 //! every service's routes carry their metrics label (see [`crate::metrics::label`]).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -28,6 +29,8 @@ use tracing::Instrument as _;
 
 use crate::error::JsonError;
 use crate::metrics::{self, RequestLabels, Route};
+use crate::services::render_pool::RenderPool;
+use crate::services::vector_tiles::VectorTiler;
 use crate::services::{api, features, preview, tms, wms, wmts};
 use crate::state::AppState;
 
@@ -46,13 +49,26 @@ pub fn router(state: AppState) -> Result<Router, wms::StartError> {
     // CORS per group of routes (after each group's 405 fallback, so that it wraps it): a
     // preflight is answered on served paths only, and the publication API gets its own
     // origins (none by default).
+    // One render pool for everything CPU-bound: WMS maps and vector tiles.
+    let pool = Arc::new(
+        RenderPool::new(
+            state.config.wms.render_threads,
+            state.config.wms.render_queue,
+            state.metrics.render.clone(),
+        )
+        .map_err(wms::StartError::Threads)?,
+    );
+    let tiler = Arc::new(VectorTiler::new(
+        &state.config.vector_tiles,
+        Arc::clone(&pool),
+    ));
     let services = Router::new()
         .merge(preview::routes())
         .merge(health)
         .merge(metrics)
-        .merge(wms::routes(&state)?)
-        .merge(wmts::routes(&state))
-        .merge(tms::routes(&state))
+        .merge(wms::routes(&state, Arc::clone(&pool))?)
+        .merge(wmts::routes(&state, Arc::clone(&tiler)))
+        .merge(tms::routes(&state, tiler))
         .merge(features::routes(&state))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(cors);

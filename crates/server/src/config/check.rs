@@ -12,7 +12,7 @@ use toml::Spanned;
 use super::{
     check_public_url, is_valid_layer_name, parse_listen, parse_log_format, Config, ConfigError,
     EmptyTile, LayerConfig, LayerKind, LayerMetadataConfig, Problem, Problems, ServerConfig,
-    TilesConfig, WfsConfig, WmsConfig,
+    TilesConfig, VectorTilesConfig, WfsConfig, WmsConfig,
 };
 
 /// Walks the span-carrying TOML tree, building the config and collecting problems.
@@ -57,7 +57,24 @@ type Table<'i> = DeTable<'i>;
 type Value<'i> = Spanned<DeValue<'i>>;
 
 const TOP_KEYS: &[&str] = &[
-    "server", "log", "data", "api", "tiles", "wms", "wfs", "layers",
+    "server",
+    "log",
+    "data",
+    "api",
+    "tiles",
+    "wms",
+    "wfs",
+    "vector_tiles",
+    "layers",
+];
+const VECTOR_TILES_KEYS: &[&str] = &[
+    "enabled",
+    "min_zoom",
+    "max_zoom",
+    "extent",
+    "buffer",
+    "max_tile_bytes",
+    "cache_bytes",
 ];
 const WFS_KEYS: &[&str] = &["title", "abstract", "keywords", "count_default"];
 const WMS_KEYS: &[&str] = &[
@@ -208,6 +225,9 @@ impl Walker<'_> {
         if let Some(table) = self.table(&root, "wfs", "") {
             self.wfs(table, &mut config.wfs);
         }
+        if let Some(table) = self.table(&root, "vector_tiles", "") {
+            self.vector_tiles(table, &mut config.vector_tiles);
+        }
         if let Some(layers) = root.get("layers") {
             config.layers = self.layers(layers);
         }
@@ -307,6 +327,47 @@ impl Walker<'_> {
         }
         if let Some(n) = self.integer(table, "count_default", P, 1, i64::MAX) {
             wfs.count_default = n as u64;
+        }
+    }
+
+    fn vector_tiles(&mut self, table: &Table<'_>, tiles: &mut VectorTilesConfig) {
+        const P: &str = "vector_tiles";
+        self.unknown_keys(table, P, VECTOR_TILES_KEYS);
+        if let Some(enabled) = self.boolean(table, "enabled", P) {
+            tiles.enabled = enabled;
+        }
+        if let Some(n) = self.integer(table, "min_zoom", P, 0, 30) {
+            tiles.min_zoom = n as u32;
+        }
+        if let Some(n) = self.integer(table, "max_zoom", P, 0, 30) {
+            tiles.max_zoom = n as u32;
+        }
+        if tiles.min_zoom > tiles.max_zoom {
+            let offset = table
+                .get("min_zoom")
+                .or_else(|| table.get("max_zoom"))
+                .map_or(0, |v| v.span().start);
+            self.push(
+                offset,
+                "vector_tiles.min_zoom",
+                format!(
+                    "min_zoom {} is above max_zoom {}",
+                    tiles.min_zoom, tiles.max_zoom
+                ),
+                Some("make min_zoom at most max_zoom".to_owned()),
+            );
+        }
+        if let Some(n) = self.integer(table, "extent", P, 256, 65_536) {
+            tiles.extent = n as u32;
+        }
+        if let Some(n) = self.integer(table, "buffer", P, 0, 4096) {
+            tiles.buffer = n as u32;
+        }
+        if let Some(n) = self.integer(table, "max_tile_bytes", P, 1024, i64::from(u32::MAX)) {
+            tiles.max_tile_bytes = n as usize;
+        }
+        if let Some(n) = self.integer(table, "cache_bytes", P, 0, i64::MAX) {
+            tiles.cache_bytes = usize::try_from(n).unwrap_or(usize::MAX);
         }
     }
 

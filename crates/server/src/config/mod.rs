@@ -38,6 +38,8 @@ pub struct Config {
     pub wms: WmsConfig,
     /// `[wfs]`
     pub wfs: WfsConfig,
+    /// `[vector_tiles]`
+    pub vector_tiles: VectorTilesConfig,
     /// `[[layers]]`
     pub layers: Vec<LayerConfig>,
 }
@@ -162,6 +164,41 @@ impl Default for WfsConfig {
             abstract_text: String::new(),
             keywords: Vec::new(),
             count_default: 1_000_000,
+        }
+    }
+}
+
+/// `[vector_tiles]`: Mapbox Vector Tiles made on the fly from every vector layer, on the Web
+/// Mercator grid (WebMercatorQuad / PM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VectorTilesConfig {
+    /// Whether vector layers are served as vector tiles.
+    pub enabled: bool,
+    /// Coarsest zoom level served.
+    pub min_zoom: u32,
+    /// Finest zoom level served (clients overzoom beyond it).
+    pub max_zoom: u32,
+    /// Tile units across a tile (MVT `extent`).
+    pub extent: u32,
+    /// Tile units kept around each tile.
+    pub buffer: u32,
+    /// Bytes a tile may not exceed: larger tiles are simplified more, then lose their smallest
+    /// features (logged).
+    pub max_tile_bytes: usize,
+    /// Bytes of encoded tiles kept in memory (0: none).
+    pub cache_bytes: usize,
+}
+
+impl Default for VectorTilesConfig {
+    fn default() -> Self {
+        VectorTilesConfig {
+            enabled: true,
+            min_zoom: 0,
+            max_zoom: 16,
+            extent: 4096,
+            buffer: 64,
+            max_tile_bytes: 500_000,
+            cache_bytes: 64 * 1024 * 1024,
         }
     }
 }
@@ -337,6 +374,7 @@ impl Default for Config {
             tiles: TilesConfig::default(),
             wms: WmsConfig::default(),
             wfs: WfsConfig::default(),
+            vector_tiles: VectorTilesConfig::default(),
             layers: Vec::new(),
         }
     }
@@ -595,6 +633,8 @@ mod tests {
         assert_eq!(config.log, defaults.log);
         assert_eq!(config.api, defaults.api);
         assert_eq!(config.tiles, defaults.tiles);
+        assert_eq!(config.wfs, defaults.wfs);
+        assert_eq!(config.vector_tiles, defaults.vector_tiles);
         assert!(config.layers.is_empty());
         assert!(config.data.dir.ends_with("data"));
     }

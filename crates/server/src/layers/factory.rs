@@ -40,6 +40,8 @@ pub struct LayerFactory {
     stores: std::sync::Mutex<HashMap<PathBuf, Arc<vectorstore::Store>>>,
     built: std::sync::Mutex<Vec<(catalog::Publication, Vec<Arc<Layer>>)>>,
     interpolation: Interpolation,
+    /// Whether vector layers are tiled layers too (vector tiles made on the fly).
+    vector_tiles: bool,
 }
 
 impl std::fmt::Debug for LayerFactory {
@@ -74,7 +76,7 @@ impl LayerFactory {
                 &config.data.dir,
                 &mut stores,
             )?);
-            if let LayerSource::Pyramid(_) = built.source {
+            if matches!(built.source, LayerSource::Pyramid(_)) || config.vector_tiles.enabled {
                 tiles.insert(layer.name.clone(), Arc::clone(&built));
             }
             if let LayerKind::Vector { wfs: true, .. } = layer.kind {
@@ -91,6 +93,7 @@ impl LayerFactory {
             stores: std::sync::Mutex::new(HashMap::new()),
             built: std::sync::Mutex::new(Vec::new()),
             interpolation: Interpolation::Bilinear,
+            vector_tiles: config.vector_tiles.enabled,
         })
     }
 
@@ -167,6 +170,17 @@ impl LayerFactory {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match result {
             Ok(()) => {
+                // Vector layers are tiled layers too (vector tiles), unless a pyramid of the
+                // same name is published on the tile services.
+                if self.vector_tiles {
+                    for (name, layer) in &wms {
+                        if matches!(layer.source, LayerSource::Vector(_)) {
+                            tiles
+                                .entry(name.clone())
+                                .or_insert_with(|| Arc::clone(layer));
+                        }
+                    }
+                }
                 // Stores of stored data no longer published are closed.
                 let used: Vec<&Path> = publications
                     .iter()

@@ -1,7 +1,9 @@
 //! The services, one module each, every one handing its routes to the router with `routes()`:
 //! WMS, WMTS, TMS (+ TileJSON), WFS (`features`), the preview page and the publication API. `ogc` (KVP parsing,
 //! OWS exceptions, XML helpers), `tiles` (tile answers and HTTP caching), `info_format` and
-//! `pixel_info` (GetFeatureInfo formats, pixel values as answers) are what several of them share.
+//! `pixel_info` (GetFeatureInfo formats, pixel values as answers), `render_pool` (the threads
+//! CPU-bound work runs on) and `vector_tiles` (MVT made on the fly, served by WMTS and TMS)
+//! are what several of them share.
 
 pub mod api;
 pub mod features;
@@ -9,7 +11,9 @@ pub mod info_format;
 pub mod ogc;
 pub mod pixel_info;
 pub mod preview;
+pub mod render_pool;
 pub mod tiles;
 pub mod tms;
+pub mod vector_tiles;
 pub mod wms;
 pub mod wmts;

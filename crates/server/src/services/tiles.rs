@@ -282,7 +282,7 @@ fn with_nodata_alpha(image: &TileImage, nodata: &[f64]) -> Option<TileImage> {
     )
 }
 
-fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+pub(crate) fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -294,7 +294,11 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
         })
 }
 
-fn with_cache_headers(mut response: Response, etag: &str, cache_control: &str) -> Response {
+pub(crate) fn with_cache_headers(
+    mut response: Response,
+    etag: &str,
+    cache_control: &str,
+) -> Response {
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, value);

@@ -4,12 +4,20 @@
 //! Tile sets are the layer's served tile matrices, `z` being the tile matrix id. TileJSON is
 //! offered for Web Mercator layers only (TileJSON has no CRS), with XYZ URLs that point at the
 //! WMTS RESTful tiles (rows from the top, as XYZ clients expect).
+//!
+//! Vector layers are served as vector tiles (`.pbf` or `.mvt`) on the Web Mercator grid with
+//! rows counted from the top, as the Géoplateforme's TMS (ROK4) serves them: MapLibre styles
+//! written for `data.geopf.fr/tms/1.0.0/{layer}/{z}/{x}/{y}.pbf` work unchanged here. Their
+//! TileMap says so, and their TileJSON lists the tables as `vector_layers`.
 
 use std::fmt::Write as _;
+
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use serde_json::json;
 
@@ -18,33 +26,35 @@ use axum::Router;
 
 use crate::access::{self, View};
 use crate::error::JsonError;
-use crate::layers::{Layer, LayerSource, PyramidLayer, Service};
+use crate::layers::{Layer, LayerSource, PyramidLayer, Service, VectorLayer};
 use crate::metrics;
 use crate::services::ogc::{self, coordinate, number, xml_escape};
 use crate::services::tiles;
+use crate::services::vector_tiles::{self, AddressError, VectorTiler};
 use crate::services::wmts::DEFAULT_STYLE;
 use crate::state::AppState;
 
-/// The routes of TMS and TileJSON, behind the access gate.
-pub fn routes(state: &AppState) -> Router<AppState> {
+/// The routes of TMS and TileJSON, behind the access gate; vector tiles come from `tiler`.
+pub fn routes(state: &AppState, tiler: Arc<VectorTiler>) -> Router<AppState> {
     Router::new()
         .route("/tms/1.0.0", get(service))
         .route("/tms/1.0.0/", get(service))
         .route(
             "/tms/1.0.0/{layer}",
-            get(|view, state, path, headers| async move {
-                describe(Description::TileMap, view, state, path, &headers)
+            get(|view, state, tiler, path, headers| async move {
+                describe(Description::TileMap, view, state, tiler, path, &headers)
             }),
         )
         .route(
             "/tms/1.0.0/{layer}/metadata.json",
-            get(|view, state, path, headers| async move {
-                describe(Description::TileJson, view, state, path, &headers)
+            get(|view, state, tiler, path, headers| async move {
+                describe(Description::TileJson, view, state, tiler, path, &headers)
             }),
         )
         .route("/tms/1.0.0/{layer}/{z}/{x}/{file}", get(tile))
         .route_layer(access::gate(state, Service::Tiles))
         .route_layer(metrics::label("tms"))
+        .layer(Extension(tiler))
 }
 
 /// `GET /tms/1.0.0`
@@ -59,14 +69,18 @@ async fn service(
          <Title>Tuilerie TMS</Title>\n  <Abstract>Tiles of the pyramids published by this Tuilerie server.</Abstract>\n  <TileMaps>\n",
         xml_escape(&base)
     );
-    for (layer, pyramid) in layers.pyramids() {
-        let set = pyramid.tile_matrix_set();
+    for layer in layers.iter() {
+        let (srs, profile) = match &layer.source {
+            LayerSource::Pyramid(pyramid) => {
+                (pyramid.tile_matrix_set().crs().code(), profile(pyramid))
+            }
+            LayerSource::Vector(_) => ("EPSG:3857", "global-mercator"),
+        };
         let _ = writeln!(
             out,
-            "    <TileMap title=\"{}\" srs=\"{}\" profile=\"{}\" href=\"{}/tms/1.0.0/{}\"/>",
+            "    <TileMap title=\"{}\" srs=\"{}\" profile=\"{profile}\" href=\"{}/tms/1.0.0/{}\"/>",
             xml_escape(&layer.title),
-            xml_escape(set.crs().code()),
-            profile(pyramid),
+            xml_escape(srs),
             xml_escape(&base),
             xml_escape(&layer.name)
         );
@@ -87,14 +101,32 @@ fn describe(
     description: Description,
     View(layers): View,
     State(state): State<AppState>,
+    Extension(tiler): Extension<Arc<VectorTiler>>,
     Path(layer): Path<String>,
     headers: &HeaderMap,
 ) -> Response {
+    let base = ogc::base_url(state.config.server.public_url.as_deref(), headers);
+    if let Some(found) = layers.get(&layer) {
+        if let LayerSource::Vector(vector) = &found.source {
+            let zooms = tiler.zooms();
+            return match description {
+                Description::TileMap => {
+                    ogc::xml_response(vector_tile_map(found, vector, &zooms, &base))
+                }
+                Description::TileJson => Json(vector_tiles::tilejson(
+                    found,
+                    vector,
+                    &zooms,
+                    &format!("{base}/tms/1.0.0/{}/{{z}}/{{x}}/{{y}}.pbf", found.name),
+                ))
+                .into_response(),
+            };
+        }
+    }
     let (layer, pyramid) = match pyramid_layer(layers.get(&layer).map(AsRef::as_ref), &layer) {
         Ok(found) => found,
         Err(error) => return error.into_response(),
     };
-    let base = ogc::base_url(state.config.server.public_url.as_deref(), headers);
     match description {
         Description::TileMap => ogc::xml_response(tile_map_document(layer, pyramid, &base)),
         Description::TileJson => tilejson(layer, pyramid, &base),
@@ -171,6 +203,55 @@ fn tile_map_document(layer: &Layer, pyramid: &PyramidLayer, base: &str) -> Strin
     out
 }
 
+/// The TileMap of a vector layer's tiles: Web Mercator, rows from the top (see the module).
+fn vector_tile_map(
+    layer: &Layer,
+    vector: &VectorLayer,
+    zooms: &std::ops::RangeInclusive<u32>,
+    base: &str,
+) -> String {
+    let base = xml_escape(base);
+    let name = xml_escape(&layer.name);
+    let half = 20_037_508.342_789_244_f64;
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<TileMap version=\"1.0.0\" tilemapservice=\"{base}/tms/1.0.0/\">\n  \
+         <Title>{}</Title>\n  <Abstract>{}</Abstract>\n  <SRS>EPSG:3857</SRS>\n",
+        xml_escape(&layer.title),
+        xml_escape(&layer.abstract_text),
+    );
+    let extent = crs::Transformer::new(&crs::Crs::crs84(), &crs::Crs::web_mercator())
+        .and_then(|t| t.transform_bbox(&vector.wgs84_bbox))
+        .ok();
+    if let Some(extent) = extent {
+        let _ = writeln!(
+            out,
+            "  <BoundingBox minx=\"{}\" miny=\"{}\" maxx=\"{}\" maxy=\"{}\"/>",
+            number(extent.min_x()),
+            number(extent.min_y()),
+            number(extent.max_x()),
+            number(extent.max_y())
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  <Origin x=\"{}\" y=\"{}\"/>\n  <TileFormat width=\"256\" height=\"256\" mime-type=\"{}\" extension=\"pbf\"/>\n  \
+         <!-- Vector tiles: rows are counted from the top (XYZ), as the Géoplateforme serves them. -->\n  \
+         <TileSets profile=\"global-mercator\">",
+        number(-half),
+        number(half),
+        vector_tiles::MIME
+    );
+    for (order, z) in zooms.clone().enumerate() {
+        let _ = writeln!(
+            out,
+            "    <TileSet href=\"{base}/tms/1.0.0/{name}/{z}\" units-per-pixel=\"{}\" order=\"{order}\"/>",
+            number(2.0 * half / 256.0 / f64::from(1u32 << z.min(30)))
+        );
+    }
+    out.push_str("  </TileSets>\n</TileMap>\n");
+    out
+}
+
 fn profile(pyramid: &PyramidLayer) -> &'static str {
     let crs = pyramid.tile_matrix_set().crs();
     if crs.equivalent(&crs::Crs::web_mercator()) {
@@ -205,9 +286,20 @@ fn pyramid_layer<'a>(
 async fn tile(
     View(layers): View,
     State(state): State<AppState>,
+    Extension(tiler): Extension<Arc<VectorTiler>>,
     Path((layer, z, x, file)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
+    if let Some(found) = layers.get(&layer) {
+        if let LayerSource::Vector(_) = &found.source {
+            let found = Arc::clone(found);
+            return match vector_tile(&tiler, &layers, &found, (&z, &x, &file), &headers, &state)
+                .await
+            {
+                Ok(response) | Err(response) => response,
+            };
+        }
+    }
     let result = (|| {
         let (_, pyramid) = pyramid_layer(layers.get(&layer).map(AsRef::as_ref), &layer)?;
         let not_found = |text: String| JsonError::client(StatusCode::NOT_FOUND, "not_found", text);
@@ -250,6 +342,47 @@ async fn tile(
         .map_err(|error| JsonError::internal("reading a tile", &error))
     })();
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// A vector tile: `z/x/y.pbf` (or `.mvt`), rows from the top.
+async fn vector_tile(
+    tiler: &VectorTiler,
+    layers: &crate::layers::Layers,
+    layer: &Arc<Layer>,
+    (z, x, file): (&str, &str, &str),
+    headers: &HeaderMap,
+    state: &AppState,
+) -> Result<Response, Response> {
+    let not_found =
+        |text: String| JsonError::client(StatusCode::NOT_FOUND, "not_found", text).into_response();
+    let (y, extension) = file
+        .rsplit_once('.')
+        .ok_or_else(|| not_found(format!("'{file}' should be Y.pbf, e.g. 3.pbf")))?;
+    if !(extension.eq_ignore_ascii_case("pbf") || extension.eq_ignore_ascii_case("mvt")) {
+        return Err(not_found(format!(
+            "'.{extension}' is not offered by '{}': it is a vector layer, ask for .pbf (or .mvt) vector tiles",
+            layer.name
+        )));
+    }
+    let (Ok(z), Ok(x), Ok(y)) = (z.parse::<u32>(), x.parse::<i64>(), y.parse::<i64>()) else {
+        return Err(not_found(format!("'{z}/{x}/{y}' are not tile numbers")));
+    };
+    let tile = tiler.address(z, x, y).map_err(|error| match error {
+        AddressError::Zoom(text) => not_found(text),
+        AddressError::OutOfRange(text) => {
+            JsonError::client(StatusCode::BAD_REQUEST, "tile_out_of_range", text).into_response()
+        }
+    })?;
+    tiler
+        .response(
+            layers,
+            layer,
+            tile,
+            headers,
+            &state.config.tiles.cache_control,
+        )
+        .await
+        .map_err(IntoResponse::into_response)
 }
 
 /// TileJSON 3.0.0 of a layer, for Web Mercator layers.

@@ -7,6 +7,7 @@
 //! `TileOutOfRange`, both 400.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -14,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use pyramid::{TileCoord, TileMatrix, TileMatrixSet};
 
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 
 use crate::access::{self, View};
 use crate::layers::{Layer, Layers, PyramidLayer, Service};
@@ -23,6 +24,7 @@ use crate::services::info_format::InfoFormat;
 use crate::services::ogc::{self, coordinate, number, xml_escape, Kvp, OwsCode, OwsException};
 use crate::services::pixel_info;
 use crate::services::tiles;
+use crate::services::vector_tiles::{self, VectorTiler};
 use crate::state::AppState;
 
 /// The one style a pyramid layer has.
@@ -36,8 +38,9 @@ struct TileRequest<'a> {
     tile: TileCoord,
 }
 
-/// The routes of WMTS (KVP and RESTful), behind the access gate.
-pub fn routes(state: &AppState) -> Router<AppState> {
+/// The routes of WMTS (KVP and RESTful), behind the access gate; vector tiles come from
+/// `tiler`.
+pub fn routes(state: &AppState, tiler: Arc<VectorTiler>) -> Router<AppState> {
     Router::new()
         .route("/wmts", get(kvp))
         .route("/wmts/1.0.0/WMTSCapabilities.xml", get(rest_capabilities))
@@ -51,28 +54,38 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route_layer(access::gate(state, Service::Tiles))
         .route_layer(metrics::label("wmts"))
+        .layer(Extension(tiler))
 }
 
 /// `GET /wmts?SERVICE=WMTS&REQUEST=…`
 async fn kvp(
     View(layers): View,
     State(state): State<AppState>,
+    Extension(tiler): Extension<Arc<VectorTiler>>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let kvp = Kvp::parse(query.as_deref());
-    match kvp_inner(&state, &layers, &kvp, &headers) {
+    let vector = kvp
+        .non_empty("REQUEST")
+        .filter(|r| r.eq_ignore_ascii_case("GetTile"))
+        .and_then(|_| layers.get(kvp.non_empty("LAYER")?))
+        .filter(|layer| vector_tiles::vector_source(layer).is_some())
+        .cloned();
+    if let Some(layer) = vector {
+        return match vector_kvp(&state, &tiler, &layers, &layer, &kvp, &headers).await {
+            Ok(response) | Err(response) => response,
+        };
+    }
+    match kvp_inner(&state, &layers, &kvp, &headers, &tiler) {
         Ok(response) => response,
         Err(exception) => exception.into_response(),
     }
 }
 
-fn kvp_inner(
-    state: &AppState,
-    layers: &Layers,
-    kvp: &Kvp,
-    headers: &HeaderMap,
-) -> Result<Response, OwsException> {
+/// The checks every KVP request passes: SERVICE, REQUEST, and VERSION when not
+/// GetCapabilities; returns REQUEST.
+fn check_kvp(kvp: &Kvp) -> Result<&str, OwsException> {
     if let Some(service) = kvp.non_empty("SERVICE") {
         if !service.eq_ignore_ascii_case("WMTS") {
             return Err(OwsException::invalid(
@@ -102,8 +115,143 @@ fn kvp_inner(
             }
         }
     }
+    Ok(request)
+}
+
+/// A KVP GetTile of a vector layer.
+async fn vector_kvp(
+    state: &AppState,
+    tiler: &VectorTiler,
+    layers: &Arc<Layers>,
+    layer: &Arc<Layer>,
+    kvp: &Kvp,
+    headers: &HeaderMap,
+) -> Result<Response, Response> {
+    let address = (|| {
+        check_kvp(kvp)?;
+        let required = |name: &str, hint: &str| {
+            kvp.non_empty(name)
+                .ok_or_else(|| OwsException::missing(name, hint))
+        };
+        let tms = required(
+            "TILEMATRIXSET",
+            "name the tile matrix set, as in the layer's TileMatrixSetLink",
+        )?;
+        let matrix = required("TILEMATRIX", "name the tile matrix (zoom level)")?;
+        let row = required("TILEROW", "give the tile row (0 at the top)")?;
+        let col = required("TILECOL", "give the tile column (0 at the left)")?;
+        let format = required("FORMAT", "use FORMAT=application/vnd.mapbox-vector-tile")?;
+        let address = vector_address(
+            tiler,
+            layer,
+            kvp.get("STYLE").unwrap_or(""),
+            tms,
+            matrix,
+            row,
+            col,
+        )?;
+        if !format.eq_ignore_ascii_case(vector_tiles::MIME) {
+            return Err(OwsException::invalid(
+                "FORMAT",
+                format!(
+                    "FORMAT={format} is not offered by layer '{}': use FORMAT={}",
+                    layer.name,
+                    vector_tiles::MIME
+                ),
+            ));
+        }
+        Ok(address)
+    })()
+    .map_err(IntoResponse::into_response)?;
+    tiler
+        .response(
+            layers,
+            layer,
+            address,
+            headers,
+            &state.config.tiles.cache_control,
+        )
+        .await
+        .map_err(IntoResponse::into_response)
+}
+
+/// Style, tile matrix set, matrix, row and column of a vector tile request.
+fn vector_address(
+    tiler: &VectorTiler,
+    layer: &Layer,
+    style: &str,
+    tms: &str,
+    matrix: &str,
+    row: &str,
+    col: &str,
+) -> Result<vector_tiles::TileAddress, OwsException> {
+    if !(style.is_empty() || style == DEFAULT_STYLE || style.eq_ignore_ascii_case("default")) {
+        return Err(OwsException::invalid(
+            "STYLE",
+            format!(
+                "layer '{}' has no style '{style}': use STYLE={DEFAULT_STYLE}",
+                layer.name
+            ),
+        ));
+    }
+    let link = tiler.matrix_set().map(|(_, id)| id);
+    if !(tms == vector_tiles::TILE_MATRIX_SET || link.as_deref() == Some(tms)) {
+        return Err(OwsException::invalid(
+            "TILEMATRIXSET",
+            format!(
+                "layer '{}' is tiled on '{}', not '{tms}'",
+                layer.name,
+                link.as_deref().unwrap_or(vector_tiles::TILE_MATRIX_SET)
+            ),
+        ));
+    }
+    let zooms = tiler.zooms();
+    let z = matrix
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|z| zooms.contains(z))
+        .ok_or_else(|| {
+            OwsException::invalid(
+                "TILEMATRIX",
+                format!(
+                    "tile matrix '{matrix}' is not served for layer '{}' (served: {} to {})",
+                    layer.name,
+                    zooms.start(),
+                    zooms.end()
+                ),
+            )
+        })?;
+    let parse = |text: &str, name: &str| {
+        text.trim().parse::<i64>().map_err(|_| {
+            OwsException::invalid(name, format!("{name}={text} is not a whole number"))
+        })
+    };
+    let (row_number, col_number) = (parse(row, "TILEROW")?, parse(col, "TILECOL")?);
+    tiler.address(z, col_number, row_number).map_err(|error| {
+        let text = match error {
+            vector_tiles::AddressError::Zoom(text)
+            | vector_tiles::AddressError::OutOfRange(text) => text,
+        };
+        let locator = if row_number < 0 || row_number >= 1i64 << z {
+            "TILEROW"
+        } else {
+            "TILECOL"
+        };
+        OwsException::new(OwsCode::TileOutOfRange, locator, text)
+    })
+}
+
+fn kvp_inner(
+    state: &AppState,
+    layers: &Layers,
+    kvp: &Kvp,
+    headers: &HeaderMap,
+    tiler: &VectorTiler,
+) -> Result<Response, OwsException> {
+    let request = check_kvp(kvp)?;
     if request.eq_ignore_ascii_case("GetCapabilities") {
-        return Ok(capabilities_response(state, layers, headers));
+        return Ok(capabilities_response(state, layers, headers, tiler));
     }
     let is_tile = request.eq_ignore_ascii_case("GetTile");
     let is_info = request.eq_ignore_ascii_case("GetFeatureInfo");
@@ -207,7 +355,7 @@ fn resolve<'a>(
     col: &str,
 ) -> Result<TileRequest<'a>, OwsException> {
     let layer = layers.get(layer_name).ok_or_else(|| {
-        let names: Vec<&str> = layers.pyramids().map(|(l, _)| l.name.as_str()).collect();
+        let names: Vec<&str> = layers.iter().map(|l| l.name.as_str()).collect();
         OwsException::invalid(
             "LAYER",
             format!(
@@ -217,9 +365,10 @@ fn resolve<'a>(
         )
     })?;
     let crate::layers::LayerSource::Pyramid(pyramid) = &layer.source else {
-        return Err(OwsException::invalid(
+        return Err(OwsException::new(
+            OwsCode::OperationNotSupported,
             "LAYER",
-            format!("layer '{layer_name}' has no tiles: it is a WMS layer, ask /wms for it"),
+            format!("layer '{layer_name}' is a vector layer: its tiles are vector tiles ({}), and WMS GetFeatureInfo answers for its features", vector_tiles::MIME),
         ));
     };
     if !(style.is_empty() || style == DEFAULT_STYLE || style.eq_ignore_ascii_case("default")) {
@@ -355,6 +504,7 @@ struct FeatureInfoPath {
 async fn rest_tile(
     View(layers): View,
     State(state): State<AppState>,
+    Extension(tiler): Extension<Arc<VectorTiler>>,
     Path(TilePath {
         layer,
         style,
@@ -365,6 +515,40 @@ async fn rest_tile(
     }): Path<TilePath>,
     headers: HeaderMap,
 ) -> Response {
+    if let Some(found) = layers
+        .get(&layer)
+        .filter(|l| vector_tiles::vector_source(l).is_some())
+        .cloned()
+    {
+        let address = (|| {
+            let (col, extension) = file.rsplit_once('.').ok_or_else(|| {
+                OwsException::invalid(
+                    "TILECOL",
+                    format!("'{file}' should be COLUMN.pbf, e.g. 12.pbf"),
+                )
+            })?;
+            if !(extension.eq_ignore_ascii_case("pbf") || extension.eq_ignore_ascii_case("mvt")) {
+                return Err(OwsException::invalid(
+                    "FORMAT",
+                    format!("'.{extension}' is not offered by layer '{layer}': use .pbf (or .mvt)"),
+                ));
+            }
+            vector_address(&tiler, &found, &style, &tms, &matrix, &row, col)
+        })();
+        return match address {
+            Ok(address) => tiler
+                .response(
+                    &layers,
+                    &found,
+                    address,
+                    &headers,
+                    &state.config.tiles.cache_control,
+                )
+                .await
+                .unwrap_or_else(IntoResponse::into_response),
+            Err(e) => rest_status(e).into_response(),
+        };
+    }
     let result = (|| {
         let (col, extension) = file.rsplit_once('.').ok_or_else(|| {
             OwsException::invalid(
@@ -446,18 +630,24 @@ fn rest_status(exception: OwsException) -> OwsException {
 async fn rest_capabilities(
     View(layers): View,
     State(state): State<AppState>,
+    Extension(tiler): Extension<Arc<VectorTiler>>,
     headers: HeaderMap,
 ) -> Response {
-    capabilities_response(&state, &layers, &headers)
+    capabilities_response(&state, &layers, &headers, &tiler)
 }
 
-fn capabilities_response(state: &AppState, layers: &Layers, headers: &HeaderMap) -> Response {
+fn capabilities_response(
+    state: &AppState,
+    layers: &Layers,
+    headers: &HeaderMap,
+    tiler: &VectorTiler,
+) -> Response {
     let base = ogc::base_url(state.config.server.public_url.as_deref(), headers);
-    ogc::xml_response(capabilities(layers, &base))
+    ogc::xml_response(capabilities(layers, &base, tiler))
 }
 
 /// The capabilities document, with URLs under `base`.
-pub fn capabilities(layers: &Layers, base: &str) -> String {
+pub fn capabilities(layers: &Layers, base: &str, tiler: &VectorTiler) -> String {
     let mut out = String::with_capacity(16 * 1024);
     let base = xml_escape(base);
     out.push_str(
@@ -494,8 +684,34 @@ pub fn capabilities(layers: &Layers, base: &str) -> String {
             linked.push(pyramid);
         }
     }
-    for pyramid in linked {
+    let vector_set = tiler.matrix_set();
+    let mut vectors = false;
+    if let Some((_, link)) = &vector_set {
+        for layer in layers.iter() {
+            if let Some(vector) = vector_tiles::vector_source(layer) {
+                write_vector_layer(&mut out, layer, vector, link, tiler, &base);
+                vectors = true;
+            }
+        }
+    }
+    for pyramid in &linked {
         write_tile_matrix_set(&mut out, pyramid);
+    }
+    if let (true, Some((set, link))) = (vectors, vector_set) {
+        if !linked.iter().any(|p| p.link == link) {
+            let _ = writeln!(
+                out,
+                "    <TileMatrixSet>\n      <ows:Identifier>{}</ows:Identifier>\n      <ows:SupportedCRS>{}</ows:SupportedCRS>",
+                xml_escape(&link),
+                xml_escape(&set.crs().urn())
+            );
+            for z in tiler.zooms() {
+                if let Some(matrix) = set.matrix_at(z) {
+                    write_tile_matrix(&mut out, set, matrix);
+                }
+            }
+            out.push_str("    </TileMatrixSet>\n");
+        }
     }
     let _ = write!(
         out,
@@ -602,6 +818,81 @@ fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &s
         }
     }
     out.push_str("    </Layer>\n");
+}
+
+/// A vector layer: vector tiles on the Web Mercator set, limited to the data's extent.
+fn write_vector_layer(
+    out: &mut String,
+    layer: &Layer,
+    vector: &crate::layers::VectorLayer,
+    link: &str,
+    tiler: &VectorTiler,
+    base: &str,
+) {
+    let name = xml_escape(&layer.name);
+    let _ = writeln!(
+        out,
+        "    <Layer>\n      <ows:Title>{}</ows:Title>",
+        xml_escape(&layer.title)
+    );
+    if !layer.abstract_text.is_empty() {
+        let _ = writeln!(
+            out,
+            "      <ows:Abstract>{}</ows:Abstract>",
+            xml_escape(&layer.abstract_text)
+        );
+    }
+    ogc::ows_keywords(out, "      ", &layer.keywords);
+    let b = vector.wgs84_bbox;
+    let _ = writeln!(
+        out,
+        "      <ows:WGS84BoundingBox crs=\"urn:ogc:def:crs:OGC:2:84\">\n        <ows:LowerCorner>{} {}</ows:LowerCorner>\n        \
+         <ows:UpperCorner>{} {}</ows:UpperCorner>\n      </ows:WGS84BoundingBox>\n      <ows:Identifier>{name}</ows:Identifier>",
+        coordinate(b.min_x(), true),
+        coordinate(b.min_y(), true),
+        coordinate(b.max_x(), true),
+        coordinate(b.max_y(), true)
+    );
+    for url in &layer.metadata.metadata_urls {
+        let _ = writeln!(
+            out,
+            "      <ows:Metadata xlink:type=\"simple\" xlink:href=\"{}\"/>",
+            xml_escape(url)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "      <Style isDefault=\"true\">\n        <ows:Title>Default</ows:Title>\n        \
+         <ows:Identifier>{DEFAULT_STYLE}</ows:Identifier>\n      </Style>\n      <Format>{}</Format>\n      \
+         <TileMatrixSetLink>\n        <TileMatrixSet>{}</TileMatrixSet>\n        <TileMatrixSetLimits>",
+        vector_tiles::MIME,
+        xml_escape(link)
+    );
+    let mercator = crs::Transformer::new(&crs::Crs::crs84(), &crs::Crs::web_mercator())
+        .and_then(|t| t.transform_bbox(&b))
+        .ok();
+    if let (Some(extent), Some((set, _))) = (mercator, tiler.matrix_set()) {
+        for z in tiler.zooms() {
+            let Some(range) = set.matrix_at(z).and_then(|m| m.tile_range(&extent)) else {
+                continue;
+            };
+            let _ = writeln!(
+                out,
+                "          <TileMatrixLimits>\n            <TileMatrix>{z}</TileMatrix>\n            <MinTileRow>{}</MinTileRow>\n            \
+                 <MaxTileRow>{}</MaxTileRow>\n            <MinTileCol>{}</MinTileCol>\n            <MaxTileCol>{}</MaxTileCol>\n          </TileMatrixLimits>",
+                range.min_row(),
+                range.max_row(),
+                range.min_col(),
+                range.max_col()
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "        </TileMatrixSetLimits>\n      </TileMatrixSetLink>\n      \
+         <ResourceURL format=\"{}\" resourceType=\"tile\" template=\"{base}/wmts/{name}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/{{TileCol}}.pbf\"/>\n    </Layer>",
+        vector_tiles::MIME
+    );
 }
 
 /// A tile matrix set as a layer links to it: the whole set, or only the served matrices.

@@ -19,6 +19,8 @@ pub struct CachedImage {
     pub bytes: Bytes,
     /// Its MIME type.
     pub content_type: &'static str,
+    /// Its HTTP validator, when the producer made one (vector tiles: a hash of the bytes).
+    pub etag: Option<std::sync::Arc<str>>,
 }
 
 /// LRU of encoded maps, at most `capacity` bytes (keys counted too).
@@ -157,6 +159,7 @@ mod tests {
         CachedImage {
             bytes: Bytes::from(vec![0u8; n]),
             content_type: "image/png",
+            etag: None,
         }
     }
 

@@ -20,6 +20,7 @@ pub(super) fn encode(image: &render::Image, format: MapFormat) -> Result<CachedI
     Ok(CachedImage {
         bytes: Bytes::from(bytes),
         content_type: format.mime(),
+        etag: None,
     })
 }
 

@@ -17,12 +17,12 @@ use geo_types::Geometry;
 use serde_json::{json, Value as Json};
 
 use super::params::{parse_map, MapParams};
-use super::pool::JobError;
 use super::protocol::{name_list, Code, Version, WmsError};
 use super::runtime::Call;
 use crate::layers::{Layer, LayerSource};
 use crate::services::info_format::InfoFormat;
 use crate::services::ogc::{xml_escape, Kvp};
+use crate::services::render_pool::JobError;
 
 /// One feature of the answer.
 #[derive(Debug, Clone)]

@@ -8,10 +8,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::cache::CachedImage;
 use super::params::{MapFormat, STANDARD_DPI};
-use super::pool::{Cancel, JobError};
 use super::protocol::{name_list, Code, WmsError};
 use super::runtime::{Call, WmsState};
 use crate::layers::{Layer, LayerStyle};
+use crate::services::render_pool::{Cancel, JobError};
 
 /// Swatch size when WIDTH / HEIGHT are not given.
 const DEFAULT_SWATCH: u32 = 20;

@@ -15,11 +15,11 @@ use bytes::Bytes;
 use super::cache::CachedImage;
 use super::image::encode;
 use super::params::{exception_mode, parse_map, ExceptionMode, MapFormat, MapParams};
-use super::pool::{Cancel, JobError};
 use super::protocol::{Code, WmsError};
 use super::runtime::{Call, WmsState};
 use crate::layers::{Layer, LayerSource, PyramidLayer};
 use crate::services::ogc::Kvp;
+use crate::services::render_pool::{Cancel, JobError};
 
 pub async fn answer(call: Call<'_>) -> Result<Response, WmsError> {
     let Call {
@@ -321,6 +321,7 @@ fn tiff(map: &MapParams) -> Result<CachedImage, WmsError> {
     Ok(CachedImage {
         bytes: Bytes::from(bytes),
         content_type: "image/tiff",
+        etag: None,
     })
 }
 

@@ -7,7 +7,7 @@
 //! GetMap honours `EXCEPTIONS=INIMAGE|BLANK` by answering an image.
 //!
 //! Rendering and pyramid reads never run on the event loops: they go to the render pool
-//! ([`pool`]), whose bounded queue answers 503 + `Retry-After` instead of piling up latency,
+//! (`crate::services::render_pool`, shared with vector tiles), whose bounded queue answers 503 + `Retry-After` instead of piling up latency,
 //! and encoded maps are kept in a byte-bounded LRU ([`cache`]) keyed by the normalised request
 //! and the layer snapshot's sequence, so a publication change never serves a stale map.
 
@@ -16,7 +16,7 @@
 //! renderer, pool, caches), `params` (GetMap parameters), one module per operation
 //! (`capabilities`, `map`, `info`, `legend`), and `image` (encoding, message images).
 
-mod cache;
+pub(crate) mod cache;
 mod capabilities;
 mod geotiff;
 mod image;
@@ -24,7 +24,6 @@ mod info;
 mod legend;
 mod map;
 mod params;
-mod pool;
 mod protocol;
 mod runtime;
 
@@ -40,18 +39,19 @@ use crate::access::{self, View};
 use crate::layers::Service;
 use crate::metrics;
 use crate::services::ogc::Kvp;
+use crate::services::render_pool::RenderPool;
 use crate::state::AppState;
 
 use protocol::{Code, Version, WmsError};
 pub use runtime::StartError;
 use runtime::{Call, WmsRuntime, WmsState};
 
-/// The routes of WMS, behind the access gate; fails when the renderer or its threads cannot
-/// start.
-pub fn routes(state: &AppState) -> Result<Router<AppState>, StartError> {
+/// The routes of WMS, behind the access gate, drawing on `pool`; fails when the renderer
+/// cannot start.
+pub fn routes(state: &AppState, pool: Arc<RenderPool>) -> Result<Router<AppState>, StartError> {
     let wms = WmsState {
         app: state.clone(),
-        wms: Arc::new(WmsRuntime::new(&state.config.wms, &state.metrics)?),
+        wms: Arc::new(WmsRuntime::new(&state.config.wms, pool)?),
     };
     Ok(Router::new()
         .route("/wms", get(kvp))

@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use super::cache::{CapabilitiesCache, ImageCache};
-use super::pool::RenderPool;
 use super::protocol::Version;
 use crate::error::error_chain;
 use crate::layers::Layers;
 use crate::services::ogc::Kvp;
+use crate::services::render_pool::RenderPool;
 use crate::state::AppState;
 
 /// One WMS request as the operations read it: the state, the layers its caller may see, its
@@ -65,8 +65,8 @@ impl std::ops::Deref for WmsState {
 pub struct WmsRuntime {
     /// Draws maps and legends.
     pub renderer: std::sync::Arc<render::Renderer>,
-    /// Where CPU-bound work runs.
-    pub pool: RenderPool,
+    /// Where CPU-bound work runs (shared with vector tiles).
+    pub pool: Arc<RenderPool>,
     /// Encoded GetMap answers.
     pub cache: ImageCache,
     /// Capabilities documents.
@@ -77,19 +77,13 @@ impl WmsRuntime {
     /// The runtime of a `[wms]` configuration.
     pub(super) fn new(
         config: &crate::config::WmsConfig,
-        metrics: &crate::metrics::Metrics,
+        pool: Arc<RenderPool>,
     ) -> Result<WmsRuntime, StartError> {
         let renderer = render::Renderer::new(render::RendererOptions {
             font_dir: config.font_dir.clone(),
             graphics_dir: None,
         })
         .map_err(StartError::Renderer)?;
-        let pool = RenderPool::new(
-            config.render_threads,
-            config.render_queue,
-            metrics.render.clone(),
-        )
-        .map_err(StartError::Threads)?;
         Ok(WmsRuntime {
             renderer: std::sync::Arc::new(renderer),
             pool,

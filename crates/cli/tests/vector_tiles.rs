@@ -1,0 +1,574 @@
+//! Vector tiles made on the fly from `[[layers]]` vector layers, spoken to over HTTP by the
+//! real server: TMS (rows from the top, as the Géoplateforme), WMTS KVP and REST, TileJSON;
+//! the features decoded from tiles compared with the source features (through WFS, which
+//! reads the same stored data with full geometries) clipped to each tile; GDAL's MVT driver
+//! as a client where installed.
+#![cfg(unix)]
+#![allow(clippy::unwrap_used, clippy::float_cmp)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{get, get_bytes, header, Server};
+use geo::{Area, BooleanOps, Intersects};
+use geo_types::{Coord, LineString, MultiPolygon, Polygon, Rect};
+
+const HALF: f64 = 20_037_508.342_789_244;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Communes (Lambert-93 polygons, typed attributes) and schools (points) as vector layers,
+/// offered as WFS too for the differential check.
+fn start() -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = repo().join("fixtures");
+    let config = format!(
+        r#"
+[data]
+dir = "{data}"
+
+[vector_tiles]
+max_zoom = 15
+
+[[layers]]
+name = "communes"
+kind = "vector"
+source = "{gpkg}/communes_2154.gpkg"
+table = "Communes-IDF"
+style = "{wms}/communes.sld"
+wfs = true
+
+[[layers]]
+name = "ecoles"
+kind = "vector"
+source = "{gpkg}/communes_2154.gpkg"
+table = "Écoles"
+style = "{wms}/ecoles.sld"
+wfs = true
+"#,
+        data = dir.path().join("data").display(),
+        gpkg = fixtures.join("gpkg").display(),
+        wms = fixtures.join("wms").display(),
+    );
+    let path = dir.path().join("tuilerie.toml");
+    std::fs::write(&path, config).unwrap();
+    let server = Server::start(&["--config", path.to_str().unwrap()]);
+    (dir, server)
+}
+
+fn tilejson(server: &Server, layer: &str) -> serde_json::Value {
+    let (status, _, body) = get(&server.url(&format!("/tms/1.0.0/{layer}/metadata.json")));
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The XYZ tiles of zoom `z` covering a lon/lat box.
+fn tiles_over(bounds: &[f64], z: u32) -> Vec<(u32, u32)> {
+    let n = f64::from(1u32 << z);
+    let col = |lon: f64| ((lon + 180.0) / 360.0 * n).floor() as u32;
+    let row = |lat: f64| {
+        let r = lat.to_radians();
+        ((1.0 - (r.tan() + 1.0 / r.cos()).ln() / std::f64::consts::PI) / 2.0 * n).floor() as u32
+    };
+    let mut out = Vec::new();
+    for x in col(bounds[0])..=col(bounds[2]) {
+        for y in row(bounds[3])..=row(bounds[1]) {
+            out.push((x, y));
+        }
+    }
+    out
+}
+
+fn tile_bounds(z: u32, x: u32, y: u32) -> [f64; 4] {
+    let size = 2.0 * HALF / f64::from(1u32 << z);
+    let min_x = -HALF + f64::from(x) * size;
+    let max_y = HALF - f64::from(y) * size;
+    [min_x, max_y - size, min_x + size, max_y]
+}
+
+fn fetch_tile(server: &Server, layer: &str, z: u32, x: u32, y: u32) -> Option<Vec<u8>> {
+    let (status, headers, body) = get_bytes(
+        &server.url(&format!("/tms/1.0.0/{layer}/{z}/{x}/{y}.pbf")),
+        &[],
+    );
+    match status {
+        200 => {
+            assert_eq!(
+                header(&headers, "content-type"),
+                Some("application/vnd.mapbox-vector-tile")
+            );
+            Some(body)
+        }
+        204 => None,
+        other => panic!("tile {z}/{x}/{y}: {other}"),
+    }
+}
+
+#[test]
+fn tilejson_lists_the_tables_with_their_fields_and_tms_names_the_format() {
+    let (_dir, server) = start();
+    let json = tilejson(&server, "communes");
+    assert_eq!(json["tilejson"], "3.0.0");
+    assert_eq!(json["scheme"], "xyz");
+    assert_eq!(json["minzoom"], 0);
+    assert_eq!(json["maxzoom"], 15);
+    let tiles = json["tiles"][0].as_str().unwrap();
+    assert!(
+        tiles.ends_with("/tms/1.0.0/communes/{z}/{x}/{y}.pbf"),
+        "{tiles}"
+    );
+    let layers = json["vector_layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 1);
+    let fields = layers[0]["fields"].as_object().unwrap();
+    assert!(!fields.is_empty());
+    assert!(fields
+        .values()
+        .all(|v| ["String", "Number", "Boolean"].contains(&v.as_str().unwrap())));
+    let bounds: Vec<f64> = json["bounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert!(
+        bounds[0] > 2.0 && bounds[2] < 2.7 && bounds[1] > 48.6 && bounds[3] < 49.0,
+        "{bounds:?}"
+    );
+
+    let (status, _, body) = get(&server.url("/tms/1.0.0"));
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("href=\"") && body.contains("/tms/1.0.0/communes\""),
+        "{body}"
+    );
+    let (status, _, body) = get(&server.url("/tms/1.0.0/communes"));
+    assert_eq!(status, 200);
+    assert!(
+        body.contains("mime-type=\"application/vnd.mapbox-vector-tile\" extension=\"pbf\""),
+        "{body}"
+    );
+    assert!(body.contains("<SRS>EPSG:3857</SRS>"), "{body}");
+}
+
+/// Every tile over the data at zoom 13: the features decoded from the tiles are the source
+/// features clipped to each tile — same ids, same attributes, same areas within the tile's
+/// quantization — and every school point is where it belongs, within half a tile unit.
+#[test]
+fn decoded_tiles_equal_the_source_features_clipped_to_them() {
+    let (_dir, server) = start();
+    let communes = tilejson(&server, "communes");
+    let table = communes["vector_layers"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let fields: Vec<String> = communes["vector_layers"][0]["fields"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let bounds: Vec<f64> = communes["bounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let z = 13;
+    let mut checked = 0;
+    let mut seen_ids = BTreeSet::new();
+    for (x, y) in tiles_over(&bounds, z) {
+        let b = tile_bounds(z, x, y);
+        let size = b[2] - b[0];
+        let unit = size / 4096.0;
+        let buffered = [
+            b[0] - 64.0 * unit,
+            b[1] - 64.0 * unit,
+            b[2] + 64.0 * unit,
+            b[3] + 64.0 * unit,
+        ];
+        let source = wfs_features(&server, "communes", &buffered);
+        let tile = fetch_tile(&server, "communes", z, x, y);
+        let decoded = tile
+            .map(|bytes| mvt::decode(&bytes).unwrap())
+            .unwrap_or_default();
+        let layer = decoded.iter().find(|l| l.name == table);
+        let mut by_id: BTreeMap<u64, Vec<&mvt::DecodedFeature>> = BTreeMap::new();
+        if let Some(layer) = layer {
+            assert_eq!(layer.extent, 4096);
+            for feature in &layer.features {
+                by_id.entry(feature.id.unwrap()).or_default().push(feature);
+            }
+        }
+        let to_tile = |c: Coord<f64>| Coord {
+            x: (c.x - b[0]) / unit,
+            y: (b[3] - c.y) / unit,
+        };
+        let clip = Rect::new(
+            Coord { x: -64.0, y: -64.0 },
+            Coord {
+                x: 4160.0,
+                y: 4160.0,
+            },
+        )
+        .to_polygon();
+        let strict = Rect::new(Coord { x: b[0], y: b[1] }, Coord { x: b[2], y: b[3] });
+        for (id, (geometry, properties)) in &source {
+            let inside = geometry.intersects(&strict);
+            let Some(features) = by_id.get(id) else {
+                assert!(
+                    !inside,
+                    "tile {z}/{x}/{y}: feature {id} is in the tile's extent but not in the tile"
+                );
+                continue;
+            };
+            seen_ids.insert(*id);
+            // Attributes: every field, with its type.
+            for field in &fields {
+                let expected = &properties[field.as_str()];
+                let got = features[0].property(field);
+                match (expected, got) {
+                    (serde_json::Value::Null, None) => {}
+                    (serde_json::Value::String(s), Some(mvt::Value::String(t))) => assert_eq!(s, t),
+                    (serde_json::Value::Bool(s), Some(mvt::Value::Bool(t))) => assert_eq!(s, t),
+                    (serde_json::Value::Number(n), Some(mvt::Value::Int(i))) => {
+                        assert_eq!(n.as_i64(), Some(*i), "{field}");
+                    }
+                    (serde_json::Value::Number(n), Some(mvt::Value::Float(f))) => {
+                        assert!((n.as_f64().unwrap() - f).abs() < 1e-9, "{field}");
+                    }
+                    (e, g) => panic!("feature {id} field {field}: {e:?} vs {g:?}"),
+                }
+            }
+            // Geometry: the area inside the buffered tile, within quantization.
+            let in_tile: MultiPolygon<f64> = MultiPolygon(
+                geometry
+                    .0
+                    .iter()
+                    .map(|p| {
+                        Polygon::new(
+                            p.exterior().0.iter().map(|c| to_tile(*c)).collect(),
+                            p.interiors()
+                                .iter()
+                                .map(|r| {
+                                    r.0.iter().map(|c| to_tile(*c)).collect::<LineString<f64>>()
+                                })
+                                .collect(),
+                        )
+                    })
+                    .collect(),
+            );
+            let clipped = in_tile.intersection(&clip);
+            let expected = clipped.unsigned_area();
+            let perimeter: f64 = clipped
+                .0
+                .iter()
+                .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+                .flat_map(|r| r.0.windows(2))
+                .map(|w| (w[1].x - w[0].x).hypot(w[1].y - w[0].y))
+                .sum();
+            let got: f64 = features
+                .iter()
+                .map(|f| match &f.geometry {
+                    mvt::GridGeometry::Polygons(polygons) => polygons
+                        .iter()
+                        .flatten()
+                        .map(|ring| mvt::ring_area(ring) / 2.0)
+                        .sum::<f64>(),
+                    other => panic!("feature {id}: polygons expected, got {other:?}"),
+                })
+                .sum();
+            assert!(
+                (got - expected).abs() <= 1.0 + perimeter * 1.0,
+                "tile {z}/{x}/{y}, feature {id}: area {got} vs {expected} (perimeter {perimeter})"
+            );
+            checked += 1;
+        }
+        for id in by_id.keys() {
+            assert!(
+                source.contains_key(id),
+                "tile {z}/{x}/{y}: feature {id} is not near the tile"
+            );
+        }
+    }
+    assert!(checked > 20, "only {checked} features checked");
+    assert!(seen_ids.len() > 5);
+}
+
+/// Source features through WFS (GeoJSON in Web Mercator): id → (polygons, properties).
+fn wfs_features(
+    server: &Server,
+    layer: &str,
+    bbox: &[f64; 4],
+) -> BTreeMap<
+    u64,
+    (
+        MultiPolygon<f64>,
+        serde_json::Map<String, serde_json::Value>,
+    ),
+> {
+    let (status, _, body) = get(&server.url(&format!(
+        "/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES={layer}&SRSNAME=EPSG:3857&OUTPUTFORMAT=application/json&BBOX={},{},{},{},EPSG:3857",
+        bbox[0], bbox[1], bbox[2], bbox[3]
+    )));
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let ring = |r: &serde_json::Value| -> LineString<f64> {
+        r.as_array()
+            .unwrap()
+            .iter()
+            .map(|c| Coord {
+                x: c[0].as_f64().unwrap(),
+                y: c[1].as_f64().unwrap(),
+            })
+            .collect()
+    };
+    let polygon = |p: &serde_json::Value| -> Polygon<f64> {
+        let rings = p.as_array().unwrap();
+        Polygon::new(ring(&rings[0]), rings[1..].iter().map(ring).collect())
+    };
+    json["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let id: u64 = f["id"]
+                .as_str()
+                .unwrap()
+                .rsplit('.')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let g = &f["geometry"];
+            let polygons = match g["type"].as_str().unwrap() {
+                "Polygon" => MultiPolygon(vec![polygon(&g["coordinates"])]),
+                "MultiPolygon" => MultiPolygon(
+                    g["coordinates"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(polygon)
+                        .collect(),
+                ),
+                other => panic!("unexpected {other}"),
+            };
+            (id, (polygons, f["properties"].as_object().unwrap().clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn points_land_within_half_a_unit_and_empty_tiles_are_no_content() {
+    let (_dir, server) = start();
+    let json = tilejson(&server, "ecoles");
+    let bounds: Vec<f64> = json["bounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let z = 12;
+    let mut points = 0;
+    for (x, y) in tiles_over(&bounds, z) {
+        let b = tile_bounds(z, x, y);
+        let unit = (b[2] - b[0]) / 4096.0;
+        let (status, _, body) = get(&server.url(&format!(
+            "/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=ecoles&SRSNAME=EPSG:3857&OUTPUTFORMAT=application/json&BBOX={},{},{},{},EPSG:3857",
+            b[0], b[1], b[2], b[3]
+        )));
+        assert_eq!(status, 200);
+        let source: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let Some(bytes) = fetch_tile(&server, "ecoles", z, x, y) else {
+            assert!(source["features"].as_array().unwrap().is_empty());
+            continue;
+        };
+        let layers = mvt::decode(&bytes).unwrap();
+        for feature in source["features"].as_array().unwrap() {
+            let id: u64 = feature["id"]
+                .as_str()
+                .unwrap()
+                .rsplit('.')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let c = &feature["geometry"]["coordinates"];
+            let (px, py) = (
+                (c[0].as_f64().unwrap() - b[0]) / unit,
+                (b[3] - c[1].as_f64().unwrap()) / unit,
+            );
+            let decoded = layers[0]
+                .features
+                .iter()
+                .find(|f| f.id == Some(id))
+                .unwrap_or_else(|| panic!("school {id} missing from {z}/{x}/{y}"));
+            let mvt::GridGeometry::Points(p) = &decoded.geometry else {
+                panic!("points expected");
+            };
+            assert!((f64::from(p[0].x) - px).abs() <= 0.5 + 1e-9);
+            assert!((f64::from(p[0].y) - py).abs() <= 0.5 + 1e-9);
+            points += 1;
+        }
+    }
+    assert!(points > 10, "{points}");
+    // Far from the data: no content.
+    let (status, _, body) = get_bytes(&server.url("/tms/1.0.0/ecoles/10/100/100.pbf"), &[]);
+    assert_eq!(status, 204);
+    assert!(body.is_empty());
+}
+
+#[test]
+fn wmts_serves_the_same_tiles_and_every_mistake_is_named() {
+    let (_dir, server) = start();
+    let (status, _, capabilities) = get(&server.url("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"));
+    assert_eq!(status, 200);
+    assert!(capabilities.contains("<ows:Identifier>communes</ows:Identifier>"));
+    assert!(capabilities.contains("<Format>application/vnd.mapbox-vector-tile</Format>"));
+    assert!(
+        capabilities.contains("<TileMatrixSet>PM_0_15</TileMatrixSet>"),
+        "{capabilities}"
+    );
+    assert!(capabilities.contains("<ows:Identifier>PM_0_15</ows:Identifier>"));
+    assert!(capabilities.contains("{TileRow}/{TileCol}.pbf"));
+
+    let json = tilejson(&server, "communes");
+    let bounds: Vec<f64> = json["bounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let (x, y) = tiles_over(&bounds, 11)[0];
+    let tms = fetch_tile(&server, "communes", 11, x, y).expect("a tile with features");
+    let (status, headers, kvp) = get_bytes(
+        &server.url(&format!(
+            "/wmts?SERVICE=WMTS&VERSION=1.0.0&REQUEST=GetTile&LAYER=communes&STYLE=normal&TILEMATRIXSET=PM_0_15&TILEMATRIX=11&TILEROW={y}&TILECOL={x}&FORMAT=application/vnd.mapbox-vector-tile"
+        )),
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(kvp, tms);
+    let etag = header(&headers, "etag").unwrap().to_owned();
+    let (status, _, rest) = get_bytes(
+        &server.url(&format!("/wmts/communes/normal/PM/11/{y}/{x}.pbf")),
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(rest, tms);
+    // The client's copy is current.
+    let (status, _, body) = get_bytes(
+        &server.url(&format!("/tms/1.0.0/communes/11/{x}/{y}.pbf")),
+        &[("If-None-Match", &etag)],
+    );
+    assert_eq!(status, 304);
+    assert!(body.is_empty());
+
+    for (path, status, text) in [
+        ("/tms/1.0.0/communes/16/0/0.pbf", 404, "zoom level 16 is not served"),
+        ("/tms/1.0.0/communes/2/4/0.pbf", 400, "outside zoom level 2"),
+        ("/tms/1.0.0/communes/2/1/1.png", 404, "ask for .pbf"),
+        ("/tms/1.0.0/nowhere/2/1/1.pbf", 404, "no tile map 'nowhere'"),
+        ("/wmts/communes/normal/PM/16/0/0.pbf", 404, "not served"),
+        ("/wmts/communes/normal/PM/2/0/9.pbf", 400, "TileOutOfRange"),
+        ("/wmts/communes/normal/LAMB93/2/0/0.pbf", 404, "is tiled on &apos;PM_0_15&apos;"),
+        ("/wmts/communes/fancy/PM/2/0/0.pbf", 404, "no style &apos;fancy&apos;"),
+        ("/wmts?SERVICE=WMTS&VERSION=1.0.0&REQUEST=GetTile&LAYER=communes&STYLE=normal&TILEMATRIXSET=PM&TILEMATRIX=2&TILEROW=0&TILECOL=0&FORMAT=image/png", 400, "use FORMAT=application/vnd.mapbox-vector-tile"),
+        ("/wmts?SERVICE=WMTS&VERSION=1.0.0&REQUEST=GetTile&LAYER=communes&TILEMATRIXSET=PM&TILEMATRIX=2&TILEROW=0&TILECOL=0", 400, "MissingParameterValue"),
+    ] {
+        let (got, _, body) = get(&server.url(path));
+        assert_eq!(got, status, "{path}: {body}");
+        assert!(body.contains(text), "{path}: {body}");
+    }
+}
+
+/// GDAL's MVT driver reads a served tile (georeferenced from its z/x/y path) and a folder of
+/// tiles: the layers, the fields and the feature counts are those of the source.
+#[test]
+fn gdal_reads_the_tiles() {
+    if !common::has_gdalinfo() {
+        return;
+    }
+    let (dir, server) = start();
+    let json = tilejson(&server, "communes");
+    let table = json["vector_layers"][0]["id"].as_str().unwrap().to_owned();
+    let bounds: Vec<f64> = json["bounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let z = 10;
+    let root = dir.path().join("tiles");
+    let mut ids = BTreeSet::new();
+    for (x, y) in tiles_over(&bounds, z) {
+        let Some(bytes) = fetch_tile(&server, "communes", z, x, y) else {
+            continue;
+        };
+        for feature in &mvt::decode(&bytes).unwrap()[0].features {
+            ids.insert(feature.id.unwrap());
+        }
+        let path = root.join(format!("{z}/{x}/{y}.pbf"));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        let output = Command::new("ogrinfo")
+            .args(["-ro", "-al", "-so"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(text.contains(&format!("Layer name: {table}")), "{text}");
+        assert!(
+            text.contains("EPSG") || text.contains("Pseudo-Mercator"),
+            "{text}"
+        );
+        for field in json["vector_layers"][0]["fields"]
+            .as_object()
+            .unwrap()
+            .keys()
+        {
+            assert!(
+                text.contains(&format!("{field}: ")),
+                "{field} missing: {text}"
+            );
+        }
+    }
+    assert!(!ids.is_empty());
+    // The folder of a zoom level's tiles, as one dataset (with the metadata.json tippecanoe
+    // writes beside it, made from our TileJSON): every feature once (GDAL merges the pieces).
+    let metadata = serde_json::json!({
+        "name": "communes",
+        "format": "pbf",
+        "minzoom": z.to_string(),
+        "maxzoom": z.to_string(),
+        "bounds": format!("{},{},{},{}", bounds[0], bounds[1], bounds[2], bounds[3]),
+        "json": serde_json::json!({"vector_layers": json["vector_layers"]}).to_string(),
+    });
+    std::fs::write(root.join("metadata.json"), metadata.to_string()).unwrap();
+    let output = Command::new("ogrinfo")
+        .args(["-ro", "-al", "-so"])
+        .arg(root.join(z.to_string()))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(text.contains(&format!("Layer name: {table}")), "{text}");
+    assert!(
+        text.contains(&format!("Feature Count: {}", ids.len())),
+        "{} ids: {text}",
+        ids.len()
+    );
+}

@@ -1,0 +1,424 @@
+//! Vector tiles made on the fly: every vector layer is also served as Mapbox Vector Tiles on
+//! the Web Mercator grid (WebMercatorQuad, `PM`), through TMS, WMTS and TileJSON.
+//!
+//! A tile holds one MVT layer per table of the layer (named as the table), with every
+//! attribute, the feature ids, geometries clipped to the tile and its buffer and simplified
+//! within one tile unit (the store's zoom bands). Layers in other CRSs are reprojected by the
+//! store. Making a tile is CPU work: it runs on the render pool shared with WMS (503 when the
+//! pool is full, cancelled when the client leaves). Encoded tiles go to a byte-bounded LRU
+//! keyed by the snapshot's sequence, so a republished layer never serves an old tile; the
+//! ETag is a hash of the bytes, so a client's copy stays valid across restarts as long as the
+//! tile is the same. A tile without features is `204 No Content`, as Martin answers.
+
+use std::hash::{Hash, Hasher};
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use crs::{Bbox, Crs};
+
+use crate::config::VectorTilesConfig;
+use crate::error::JsonError;
+use crate::layers::{Layer, LayerSource, Layers, VectorLayer};
+use crate::services::render_pool::{Cancel, JobError, RenderPool};
+use crate::services::tiles::{not_modified, with_cache_headers};
+use crate::services::wms::cache::{CachedImage, ImageCache};
+
+/// The MIME type of vector tiles.
+pub const MIME: &str = "application/vnd.mapbox-vector-tile";
+
+/// The tile matrix set vector tiles are made on (its matrices are the zoom levels).
+pub const TILE_MATRIX_SET: &str = "PM";
+
+/// Half the side of the Web Mercator square, in metres.
+const HALF_WORLD: f64 = 20_037_508.342_789_244;
+
+/// A tile of the Web Mercator grid, rows from the top (XYZ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileAddress {
+    /// Zoom level.
+    pub z: u32,
+    /// Column.
+    pub x: u32,
+    /// Row from the top.
+    pub y: u32,
+}
+
+impl TileAddress {
+    /// The tile's extent in Web Mercator metres: `[min_x, min_y, max_x, max_y]`.
+    pub fn bounds(self) -> [f64; 4] {
+        let size = 2.0 * HALF_WORLD / f64::from(1u32 << self.z.min(30));
+        let min_x = -HALF_WORLD + f64::from(self.x) * size;
+        let max_y = HALF_WORLD - f64::from(self.y) * size;
+        [min_x, max_y - size, min_x + size, max_y]
+    }
+}
+
+/// Why a tile address is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressError {
+    /// The zoom level is not served.
+    Zoom(String),
+    /// The column or row is outside the zoom level's matrix.
+    OutOfRange(String),
+}
+
+/// Why a tile could not be made.
+#[derive(Debug)]
+pub enum VectorTileError {
+    /// The render pool is full: 503, retry.
+    Busy,
+    /// The client left.
+    Cancelled,
+    /// Reading the data failed (logged; answered with a generic message).
+    Internal(JsonError),
+}
+
+impl IntoResponse for VectorTileError {
+    fn into_response(self) -> Response {
+        match self {
+            VectorTileError::Busy => {
+                let mut response = JsonError::client(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "busy",
+                    "the server is making as many tiles as it can queue; retry in a second",
+                )
+                .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                response
+            }
+            VectorTileError::Cancelled => JsonError::client(
+                StatusCode::from_u16(499).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                "cancelled",
+                "the client closed its connection before the tile was ready",
+            )
+            .into_response(),
+            VectorTileError::Internal(error) => error.into_response(),
+        }
+    }
+}
+
+/// Makes, caches and answers vector tiles.
+#[derive(Debug)]
+pub struct VectorTiler {
+    settings: VectorTilesConfig,
+    pool: Arc<RenderPool>,
+    cache: ImageCache,
+    /// The Web Mercator set, for WMTS capabilities.
+    matrix_set: Option<pyramid::TileMatrixSet>,
+}
+
+impl VectorTiler {
+    /// A tiler for `[vector_tiles]`, drawing on `pool`.
+    pub fn new(settings: &VectorTilesConfig, pool: Arc<RenderPool>) -> VectorTiler {
+        VectorTiler {
+            settings: settings.clone(),
+            pool,
+            cache: ImageCache::new(settings.cache_bytes),
+            matrix_set: pyramid::TileMatrixSets::builtin()
+                .get(TILE_MATRIX_SET)
+                .cloned(),
+        }
+    }
+
+    /// The Web Mercator tile matrix set and the id WMTS links vector layers to: `PM` when
+    /// every matrix of it is served, else `PM_{min}_{max}` (a subset, as for pyramids).
+    pub fn matrix_set(&self) -> Option<(&pyramid::TileMatrixSet, String)> {
+        let set = self.matrix_set.as_ref()?;
+        let levels = set.matrices().len() as u32;
+        let whole = self.settings.min_zoom == 0 && self.settings.max_zoom + 1 == levels;
+        let id = if whole {
+            TILE_MATRIX_SET.to_owned()
+        } else {
+            format!(
+                "{TILE_MATRIX_SET}_{}_{}",
+                self.settings.min_zoom, self.settings.max_zoom
+            )
+        };
+        Some((set, id))
+    }
+
+    /// The served zoom levels.
+    pub fn zooms(&self) -> RangeInclusive<u32> {
+        self.settings.min_zoom..=self.settings.max_zoom
+    }
+
+    /// A tile address from request numbers (rows from the top).
+    pub fn address(&self, z: u32, x: i64, y: i64) -> Result<TileAddress, AddressError> {
+        if !self.zooms().contains(&z) {
+            return Err(AddressError::Zoom(format!(
+                "zoom level {z} is not served: vector tiles exist for zoom {} to {} (clients overzoom beyond)",
+                self.settings.min_zoom, self.settings.max_zoom
+            )));
+        }
+        let size = 1i64 << z;
+        if !(0..size).contains(&x) || !(0..size).contains(&y) {
+            return Err(AddressError::OutOfRange(format!(
+                "tile {x}/{y} is outside zoom level {z}: columns and rows go from 0 to {}",
+                size - 1
+            )));
+        }
+        Ok(TileAddress {
+            z,
+            x: x as u32,
+            y: y as u32,
+        })
+    }
+
+    /// The answer for a tile of a vector layer: the tile (from the cache or made now), 204
+    /// when it has no feature, 304 when the client's copy is current.
+    pub async fn response(
+        &self,
+        layers: &Layers,
+        layer: &Arc<Layer>,
+        tile: TileAddress,
+        request_headers: &HeaderMap,
+        cache_control: &str,
+    ) -> Result<Response, VectorTileError> {
+        let key = format!(
+            "{}\u{0}{}\u{0}{}/{}/{}",
+            layers.sequence, layer.name, tile.z, tile.x, tile.y
+        );
+        let cached = if let Some(hit) = self.cache.get(&key) {
+            hit
+        } else {
+            let job_layer = Arc::clone(layer);
+            let settings = self.settings.clone();
+            let made = match self
+                .pool
+                .run(move |cancel| make(&job_layer, tile, &settings, cancel))
+                .await
+            {
+                Ok(Ok(Some(made))) => made,
+                Ok(Ok(None)) | Err(JobError::Cancelled) => return Err(VectorTileError::Cancelled),
+                Ok(Err(error)) => {
+                    return Err(VectorTileError::Internal(JsonError::internal(
+                        &format!(
+                            "making vector tile {}/{}/{} of layer '{}'",
+                            tile.z, tile.x, tile.y, layer.name
+                        ),
+                        &error,
+                    )))
+                }
+                Err(JobError::Busy(_)) => return Err(VectorTileError::Busy),
+                Err(JobError::Panicked(panic)) => {
+                    return Err(VectorTileError::Internal(JsonError::internal(
+                        "making a vector tile",
+                        &panic,
+                    )))
+                }
+            };
+            self.cache.put(key, made.clone());
+            made
+        };
+        let Some(etag) = cached.etag.as_deref() else {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        };
+        if not_modified(request_headers, etag) {
+            return Ok(with_cache_headers(
+                StatusCode::NOT_MODIFIED.into_response(),
+                etag,
+                cache_control,
+            ));
+        }
+        let response = (
+            [(header::CONTENT_TYPE, HeaderValue::from_static(MIME))],
+            Body::from(cached.bytes.clone()),
+        )
+            .into_response();
+        Ok(with_cache_headers(response, etag, cache_control))
+    }
+}
+
+/// TileJSON 3.0.0 of a vector layer's tiles: `tiles` is the URL template (XYZ rows).
+pub fn tilejson(
+    layer: &Layer,
+    vector: &VectorLayer,
+    zooms: &RangeInclusive<u32>,
+    tiles: &str,
+) -> serde_json::Value {
+    let b = vector.wgs84_bbox;
+    let (cx, cy) = b.center();
+    // The zoom at which the data's width fills a 256-pixel tile or so.
+    let fit = (360.0 / b.width().max(1e-9)).log2().floor();
+    let center_zoom = if fit.is_finite() {
+        (fit.max(0.0) as u32).clamp(*zooms.start(), *zooms.end())
+    } else {
+        *zooms.start()
+    };
+    let vector_layers: Vec<serde_json::Value> = vector
+        .relations
+        .iter()
+        .map(|relation| {
+            let metadata = relation
+                .store
+                .metadata()
+                .layers
+                .iter()
+                .find(|l| l.name == relation.table);
+            let mut fields = serde_json::Map::new();
+            for name in &relation.attributes {
+                let ty = metadata.and_then(|m| m.attribute(name)).map(|a| a.ty);
+                let kind = match ty {
+                    Some(
+                        vectorstore::AttributeType::Integer | vectorstore::AttributeType::Real,
+                    ) => "Number",
+                    Some(vectorstore::AttributeType::Boolean) => "Boolean",
+                    Some(vectorstore::AttributeType::Blob) => continue,
+                    _ => "String",
+                };
+                fields.insert(name.clone(), serde_json::Value::from(kind));
+            }
+            serde_json::json!({
+                "id": relation.table,
+                "description": metadata.map_or("", |m| m.geometry_type.as_str()),
+                "minzoom": zooms.start(),
+                "maxzoom": zooms.end(),
+                "fields": fields,
+            })
+        })
+        .collect();
+    let mut out = serde_json::json!({
+        "tilejson": "3.0.0",
+        "name": layer.name,
+        "description": layer.abstract_text,
+        "version": "1.0.0",
+        "scheme": "xyz",
+        "tiles": [tiles],
+        "minzoom": zooms.start(),
+        "maxzoom": zooms.end(),
+        "bounds": [b.min_x(), b.min_y(), b.max_x(), b.max_y()],
+        "center": [cx, cy, center_zoom],
+        "vector_layers": vector_layers,
+    });
+    if !layer.metadata.attribution.is_empty() {
+        out["attribution"] = serde_json::Value::from(layer.metadata.attribution.clone());
+    }
+    out
+}
+
+/// The vector layer of a layer, when it has one.
+pub fn vector_source(layer: &Layer) -> Option<&VectorLayer> {
+    match &layer.source {
+        LayerSource::Vector(vector) => Some(vector),
+        LayerSource::Pyramid(_) => None,
+    }
+}
+
+/// Makes a tile: `None` when cancelled. An empty tile has no ETag and no bytes.
+fn make(
+    layer: &Layer,
+    tile: TileAddress,
+    settings: &VectorTilesConfig,
+    cancel: &Cancel,
+) -> Result<Option<CachedImage>, vectorstore::VectorError> {
+    let Some(vector) = vector_source(layer) else {
+        return Ok(Some(empty()));
+    };
+    let mut builder = mvt::Tile::new(mvt::TileOptions {
+        bounds: tile.bounds(),
+        extent: settings.extent,
+        buffer: settings.buffer,
+        max_bytes: settings.max_tile_bytes,
+    });
+    let [min_x, min_y, max_x, max_y] = builder.query_bounds();
+    let Ok(query) = Bbox::new(min_x, min_y, max_x, max_y) else {
+        return Ok(Some(empty()));
+    };
+    // Simplified within one tile unit: the store's tolerance is half a pixel of 0.28 mm at
+    // a scale, so the scale of a pixel of two tile units.
+    let scale = 2.0 * builder.unit() / 0.000_28;
+    let web_mercator = Crs::web_mercator();
+    for relation in &vector.relations {
+        if cancel.is_cancelled() {
+            return Ok(None);
+        }
+        let attributes: Vec<&str> = relation.attributes.iter().map(String::as_str).collect();
+        let features =
+            relation
+                .store
+                .features(&relation.table, &query, &web_mercator, scale, &attributes)?;
+        for (n, feature) in features.enumerate() {
+            if n % 1024 == 1023 && cancel.is_cancelled() {
+                return Ok(None);
+            }
+            let properties = feature
+                .properties
+                .iter()
+                .filter_map(|(name, value)| Some((name.to_string(), mvt_value(value)?)))
+                .collect();
+            builder.add_feature(
+                &relation.table,
+                u64::try_from(feature.fid).ok(),
+                &feature.geometry,
+                properties,
+            );
+        }
+    }
+    if builder.is_empty() {
+        return Ok(Some(empty()));
+    }
+    let encoded = builder.encode();
+    if let Some(thinning) = &encoded.thinning {
+        tracing::warn!(
+            layer = %layer.name,
+            z = tile.z,
+            x = tile.x,
+            y = tile.y,
+            original_bytes = thinning.original_bytes,
+            bytes = encoded.bytes.len(),
+            tolerance = thinning.tolerance,
+            dropped = thinning.dropped,
+            "vector tile thinned to fit [vector_tiles] max_tile_bytes"
+        );
+    }
+    if encoded.features == 0 {
+        return Ok(Some(empty()));
+    }
+    let mut hasher = std::hash::DefaultHasher::new();
+    encoded.bytes.hash(&mut hasher);
+    let etag = format!("\"mvt-{:016x}-{}\"", hasher.finish(), encoded.bytes.len());
+    Ok(Some(CachedImage {
+        bytes: Bytes::from(encoded.bytes),
+        content_type: MIME,
+        etag: Some(Arc::from(etag)),
+    }))
+}
+
+fn empty() -> CachedImage {
+    CachedImage {
+        bytes: Bytes::new(),
+        content_type: MIME,
+        etag: None,
+    }
+}
+
+/// An attribute value as MVT types it; `None` for nulls and blobs (MVT has neither).
+fn mvt_value(value: &vectorstore::Value) -> Option<mvt::Value> {
+    Some(match value {
+        vectorstore::Value::Null | vectorstore::Value::Blob(_) => return None,
+        vectorstore::Value::Bool(b) => mvt::Value::Bool(*b),
+        vectorstore::Value::Integer(i) => mvt::Value::Int(*i),
+        vectorstore::Value::Real(r) => mvt::Value::Float(*r),
+        vectorstore::Value::Text(t) => mvt::Value::String(t.clone()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::float_cmp)] // exact: powers of two of the same constant
+    fn tile_bounds_follow_the_xyz_grid() {
+        let world = TileAddress { z: 0, x: 0, y: 0 }.bounds();
+        assert_eq!(world, [-HALF_WORLD, -HALF_WORLD, HALF_WORLD, HALF_WORLD]);
+        let top_right = TileAddress { z: 1, x: 1, y: 0 }.bounds();
+        assert_eq!(top_right, [0.0, 0.0, HALF_WORLD, HALF_WORLD]);
+    }
+}
