@@ -239,6 +239,8 @@ fn capabilities(server: &Server, key: Option<&str>) -> String {
 }
 
 const COMMUNES_MAP: &str = "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=communes&STYLES=&CRS=EPSG:2154&BBOX=640000,6850000,670000,6880000&WIDTH=256&HEIGHT=256&FORMAT=image/png";
+/// A vector tile over the communes (zoom 10).
+const COMMUNES_TILE: &str = "/tms/1.0.0/communes/10/518/352.pbf";
 
 #[test]
 fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_unpublished() {
@@ -571,6 +573,16 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(hammer.join().unwrap() > 0);
 
+    // Published vector layers are vector tiles too, open while the offering is.
+    let (status, headers, tile) = get_bytes(&server.url(COMMUNES_TILE), &[]);
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/vnd.mapbox-vector-tile")
+    );
+    assert!(header(&headers, "cache-control").unwrap().contains("public"));
+    assert!(!mvt::decode(&tile).unwrap()[0].features.is_empty());
+
     // Restricted: gone from anonymous capabilities; 401 without key, 403 with a key that does
     // not grant it, 200 with one that does.
     api.ok(
@@ -622,6 +634,15 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
     assert_eq!(status, 401);
     let (status, _, _) = get_bytes(&server.url(COMMUNES_MAP), &[("X-Api-Key", &granted_key)]);
     assert_eq!(status, 200);
+    // Its vector tiles and TileJSON follow the offering: the key's answers are private.
+    for path in [COMMUNES_TILE, "/tms/1.0.0/communes/metadata.json"] {
+        assert_eq!(get_bytes(&server.url(path), &[]).0, 401, "{path}");
+        let other = get_bytes(&server.url(path), &[("X-Api-Key", &other_key)]);
+        assert_eq!(other.0, 403, "{path}");
+        let (status, headers, _) = get_bytes(&server.url(path), &[("X-Api-Key", &granted_key)]);
+        assert_eq!(status, 200, "{path}");
+        assert!(header(&headers, "cache-control").unwrap().starts_with("private"));
+    }
     assert!(capabilities(&server, Some(&granted_key)).contains("<Name>communes</Name>"));
     assert!(!capabilities(&server, Some(&other_key)).contains("<Name>communes</Name>"));
 
