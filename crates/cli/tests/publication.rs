@@ -580,7 +580,9 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
         header(&headers, "content-type"),
         Some("application/vnd.mapbox-vector-tile")
     );
-    assert!(header(&headers, "cache-control").unwrap().contains("public"));
+    assert!(header(&headers, "cache-control")
+        .unwrap()
+        .contains("public"));
     assert!(!mvt::decode(&tile).unwrap()[0].features.is_empty());
 
     // Restricted: gone from anonymous capabilities; 401 without key, 403 with a key that does
@@ -641,7 +643,9 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
         assert_eq!(other.0, 403, "{path}");
         let (status, headers, _) = get_bytes(&server.url(path), &[("X-Api-Key", &granted_key)]);
         assert_eq!(status, 200, "{path}");
-        assert!(header(&headers, "cache-control").unwrap().starts_with("private"));
+        assert!(header(&headers, "cache-control")
+            .unwrap()
+            .starts_with("private"));
     }
     assert!(capabilities(&server, Some(&granted_key)).contains("<Name>communes</Name>"));
     assert!(!capabilities(&server, Some(&other_key)).contains("<Name>communes</Name>"));

@@ -25,6 +25,11 @@ fn repo() -> PathBuf {
 /// Communes (Lambert-93 polygons, typed attributes) and schools (points) as vector layers,
 /// offered as WFS too for the differential check.
 fn start() -> (tempfile::TempDir, Server) {
+    start_with("")
+}
+
+/// The same, with more `[vector_tiles]` keys.
+fn start_with(vector_tiles: &str) -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = repo().join("fixtures");
     let config = format!(
@@ -34,6 +39,7 @@ dir = "{data}"
 
 [vector_tiles]
 max_zoom = 15
+{vector_tiles}
 
 [[layers]]
 name = "communes"
@@ -570,5 +576,113 @@ fn gdal_reads_the_tiles() {
         text.contains(&format!("Feature Count: {}", ids.len())),
         "{} ids: {text}",
         ids.len()
+    );
+}
+
+/// The GL style made from the layer's SLD: one layer per rule and symbolizer, filters as GL
+/// expressions, the scale limits as zooms; labels only with a glyphs server; valid for
+/// MapLibre's own validator where it is installed (`preview/node_modules`, as CI has it).
+#[test]
+fn the_gl_style_translates_the_sld_and_is_valid() {
+    let style_of = |server: &Server, dir: &Path| {
+        let json = tilejson(server, "communes");
+        let url = json["style"].as_str().unwrap();
+        assert!(url.ends_with("/tms/1.0.0/communes/style.json"), "{url}");
+        let (status, headers, body) = get(url);
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(header(&headers, "content-type"), Some("application/json"));
+        let style: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let file = dir.join("style.json");
+        std::fs::write(&file, &body).unwrap();
+        validate_gl_style(&file);
+        style
+    };
+    let (dir, server) = start();
+    let style = style_of(&server, dir.path());
+    assert_eq!(style["version"], 8);
+    let source = &style["sources"]["communes"];
+    assert_eq!(source["type"], "vector");
+    assert!(source["url"]
+        .as_str()
+        .unwrap()
+        .ends_with("/tms/1.0.0/communes/metadata.json"));
+    let layers = style["layers"].as_array().unwrap();
+    let paris = layers
+        .iter()
+        .find(|l| l["type"] == "fill" && l["paint"]["fill-color"] == "#E41A1C")
+        .expect("the Paris rule's fill");
+    assert_eq!(paris["source-layer"], "communes_idf");
+    assert_eq!(
+        paris["filter"],
+        serde_json::json!(["==", ["get", "departement"], "Paris"])
+    );
+    let outline = layers
+        .iter()
+        .find(|l| l["type"] == "line" && l["filter"] == paris["filter"])
+        .expect("the Paris rule's stroke");
+    assert_eq!(outline["paint"]["line-color"], "#232323");
+    assert_eq!(outline["paint"]["line-width"], 1.0);
+    assert!(layers.iter().all(|l| l["type"] != "symbol"));
+    let warnings = style["metadata"]["tuilerie:warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("glyphs_url")),
+        "{warnings:?}"
+    );
+    // With a glyphs server, the labels: zoom limit from MaxScaleDenominator 200000.
+    let (dir, server) =
+        start_with(r#"glyphs_url = "https://fonts.example/{fontstack}/{range}.pbf""#);
+    let style = style_of(&server, dir.path());
+    assert_eq!(
+        style["glyphs"],
+        "https://fonts.example/{fontstack}/{range}.pbf"
+    );
+    let labels = style["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["type"] == "symbol")
+        .expect("a label layer");
+    assert_eq!(
+        labels["layout"]["text-field"],
+        serde_json::json!(["to-string", ["get", "nom_de_la_commune"]])
+    );
+    assert_eq!(
+        labels["layout"]["text-font"],
+        serde_json::json!(["DejaVu Sans Regular"])
+    );
+    assert_eq!(labels["paint"]["text-halo-color"], "#FFFFFF");
+    // 279541132 / 2^z = 200000 at z = 10.45.
+    assert_eq!(labels["minzoom"], 10.45);
+    // Schools: a circle per mark.
+    let (status, _, body) = get(&server.url("/tms/1.0.0/ecoles/style.json"));
+    assert_eq!(status, 200);
+    let file = dir.path().join("ecoles.json");
+    std::fs::write(&file, &body).unwrap();
+    validate_gl_style(&file);
+    assert!(body.contains("\"type\":\"circle\""), "{body}");
+    let (status, _, body) = get(&server.url("/tms/1.0.0/communes/style.json?style=nope"));
+    assert_eq!(status, 404);
+    assert!(body.contains("departements"), "{body}");
+}
+
+/// MapLibre's style validator (`gl-style-validate`), where installed.
+fn validate_gl_style(file: &Path) {
+    let validator = repo().join("preview/node_modules/.bin/gl-style-validate");
+    if !validator.exists() {
+        eprintln!("skipped the GL style validation: (cd preview && npm ci)");
+        return;
+    }
+    let output = Command::new("node")
+        .arg(&validator)
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
     );
 }

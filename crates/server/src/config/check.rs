@@ -75,6 +75,7 @@ const VECTOR_TILES_KEYS: &[&str] = &[
     "buffer",
     "max_tile_bytes",
     "cache_bytes",
+    "glyphs_url",
 ];
 const WFS_KEYS: &[&str] = &["title", "abstract", "keywords", "count_default"];
 const WMS_KEYS: &[&str] = &[
@@ -368,6 +369,9 @@ impl Walker<'_> {
         }
         if let Some(n) = self.integer(table, "cache_bytes", P, 0, i64::MAX) {
             tiles.cache_bytes = usize::try_from(n).unwrap_or(usize::MAX);
+        }
+        if let Some(url) = self.string(table, "glyphs_url", P) {
+            tiles.glyphs_url = url;
         }
     }
 

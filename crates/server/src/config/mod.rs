@@ -187,6 +187,9 @@ pub struct VectorTilesConfig {
     pub max_tile_bytes: usize,
     /// Bytes of encoded tiles kept in memory (0: none).
     pub cache_bytes: usize,
+    /// URL template of SDF glyphs (`…/{fontstack}/{range}.pbf`) that the generated GL styles
+    /// name for their labels; empty: none, and the styles leave labels out.
+    pub glyphs_url: String,
 }
 
 impl Default for VectorTilesConfig {
@@ -199,6 +202,7 @@ impl Default for VectorTilesConfig {
             buffer: 64,
             max_tile_bytes: 500_000,
             cache_bytes: 64 * 1024 * 1024,
+            glyphs_url: String::new(),
         }
     }
 }

@@ -51,6 +51,7 @@ pub fn routes(state: &AppState, tiler: Arc<VectorTiler>) -> Router<AppState> {
                 describe(Description::TileJson, view, state, tiler, path, &headers)
             }),
         )
+        .route("/tms/1.0.0/{layer}/style.json", get(gl_style))
         .route("/tms/1.0.0/{layer}/{z}/{x}/{file}", get(tile))
         .route_layer(access::gate(state, Service::Tiles))
         .route_layer(metrics::label("tms"))
@@ -113,13 +114,17 @@ fn describe(
                 Description::TileMap => {
                     ogc::xml_response(vector_tile_map(found, vector, &zooms, &base))
                 }
-                Description::TileJson => Json(vector_tiles::tilejson(
-                    found,
-                    vector,
-                    &zooms,
-                    &format!("{base}/tms/1.0.0/{}/{{z}}/{{x}}/{{y}}.pbf", found.name),
-                ))
-                .into_response(),
+                Description::TileJson => {
+                    let mut json = vector_tiles::tilejson(
+                        found,
+                        vector,
+                        &zooms,
+                        &format!("{base}/tms/1.0.0/{}/{{z}}/{{x}}/{{y}}.pbf", found.name),
+                    );
+                    // Not a TileJSON field: where the layer's GL style is.
+                    json["style"] = format!("{base}/tms/1.0.0/{}/style.json", found.name).into();
+                    Json(json).into_response()
+                }
             };
         }
     }
@@ -342,6 +347,52 @@ async fn tile(
         .map_err(|error| JsonError::internal("reading a tile", &error))
     })();
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// `GET /tms/1.0.0/{layer}/style.json[?style=NAME]`: the MapLibre/Mapbox GL style of a
+/// vector layer, from its SLD style `NAME` (default: its default style).
+async fn gl_style(
+    View(layers): View,
+    State(state): State<AppState>,
+    Extension(tiler): Extension<Arc<VectorTiler>>,
+    Path(layer): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let Some((found, vector)) = layers
+        .get(&layer)
+        .and_then(|l| vector_tiles::vector_source(l).map(|v| (l, v)))
+    else {
+        return JsonError::client(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no vector layer '{layer}': see /tms/1.0.0 for the list"),
+        )
+        .into_response();
+    };
+    let kvp = ogc::Kvp::parse(query.as_deref());
+    let style = kvp.get("style").unwrap_or("");
+    if !style.is_empty() && found.style(style).is_none() {
+        let names: Vec<&str> = found.styles().iter().map(|s| s.name.as_str()).collect();
+        return JsonError::client(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!(
+                "layer '{layer}' has no style '{style}': styles: {}",
+                names.join(", ")
+            ),
+        )
+        .into_response();
+    }
+    let base = ogc::base_url(state.config.server.public_url.as_deref(), &headers);
+    let document = vector_tiles::gl_style(
+        found,
+        vector,
+        style,
+        &format!("{base}/tms/1.0.0/{}/metadata.json", found.name),
+        tiler.glyphs_url(),
+    );
+    Json(document.json).into_response()
 }
 
 /// A vector tile: `z/x/y.pbf` (or `.mvt`), rows from the top.

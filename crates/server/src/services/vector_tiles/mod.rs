@@ -10,6 +10,10 @@
 //! ETag is a hash of the bytes, so a client's copy stays valid across restarts as long as the
 //! tile is the same. A tile without features is `204 No Content`, as Martin answers.
 
+mod gl_style;
+
+pub use gl_style::gl_style;
+
 use std::hash::{Hash, Hasher};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
@@ -141,6 +145,11 @@ impl VectorTiler {
             )
         };
         Some((set, id))
+    }
+
+    /// The glyphs URL template GL styles name (`None`: none configured).
+    pub fn glyphs_url(&self) -> Option<&str> {
+        Some(self.settings.glyphs_url.as_str()).filter(|u| !u.is_empty())
     }
 
     /// The served zoom levels.
