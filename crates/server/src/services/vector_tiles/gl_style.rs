@@ -933,3 +933,98 @@ fn translate_filter(context: &mut Context, where_: &str, filter: &Filter) -> Val
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn translate(rules: &str) -> (Vec<Value>, Vec<String>) {
+        let sld = format!(
+            r#"<StyledLayerDescriptor version="1.0.0" xmlns="http://www.opengis.net/sld" xmlns:ogc="http://www.opengis.net/ogc">
+  <NamedLayer><Name>t</Name><UserStyle><FeatureTypeStyle>{rules}</FeatureTypeStyle></UserStyle></NamedLayer>
+</StyledLayerDescriptor>"#
+        );
+        let parsed = sld::parse(&sld).expect("a valid SLD");
+        let style = &parsed.layers[0].styles[0];
+        let mut context = Context {
+            warnings: Vec::new(),
+            types: vec![
+                ("pop".to_owned(), vectorstore::AttributeType::Integer),
+                ("name".to_owned(), vectorstore::AttributeType::Text),
+                ("open".to_owned(), vectorstore::AttributeType::Boolean),
+            ],
+            labels: true,
+        };
+        let mut layers = Vec::new();
+        translate_style(&mut context, "src", "t", style, &mut layers);
+        (layers, context.warnings)
+    }
+
+    #[test]
+    fn filters_become_typed_expressions_and_else_matches_the_rest() {
+        let (layers, warnings) = translate(
+            r#"<Rule><ogc:Filter><ogc:And>
+                 <ogc:PropertyIsGreaterThan><ogc:PropertyName>pop</ogc:PropertyName><ogc:Literal>1000</ogc:Literal></ogc:PropertyIsGreaterThan>
+                 <ogc:PropertyIsLike wildCard="*" singleChar="." escape="!"><ogc:PropertyName>name</ogc:PropertyName><ogc:Literal>Saint*</ogc:Literal></ogc:PropertyIsLike>
+                 <ogc:Not><ogc:PropertyIsNull><ogc:PropertyName>open</ogc:PropertyName></ogc:PropertyIsNull></ogc:Not>
+                 <ogc:PropertyIsEqualTo><ogc:PropertyName>open</ogc:PropertyName><ogc:Literal>1</ogc:Literal></ogc:PropertyIsEqualTo>
+               </ogc:And></ogc:Filter>
+               <LineSymbolizer><Stroke><CssParameter name="stroke">#ff0000</CssParameter><CssParameter name="stroke-width">2</CssParameter><CssParameter name="stroke-dasharray">4 2</CssParameter></Stroke></LineSymbolizer></Rule>
+             <Rule><ElseFilter/><MinScaleDenominator>1000</MinScaleDenominator><MaxScaleDenominator>1000000</MaxScaleDenominator>
+               <LineSymbolizer uom="http://www.opengeospatial.org/se/units/metre"><Stroke><CssParameter name="stroke-width">10</CssParameter></Stroke></LineSymbolizer></Rule>"#,
+        );
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let filter = &layers[0]["filter"];
+        assert_eq!(
+            filter,
+            &json!([
+                "all",
+                [
+                    ">",
+                    ["to-number", ["get", "pop"], 0],
+                    ["to-number", 1000.0, 0]
+                ],
+                [
+                    "==",
+                    ["slice", ["to-string", ["get", "name"]], 0, 5],
+                    "Saint"
+                ],
+                ["!", ["!", ["has", "open"]]],
+                ["==", ["get", "open"], true]
+            ])
+        );
+        // Dashes in units of the line width.
+        assert_eq!(layers[0]["paint"]["line-dasharray"], json!([2.0, 1.0]));
+        // The else rule: what the first did not match, between zooms 8.13 and 18.09.
+        assert_eq!(layers[1]["filter"], json!(["!", filter]));
+        assert_eq!(layers[1]["minzoom"], json!(8.13));
+        assert_eq!(layers[1]["maxzoom"], json!(18.09));
+        // 10 metres: a width that doubles with each zoom.
+        let width = &layers[1]["paint"]["line-width"];
+        assert_eq!(width[0], "interpolate");
+        let (at0, at24) = (width[4].as_f64().unwrap(), width[6].as_f64().unwrap());
+        assert!((at24 / at0 - 2f64.powi(24)).abs() < 1.0);
+    }
+
+    #[test]
+    fn what_gl_cannot_draw_is_approximated_and_listed() {
+        let (layers, warnings) = translate(
+            r#"<Rule><PointSymbolizer><Graphic><Mark><WellKnownName>triangle</WellKnownName><Fill><CssParameter name="fill">#00ff00</CssParameter></Fill></Mark><Size>8</Size></Graphic></PointSymbolizer>
+               <PointSymbolizer><Graphic><ExternalGraphic><OnlineResource xmlns:xlink="http://www.w3.org/1999/xlink" xlink:href="icon.png"/><Format>image/png</Format></ExternalGraphic></Graphic></PointSymbolizer></Rule>
+             <Rule><ogc:Filter><ogc:PropertyIsLike wildCard="*" singleChar="." escape="!"><ogc:PropertyName>name</ogc:PropertyName><ogc:Literal>a*b</ogc:Literal></ogc:PropertyIsLike></ogc:Filter>
+               <PolygonSymbolizer><Fill><CssParameter name="fill">#0000ff</CssParameter></Fill></PolygonSymbolizer></Rule>"#,
+        );
+        assert_eq!(layers[0]["type"], "circle");
+        assert_eq!(layers[0]["paint"]["circle-radius"], json!(4.0));
+        assert_eq!(layers[0]["paint"]["circle-color"], "#00ff00");
+        assert_eq!(layers[1]["type"], "circle");
+        assert_eq!(layers[2]["filter"], json!(true));
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        for expected in ["triangle", "ExternalGraphic", "a*b"] {
+            assert!(
+                warnings.iter().any(|w| w.contains(expected)),
+                "{expected}: {warnings:?}"
+            );
+        }
+    }
+}
