@@ -686,3 +686,67 @@ fn validate_gl_style(file: &Path) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// QGIS 3.22 (headless PyQGIS) adds the XYZ vector tile layer with the style URL, converts the
+/// GL style, and draws the communes in their départements' colours.
+#[test]
+fn qgis_draws_the_vector_tiles_with_their_style() {
+    let Some(python) = common::pyqgis() else {
+        return;
+    };
+    let (dir, server) = start();
+    let script = dir.path().join("draw_vector_tiles.py");
+    std::fs::write(
+        &script,
+        r##"
+import os, sys
+from qgis.core import (QgsApplication, QgsVectorTileLayer, QgsMapSettings,
+    QgsMapRendererSequentialJob, QgsRectangle, QgsCoordinateReferenceSystem)
+from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtGui import QColor
+app = QgsApplication([], False)
+app.initQgis()
+base = sys.argv[1]
+uri = (f"type=xyz&url={base}/tms/1.0.0/communes/{{z}}/{{x}}/{{y}}.pbf&zmin=0&zmax=15"
+       f"&styleUrl={base}/tms/1.0.0/communes/style.json")
+layer = QgsVectorTileLayer(uri, "communes")
+assert layer.isValid()
+error, ok = layer.loadDefaultStyle()
+assert ok, error
+assert len(layer.renderer().styles()) == 8, len(layer.renderer().styles())
+settings = QgsMapSettings()
+settings.setLayers([layer])
+settings.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:3857"))
+settings.setExtent(QgsRectangle(243000, 6232000, 273000, 6250000))
+settings.setOutputSize(QSize(512, 300))
+settings.setBackgroundColor(QColor(255, 255, 255))
+job = QgsMapRendererSequentialJob(settings)
+job.start()
+job.waitForFinished()
+image = job.renderedImage()
+counts = {}
+for x in range(0, 512, 4):
+    for y in range(0, 300, 4):
+        name = image.pixelColor(x, y).name()
+        counts[name] = counts.get(name, 0) + 1
+for colour in ("#e41a1c", "#377eb8", "#4daf4a", "#ff7f00"):
+    assert counts.get(colour, 0) > 300, (colour, sorted(counts.items(), key=lambda kv: -kv[1])[:8])
+print("ok", flush=True)
+# PyQGIS 3.22 may crash while tearing down offscreen: leave at once.
+os._exit(0)
+"##,
+    )
+    .unwrap();
+    let output = Command::new(python)
+        .arg(&script)
+        .arg(&server.base)
+        .env("QT_QPA_PLATFORM", "offscreen")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("ok"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

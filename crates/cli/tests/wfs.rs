@@ -1092,23 +1092,11 @@ fn get_property_value_answers_one_property_or_the_geometries() {
     assert_eq!(status, 501);
 }
 
-/// Debian's python3 with PyQGIS (python3-qgis), or `None` (the test says why it skips).
-fn pyqgis() -> Option<&'static str> {
-    let python = "/usr/bin/python3";
-    let ok = Command::new(python)
-        .args(["-c", "import qgis.core"])
-        .env("QT_QPA_PLATFORM", "offscreen")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("skipped: PyQGIS (python3-qgis) is not installed");
-    }
-    ok.then_some(python)
-}
-
 #[test]
 fn qgis_adds_the_wfs_layer_pages_through_every_feature_and_identifies() {
-    let Some(python) = pyqgis() else { return };
+    let Some(python) = common::pyqgis() else {
+        return;
+    };
     let (dir, server) = start();
     let script = dir.path().join("read_wfs_layer.py");
     std::fs::write(

@@ -116,6 +116,20 @@ pub fn has_gdalinfo() -> bool {
     ok
 }
 
+/// Debian's python3 with PyQGIS (python3-qgis), or `None` (the test says why it skips).
+pub fn pyqgis() -> Option<&'static str> {
+    let python = "/usr/bin/python3";
+    let ok = Command::new(python)
+        .args(["-c", "import qgis.core"])
+        .env("QT_QPA_PLATFORM", "offscreen")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!("skipped: PyQGIS (python3-qgis) is not installed");
+    }
+    ok.then_some(python)
+}
+
 /// Whether python3 with OWSLib is there (prints why a test skips when not).
 pub fn has_owslib() -> bool {
     let probe = Command::new("python3")
