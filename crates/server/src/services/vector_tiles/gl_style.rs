@@ -1002,7 +1002,10 @@ mod tests {
         // 10 metres: a width that doubles with each zoom.
         let width = &layers[1]["paint"]["line-width"];
         assert_eq!(width[0], "interpolate");
-        let (at0, at24) = (width[4].as_f64().unwrap(), width[6].as_f64().unwrap());
+        let (at0, at24) = (
+            width[4].as_f64().expect("a number"),
+            width[6].as_f64().expect("a number"),
+        );
         assert!((at24 / at0 - 2f64.powi(24)).abs() < 1.0);
     }
 
