@@ -1,5 +1,7 @@
 // The preview page: each published layer on an OpenLayers map, as WMS or as WMTS, in its own
-// CRS when it is projected (Lambert-93 stays Lambert-93), with GetFeatureInfo on click.
+// CRS when it is projected (Lambert-93 stays Lambert-93), with GetFeatureInfo on click; vector
+// layers also as vector tiles (MVT) drawn with their published GL style (ol-mapbox-style),
+// with the attributes of the features under a click.
 //
 // The page's HTML (served by Tuilerie at /) holds the layers the caller may see in
 // <script id="tuilerie-layers" type="application/json">. With `selftest` in the URL's hash,
@@ -12,6 +14,8 @@ import View from 'ol/View.js';
 import Overlay from 'ol/Overlay.js';
 import ImageLayer from 'ol/layer/Image.js';
 import TileLayer from 'ol/layer/Tile.js';
+import VectorTileLayer from 'ol/layer/VectorTile.js';
+import { applyStyle } from 'ol-mapbox-style';
 import ImageWMS from 'ol/source/ImageWMS.js';
 import WMTS, { optionsFromCapabilities } from 'ol/source/WMTS.js';
 import WMTSCapabilities from 'ol/format/WMTSCapabilities.js';
@@ -154,6 +158,48 @@ async function showWmts(layer) {
   return { map: m, info, center: getCenter(extent) };
 }
 
+async function showMvt(layer) {
+  const projection = getProjection('EPSG:3857');
+  const extent = transformExtent(layer.bbox84, 'EPSG:4326', projection);
+  const m = resetMap(projection, extent);
+  const tiles = new VectorTileLayer({ declutter: true });
+  // The style names the TileJSON, which names the tiles: every request carries the key.
+  await applyStyle(tiles, withKey(`/tms/1.0.0/${encodeURIComponent(layer.name)}/style.json`), {
+    transformRequest: (url) => withKey(url),
+  });
+  m.addLayer(tiles);
+  const info = async (coordinate) => {
+    const pixel = m.getPixelFromCoordinate(coordinate);
+    const features = m.getFeaturesAtPixel(pixel, { layerFilter: (l) => l === tiles, hitTolerance: 2 });
+    const collection = {
+      features: features.map((f) => {
+        const properties = { ...f.getProperties() };
+        delete properties.geometry;
+        delete properties.layer;
+        return { properties };
+      }),
+    };
+    const html = featuresHtml(collection);
+    showPopup(coordinate, html);
+    return html;
+  };
+  // The centre of the data may fall between features: the self-test clicks the first drawn
+  // feature found on a grid over the view.
+  const probe = () => {
+    const [width, height] = m.getSize();
+    for (let y = 0.5; y < 20; y += 1) {
+      for (let x = 0.5; x < 20; x += 1) {
+        const pixel = [(x * width) / 20, (y * height) / 20];
+        if (m.getFeaturesAtPixel(pixel, { layerFilter: (l) => l === tiles }).length > 0) {
+          return m.getCoordinateFromPixel(pixel);
+        }
+      }
+    }
+    return getCenter(extent);
+  };
+  return { map: m, info, center: getCenter(extent), probe };
+}
+
 function drawnPixels(m) {
   let drawn = 0;
   for (const canvas of m.getViewport().querySelectorAll('canvas')) {
@@ -177,7 +223,8 @@ async function select(name, service) {
   }
   const status = document.getElementById('selftest');
   try {
-    current = service === 'wmts' ? await showWmts(layer) : await showWms(layer);
+    const show = { wms: showWms, wmts: showWmts, mvt: showMvt }[service] || showWms;
+    current = await show(layer);
   } catch (error) {
     status.textContent = JSON.stringify({ error: String(error) });
     return;
@@ -188,7 +235,7 @@ async function select(name, service) {
       const drawn = drawnPixels(current.map);
       let popup = '';
       try {
-        popup = await current.info(current.center);
+        popup = await current.info(current.probe ? current.probe() : current.center);
       } catch (error) {
         popup = `error: ${error}`;
       }
@@ -204,7 +251,7 @@ function route() {
   const layer = config.layers.find((l) => l.name === name);
   if (!layer) return;
   let service = hash.get('service');
-  if (!service || (service === 'wmts' && !layer.wmts) || (service === 'wms' && !layer.wms)) {
+  if (!service || !layer[service]) {
     service = layer.wms ? 'wms' : 'wmts';
   }
   select(name, service);

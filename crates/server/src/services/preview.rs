@@ -1,5 +1,6 @@
 //! The preview page at `/`: every layer the caller may see, each on an OpenLayers map as WMS
-//! and as WMTS, with GetFeatureInfo on click.
+//! and as WMTS, with GetFeatureInfo on click; vector layers also as vector tiles drawn with
+//! their GL style (`ol-mapbox-style`), with the attributes of the features under a click.
 //!
 //! OpenLayers and proj4js come from npm, bundled by `preview/` (esbuild) into
 //! `assets/preview.js`, which is embedded in the binary: no CDN at run time. The page carries
@@ -123,6 +124,7 @@ struct Entry<'a> {
     layer: &'a crate::layers::Layer,
     wms: bool,
     wmts: bool,
+    mvt: bool,
 }
 
 fn render(wms: &Layers, tiles: &Layers, apikey: Option<&str>) -> String {
@@ -134,6 +136,7 @@ fn render(wms: &Layers, tiles: &Layers, apikey: Option<&str>) -> String {
                 layer,
                 wms: true,
                 wmts: false,
+                mvt: false,
             },
         );
     }
@@ -142,16 +145,21 @@ fn render(wms: &Layers, tiles: &Layers, apikey: Option<&str>) -> String {
         // GDAL and QGIS, and show here through WMS.
         let viewable = matches!(&layer.source, crate::layers::LayerSource::Pyramid(p)
             if matches!(p.pyramid.format().mime_type(), "image/png" | "image/jpeg"));
+        let mvt = matches!(&layer.source, crate::layers::LayerSource::Vector(_));
         entries
             .entry(&layer.name)
-            .and_modify(|e| e.wmts = viewable)
+            .and_modify(|e| {
+                e.wmts = viewable;
+                e.mvt = mvt;
+            })
             .or_insert(Entry {
                 layer,
                 wms: false,
                 wmts: viewable,
+                mvt,
             });
     }
-    entries.retain(|_, e| e.wms || e.wmts);
+    entries.retain(|_, e| e.wms || e.wmts || e.mvt);
     let mut projections = serde_json::Map::new();
     let mut layers = Vec::new();
     let mut list = String::new();
@@ -168,6 +176,7 @@ fn render(wms: &Layers, tiles: &Layers, apikey: Option<&str>) -> String {
             "bbox84": [wgs84.min_x(), wgs84.min_y(), wgs84.max_x(), wgs84.max_y()],
             "wms": entry.wms,
             "wmts": entry.wmts,
+            "mvt": entry.mvt,
             "queryable": layer.queryable(),
         }));
         let name = xml_escape(&layer.name);
@@ -181,7 +190,13 @@ fn render(wms: &Layers, tiles: &Layers, apikey: Option<&str>) -> String {
         if entry.wmts {
             let _ = write!(
                 links,
-                "<a href=\"#layer={name}&amp;service=wmts\" data-layer=\"{name}\" data-service=\"wmts\">WMTS</a>"
+                "<a href=\"#layer={name}&amp;service=wmts\" data-layer=\"{name}\" data-service=\"wmts\">WMTS</a> "
+            );
+        }
+        if entry.mvt {
+            let _ = write!(
+                links,
+                "<a href=\"#layer={name}&amp;service=mvt\" data-layer=\"{name}\" data-service=\"mvt\">MVT</a>"
             );
         }
         let _ = writeln!(
