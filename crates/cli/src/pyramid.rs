@@ -6,7 +6,11 @@
 //!     --format TIFF_JPG_UINT8 [--interpolation bicubic] [--nodata 255,255,255] --out DIR
 //! tuilerie pyramid build --config tuilerie.toml --layer countries --tms PM --bottom 8 --top 0 \
 //!     --format TIFF_PNG_UINT8 [--buffer 64] --out DIR
+//! tuilerie pyramid build --config tuilerie.toml --layer parcels --tms PM --bottom 16 --top 0 \
+//!     --format TIFF_PBF_MVT --out DIR
 //! ```
+//! `TIFF_PBF_MVT` cuts the layer into Mapbox Vector Tiles (a ROK4 vector pyramid) with the
+//! `[vector_tiles]` settings: every table, every attribute, on every level.
 //! A rendered layer is drawn level by level with its SLD (each level at its own scale, so
 //! rules by scale and label sizes are right at every level), each tile drawn with a margin of
 //! `--buffer` pixels that is then cut away: labels and symbols crossing a tile edge are drawn
@@ -139,6 +143,11 @@ fn build(args: &BuildArgs) -> ExitCode {
     if let Some(layer) = &args.layer {
         return bake(args, layer, format, &tms);
     }
+    if format.is_vector() {
+        return usage(
+            "--format TIFF_PBF_MVT cuts a vector layer into vector tiles: use --layer NAME --config FILE, not --input",
+        );
+    }
     let mut inputs = Vec::with_capacity(args.inputs.len());
     // Inputs GDAL reads but the GeoTIFF reader does not are copied here (feature `gdal`).
     let scratch = args.out.join(".gdal-inputs");
@@ -204,6 +213,7 @@ fn bake(args: &BuildArgs, layer: &str, format: TileFormat, tms: &TileMatrixSet) 
         slab_size: args.slab_size,
         buffer: args.buffer,
         out: &args.out,
+        composition: None,
     };
     let bar = crate::progress::slabs();
     let started = Instant::now();
@@ -216,7 +226,7 @@ fn bake(args: &BuildArgs, layer: &str, format: TileFormat, tms: &TileMatrixSet) 
             started,
         ),
         Err(BakeError::NotColours { format }) => usage(&format!(
-            "--format {format}: a rendered layer is colours; use TIFF_PNG_UINT8 (transparent) or TIFF_JPG_UINT8"
+            "--format {format}: a rendered layer is colours; use TIFF_PNG_UINT8 (transparent), TIFF_JPG_UINT8, or TIFF_PBF_MVT for vector tiles"
         )),
         Err(BakeError::Buffer(_)) => usage(&format!("--buffer: use 0 to {MAX_BUFFER} pixels")),
         Err(BakeError::UnknownLayer { layer, known }) => usage(&format!(

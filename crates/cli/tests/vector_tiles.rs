@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{get, get_bytes, header, Server};
+use common::{get, get_bytes, header, Server, BIN};
 use geo::{Area, BooleanOps, Intersects};
 use geo_types::{Coord, LineString, MultiPolygon, Polygon, Rect};
 
@@ -749,4 +749,152 @@ os._exit(0)
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// `tuilerie pyramid build --layer communes --format TIFF_PBF_MVT` cuts a ROK4 vector pyramid
+/// whose levels list their tables; resumed, it keeps its slabs; served as a `[[layers]]`
+/// pyramid, its stored tiles are the very bytes made on the fly, through TMS (rows from the
+/// top) and WMTS; WMS and GetFeatureInfo do not offer it.
+#[test]
+fn a_vector_pyramid_serves_the_tiles_made_on_the_fly() {
+    let (dir, server) = start();
+    let config = dir.path().join("tuilerie.toml");
+    let out = dir.path().join("communes_pbf");
+    let build = || {
+        Command::new(BIN)
+            .args(["pyramid", "build", "--config"])
+            .arg(&config)
+            .args([
+                "--layer",
+                "communes",
+                "--tms",
+                "PM",
+                "--top",
+                "8",
+                "--bottom",
+                "12",
+                "--format",
+                "TIFF_PBF_MVT",
+                "--slab-size",
+                "4",
+                "--out",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let output = build();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(stderr.contains("slabs written, 0 slabs kept"), "{stderr}");
+    let again = build();
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{stderr}");
+    assert!(stderr.contains(" 0 slabs written"), "{stderr}");
+
+    let descriptor: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("pyramid.json")).unwrap()).unwrap();
+    assert_eq!(descriptor["format"], "TIFF_PBF_MVT");
+    assert!(descriptor.get("raster_specifications").is_none());
+    let levels = descriptor["levels"].as_array().unwrap();
+    assert_eq!(levels.len(), 5);
+    let table = &levels[0]["tables"][0];
+    assert_eq!(table["name"], "communes_idf");
+    assert_eq!(table["geometry"], "MULTIPOLYGON");
+    assert!(table["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["name"] == "population" && a["type"] == "integer"));
+
+    // Served from the pyramid by a second server.
+    let served = dir.path().join("served.toml");
+    std::fs::write(
+        &served,
+        format!(
+            "[data]\ndir = \"{}\"\n[[layers]]\nname = \"stored\"\nkind = \"pyramid\"\npyramid = \"{}\"\ngetfeatureinfo = true\n",
+            dir.path().join("data2").display(),
+            out.join("pyramid.json").display()
+        ),
+    )
+    .unwrap();
+    let stored = Server::start(&["--config", served.to_str().unwrap()]);
+    let json = tilejson(&server, "communes");
+    let bounds: Vec<f64> = json["bounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let mut compared = 0;
+    for z in [8, 10, 12] {
+        for (x, y) in tiles_over(&bounds, z) {
+            let fly = fetch_tile(&server, "communes", z, x, y);
+            let kept = fetch_tile(&stored, "stored", z, x, y);
+            assert_eq!(fly, kept, "tile {z}/{x}/{y}");
+            compared += usize::from(kept.is_some());
+        }
+    }
+    assert!(compared > 10, "{compared}");
+    let stored_json = tilejson(&stored, "stored");
+    assert_eq!(stored_json["minzoom"], 8);
+    assert_eq!(stored_json["maxzoom"], 12);
+    assert!(stored_json["tiles"][0]
+        .as_str()
+        .unwrap()
+        .ends_with("/tms/1.0.0/stored/{z}/{x}/{y}.pbf"));
+    let layer = &stored_json["vector_layers"][0];
+    assert_eq!(layer["id"], "communes_idf");
+    assert_eq!(layer["fields"]["population"], "Number");
+    assert_eq!(layer["fields"]["nom_de_la_commune"], "String");
+
+    // WMTS: the stored bytes again; no GetFeatureInfo; not a WMS layer.
+    let (x, y) = tiles_over(&bounds, 10)[0];
+    let (status, _, capabilities) = get(&stored.url("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"));
+    assert_eq!(status, 200);
+    assert!(capabilities.contains("<Format>application/vnd.mapbox-vector-tile</Format>"));
+    assert!(!capabilities.contains("<InfoFormat>"), "{capabilities}");
+    let link = if capabilities.contains("<TileMatrixSet>PM_8_12</TileMatrixSet>") {
+        "PM_8_12"
+    } else {
+        "PM"
+    };
+    let (status, _, bytes) = get_bytes(
+        &stored.url(&format!("/wmts/stored/normal/{link}/10/{y}/{x}.pbf")),
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(Some(bytes), fetch_tile(&server, "communes", 10, x, y));
+    let (status, _, body) = get(&stored.url(&format!(
+        "/wmts?SERVICE=WMTS&VERSION=1.0.0&REQUEST=GetFeatureInfo&LAYER=stored&STYLE=normal&TILEMATRIXSET={link}&TILEMATRIX=10&TILEROW={y}&TILECOL={x}&FORMAT=application/vnd.mapbox-vector-tile&INFOFORMAT=application/json&I=1&J=1"
+    )));
+    assert_eq!(status, 501, "{body}");
+    assert!(body.contains("does not answer GetFeatureInfo"), "{body}");
+    let (_, _, wms) = get(&stored.url("/wms?SERVICE=WMS&REQUEST=GetCapabilities"));
+    assert!(!wms.contains("<Name>stored</Name>"), "{wms}");
+    // Outside the data, inside the matrix: no content.
+    let (status, _, _) = get_bytes(&stored.url("/tms/1.0.0/stored/8/0/0.pbf"), &[]);
+    assert_eq!(status, 204);
+    // Rasters cannot become vector pyramids.
+    let output = Command::new(BIN)
+        .args([
+            "pyramid",
+            "build",
+            "--input",
+            "x.tif",
+            "--tms",
+            "PM",
+            "--top",
+            "0",
+            "--bottom",
+            "2",
+            "--format",
+            "TIFF_PBF_MVT",
+            "--out",
+        ])
+        .arg(dir.path().join("never"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--layer"));
 }

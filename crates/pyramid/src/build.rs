@@ -163,6 +163,12 @@ pub fn build(
     let first = inputs
         .first()
         .ok_or_else(|| fail("no input: give at least one --input".to_owned()))?;
+    if options.format.is_vector() {
+        return Err(fail(
+            "TIFF_PBF_MVT is a vector pyramid: it is cut from vector data, not from rasters"
+                .to_owned(),
+        ));
+    }
     let channels = first.channels();
     if let Some(other) = inputs.iter().find(|i| i.channels() != channels) {
         return Err(fail(format!(

@@ -27,6 +27,9 @@ pub enum TileFormat {
     ZipFloat32,
     /// `TIFF_RAW_FLOAT32`: uncompressed little-endian 32-bit floats.
     RawFloat32,
+    /// `TIFF_PBF_MVT`: Mapbox Vector Tiles (protobuf), a vector pyramid. Tiles are served as
+    /// stored; they have no pixels.
+    PbfMvt,
 }
 
 /// The type of one sample.
@@ -48,7 +51,7 @@ impl SampleType {
     }
 }
 
-const ALL: [TileFormat; 7] = [
+const ALL: [TileFormat; 8] = [
     TileFormat::JpgUint8,
     TileFormat::Jpg90Uint8,
     TileFormat::PngUint8,
@@ -56,6 +59,7 @@ const ALL: [TileFormat; 7] = [
     TileFormat::RawUint8,
     TileFormat::ZipFloat32,
     TileFormat::RawFloat32,
+    TileFormat::PbfMvt,
 ];
 
 impl TileFormat {
@@ -74,7 +78,13 @@ impl TileFormat {
             TileFormat::RawUint8 => "TIFF_RAW_UINT8",
             TileFormat::ZipFloat32 => "TIFF_ZIP_FLOAT32",
             TileFormat::RawFloat32 => "TIFF_RAW_FLOAT32",
+            TileFormat::PbfMvt => "TIFF_PBF_MVT",
         }
+    }
+
+    /// Whether this is a vector pyramid (MVT tiles).
+    pub fn is_vector(self) -> bool {
+        self == TileFormat::PbfMvt
     }
 
     /// The sample type.
@@ -90,15 +100,17 @@ impl TileFormat {
         match self {
             TileFormat::JpgUint8 | TileFormat::Jpg90Uint8 => "image/jpeg",
             TileFormat::PngUint8 => "image/png",
+            TileFormat::PbfMvt => "application/vnd.mapbox-vector-tile",
             _ => "image/tiff",
         }
     }
 
-    /// The file extension of a tile served as stored (`jpg`, `png`, `tif`).
+    /// The file extension of a tile served as stored (`jpg`, `png`, `tif`, `pbf`).
     pub fn extension(self) -> &'static str {
         match self {
             TileFormat::JpgUint8 | TileFormat::Jpg90Uint8 => "jpeg",
             TileFormat::PngUint8 => "png",
+            TileFormat::PbfMvt => "pbf",
             _ => "tiff",
         }
     }
@@ -130,7 +142,7 @@ impl TileFormat {
         match self {
             TileFormat::JpgUint8 | TileFormat::Jpg90Uint8 => 7,
             TileFormat::PngUint8 | TileFormat::ZipUint8 | TileFormat::ZipFloat32 => 8,
-            TileFormat::RawUint8 | TileFormat::RawFloat32 => 1,
+            TileFormat::RawUint8 | TileFormat::RawFloat32 | TileFormat::PbfMvt => 1,
         }
     }
 
@@ -138,6 +150,9 @@ impl TileFormat {
     pub fn check_channels(self, channels: u8) -> Result<(), String> {
         match (self, channels) {
             (_, 0 | 5..) => Err(format!("{channels} channels: use 1 to 4")),
+            (TileFormat::PbfMvt, c) if c != 1 => Err(format!(
+                "{c} channels: a vector pyramid has no pixels, use 1"
+            )),
             (TileFormat::JpgUint8 | TileFormat::Jpg90Uint8, c) if c != 3 => Err(format!(
                 "{} holds 3 channels (RGB), not {c}: use TIFF_PNG_UINT8 or TIFF_ZIP_UINT8",
                 self.name()

@@ -82,7 +82,8 @@ pub use slab::{parse_slab_path, slab_path, write_slab};
 pub use source::{GeoTiff, GeoTransform, Window};
 pub use store::{
     layout, parse_nodata, write_descriptor, CacheLimits, Descriptor, Level, LevelDescriptor,
-    Pyramid, RasterSpecifications, StorageDescriptor, StoredTile, TileLimits,
+    Pyramid, RasterSpecifications, StorageDescriptor, StoredTile, TileLimits, VectorAttribute,
+    VectorTable,
 };
 pub use tile::{
     decode as decode_tile, encode as encode_tile, encode_float_tiff, Samples, TileImage,

@@ -27,7 +27,8 @@ pub struct Descriptor {
     pub tile_matrix_set: String,
     /// Tile format (`TIFF_JPG_UINT8`…).
     pub format: String,
-    /// Raster specifications (absent for vector pyramids, which we do not serve).
+    /// Raster specifications (absent for vector pyramids).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raster_specifications: Option<RasterSpecifications>,
     /// Levels, coarsest first as ROK4 writes them (any order is accepted).
     pub levels: Vec<LevelDescriptor>,
@@ -62,6 +63,37 @@ pub struct LevelDescriptor {
     pub tile_limits: TileLimits,
     /// Where the slabs are.
     pub storage: StorageDescriptor,
+    /// Vector pyramids: the tables (MVT layers) the level's tiles hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<VectorTable>,
+}
+
+/// A table of a vector pyramid's level, as ROK4 describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VectorTable {
+    /// The table (the MVT layer name).
+    pub name: String,
+    /// Its geometry type (`MULTIPOLYGON`…).
+    pub geometry: String,
+    /// Its attributes.
+    #[serde(default)]
+    pub attributes: Vec<VectorAttribute>,
+}
+
+/// An attribute of a [`VectorTable`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VectorAttribute {
+    /// The name.
+    pub name: String,
+    /// Its type, as the source database names it (`integer`, `character varying`…).
+    #[serde(rename = "type")]
+    pub ty: String,
+    /// How many distinct values it has, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// Its distinct values, when few.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<String>>,
 }
 
 /// Inclusive tile limits of a level.
@@ -211,14 +243,22 @@ impl Pyramid {
             .format
             .parse()
             .map_err(|e: PyramidError| fail(e.to_string()))?;
-        let specs = descriptor.raster_specifications.as_ref().ok_or_else(|| {
-            fail("no raster_specifications: only raster pyramids are served".to_owned())
-        })?;
-        format
-            .check_channels(specs.channels)
-            .map_err(|reason| fail(format!("raster_specifications.channels: {reason}")))?;
-        let nodata = parse_nodata(&specs.nodata, specs.channels)
-            .map_err(|reason| fail(format!("raster_specifications.nodata: {reason}")))?;
+        // Vector pyramids have no pixels: one pseudo-channel, no no-data.
+        let (channels, nodata) = if format.is_vector() {
+            (1, Vec::new())
+        } else {
+            let specs = descriptor.raster_specifications.as_ref().ok_or_else(|| {
+                fail(format!(
+                    "no raster_specifications: a {format} pyramid needs them"
+                ))
+            })?;
+            format
+                .check_channels(specs.channels)
+                .map_err(|reason| fail(format!("raster_specifications.channels: {reason}")))?;
+            let nodata = parse_nodata(&specs.nodata, specs.channels)
+                .map_err(|reason| fail(format!("raster_specifications.nodata: {reason}")))?;
+            (specs.channels, nodata)
+        };
         let tms = sets
             .get(&descriptor.tile_matrix_set)
             .cloned()
@@ -250,7 +290,7 @@ impl Pyramid {
         Ok(Pyramid {
             path: path.to_owned(),
             format,
-            channels: specs.channels,
+            channels,
             nodata,
             tms,
             levels,

@@ -189,6 +189,9 @@ pub fn decode(
         TileFormat::ZipUint8 => Samples::U8(unzlib(bytes)?),
         TileFormat::RawFloat32 => Samples::F32(f32_samples(bytes)?),
         TileFormat::ZipFloat32 => Samples::F32(f32_samples(&unzlib(bytes)?)?),
+        TileFormat::PbfMvt => {
+            return Err("a vector tile (TIFF_PBF_MVT) has no pixels: serve it as stored".to_owned())
+        }
     };
     TileImage::new(width, height, channels, samples).ok_or_else(|| {
         format!("stored tile does not hold {width}×{height} pixels of {channels} channel(s)")

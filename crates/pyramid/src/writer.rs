@@ -59,7 +59,7 @@ impl PyramidWriter {
                 path: dir.join(format!("{PYRAMID_NAME}.json")),
                 reason,
             })?;
-        if spec.nodata.len() != usize::from(spec.channels) {
+        if !spec.format.is_vector() && spec.nodata.len() != usize::from(spec.channels) {
             return Err(PyramidError::Descriptor {
                 path: dir.join(format!("{PYRAMID_NAME}.json")),
                 reason: format!(
@@ -122,7 +122,26 @@ impl PyramidWriter {
                 path_depth: Some(self.spec.path_depth),
                 mask_directory: None,
             },
+            tables: Vec::new(),
         });
+        Ok(())
+    }
+
+    /// Vector pyramids: the tables a declared level's tiles hold.
+    pub fn set_level_tables(
+        &mut self,
+        matrix_id: &str,
+        tables: Vec<crate::store::VectorTable>,
+    ) -> Result<(), PyramidError> {
+        let level = self
+            .levels
+            .iter_mut()
+            .find(|l| l.id == matrix_id)
+            .ok_or_else(|| PyramidError::UnknownTileMatrix {
+                tms: self.tms.id().to_owned(),
+                matrix: matrix_id.to_owned(),
+            })?;
+        level.tables = tables;
         Ok(())
     }
 
@@ -174,6 +193,30 @@ impl PyramidWriter {
         slab_row: u32,
         tile: impl Fn(u32, u32) -> Result<Option<TileImage>, PyramidError> + Sync,
     ) -> Result<bool, PyramidError> {
+        self.write_slab_bytes(matrix_id, slab_col, slab_row, |col, row| {
+            let Some(image) = tile(col, row)? else {
+                return Ok(None);
+            };
+            tile::encode(self.spec.format, &image)
+                .map(Some)
+                .map_err(|reason| PyramidError::Tile {
+                    level: matrix_id.to_owned(),
+                    col,
+                    row,
+                    reason,
+                })
+        })
+    }
+
+    /// Writes one slab of tiles already encoded (vector tiles, or images from elsewhere);
+    /// `tile(col, row)` as for [`PyramidWriter::write_slab`].
+    pub fn write_slab_bytes(
+        &self,
+        matrix_id: &str,
+        slab_col: u32,
+        slab_row: u32,
+        tile: impl Fn(u32, u32) -> Result<Option<Vec<u8>>, PyramidError> + Sync,
+    ) -> Result<bool, PyramidError> {
         let level = self
             .levels
             .iter()
@@ -195,17 +238,7 @@ impl PyramidWriter {
                 if !inside {
                     return Ok(None);
                 }
-                let Some(image) = tile(col, row)? else {
-                    return Ok(None);
-                };
-                tile::encode(self.spec.format, &image)
-                    .map(Some)
-                    .map_err(|reason| PyramidError::Tile {
-                        level: matrix_id.to_owned(),
-                        col,
-                        row,
-                        reason,
-                    })
+                tile(col, row)
             })
             .collect::<Result<_, PyramidError>>()?;
         let any = tiles.iter().any(Option::is_some);
@@ -230,10 +263,11 @@ impl PyramidWriter {
         } else {
             "gray"
         };
+        let raster = !self.spec.format.is_vector();
         Descriptor {
             tile_matrix_set: self.tms.id().to_owned(),
             format: self.spec.format.name().to_owned(),
-            raster_specifications: Some(RasterSpecifications {
+            raster_specifications: raster.then(|| RasterSpecifications {
                 channels: self.spec.channels,
                 nodata: self
                     .spec

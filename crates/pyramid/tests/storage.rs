@@ -60,6 +60,7 @@ fn build(dir: &Path, format: TileFormat, channels: u8) -> Pyramid {
             path_depth: Some(2),
             mask_directory: None,
         },
+        tables: Vec::new(),
     };
     let slab_layout = layout(format, channels, matrix, &level);
     for slab_row in 0..=1 {

@@ -82,7 +82,12 @@ impl LayerFactory {
             if let LayerKind::Vector { wfs: true, .. } = layer.kind {
                 features.insert(layer.name.clone(), Arc::clone(&built));
             }
-            wms.insert(layer.name.clone(), built);
+            // A vector pyramid is vector tiles only: WMS has no pixels to draw from it.
+            let vector_pyramid = matches!(&built.source,
+                LayerSource::Pyramid(p) if p.pyramid.format().is_vector());
+            if !vector_pyramid {
+                wms.insert(layer.name.clone(), built);
+            }
         }
         Ok(LayerFactory {
             sets,
@@ -398,6 +403,12 @@ pub(crate) fn pyramid_layer(
             layer: name.to_owned(),
             source: Box::new(source),
         })?;
+    let vector = opened.format().is_vector();
+    if vector && !settings.styles.is_empty() {
+        return Err(invalid(
+            "a vector pyramid (TIFF_PBF_MVT) is served as vector tiles, which SLD styles do not draw: remove its styles".to_owned(),
+        ));
+    }
     let mut styles = Vec::new();
     for path in settings.styles {
         let loaded = load_styles(path).map_err(|e| invalid(e.to_string()))?;
@@ -476,7 +487,8 @@ pub(crate) fn pyramid_layer(
         nodata_tile: std::sync::OnceLock::new(),
         link,
         pyramid: opened,
-        getfeatureinfo: settings.getfeatureinfo,
+        // Vector tiles have no pixel to query (as ROK4 serves them).
+        getfeatureinfo: settings.getfeatureinfo && !vector,
         empty_tile: settings.empty_tile,
         levels: top..=bottom,
         wgs84_bbox,

@@ -6,7 +6,8 @@
 //! broken is refused before it is served, not at the first request.
 //!
 //! `layer` holds the layer types, `snapshot` the per-service sets and views, `factory` the
-//! building, `styles` the SLD files, [`bake`] the rendering of a vector layer into a pyramid.
+//! building, `styles` the SLD files, `vector_tile` a vector layer's Mapbox Vector Tiles,
+//! [`bake`] the rendering of a vector layer into a pyramid (images or vector tiles).
 //! This file only declares and re-exports.
 
 pub mod bake;
@@ -14,6 +15,7 @@ mod factory;
 mod layer;
 mod snapshot;
 mod styles;
+mod vector_tile;
 
 pub use factory::LayerFactory;
 pub use layer::{
@@ -21,3 +23,4 @@ pub use layer::{
     VectorLayer, VectorRelation,
 };
 pub use snapshot::{may_see, Service, Snapshot};
+pub use vector_tile::{MvtSettings, TableChoice};

@@ -36,15 +36,20 @@ const BIL: ServedFormat = ServedFormat {
     mime: "image/x-bil;bits=32",
     extension: "bil",
 };
+const MVT: ServedFormat = ServedFormat {
+    mime: "application/vnd.mapbox-vector-tile",
+    extension: "pbf",
+};
 
 /// The formats tiles of a pyramid are served in, the preferred one first. JPEG and PNG
 /// pyramids serve their tiles as stored; other 8-bit pyramids are converted to PNG; float
 /// pyramids are served as float32 TIFF (which GDAL and QGIS read, with the no-data value) or
-/// as little-endian 32-bit BIL.
+/// as little-endian 32-bit BIL; vector pyramids serve their vector tiles as stored.
 pub fn served_formats(format: TileFormat) -> &'static [ServedFormat] {
     match format {
         TileFormat::JpgUint8 | TileFormat::Jpg90Uint8 => &[JPEG],
         TileFormat::ZipFloat32 | TileFormat::RawFloat32 => &[TIFF, BIL],
+        TileFormat::PbfMvt => &[MVT],
         _ => &[PNG],
     }
 }
@@ -54,12 +59,14 @@ pub fn served_format(format: TileFormat) -> ServedFormat {
     served_formats(format)[0]
 }
 
-/// Whether a RESTful extension names a served format (`jpg`/`jpeg`, `png`, `tif`/`tiff`, `bil`).
+/// Whether a RESTful extension names a served format (`jpg`/`jpeg`, `png`, `tif`/`tiff`, `bil`,
+/// `pbf`/`mvt`).
 pub fn extension_matches(served: ServedFormat, extension: &str) -> bool {
     let extension = extension.to_ascii_lowercase();
     match served.extension {
         "jpeg" => extension == "jpeg" || extension == "jpg",
         "tiff" => extension == "tiff" || extension == "tif",
+        "pbf" => extension == "pbf" || extension == "mvt",
         other => extension == other,
     }
 }
@@ -155,6 +162,7 @@ pub fn tile_response(
         (TileFormat::JpgUint8 | TileFormat::Jpg90Uint8, "jpeg")
             | (TileFormat::PngUint8, "png")
             | (TileFormat::RawFloat32, "bil")
+            | (TileFormat::PbfMvt, "pbf")
     );
     let body = if as_stored {
         Bytes::from(stored.bytes)
@@ -189,6 +197,10 @@ fn empty_tile(
             "no data in this tile\n",
         )
             .into_response()),
+        // A vector tile without data is no content: there are no pixels to fill.
+        EmptyTile::Nodata if layer.pyramid.format().is_vector() => {
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
         EmptyTile::Nodata => {
             let pyramid = &layer.pyramid;
             let Some(matrix) = pyramid.tile_matrix_set().matrix_of(tile) else {

@@ -326,7 +326,13 @@ async fn tile(
         let (Ok(x), Ok(y)) = (x.parse::<i64>(), y.parse::<i64>()) else {
             return Err(not_found(format!("'{x}/{y}' are not tile numbers")));
         };
-        let tile = matrix.tile_tms(x, y).map_err(|_| {
+        // Vector pyramids count rows from the top, as the Géoplateforme serves them.
+        let tile = if pyramid_format.is_vector() {
+            matrix.tile(x, y)
+        } else {
+            matrix.tile_tms(x, y)
+        };
+        let tile = tile.map_err(|_| {
             JsonError::client(
                 StatusCode::BAD_REQUEST,
                 "tile_out_of_range",
@@ -460,6 +466,9 @@ fn tilejson(layer: &Layer, pyramid: &PyramidLayer, base: &str) -> Response {
     let minzoom = zooms.iter().min().copied().unwrap_or(0);
     let maxzoom = zooms.iter().max().copied().unwrap_or(0);
     let (cx, cy) = b.center();
+    if pyramid.pyramid.format().is_vector() {
+        return Json(vector_pyramid_tilejson(layer, pyramid, base)).into_response();
+    }
     Json(json!({
         "tilejson": "3.0.0",
         "name": layer.name,
@@ -473,4 +482,86 @@ fn tilejson(layer: &Layer, pyramid: &PyramidLayer, base: &str) -> Response {
         "center": [cx, cy, minzoom],
     }))
     .into_response()
+}
+
+/// A table of a vector pyramid in its TileJSON: name, geometry, fields, min and max zoom.
+type TableEntry = (
+    String,
+    String,
+    serde_json::Map<String, serde_json::Value>,
+    u32,
+    u32,
+);
+
+/// TileJSON of a vector pyramid: XYZ URLs under TMS (rows from the top) and the tables of its
+/// levels as `vector_layers`, each with the zooms whose tiles hold it.
+fn vector_pyramid_tilejson(layer: &Layer, pyramid: &PyramidLayer, base: &str) -> serde_json::Value {
+    let mut tables: Vec<TableEntry> = Vec::new();
+    let mut zooms = Vec::new();
+    for (level, matrix) in pyramid.served_levels() {
+        let Ok(z) = matrix.id().parse::<u32>() else {
+            continue;
+        };
+        zooms.push(z);
+        let Some(described) = pyramid
+            .pyramid
+            .descriptor()
+            .levels
+            .iter()
+            .find(|l| l.id == level.id())
+        else {
+            continue;
+        };
+        for table in &described.tables {
+            let fields: serde_json::Map<String, serde_json::Value> = table
+                .attributes
+                .iter()
+                .map(|a| {
+                    let ty = a.ty.to_ascii_lowercase();
+                    let kind = if ["int", "real", "double", "float", "numeric", "decimal"]
+                        .iter()
+                        .any(|t| ty.contains(t))
+                    {
+                        "Number"
+                    } else if ty.starts_with("bool") {
+                        "Boolean"
+                    } else {
+                        "String"
+                    };
+                    (a.name.clone(), serde_json::Value::from(kind))
+                })
+                .collect();
+            match tables.iter_mut().find(|t| t.0 == table.name) {
+                Some(entry) => {
+                    entry.3 = entry.3.min(z);
+                    entry.4 = entry.4.max(z);
+                    entry.2.extend(fields);
+                }
+                None => tables.push((table.name.clone(), table.geometry.clone(), fields, z, z)),
+            }
+        }
+    }
+    let b = pyramid.wgs84_bbox;
+    let (cx, cy) = b.center();
+    let minzoom = zooms.iter().min().copied().unwrap_or(0);
+    let maxzoom = zooms.iter().max().copied().unwrap_or(0);
+    let vector_layers: Vec<serde_json::Value> = tables
+        .into_iter()
+        .map(|(id, geometry, fields, min, max)| {
+            json!({"id": id, "description": geometry, "minzoom": min, "maxzoom": max, "fields": fields})
+        })
+        .collect();
+    json!({
+        "tilejson": "3.0.0",
+        "name": layer.name,
+        "description": layer.abstract_text,
+        "version": "1.0.0",
+        "scheme": "xyz",
+        "tiles": [format!("{base}/tms/1.0.0/{}/{{z}}/{{x}}/{{y}}.pbf", layer.name)],
+        "minzoom": minzoom,
+        "maxzoom": maxzoom,
+        "bounds": [b.min_x(), b.min_y(), b.max_x(), b.max_y()],
+        "center": [cx, cy, minzoom],
+        "vector_layers": vector_layers,
+    })
 }

@@ -22,11 +22,11 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use crs::{Bbox, Crs};
+use crs::Crs;
 
 use crate::config::VectorTilesConfig;
 use crate::error::JsonError;
-use crate::layers::{Layer, LayerSource, Layers, VectorLayer};
+use crate::layers::{Layer, LayerSource, Layers, MvtSettings, VectorLayer};
 use crate::services::render_pool::{Cancel, JobError, RenderPool};
 use crate::services::tiles::{not_modified, with_cache_headers};
 use crate::services::wms::cache::{CachedImage, ImageCache};
@@ -329,50 +329,21 @@ fn make(
     let Some(vector) = vector_source(layer) else {
         return Ok(Some(empty()));
     };
-    let mut builder = mvt::Tile::new(mvt::TileOptions {
-        bounds: tile.bounds(),
+    let mvt_settings = MvtSettings {
         extent: settings.extent,
         buffer: settings.buffer,
         max_bytes: settings.max_tile_bytes,
-    });
-    let [min_x, min_y, max_x, max_y] = builder.query_bounds();
-    let Ok(query) = Bbox::new(min_x, min_y, max_x, max_y) else {
-        return Ok(Some(empty()));
     };
-    // Simplified within one tile unit: the store's tolerance is half a pixel of 0.28 mm at
-    // a scale, so the scale of a pixel of two tile units.
-    let scale = 2.0 * builder.unit() / 0.000_28;
-    let web_mercator = Crs::web_mercator();
-    for relation in &vector.relations {
-        if cancel.is_cancelled() {
-            return Ok(None);
-        }
-        let attributes: Vec<&str> = relation.attributes.iter().map(String::as_str).collect();
-        let features =
-            relation
-                .store
-                .features(&relation.table, &query, &web_mercator, scale, &attributes)?;
-        for (n, feature) in features.enumerate() {
-            if n % 1024 == 1023 && cancel.is_cancelled() {
-                return Ok(None);
-            }
-            let properties = feature
-                .properties
-                .iter()
-                .filter_map(|(name, value)| Some((name.to_string(), mvt_value(value)?)))
-                .collect();
-            builder.add_feature(
-                &relation.table,
-                u64::try_from(feature.fid).ok(),
-                &feature.geometry,
-                properties,
-            );
-        }
-    }
-    if builder.is_empty() {
-        return Ok(Some(empty()));
-    }
-    let encoded = builder.encode();
+    let Some(encoded) = vector.vector_tile(
+        tile.bounds(),
+        &Crs::web_mercator(),
+        mvt_settings,
+        None,
+        &|| cancel.is_cancelled(),
+    )?
+    else {
+        return Ok(None);
+    };
     if let Some(thinning) = &encoded.thinning {
         tracing::warn!(
             layer = %layer.name,
@@ -405,17 +376,6 @@ fn empty() -> CachedImage {
         content_type: MIME,
         etag: None,
     }
-}
-
-/// An attribute value as MVT types it; `None` for nulls and blobs (MVT has neither).
-fn mvt_value(value: &vectorstore::Value) -> Option<mvt::Value> {
-    Some(match value {
-        vectorstore::Value::Null | vectorstore::Value::Blob(_) => return None,
-        vectorstore::Value::Bool(b) => mvt::Value::Bool(*b),
-        vectorstore::Value::Integer(i) => mvt::Value::Int(*i),
-        vectorstore::Value::Real(r) => mvt::Value::Float(*r),
-        vectorstore::Value::Text(t) => mvt::Value::String(t.clone()),
-    })
 }
 
 #[cfg(test)]
