@@ -28,6 +28,7 @@ mod processing;
 mod testing;
 mod uploads;
 mod users;
+mod vector_pyramid;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -43,6 +44,9 @@ pub use processing::{
 };
 pub use uploads::NewUpload;
 pub use users::{IssuedToken, User};
+pub use vector_pyramid::{
+    build_vector_pyramid, SourceTable, VectorPyramidOptions, VectorPyramidReport, GEOMETRY_NAMES,
+};
 
 /// The datastore every catalog has.
 pub const DEFAULT_DATASTORE: &str = "default";

@@ -29,7 +29,7 @@ mod tile;
 
 pub use crate::decode::{decode, DecodedFeature, DecodedLayer};
 pub use crate::geometry::{ring_area, GridGeometry, GridPoint};
-pub use crate::tile::{Encoded, Thinning, Tile, TileOptions, Value};
+pub use crate::tile::{Encoded, Thinning, Tile, TileOptions, TileSettings, Value};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

@@ -39,8 +39,35 @@ impl TileOptions {
     /// A tile over `bounds` with the conventional settings: 4096 units, a 64-unit buffer,
     /// 500 kB at most (as tippecanoe).
     pub fn new(bounds: [f64; 4]) -> TileOptions {
+        TileOptions::with(bounds, TileSettings::default())
+    }
+
+    /// A tile over `bounds` with `settings`.
+    pub fn with(bounds: [f64; 4], settings: TileSettings) -> TileOptions {
         TileOptions {
             bounds,
+            extent: settings.extent,
+            buffer: settings.buffer,
+            max_bytes: settings.max_bytes,
+        }
+    }
+}
+
+/// How every tile of a set is written: [`TileOptions`] without the bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TileSettings {
+    /// Tile units across a tile.
+    pub extent: u32,
+    /// Tile units kept around the tile.
+    pub buffer: u32,
+    /// Bytes a tile may not exceed.
+    pub max_bytes: usize,
+}
+
+impl Default for TileSettings {
+    /// 4096 units, a 64-unit buffer, 500 kB.
+    fn default() -> TileSettings {
+        TileSettings {
             extent: 4096,
             buffer: 64,
             max_bytes: 500_000,

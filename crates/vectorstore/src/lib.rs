@@ -43,6 +43,7 @@ mod report;
 mod scan;
 mod srs;
 mod store;
+mod tiles;
 mod value;
 mod writer;
 

@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use crs::{Bbox, Crs, Transformer};
 use pyramid::{
     PyramidError, PyramidSpec, PyramidWriter, Samples, TileFormat, TileImage, TileLimits,
-    TileMatrix, TileMatrixSet, VectorAttribute, VectorTable,
+    TileMatrix, TileMatrixSet,
 };
 
 use crate::config::Config;
 use crate::error::error_chain;
-use crate::layers::{LayerError, LayerSource, Layers, MvtSettings, TableChoice, VectorLayer};
+use crate::layers::{LayerError, LayerSource, Layers, MvtSettings, VectorLayer};
 
 /// Widest buffer around a tile, in pixels.
 pub const MAX_BUFFER: u32 = 1024;
@@ -170,15 +170,14 @@ fn find_vector<'a>(layers: &'a Layers, name: &str) -> Result<&'a VectorLayer, Ba
     }
 }
 
-/// Cuts a vector layer into a vector pyramid (`TIFF_PBF_MVT`): every level's tiles encoded as
-/// MVT from the layer's tables (or the composition's), resumable as image bakes are.
+/// Cuts a vector layer into a vector pyramid (`TIFF_PBF_MVT`): its tables (or the
+/// composition's) as MVT, resumable as image bakes are.
 pub fn bake_vector(
     vector: &VectorLayer,
     settings: MvtSettings,
     options: &BakeOptions<'_>,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<BakeReport, BakeError> {
-    let fail = |reason: String| PyramidError::Build { reason };
     let tms = options.tms;
     let level_of = |id: &str, what: &str| {
         tms.matrix(id).map(TileMatrix::level).ok_or_else(|| {
@@ -190,53 +189,57 @@ pub fn bake_vector(
             ))
         })
     };
-    let (top, bottom) = (
-        level_of(options.top, "top level")?,
-        level_of(options.bottom, "bottom level")?,
-    );
+    let top = level_of(options.top, "top level")?;
+    let bottom = level_of(options.bottom, "bottom level")?;
     if top > bottom {
-        return Err(fail(
+        return Err(BakeError::Composition(
             "the top level is finer than the bottom level: top is the coarsest".to_owned(),
-        )
-        .into());
+        ));
     }
-    // The composition, checked against the layer's tables and attributes.
-    let mut plan: Vec<(TableChoice, u32, u32)> = Vec::new();
+    let mut tables = Vec::new();
     match options.composition {
         None => {
             for relation in &vector.relations {
-                plan.push((
-                    TableChoice {
-                        table: relation.table.clone(),
-                        attributes: None,
-                    },
+                tables.push(catalog::SourceTable {
+                    store: &relation.store,
+                    table: relation.table.clone(),
+                    attributes: relation.attributes.clone(),
                     top,
                     bottom,
-                ));
+                });
             }
         }
         Some(composition) => {
             for item in composition {
                 let Some(relation) = vector.relations.iter().find(|r| r.table == item.table) else {
-                    let tables: Vec<&str> =
+                    let known: Vec<&str> =
                         vector.relations.iter().map(|r| r.table.as_str()).collect();
                     return Err(BakeError::Composition(format!(
                         "table '{}' is not in the layer (tables: {})",
                         item.table,
-                        tables.join(", ")
+                        known.join(", ")
                     )));
                 };
-                if let Some(attributes) = &item.attributes {
-                    if let Some(unknown) =
-                        attributes.iter().find(|a| !relation.attributes.contains(a))
-                    {
-                        return Err(BakeError::Composition(format!(
-                            "table '{}' has no attribute '{unknown}' (attributes: {})",
-                            item.table,
-                            relation.attributes.join(", ")
-                        )));
+                let attributes = match &item.attributes {
+                    None => relation.attributes.clone(),
+                    Some(chosen) => {
+                        if let Some(unknown) = chosen.iter().find(|a| {
+                            !relation.attributes.contains(a)
+                                && !catalog::GEOMETRY_NAMES.contains(&a.as_str())
+                        }) {
+                            return Err(BakeError::Composition(format!(
+                                "table '{}' has no attribute '{unknown}' (attributes: {})",
+                                item.table,
+                                relation.attributes.join(", ")
+                            )));
+                        }
+                        chosen
+                            .iter()
+                            .filter(|a| relation.attributes.contains(a))
+                            .cloned()
+                            .collect()
                     }
-                }
+                };
                 let (t, b) = (
                     level_of(&item.top, "top_level")?,
                     level_of(&item.bottom, "bottom_level")?,
@@ -247,157 +250,32 @@ pub fn bake_vector(
                         item.table, item.top, item.bottom
                     )));
                 }
-                plan.push((
-                    TableChoice {
-                        table: item.table.clone(),
-                        attributes: item.attributes.clone(),
-                    },
-                    t.max(top),
-                    b.min(bottom),
-                ));
+                tables.push(catalog::SourceTable {
+                    store: &relation.store,
+                    table: item.table.clone(),
+                    attributes,
+                    top: t.max(top),
+                    bottom: b.min(bottom),
+                });
             }
         }
     }
-    let to_tms = Transformer::new(&vector.crs, tms.crs()).map_err(|e| fail(e.to_string()))?;
-    let extent = to_tms.transform_bbox(&vector.native_bbox).map_err(|e| {
-        fail(format!(
-            "the layer's extent has no image in {}: {e}",
-            tms.crs()
-        ))
-    })?;
-    let spec = PyramidSpec {
-        format: TileFormat::PbfMvt,
-        channels: 1,
-        nodata: Vec::new(),
-        interpolation: "nn".to_owned(),
-        slab_size: (options.slab_size, options.slab_size),
-        path_depth: 2,
-    };
-    let mut writer = PyramidWriter::new(options.out, tms.clone(), spec)?;
-    let mut levels: Vec<(&TileMatrix, TileLimits, Vec<TableChoice>)> = Vec::new();
-    for (level, limits) in writer.add_levels_over(top..=bottom, &extent)? {
-        let Some(matrix) = tms.matrix_at(level) else {
-            continue;
-        };
-        let choices: Vec<TableChoice> = plan
-            .iter()
-            .filter(|(_, t, b)| (*t..=*b).contains(&level))
-            .map(|(choice, _, _)| choice.clone())
-            .collect();
-        writer.set_level_tables(matrix.id(), descriptor_tables(vector, &choices))?;
-        levels.push((matrix, limits, choices));
-    }
-    let slabs: Vec<(&TileMatrix, u32, u32, &[TableChoice])> = levels
-        .iter()
-        .flat_map(|(matrix, l, choices)| {
-            let n = options.slab_size;
-            (l.min_row / n..=l.max_row / n).flat_map(move |sr| {
-                (l.min_col / n..=l.max_col / n).map(move |sc| (*matrix, sc, sr, choices.as_slice()))
-            })
-        })
-        .collect();
-    let total = slabs.len() as u64;
-    progress(0, total);
-    let (mut written, mut kept) = (0u64, 0u64);
-    let counted = std::sync::atomic::AtomicU64::new(0);
-    for (done, (matrix, sc, sr, choices)) in (1..).zip(slabs) {
-        if choices.is_empty() {
-            progress(done, total);
-            continue;
-        }
-        if writer.slab_file(matrix.id(), sc, sr).is_file() {
-            kept += 1;
-        } else if writer.write_slab_bytes(matrix.id(), sc, sr, |col, row| {
-            let coord = matrix.tile(i64::from(col), i64::from(row))?;
-            let b = matrix.tile_bbox(coord);
-            let encoded = vector
-                .vector_tile(
-                    [b.min_x(), b.min_y(), b.max_x(), b.max_y()],
-                    tms.crs(),
-                    settings,
-                    Some(choices),
-                    &|| false,
-                )
-                .map_err(|e| {
-                    fail(format!(
-                        "tile {}/{col}/{row}: {}",
-                        matrix.id(),
-                        error_chain(&e)
-                    ))
-                })?;
-            let Some(encoded) = encoded.filter(|e| e.features > 0) else {
-                return Ok(None);
-            };
-            if let Some(thinning) = &encoded.thinning {
-                tracing::warn!(
-                    level = matrix.id(),
-                    col,
-                    row,
-                    original_bytes = thinning.original_bytes,
-                    bytes = encoded.bytes.len(),
-                    dropped = thinning.dropped,
-                    "vector tile thinned to fit [vector_tiles] max_tile_bytes"
-                );
-            }
-            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Ok(Some(encoded.bytes))
-        })? {
-            written += 1;
-        }
-        progress(done, total);
-    }
-    let descriptor = writer.finish()?;
+    let report = catalog::build_vector_pyramid(
+        &tables,
+        &catalog::VectorPyramidOptions {
+            tms,
+            slab_size: options.slab_size,
+            settings,
+            out: options.out,
+        },
+        progress,
+    )?;
     Ok(BakeReport {
-        tiles: counted.load(std::sync::atomic::Ordering::Relaxed),
-        slabs_written: written,
-        slabs_kept: kept,
-        descriptor,
+        tiles: report.tiles,
+        slabs_written: report.slabs_written,
+        slabs_kept: report.slabs_kept,
+        descriptor: report.descriptor,
     })
-}
-
-/// The descriptor's tables of a level: name, geometry type, attributes with their types and,
-/// for small domains, their values.
-fn descriptor_tables(vector: &VectorLayer, choices: &[TableChoice]) -> Vec<VectorTable> {
-    choices
-        .iter()
-        .filter_map(|choice| {
-            let relation = vector.relations.iter().find(|r| r.table == choice.table)?;
-            let metadata = relation
-                .store
-                .metadata()
-                .layers
-                .iter()
-                .find(|l| l.name == relation.table)?;
-            let attributes = metadata
-                .attributes
-                .iter()
-                .filter(|a| {
-                    choice
-                        .attributes
-                        .as_ref()
-                        .is_none_or(|keep| keep.contains(&a.name))
-                })
-                .filter(|a| a.ty != vectorstore::AttributeType::Blob)
-                .map(|a| {
-                    let values: Option<Vec<String>> = a
-                        .distinct_values
-                        .as_ref()
-                        .map(|values| values.iter().map(ToString::to_string).collect());
-                    VectorAttribute {
-                        name: a.name.clone(),
-                        ty: a.ty.sql().to_ascii_lowercase(),
-                        count: values.as_ref().map(|v| v.len() as u64),
-                        values,
-                    }
-                })
-                .collect();
-            Some(VectorTable {
-                name: relation.table.clone(),
-                geometry: metadata.geometry_type.clone(),
-                attributes,
-            })
-        })
-        .collect()
 }
 
 struct Job<'a> {

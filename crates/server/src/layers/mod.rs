@@ -23,4 +23,4 @@ pub use layer::{
     VectorLayer, VectorRelation,
 };
 pub use snapshot::{may_see, Service, Snapshot};
-pub use vector_tile::{MvtSettings, TableChoice};
+pub use vector_tile::MvtSettings;

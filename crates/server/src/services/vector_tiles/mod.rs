@@ -334,13 +334,10 @@ fn make(
         buffer: settings.buffer,
         max_bytes: settings.max_tile_bytes,
     };
-    let Some(encoded) = vector.vector_tile(
-        tile.bounds(),
-        &Crs::web_mercator(),
-        mvt_settings,
-        None,
-        &|| cancel.is_cancelled(),
-    )?
+    let Some(encoded) =
+        vector.vector_tile(tile.bounds(), &Crs::web_mercator(), mvt_settings, &|| {
+            cancel.is_cancelled()
+        })?
     else {
         return Ok(None);
     };
