@@ -557,7 +557,7 @@ impl Catalog {
                         body.kind.as_str()
                     ));
                 };
-                Self::validate_pyramid(tx, datastore, data)?;
+                Self::validate_pyramid(tx, datastore, data, body.kind)?;
                 for style in body.type_infos.styles.iter().flatten() {
                     if body.kind != ConfigurationType::WmsRaster {
                         return invalid(
@@ -592,7 +592,12 @@ impl Catalog {
         datastore: &str,
         data: &UsedData,
     ) -> Result<Vec<String>, CatalogError> {
-        let stored = generated(tx, datastore, &data.stored_data, StoredDataType::VectorDb)?;
+        let stored = generated(
+            tx,
+            datastore,
+            &data.stored_data,
+            &[StoredDataType::VectorDb],
+        )?;
         if data.relations.is_empty() {
             return Err(CatalogError::Invalid(format!(
                 "used_data for stored data '{}' lists no relation: name the tables to draw, each with its style",
@@ -682,7 +687,12 @@ impl Catalog {
         data: &UsedData,
         names: &mut Vec<String>,
     ) -> Result<(), CatalogError> {
-        let stored = generated(tx, datastore, &data.stored_data, StoredDataType::VectorDb)?;
+        let stored = generated(
+            tx,
+            datastore,
+            &data.stored_data,
+            &[StoredDataType::VectorDb],
+        )?;
         if data.relations.is_empty() {
             return Err(CatalogError::Invalid(format!(
                 "used_data for stored data '{}' lists no relation: name the tables to serve, each with native_name and public_name",
@@ -751,13 +761,15 @@ impl Catalog {
         tx: &rusqlite::Transaction<'_>,
         datastore: &str,
         data: &UsedData,
+        kind: ConfigurationType,
     ) -> Result<(), CatalogError> {
-        let stored = generated(
-            tx,
-            datastore,
-            &data.stored_data,
-            StoredDataType::PyramidRaster,
-        )?;
+        // A vector pyramid is vector tiles: WMTS-TMS only (WMS has no pixels to draw from it).
+        let accepted: &[StoredDataType] = if kind == ConfigurationType::WmtsTms {
+            &[StoredDataType::PyramidRaster, StoredDataType::PyramidVector]
+        } else {
+            &[StoredDataType::PyramidRaster]
+        };
+        let stored = generated(tx, datastore, &data.stored_data, accepted)?;
         if !data.relations.is_empty() {
             return Err(CatalogError::Invalid(
                 "relations are for WMS-VECTOR configurations; a pyramid is published by its levels"
@@ -803,7 +815,10 @@ impl Catalog {
         Ok(())
     }
 
-    fn vector_metadata(&self, stored: &str) -> Result<vectorstore::StoredMetadata, CatalogError> {
+    pub(crate) fn vector_metadata(
+        &self,
+        stored: &str,
+    ) -> Result<vectorstore::StoredMetadata, CatalogError> {
         let path = self.stored_dir(stored).join(vectorstore::METADATA_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| CatalogError::io(&path, e))?;
         serde_json::from_str(&text)
@@ -1010,7 +1025,7 @@ fn generated(
     tx: &rusqlite::Transaction<'_>,
     datastore: &str,
     id: &str,
-    kind: StoredDataType,
+    kinds: &[StoredDataType],
 ) -> Result<StoredData, CatalogError> {
     let stored: StoredData = db::get(tx, Kind::StoredData, datastore, id).map_err(|e| match e {
         CatalogError::NotFound { .. } => CatalogError::Invalid(format!(
@@ -1018,11 +1033,12 @@ fn generated(
         )),
         other => other,
     })?;
-    if stored.kind != kind {
+    if !kinds.contains(&stored.kind) {
+        let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
         return Err(CatalogError::Invalid(format!(
             "stored data '{id}' is {}; this configuration publishes {}",
             stored.kind.as_str(),
-            kind.as_str()
+            names.join(" or ")
         )));
     }
     if stored.status != StoredDataStatus::Generated {

@@ -277,6 +277,9 @@ pub enum StoredDataType {
     /// A ROK4 raster pyramid.
     #[serde(rename = "ROK4-PYRAMID-RASTER")]
     PyramidRaster,
+    /// A ROK4 vector pyramid (Mapbox Vector Tiles).
+    #[serde(rename = "ROK4-PYRAMID-VECTOR")]
+    PyramidVector,
 }
 
 impl StoredDataType {
@@ -285,6 +288,7 @@ impl StoredDataType {
         match self {
             Self::VectorDb => "VECTOR-DB",
             Self::PyramidRaster => "ROK4-PYRAMID-RASTER",
+            Self::PyramidVector => "ROK4-PYRAMID-VECTOR",
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::model::{
 use vectorstore::error_chain;
 
 use crate::uploads::{is_raster_file, is_vector_file, without_prefix};
+use crate::vector_pyramid::{vector_pyramid_processing, VECTOR_PYRAMID_PROCESSING};
 use crate::{check_datastore, event, new_id, now, Catalog, CatalogError};
 
 /// Id of the vector integration processing.
@@ -119,6 +120,7 @@ pub fn processings() -> Vec<Processing> {
             PYRAMID_UPDATE_PROCESSING,
             "Calcul ou mise à jour de pyramide raster",
         ),
+        vector_pyramid_processing(),
     ]
 }
 
@@ -191,6 +193,84 @@ impl Catalog {
                     new.processing
                 ))
             })?;
+        if let Some(id) = &new.output.stored_data.id {
+            return Err(CatalogError::Invalid(format!(
+                "output.stored_data._id '{id}': updating an existing stored data is not supported yet; give output.stored_data.name to make a new one"
+            )));
+        }
+        if new.output.stored_data.name.trim().is_empty() {
+            return Err(CatalogError::Invalid(
+                "output.stored_data.name is empty: name the stored data to make".to_owned(),
+            ));
+        }
+        let (inputs, kind, srs) = if processing.id == VECTOR_PYRAMID_PROCESSING {
+            self.vector_pyramid_inputs(datastore, &new)?
+        } else {
+            self.upload_inputs(datastore, &new, &processing)?
+        };
+        let stored = StoredData {
+            id: new_id(),
+            name: new.output.stored_data.name.clone(),
+            kind,
+            status: StoredDataStatus::Generating,
+            srs,
+            extent: None,
+            size: 0,
+            type_infos: json!({}),
+            tags: std::collections::BTreeMap::new(),
+            creation: now(),
+            last_event: event("created by a processing execution"),
+        };
+        let execution = Execution {
+            id: new_id(),
+            processing: Reference {
+                id: processing.id.clone(),
+                name: processing.name.clone(),
+            },
+            status: ExecutionStatus::Created,
+            inputs,
+            output: ExecutionOutput {
+                stored_data: StoredDataReference {
+                    id: stored.id.clone(),
+                    name: stored.name.clone(),
+                    kind,
+                },
+            },
+            parameters: new.parameters,
+            creation: now(),
+            launch: None,
+            start: None,
+            finish: None,
+        };
+        self.change(false, |tx| {
+            db::put(
+                tx,
+                Kind::StoredData,
+                datastore,
+                &stored.id,
+                &stored.creation,
+                &stored,
+            )?;
+            db::put(
+                tx,
+                Kind::Execution,
+                datastore,
+                &execution.id,
+                &execution.creation,
+                &execution,
+            )
+        })?;
+        Ok(execution)
+    }
+
+    /// The upload inputs of an execution of an integration or raster pyramid processing,
+    /// checked: (inputs, output type, SRS).
+    fn upload_inputs(
+        &self,
+        datastore: &str,
+        new: &NewExecution,
+        processing: &Processing,
+    ) -> Result<(ExecutionInputs, StoredDataType, Option<String>), CatalogError> {
         if !new.inputs.stored_data.is_empty() {
             return Err(CatalogError::Invalid(format!(
                 "processing '{}' takes uploads as inputs, not stored data",
@@ -229,16 +309,6 @@ impl Catalog {
             }
             _ => {}
         }
-        if let Some(id) = &new.output.stored_data.id {
-            return Err(CatalogError::Invalid(format!(
-                "output.stored_data._id '{id}': updating an existing stored data is not supported yet; give output.stored_data.name to make a new one"
-            )));
-        }
-        if new.output.stored_data.name.trim().is_empty() {
-            return Err(CatalogError::Invalid(
-                "output.stored_data.name is empty: name the stored data to make".to_owned(),
-            ));
-        }
         let kind = if is_pyramid(&processing.id) {
             // Refused now rather than at launch: the parameters name what is wrong.
             let input = self.input_sample_type(&uploads)?;
@@ -253,68 +323,17 @@ impl Catalog {
             }
             StoredDataType::VectorDb
         };
-        let stored = StoredData {
-            id: new_id(),
-            name: new.output.stored_data.name.clone(),
-            kind,
-            status: StoredDataStatus::Generating,
-            srs: uploads.first().map(|u| u.srs.clone()),
-            extent: None,
-            size: 0,
-            type_infos: json!({}),
-            tags: std::collections::BTreeMap::new(),
-            creation: now(),
-            last_event: event("created by a processing execution"),
+        let inputs = ExecutionInputs {
+            upload: uploads
+                .iter()
+                .map(|u| Reference {
+                    id: u.id.clone(),
+                    name: u.name.clone(),
+                })
+                .collect(),
+            stored_data: Vec::new(),
         };
-        let execution = Execution {
-            id: new_id(),
-            processing: Reference {
-                id: processing.id.clone(),
-                name: processing.name.clone(),
-            },
-            status: ExecutionStatus::Created,
-            inputs: ExecutionInputs {
-                upload: uploads
-                    .iter()
-                    .map(|u| Reference {
-                        id: u.id.clone(),
-                        name: u.name.clone(),
-                    })
-                    .collect(),
-                stored_data: Vec::new(),
-            },
-            output: ExecutionOutput {
-                stored_data: StoredDataReference {
-                    id: stored.id.clone(),
-                    name: stored.name.clone(),
-                    kind,
-                },
-            },
-            parameters: new.parameters,
-            creation: now(),
-            launch: None,
-            start: None,
-            finish: None,
-        };
-        self.change(false, |tx| {
-            db::put(
-                tx,
-                Kind::StoredData,
-                datastore,
-                &stored.id,
-                &stored.creation,
-                &stored,
-            )?;
-            db::put(
-                tx,
-                Kind::Execution,
-                datastore,
-                &execution.id,
-                &execution.creation,
-                &execution,
-            )
-        })?;
-        Ok(execution)
+        Ok((inputs, kind, uploads.first().map(|u| u.srs.clone())))
     }
 
     /// Launches a CREATED execution (WAITING, queued).
@@ -600,6 +619,9 @@ impl Catalog {
         let stored_id = execution.output.stored_data.id.clone();
         let outcome = match execution.processing.id.as_str() {
             INTEGRATION_PROCESSING => self.integrate(datastore, &execution, &stored_id),
+            VECTOR_PYRAMID_PROCESSING => {
+                self.generate_vector_pyramid(datastore, &execution, &stored_id)
+            }
             _ => self.generate_pyramid(datastore, &execution, &stored_id),
         };
         let (status, stored_status, line) = match outcome {
@@ -691,7 +713,7 @@ impl Catalog {
         })
     }
 
-    fn log(&self, id: &str, line: String) {
+    pub(crate) fn log(&self, id: &str, line: String) {
         if let Err(e) = db::log(&self.db(), id, &[line]) {
             tracing::warn!(error = %e, "cannot write a job log line");
         }
@@ -881,10 +903,10 @@ impl Catalog {
     }
 }
 
-struct Outcome {
-    type_infos: Json,
-    srs: Option<String>,
-    extent: Option<Json>,
+pub(crate) struct Outcome {
+    pub(crate) type_infos: Json,
+    pub(crate) srs: Option<String>,
+    pub(crate) extent: Option<Json>,
 }
 
 fn pyramid_outcome(
@@ -921,7 +943,7 @@ fn pyramid_outcome(
 }
 
 /// A GeoJSON polygon of a lon/lat box.
-fn extent_polygon([x0, y0, x1, y1]: [f64; 4]) -> Json {
+pub(crate) fn extent_polygon([x0, y0, x1, y1]: [f64; 4]) -> Json {
     json!({
         "type": "Polygon",
         "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]],

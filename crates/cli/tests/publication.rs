@@ -263,7 +263,7 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
         .collect();
     assert_eq!(endpoints, ["WMS-VECTOR", "WFS", "WMS-RASTER", "WMTS-TMS"]);
     let processings = api.ok(api.get("/processings"), 200);
-    assert_eq!(processings.as_array().unwrap().len(), 3);
+    assert_eq!(processings.as_array().unwrap().len(), 4);
 
     // A declared SRS that is not the file's: UNSTABLE with a readable reason.
     let wrong = api.upload(
@@ -1487,3 +1487,134 @@ fn a_geopackage_published_as_wfs_serves_its_feature_types_restricted_to_keys() {
     assert_eq!(api.delete(&format!("/offerings/{}", id(&offering))), 204);
     wait_for_status(&features, &[("X-Api-Key", &key)], 400);
 }
+
+/// The SDK's generic_vecteur steps after the integration: "Calcul ou mise à jour de pyramide
+/// vecteur" with a composition (checked against the tables and attributes, the geometry column
+/// named among the attributes as the Géoplateforme's workflows do), a ROK4-PYRAMID-VECTOR
+/// stored data, a WMTS-TMS configuration and offering, and its vector tiles under TMS.
+#[test]
+fn a_vector_pyramid_processing_publishes_vector_tiles_on_tms() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(&["--data", data.path().to_str().unwrap()]);
+    let api = Api::new(&server, data.path());
+    let upload = api.upload(
+        "VECTOR",
+        "EPSG:2154",
+        &[("communes.gpkg", &fixture("gpkg/communes_2154.gpkg"))],
+    );
+    let (_, stored) = api.process("integration-vector-db", &id(&upload), json!({}));
+    let vector_id = id(&stored);
+    let processings = api.ok(api.get("/processings"), 200);
+    let processing = processings
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "Calcul ou mise à jour de pyramide vecteur")
+        .expect("the vector pyramid processing is listed")["_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let execution = |composition: Value| {
+        json!({"processing": processing, "inputs": {"stored_data": [vector_id]},
+               "output": {"stored_data": {"name": "pyramide", "storage_tags": ["PYRAMIDE"]}},
+               "parameters": {"bottom_level": "12", "top_level": "8", "composition": composition}})
+    };
+    for (composition, expected) in [
+        (
+            json!([{"table": "routes", "bottom_level": "12", "top_level": "8"}]),
+            "tables: communes_idf, ecoles",
+        ),
+        (
+            json!([{"table": "communes_idf", "bottom_level": "12", "top_level": "8", "attributes": ["nope"]}]),
+            "no attribute 'nope'",
+        ),
+        (
+            json!([{"table": "communes_idf", "bottom_level": "22", "top_level": "8"}]),
+            "not a level of PM",
+        ),
+    ] {
+        let (status, body) = api.post("/processings/executions", &execution(composition));
+        assert_eq!(status, 400, "{body}");
+        let message = body["error_description"].as_str().unwrap();
+        assert!(message.contains(expected), "{message}");
+    }
+    let created = api.ok(
+        api.post(
+            "/processings/executions",
+            &execution(
+                json!([{"table": "communes_idf", "bottom_level": "12", "top_level": "9",
+                               "attributes": ["nom_de_la_commune", "population", "wkb_geometry"]}]),
+            ),
+        ),
+        201,
+    );
+    let execution_id = id(&created);
+    api.ok(
+        api.post(
+            &format!("/processings/executions/{execution_id}/launch"),
+            &json!({}),
+        ),
+        200,
+    );
+    let done = api.wait(
+        &format!("/processings/executions/{execution_id}"),
+        &["SUCCESS", "FAILURE"],
+    );
+    assert_eq!(done["status"], "SUCCESS", "{done}");
+    let pyramid_id = done["output"]["stored_data"]["_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pyramid = api.ok(api.get(&format!("/stored_data/{pyramid_id}")), 200);
+    assert_eq!(pyramid["type"], "ROK4-PYRAMID-VECTOR", "{pyramid}");
+    assert_eq!(pyramid["status"], "GENERATED");
+    assert_eq!(pyramid["type_infos"]["format"], "TIFF_PBF_MVT");
+    // The composition starts at level 9: no level 8 in the pyramid.
+    assert_eq!(
+        pyramid["type_infos"]["levels"],
+        json!(["9", "10", "11", "12"])
+    );
+
+    // WMS has no pixels to draw from it; WMTS-TMS publishes it.
+    let config = |kind: &str| {
+        json!({"type": kind, "name": "pyramide", "layer_name": "communes_pbf",
+               "type_infos": {"title": "Communes (tuiles vectorielles)", "used_data": [{"stored_data": pyramid_id, "bottom_level": "12", "top_level": "9"}]}})
+    };
+    let (status, body) = api.post("/configurations", &config("WMS-RASTER"));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("ROK4-PYRAMID-RASTER"), "{body}");
+    let configuration = api.ok(api.post("/configurations", &config("WMTS-TMS")), 201);
+    api.ok(
+        api.post(
+            &format!("/configurations/{}/offerings", id(&configuration)),
+            &json!({"endpoint": "wmts-tms"}),
+        ),
+        201,
+    );
+    wait_for_status(&server.url(COMMUNES_PBF), &[], 200);
+    let (_, headers, bytes) = get_bytes(&server.url(COMMUNES_PBF), &[]);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("application/vnd.mapbox-vector-tile")
+    );
+    let layers = mvt::decode(&bytes).unwrap();
+    assert_eq!(layers[0].name, "communes_idf");
+    let feature = &layers[0].features[0];
+    let mut names: Vec<&str> = feature.properties.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["nom_de_la_commune", "population"]);
+    let (status, _, tilejson) = get(&server.url("/tms/1.0.0/communes_pbf/metadata.json"));
+    assert_eq!(status, 200);
+    let tilejson: Value = serde_json::from_str(&tilejson).unwrap();
+    assert_eq!(tilejson["vector_layers"][0]["minzoom"], 9);
+    assert_eq!(
+        tilejson["vector_layers"][0]["fields"]["population"],
+        "Number"
+    );
+    // Outside the data, inside the matrix: no content.
+    let (status, _, _) = get_bytes(&server.url("/tms/1.0.0/communes_pbf/10/0/0.pbf"), &[]);
+    assert_eq!(status, 204);
+}
+
+/// A vector tile of the API-published vector pyramid (zoom 10).
+const COMMUNES_PBF: &str = "/tms/1.0.0/communes_pbf/10/518/352.pbf";
