@@ -67,6 +67,32 @@ wfs = true
     (dir, server)
 }
 
+/// A TileJSON's `bounds`.
+fn bounds_of(json: &serde_json::Value) -> Vec<f64> {
+    json["bounds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect()
+}
+
+/// `ogrinfo -ro -al -so` of a dataset; its output, after checking it succeeded.
+fn ogrinfo(dataset: &Path) -> String {
+    let output = Command::new("ogrinfo")
+        .args(["-ro", "-al", "-so"])
+        .arg(dataset)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    text
+}
+
 fn tilejson(server: &Server, layer: &str) -> serde_json::Value {
     let (status, _, body) = get(&server.url(&format!("/tms/1.0.0/{layer}/metadata.json")));
     assert_eq!(status, 200, "{body}");
@@ -135,12 +161,7 @@ fn tilejson_lists_the_tables_with_their_fields_and_tms_names_the_format() {
     assert!(fields
         .values()
         .all(|v| ["String", "Number", "Boolean"].contains(&v.as_str().unwrap())));
-    let bounds: Vec<f64> = json["bounds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    let bounds = bounds_of(&json);
     assert!(
         bounds[0] > 2.0 && bounds[2] < 2.7 && bounds[1] > 48.6 && bounds[3] < 49.0,
         "{bounds:?}"
@@ -178,12 +199,7 @@ fn decoded_tiles_equal_the_source_features_clipped_to_them() {
         .keys()
         .cloned()
         .collect();
-    let bounds: Vec<f64> = communes["bounds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    let bounds = bounds_of(&communes);
     let z = 13;
     let mut checked = 0;
     let mut seen_ids = BTreeSet::new();
@@ -372,12 +388,7 @@ fn wfs_features(
 fn points_land_within_half_a_unit_and_empty_tiles_are_no_content() {
     let (_dir, server) = start();
     let json = tilejson(&server, "ecoles");
-    let bounds: Vec<f64> = json["bounds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    let bounds = bounds_of(&json);
     let z = 12;
     let mut points = 0;
     for (x, y) in tiles_over(&bounds, z) {
@@ -443,12 +454,7 @@ fn wmts_serves_the_same_tiles_and_every_mistake_is_named() {
     assert!(capabilities.contains("{TileRow}/{TileCol}.pbf"));
 
     let json = tilejson(&server, "communes");
-    let bounds: Vec<f64> = json["bounds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    let bounds = bounds_of(&json);
     let (x, y) = tiles_over(&bounds, 11)[0];
     let tms = fetch_tile(&server, "communes", 11, x, y).expect("a tile with features");
     let (status, headers, kvp) = get_bytes(
@@ -502,12 +508,7 @@ fn gdal_reads_the_tiles() {
     let (dir, server) = start();
     let json = tilejson(&server, "communes");
     let table = json["vector_layers"][0]["id"].as_str().unwrap().to_owned();
-    let bounds: Vec<f64> = json["bounds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    let bounds = bounds_of(&json);
     let z = 10;
     let root = dir.path().join("tiles");
     let mut ids = BTreeSet::new();
@@ -521,17 +522,7 @@ fn gdal_reads_the_tiles() {
         let path = root.join(format!("{z}/{x}/{y}.pbf"));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &bytes).unwrap();
-        let output = Command::new("ogrinfo")
-            .args(["-ro", "-al", "-so"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&output.stdout);
-        assert!(
-            output.status.success(),
-            "{text}{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let text = ogrinfo(&path);
         assert!(text.contains(&format!("Layer name: {table}")), "{text}");
         assert!(
             text.contains("EPSG") || text.contains("Pseudo-Mercator"),
@@ -560,17 +551,7 @@ fn gdal_reads_the_tiles() {
         "json": serde_json::json!({"vector_layers": json["vector_layers"]}).to_string(),
     });
     std::fs::write(root.join("metadata.json"), metadata.to_string()).unwrap();
-    let output = Command::new("ogrinfo")
-        .args(["-ro", "-al", "-so"])
-        .arg(root.join(z.to_string()))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let text = ogrinfo(&root.join(z.to_string()));
     assert!(text.contains(&format!("Layer name: {table}")), "{text}");
     assert!(
         text.contains(&format!("Feature Count: {}", ids.len())),
@@ -737,18 +718,7 @@ os._exit(0)
 "##,
     )
     .unwrap();
-    let output = Command::new(python)
-        .arg(&script)
-        .arg(&server.base)
-        .env("QT_QPA_PLATFORM", "offscreen")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("ok"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::run_pyqgis(python, &script, &[server.base.as_ref()]);
 }
 
 /// `tuilerie pyramid build --layer communes --format TIFF_PBF_MVT` cuts a ROK4 vector pyramid
@@ -820,12 +790,7 @@ fn a_vector_pyramid_serves_the_tiles_made_on_the_fly() {
     .unwrap();
     let stored = Server::start(&["--config", served.to_str().unwrap()]);
     let json = tilejson(&server, "communes");
-    let bounds: Vec<f64> = json["bounds"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap())
-        .collect();
+    let bounds = bounds_of(&json);
     let mut compared = 0;
     for z in [8, 10, 12] {
         for (x, y) in tiles_over(&bounds, z) {

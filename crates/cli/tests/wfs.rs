@@ -1139,19 +1139,7 @@ os._exit(0)
     )
     .unwrap();
     let source = repo().join("fixtures/gpkg/communes_2154.gpkg");
-    let output = Command::new(python)
-        .arg(&script)
-        .arg(&server.base)
-        .arg(&source)
-        .env("QT_QPA_PLATFORM", "offscreen")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success() && stdout.contains("ok"),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::run_pyqgis(python, &script, &[server.base.as_ref(), source.as_os_str()]);
 }
 
 #[test]

@@ -130,6 +130,22 @@ pub fn pyqgis() -> Option<&'static str> {
     ok.then_some(python)
 }
 
+/// Runs a PyQGIS script (offscreen) with arguments; asserts it printed `ok`.
+pub fn run_pyqgis(python: &str, script: &Path, args: &[&std::ffi::OsStr]) {
+    let output = Command::new(python)
+        .arg(script)
+        .args(args)
+        .env("QT_QPA_PLATFORM", "offscreen")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("ok"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Whether python3 with OWSLib is there (prints why a test skips when not).
 pub fn has_owslib() -> bool {
     let probe = Command::new("python3")

@@ -200,6 +200,17 @@ pub struct VectorRelation {
     pub styles: Vec<LayerStyle>,
 }
 
+impl VectorRelation {
+    /// The table's metadata (geometry type, attributes with their types).
+    pub fn metadata(&self) -> Option<&vectorstore::LayerMetadata> {
+        self.store
+            .metadata()
+            .layers
+            .iter()
+            .find(|l| l.name == self.table)
+    }
+}
+
 /// Features of one table with the style to draw them.
 pub type StyledFeatures<'a> = (Vec<vectorstore::Feature>, &'a sld::UserStyle);
 

@@ -720,8 +720,8 @@ pub fn capabilities(layers: &Layers, base: &str, tiler: &VectorTiler) -> String 
     out
 }
 
-fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &str) {
-    let name = xml_escape(&layer.name);
+/// A layer's opening: title, abstract, keywords and CRS:84 extent.
+fn write_layer_head(out: &mut String, layer: &Layer, b: &crs::Bbox) {
     let _ = writeln!(
         out,
         "    <Layer>\n      <ows:Title>{}</ows:Title>",
@@ -735,7 +735,6 @@ fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &s
         );
     }
     ogc::ows_keywords(out, "      ", &layer.keywords);
-    let b = pyramid.wgs84_bbox;
     let _ = writeln!(
         out,
         "      <ows:WGS84BoundingBox crs=\"urn:ogc:def:crs:OGC:2:84\">\n        <ows:LowerCorner>{} {}</ows:LowerCorner>\n        \
@@ -745,6 +744,11 @@ fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &s
         coordinate(b.max_x(), true),
         coordinate(b.max_y(), true)
     );
+}
+
+fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &str) {
+    let name = xml_escape(&layer.name);
+    write_layer_head(out, layer, &pyramid.wgs84_bbox);
     let served_formats = tiles::served_formats(pyramid.pyramid.format());
     let set = pyramid.tile_matrix_set();
     let crs = set.crs();
@@ -830,29 +834,9 @@ fn write_vector_layer(
     base: &str,
 ) {
     let name = xml_escape(&layer.name);
-    let _ = writeln!(
-        out,
-        "    <Layer>\n      <ows:Title>{}</ows:Title>",
-        xml_escape(&layer.title)
-    );
-    if !layer.abstract_text.is_empty() {
-        let _ = writeln!(
-            out,
-            "      <ows:Abstract>{}</ows:Abstract>",
-            xml_escape(&layer.abstract_text)
-        );
-    }
-    ogc::ows_keywords(out, "      ", &layer.keywords);
     let b = vector.wgs84_bbox;
-    let _ = writeln!(
-        out,
-        "      <ows:WGS84BoundingBox crs=\"urn:ogc:def:crs:OGC:2:84\">\n        <ows:LowerCorner>{} {}</ows:LowerCorner>\n        \
-         <ows:UpperCorner>{} {}</ows:UpperCorner>\n      </ows:WGS84BoundingBox>\n      <ows:Identifier>{name}</ows:Identifier>",
-        coordinate(b.min_x(), true),
-        coordinate(b.min_y(), true),
-        coordinate(b.max_x(), true),
-        coordinate(b.max_y(), true)
-    );
+    write_layer_head(out, layer, &b);
+    let _ = writeln!(out, "      <ows:Identifier>{name}</ows:Identifier>");
     for url in &layer.metadata.metadata_urls {
         let _ = writeln!(
             out,

@@ -58,12 +58,7 @@ pub fn gl_style(
             .or_else(|| relation.styles.first())
             .and_then(|s| s.style.as_ref());
         let Some(user_style) = chosen else { continue };
-        let metadata = relation
-            .store
-            .metadata()
-            .layers
-            .iter()
-            .find(|l| l.name == relation.table);
+        let metadata = relation.metadata();
         context.types = metadata
             .map(|m| {
                 m.attributes

@@ -264,12 +264,7 @@ pub fn tilejson(
         .relations
         .iter()
         .map(|relation| {
-            let metadata = relation
-                .store
-                .metadata()
-                .layers
-                .iter()
-                .find(|l| l.name == relation.table);
+            let metadata = relation.metadata();
             let mut fields = serde_json::Map::new();
             for name in &relation.attributes {
                 let ty = metadata.and_then(|m| m.attribute(name)).map(|a| a.ty);
