@@ -18,10 +18,12 @@ if [ ! -f /usr/share/postgresql/15/extension/postgis.control ]; then
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq postgresql-15-postgis-3 >/dev/null
 fi
-# Martin, built once (the newest release this toolchain builds) and kept under benches/out.
+# Martin, built once (the newest release this toolchain builds) and kept under benches/out,
+# with its PostgreSQL sources only: the default `rendering` feature clones maplibre-native
+# from GitHub while it builds.
 MARTIN="$OUT/martin/bin/martin"
 if [ ! -x "$MARTIN" ]; then
-  cargo install martin@1.14.0 --locked --root "$OUT/martin" >&2
+  cargo install martin@1.14.0 --locked --no-default-features --features postgres --root "$OUT/martin" >&2
 fi
 tuilerie_release
 MAX_ZOOM=${MAX_ZOOM:-16}; ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10s}; CONNECTIONS=${CONNECTIONS:-8 64}
@@ -36,7 +38,7 @@ PGDIR="$V/pg"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 if [ ! -f "$PGDIR/PG_VERSION" ]; then
   mkdir -p "$PGDIR"; [ "$(id -u)" = 0 ] && chown postgres "$PGDIR" "$V"
-  as_pg "$PG_BIN/initdb" -q -D "$PGDIR" -U postgres -A trust >/dev/null
+  as_pg "$PG_BIN/initdb" -D "$PGDIR" -U postgres -A trust >/dev/null
 fi
 as_pg "$PG_BIN/pg_ctl" -D "$PGDIR" -o "-p $PGPORT -k $PGDIR -c listen_addresses=127.0.0.1 -c shared_buffers=256MB" -l "$V/pg.log" -w start >/dev/null
 cleanup() {
