@@ -74,7 +74,8 @@ TOML
 start_tuilerie() {
   "$TUILERIE" serve --config "$V/tuilerie.toml" --data "$V/data" --listen 127.0.0.1:18083 >/dev/null 2>"$V/serve.log" &
   TUILERIE_PID=$!
-  for _ in $(seq 100); do curl -sf http://127.0.0.1:18083/health >/dev/null && break; sleep 0.1; done
+  # The first start integrates the GeoPackage into the data directory (a minute or so).
+  for _ in $(seq 3000); do curl -sf http://127.0.0.1:18083/health >/dev/null && break; sleep 0.2; done
   # Warm-up outside the list (zoom 18): the layer's index is loaded, nothing of the list cached.
   curl -sf -o /dev/null "http://127.0.0.1:18083/tms/1.0.0/parcelles/18/132800/90200.pbf" || true
 }
@@ -195,7 +196,7 @@ pyramid = "$PYR/pyramid.json"
 TOML
 "$TUILERIE" serve --config "$V/stored.toml" --data "$V/data_stored" --listen 127.0.0.1:18085 >/dev/null 2>"$V/serve_stored.log" &
 TUILERIE_PID=$!
-for _ in $(seq 100); do curl -sf http://127.0.0.1:18085/health >/dev/null && break; sleep 0.1; done
+for _ in $(seq 3000); do curl -sf http://127.0.0.1:18085/health >/dev/null && break; sleep 0.2; done
 python3 - "$V" <<'PY'
 import os, sys, urllib.request
 out = sys.argv[1]

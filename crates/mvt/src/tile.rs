@@ -299,7 +299,8 @@ impl Tile {
     }
 
     /// Encodes the tile. When it exceeds the byte budget, geometries are simplified more
-    /// coarsely (up to 16 tile units), then the smallest features are dropped until it fits;
+    /// coarsely (up to 16 tile units, while that still shrinks the tile by a tenth a step),
+    /// then the smallest features are dropped until it fits;
     /// [`Encoded::thinning`] says what was done.
     pub fn encode(self) -> Encoded {
         let (bytes, features) = self.encode_with(0.0, &[]);
@@ -315,7 +316,14 @@ impl Tile {
         for tolerance in [1.0, 4.0, 16.0] {
             let (bytes, features) = self.encode_with(tolerance, &[]);
             let fits = bytes.len() <= self.options.max_bytes;
-            last = (bytes, features, tolerance);
+            // Geometries with few vertices (parcels, buildings) do not shrink when simplified:
+            // when a step gains less than a tenth, coarser ones will not do better.
+            let stalled = bytes.len() * 10 > last.0.len() * 9;
+            let previous = std::mem::replace(&mut last, (bytes, features, tolerance));
+            if stalled && !fits {
+                last = previous;
+                break;
+            }
             if fits {
                 return Encoded {
                     bytes: last.0,
