@@ -201,6 +201,15 @@ pub struct VectorRelation {
 }
 
 impl VectorRelation {
+    /// The SLD style named `name`, else the table's default; `None` when it has none.
+    pub fn user_style(&self, name: &str) -> Option<&sld::UserStyle> {
+        self.styles
+            .iter()
+            .find(|s| s.name == name)
+            .or_else(|| self.styles.first())
+            .and_then(|s| s.style.as_ref())
+    }
+
     /// The table's metadata (geometry type, attributes with their types).
     pub fn metadata(&self) -> Option<&vectorstore::LayerMetadata> {
         self.store
@@ -226,13 +235,9 @@ impl VectorLayer {
     ) -> Result<Vec<StyledFeatures<'_>>, vectorstore::VectorError> {
         let mut fetched = Vec::with_capacity(self.relations.len());
         for relation in &self.relations {
-            let chosen = relation
-                .styles
-                .iter()
-                .find(|s| s.name == style)
-                .or_else(|| relation.styles.first())
-                .and_then(|s| s.style.as_ref());
-            let Some(user_style) = chosen else { continue };
+            let Some(user_style) = relation.user_style(style) else {
+                continue;
+            };
             let attributes: Vec<&str> = relation.attributes.iter().map(String::as_str).collect();
             let features: Vec<vectorstore::Feature> = relation
                 .store

@@ -746,6 +746,22 @@ fn write_layer_head(out: &mut String, layer: &Layer, b: &crs::Bbox) {
     );
 }
 
+/// A layer's metadata records (ISO 19115 / 19139) as ows:Metadata links, and its one style.
+fn write_metadata_and_style(out: &mut String, layer: &Layer) {
+    for url in &layer.metadata.metadata_urls {
+        let _ = writeln!(
+            out,
+            "      <ows:Metadata xlink:type=\"simple\" xlink:href=\"{}\"/>",
+            xml_escape(url)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "      <Style isDefault=\"true\">\n        <ows:Title>Default</ows:Title>\n        \
+         <ows:Identifier>{DEFAULT_STYLE}</ows:Identifier>\n      </Style>"
+    );
+}
+
 fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &str) {
     let name = xml_escape(&layer.name);
     write_layer_head(out, layer, &pyramid.wgs84_bbox);
@@ -764,19 +780,7 @@ fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &s
         c(native[2]),
         c(native[3])
     );
-    // The layer's metadata records (ISO 19115 / 19139), as ows:Metadata links.
-    for url in &layer.metadata.metadata_urls {
-        let _ = writeln!(
-            out,
-            "      <ows:Metadata xlink:type=\"simple\" xlink:href=\"{}\"/>",
-            xml_escape(url)
-        );
-    }
-    let _ = writeln!(
-        out,
-        "      <Style isDefault=\"true\">\n        <ows:Title>Default</ows:Title>\n        \
-         <ows:Identifier>{DEFAULT_STYLE}</ows:Identifier>\n      </Style>"
-    );
+    write_metadata_and_style(out, layer);
     for served in served_formats {
         let _ = writeln!(out, "      <Format>{}</Format>", served.mime);
     }
@@ -837,17 +841,10 @@ fn write_vector_layer(
     let b = vector.wgs84_bbox;
     write_layer_head(out, layer, &b);
     let _ = writeln!(out, "      <ows:Identifier>{name}</ows:Identifier>");
-    for url in &layer.metadata.metadata_urls {
-        let _ = writeln!(
-            out,
-            "      <ows:Metadata xlink:type=\"simple\" xlink:href=\"{}\"/>",
-            xml_escape(url)
-        );
-    }
+    write_metadata_and_style(out, layer);
     let _ = writeln!(
         out,
-        "      <Style isDefault=\"true\">\n        <ows:Title>Default</ows:Title>\n        \
-         <ows:Identifier>{DEFAULT_STYLE}</ows:Identifier>\n      </Style>\n      <Format>{}</Format>\n      \
+        "      <Format>{}</Format>\n      \
          <TileMatrixSetLink>\n        <TileMatrixSet>{}</TileMatrixSet>\n        <TileMatrixSetLimits>",
         vector_tiles::MIME,
         xml_escape(link)

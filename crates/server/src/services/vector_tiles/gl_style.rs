@@ -51,13 +51,9 @@ pub fn gl_style(
     };
     let mut layers = Vec::new();
     for relation in &vector.relations {
-        let chosen = relation
-            .styles
-            .iter()
-            .find(|s| s.name == style)
-            .or_else(|| relation.styles.first())
-            .and_then(|s| s.style.as_ref());
-        let Some(user_style) = chosen else { continue };
+        let Some(user_style) = relation.user_style(style) else {
+            continue;
+        };
         let metadata = relation.metadata();
         context.types = metadata
             .map(|m| {
