@@ -37,6 +37,10 @@ fn start_with(vector_tiles: &str) -> (tempfile::TempDir, Server) {
 [data]
 dir = "{data}"
 
+# Vector tiles only (images of vector layers: tests/tile_cache.rs).
+[tile_cache]
+enabled = false
+
 [vector_tiles]
 max_zoom = 15
 {vector_tiles}
@@ -483,7 +487,7 @@ fn wmts_serves_the_same_tiles_and_every_mistake_is_named() {
     for (path, status, text) in [
         ("/tms/1.0.0/communes/16/0/0.pbf", 404, "zoom level 16 is not served"),
         ("/tms/1.0.0/communes/2/4/0.pbf", 400, "outside zoom level 2"),
-        ("/tms/1.0.0/communes/2/1/1.png", 404, "ask for .pbf"),
+        ("/tms/1.0.0/communes/2/1/1.png", 404, "use .pbf"),
         ("/tms/1.0.0/nowhere/2/1/1.pbf", 404, "no tile map 'nowhere'"),
         ("/wmts/communes/normal/PM/16/0/0.pbf", 404, "not served"),
         ("/wmts/communes/normal/PM/2/0/9.pbf", 400, "TileOutOfRange"),

@@ -355,6 +355,16 @@ impl Pyramid {
 
     /// The stored bytes of a tile; `Ok(None)` when the pyramid holds no data there.
     pub fn read_tile(&self, tile: TileCoord) -> Result<Option<StoredTile>, PyramidError> {
+        Ok(self.read_tile_in_slab(tile)?.flatten())
+    }
+
+    /// What the slab of a tile says of it: `Ok(None)` when there is no such slab (or the tile
+    /// is outside the levels and limits), `Ok(Some(None))` when the slab holds no data for
+    /// the tile. A tile cache tells "not rendered yet" from "rendered empty" this way.
+    pub fn read_tile_in_slab(
+        &self,
+        tile: TileCoord,
+    ) -> Result<Option<Option<StoredTile>>, PyramidError> {
         let Some(level) = self.levels.iter().find(|l| l.matrix_index == tile.level()) else {
             return Ok(None);
         };
@@ -377,7 +387,7 @@ impl Pyramid {
             + (col % level.tiles_per_width)) as usize;
         let (offset, size) = slab.entry(index);
         if size == 0 {
-            return Ok(None);
+            return Ok(Some(None));
         }
         if u64::from(offset) + u64::from(size) > slab.file_length {
             return Err(PyramidError::Slab {
@@ -392,10 +402,30 @@ impl Pyramid {
                 source,
             }
         })?;
-        Ok(Some(StoredTile {
+        Ok(Some(Some(StoredTile {
             bytes,
             etag: format!("\"{:x}-{offset:x}-{size:x}\"", slab.stamp),
-        }))
+        })))
+    }
+
+    /// Forgets what the slab cache holds for the slab of `tile` (its index, or that it is
+    /// missing): the next read looks at the file again. For pyramids written while served (a
+    /// tile cache writes slabs as it renders them, and removes them to stay under its cap).
+    pub fn forget_slab(&self, tile: TileCoord) {
+        let Some(level) = self.levels.iter().find(|l| l.matrix_index == tile.level()) else {
+            return;
+        };
+        let key = SlabKey {
+            level: level.ordinal,
+            col: tile.col() / level.tiles_per_width,
+            row: tile.row() / level.tiles_per_height,
+        };
+        self.cache.forget(key);
+    }
+
+    /// Forgets every slab the cache holds (files were removed).
+    pub fn forget_all_slabs(&self) {
+        self.cache.clear();
     }
 
     /// The decoded pixels of a tile; `Ok(None)` when the pyramid holds no data there.
@@ -660,6 +690,25 @@ impl SlabCache {
             }
         }
         Ok(loaded)
+    }
+}
+
+impl SlabCache {
+    fn clear(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.entries.clear();
+            inner.bytes = 0;
+            inner.open = 0;
+        }
+    }
+
+    fn forget(&self, key: SlabKey) {
+        if let Ok(mut inner) = self.inner.lock() {
+            if let Some(old) = inner.entries.pop(&key) {
+                inner.bytes -= old.as_ref().map_or(32, |s| s.cost());
+                inner.open -= usize::from(old.is_some());
+            }
+        }
     }
 }
 

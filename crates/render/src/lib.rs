@@ -113,8 +113,11 @@ pub struct MapRequest {
     pub background: [u8; 4],
     /// A fully transparent background.
     pub transparent: bool,
-    /// Pixels around the image in which labels are placed too (metatiles); 0 for WMS.
-    pub buffer: u32,
+    /// Where labels may go, in pixels from the image's edges: 0 (WMS) keeps every label whole
+    /// inside the image; a positive buffer lets labels cross the edges (each neighbour places
+    /// them from the same features); a negative one keeps labels that far inside — a metatile
+    /// drawn with a margin cuts the margin away, and no label may be cut with it.
+    pub buffer: i32,
 }
 
 impl MapRequest {

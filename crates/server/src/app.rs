@@ -29,7 +29,9 @@ use tracing::Instrument as _;
 
 use crate::error::JsonError;
 use crate::metrics::{self, RequestLabels, Route};
+use crate::services::on_demand::OnDemandTiles;
 use crate::services::render_pool::RenderPool;
+use crate::services::tile_cache::TileCache;
 use crate::services::vector_tiles::VectorTiler;
 use crate::services::{api, features, preview, tms, wms, wmts};
 use crate::state::AppState;
@@ -62,13 +64,24 @@ pub fn router(state: AppState) -> Result<Router, wms::StartError> {
         &state.config.vector_tiles,
         Arc::clone(&pool),
     ));
+    let images = TileCache::new(
+        &state.config,
+        Arc::clone(&state.layers),
+        Arc::clone(&pool),
+        state.metrics.tile_cache.clone(),
+    )
+    .map_err(wms::StartError::Renderer)?;
+    let on_demand = Arc::new(OnDemandTiles {
+        vector: tiler,
+        images: Arc::new(images),
+    });
     let services = Router::new()
         .merge(preview::routes())
         .merge(health)
         .merge(metrics)
         .merge(wms::routes(&state, Arc::clone(&pool))?)
-        .merge(wmts::routes(&state, Arc::clone(&tiler)))
-        .merge(tms::routes(&state, tiler))
+        .merge(wmts::routes(&state, Arc::clone(&on_demand)))
+        .merge(tms::routes(&state, on_demand))
         .merge(features::routes(&state))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(cors);

@@ -49,7 +49,8 @@ impl JsonError {
         Self::internal_answer()
     }
 
-    fn internal_answer() -> Self {
+    /// The generic answer of an internal error already logged where it happened.
+    pub(crate) fn internal_answer() -> Self {
         JsonError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             error: "internal_error",

@@ -44,6 +44,19 @@ pub struct RenderMetrics {
     pub admitted: Gauge,
 }
 
+/// What the tile cache of rendered layers reports to `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct TileCacheMetrics {
+    /// Tiles answered from the cache.
+    pub hits: Counter,
+    /// Metatiles rendered (each serves up to metatile² tiles).
+    pub renders: Counter,
+    /// Slabs removed to keep the cache under its size cap.
+    pub evictions: Counter,
+    /// Bytes of slabs in the cache.
+    pub bytes: Gauge,
+}
+
 /// The server's metrics registry.
 #[derive(Debug)]
 pub struct Metrics {
@@ -53,6 +66,8 @@ pub struct Metrics {
     in_flight: Gauge,
     /// What the render pool reports.
     pub render: RenderMetrics,
+    /// What the tile cache reports.
+    pub tile_cache: TileCacheMetrics,
 }
 
 fn latency_histogram() -> Histogram {
@@ -102,12 +117,34 @@ impl Metrics {
             "Render jobs admitted to the render pool: running or waiting",
             render.admitted.clone(),
         );
+        let tile_cache = TileCacheMetrics::default();
+        registry.register(
+            "tile_cache_hits",
+            "Rendered-layer tiles answered from the tile cache",
+            tile_cache.hits.clone(),
+        );
+        registry.register(
+            "tile_cache_renders",
+            "Metatiles rendered for the tile cache",
+            tile_cache.renders.clone(),
+        );
+        registry.register(
+            "tile_cache_evictions",
+            "Tile cache slabs removed to stay under the size cap",
+            tile_cache.evictions.clone(),
+        );
+        registry.register(
+            "tile_cache_bytes",
+            "Bytes of slabs in the tile cache",
+            tile_cache.bytes.clone(),
+        );
         Metrics {
             registry,
             requests,
             durations,
             in_flight,
             render,
+            tile_cache,
         }
     }
 

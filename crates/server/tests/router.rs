@@ -93,8 +93,8 @@ async fn each_service_answers_in_its_own_dialect() {
     let (status, _, body) = get(&app, "/wms?SERVICE=WMS&REQUEST=GetCapabilities").await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("<Name>countries</Name>"), "{body}");
-    // WMTS and TMS: a vector layer's tiles are vector tiles; asking it for PNG is a WMTS
-    // exception, and TMS errors are JSON.
+    // WMTS and TMS: a vector layer's tiles are vector tiles and images; asking it for GIF is
+    // a WMTS exception, and TMS errors are JSON.
     let (status, _, body) = get(&app, "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -105,13 +105,13 @@ async fn each_service_answers_in_its_own_dialect() {
         body.contains("application/vnd.mapbox-vector-tile"),
         "{body}"
     );
-    let (status, _, body) = get(&app, "/wmts/countries/normal/PM/3/1/2.png").await;
+    let (status, _, body) = get(&app, "/wmts/countries/normal/PM/3/1/2.gif").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body.contains("ExceptionReport"), "{body}");
     let (status, content_type, _) = get(&app, "/tms/1.0.0").await;
     assert_eq!(status, StatusCode::OK);
     assert!(content_type.ends_with("/xml"), "{content_type}");
-    let (status, content_type, body) = get(&app, "/tms/1.0.0/countries/3/1/2.png").await;
+    let (status, content_type, body) = get(&app, "/tms/1.0.0/countries/3/1/2.gif").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(content_type, "application/json");
     assert!(body.contains("countries"), "{body}");
@@ -150,7 +150,7 @@ async fn the_api_wants_its_token_and_limits_hold() {
 async fn metrics_are_labelled_by_the_route_that_answered() {
     let (_dir, app) = app();
     get(&app, "/wms?SERVICE=WMS&REQUEST=GetCapabilities").await;
-    get(&app, "/wmts/countries/normal/PM/3/1/2.png").await;
+    get(&app, "/wmts/countries/normal/PM/3/1/2.gif").await;
     get(&app, "/tms/1.0.0/nowhere/metadata.json").await;
     get(&app, "/health").await;
     get(&app, "/nowhere").await;

@@ -240,6 +240,21 @@ impl Store {
         Ok(store)
     }
 
+    /// What changes whenever the stored data can have changed: its id and the GeoPackage's
+    /// size and modification time (caches of rendered tiles are named by it).
+    pub fn version_stamp(&self) -> String {
+        let data = std::fs::metadata(self.dir.join(DATA_FILE));
+        let (len, modified) = data.map_or((0, 0), |m| {
+            let modified = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            (m.len(), modified)
+        });
+        format!("{}:{len}:{modified}", self.metadata.id)
+    }
+
     /// The stored data's metadata.
     pub fn metadata(&self) -> &StoredMetadata {
         &self.metadata

@@ -12,7 +12,7 @@ use toml::Spanned;
 use super::{
     check_public_url, is_valid_layer_name, parse_listen, parse_log_format, Config, ConfigError,
     EmptyTile, LayerConfig, LayerKind, LayerMetadataConfig, Problem, Problems, ServerConfig,
-    TilesConfig, VectorTilesConfig, WfsConfig, WmsConfig,
+    TileCacheConfig, TilesConfig, VectorTilesConfig, WfsConfig, WmsConfig,
 };
 
 /// Walks the span-carrying TOML tree, building the config and collecting problems.
@@ -65,7 +65,17 @@ const TOP_KEYS: &[&str] = &[
     "wms",
     "wfs",
     "vector_tiles",
+    "tile_cache",
     "layers",
+];
+const TILE_CACHE_KEYS: &[&str] = &[
+    "enabled",
+    "dir",
+    "min_zoom",
+    "max_zoom",
+    "metatile",
+    "buffer",
+    "max_bytes",
 ];
 const VECTOR_TILES_KEYS: &[&str] = &[
     "enabled",
@@ -229,6 +239,9 @@ impl Walker<'_> {
         if let Some(table) = self.table(&root, "vector_tiles", "") {
             self.vector_tiles(table, &mut config.vector_tiles);
         }
+        if let Some(table) = self.table(&root, "tile_cache", "") {
+            self.tile_cache(table, &mut config.tile_cache);
+        }
         if let Some(layers) = root.get("layers") {
             config.layers = self.layers(layers);
         }
@@ -337,27 +350,7 @@ impl Walker<'_> {
         if let Some(enabled) = self.boolean(table, "enabled", P) {
             tiles.enabled = enabled;
         }
-        if let Some(n) = self.integer(table, "min_zoom", P, 0, 30) {
-            tiles.min_zoom = n as u32;
-        }
-        if let Some(n) = self.integer(table, "max_zoom", P, 0, 30) {
-            tiles.max_zoom = n as u32;
-        }
-        if tiles.min_zoom > tiles.max_zoom {
-            let offset = table
-                .get("min_zoom")
-                .or_else(|| table.get("max_zoom"))
-                .map_or(0, |v| v.span().start);
-            self.push(
-                offset,
-                "vector_tiles.min_zoom",
-                format!(
-                    "min_zoom {} is above max_zoom {}",
-                    tiles.min_zoom, tiles.max_zoom
-                ),
-                Some("make min_zoom at most max_zoom".to_owned()),
-            );
-        }
+        self.zoom_range(table, P, 30, (&mut tiles.min_zoom, &mut tiles.max_zoom));
         if let Some(n) = self.integer(table, "extent", P, 256, 65_536) {
             tiles.extent = n as u32;
         }
@@ -372,6 +365,55 @@ impl Walker<'_> {
         }
         if let Some(url) = self.string(table, "glyphs_url", P) {
             tiles.glyphs_url = url;
+        }
+    }
+
+    /// `min_zoom` and `max_zoom` of a section (0 to `finest`), the first at most the second.
+    fn zoom_range(
+        &mut self,
+        table: &Table<'_>,
+        section: &str,
+        finest: i64,
+        (min, max): (&mut u32, &mut u32),
+    ) {
+        if let Some(n) = self.integer(table, "min_zoom", section, 0, finest) {
+            *min = n as u32;
+        }
+        if let Some(n) = self.integer(table, "max_zoom", section, 0, finest) {
+            *max = n as u32;
+        }
+        if *min > *max {
+            let offset = table
+                .get("min_zoom")
+                .or_else(|| table.get("max_zoom"))
+                .map_or(0, |v| v.span().start);
+            self.push(
+                offset,
+                &format!("{section}.min_zoom"),
+                format!("min_zoom {min} is above max_zoom {max}"),
+                Some("make min_zoom at most max_zoom".to_owned()),
+            );
+        }
+    }
+
+    fn tile_cache(&mut self, table: &Table<'_>, cache: &mut TileCacheConfig) {
+        const P: &str = "tile_cache";
+        self.unknown_keys(table, P, TILE_CACHE_KEYS);
+        if let Some(enabled) = self.boolean(table, "enabled", P) {
+            cache.enabled = enabled;
+        }
+        if let Some(dir) = self.string(table, "dir", P) {
+            cache.dir = (!dir.is_empty()).then(|| self.base.join(dir));
+        }
+        self.zoom_range(table, P, 24, (&mut cache.min_zoom, &mut cache.max_zoom));
+        if let Some(n) = self.integer(table, "metatile", P, 1, 16) {
+            cache.metatile = n as u32;
+        }
+        if let Some(n) = self.integer(table, "buffer", P, 0, 512) {
+            cache.buffer = n as u32;
+        }
+        if let Some(n) = self.integer(table, "max_bytes", P, 0, i64::MAX) {
+            cache.max_bytes = n as u64;
         }
     }
 

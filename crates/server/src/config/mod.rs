@@ -40,6 +40,8 @@ pub struct Config {
     pub wfs: WfsConfig,
     /// `[vector_tiles]`
     pub vector_tiles: VectorTilesConfig,
+    /// `[tile_cache]`
+    pub tile_cache: TileCacheConfig,
     /// `[[layers]]`
     pub layers: Vec<LayerConfig>,
 }
@@ -203,6 +205,40 @@ impl Default for VectorTilesConfig {
             max_tile_bytes: 500_000,
             cache_bytes: 64 * 1024 * 1024,
             glyphs_url: String::new(),
+        }
+    }
+}
+
+/// `[tile_cache]`: every vector layer is a WMTS/TMS image layer too, its tiles rendered in
+/// metatiles on first request and kept as a ROK4 pyramid per layer, style and format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TileCacheConfig {
+    /// Whether vector layers are served as image tiles.
+    pub enabled: bool,
+    /// Where the cached pyramids go (`None`: `tile-cache` in the data directory).
+    pub dir: Option<PathBuf>,
+    /// Coarsest zoom level of the Web Mercator set served.
+    pub min_zoom: u32,
+    /// Finest zoom level served.
+    pub max_zoom: u32,
+    /// Tiles across and down one metatile (one render, one slab).
+    pub metatile: u32,
+    /// Pixels drawn around a metatile and cut away: symbols of features beyond its edge.
+    pub buffer: u32,
+    /// Bytes of slabs the cache may hold; the least recently used go first (0: no cap).
+    pub max_bytes: u64,
+}
+
+impl Default for TileCacheConfig {
+    fn default() -> Self {
+        TileCacheConfig {
+            enabled: true,
+            dir: None,
+            min_zoom: 0,
+            max_zoom: 18,
+            metatile: 4,
+            buffer: 64,
+            max_bytes: 2 << 30,
         }
     }
 }
@@ -379,6 +415,7 @@ impl Default for Config {
             wms: WmsConfig::default(),
             wfs: WfsConfig::default(),
             vector_tiles: VectorTilesConfig::default(),
+            tile_cache: TileCacheConfig::default(),
             layers: Vec::new(),
         }
     }
@@ -639,6 +676,7 @@ mod tests {
         assert_eq!(config.tiles, defaults.tiles);
         assert_eq!(config.wfs, defaults.wfs);
         assert_eq!(config.vector_tiles, defaults.vector_tiles);
+        assert_eq!(config.tile_cache, defaults.tile_cache);
         assert!(config.layers.is_empty());
         assert!(config.data.dir.ends_with("data"));
     }

@@ -40,7 +40,8 @@ pub struct LayerFactory {
     stores: std::sync::Mutex<HashMap<PathBuf, Arc<vectorstore::Store>>>,
     built: std::sync::Mutex<Vec<(catalog::Publication, Vec<Arc<Layer>>)>>,
     interpolation: Interpolation,
-    /// Whether vector layers are tiled layers too (vector tiles made on the fly).
+    /// Whether vector layers are tiled layers too (vector tiles made on the fly, rendered
+    /// images cached).
     vector_tiles: bool,
 }
 
@@ -76,7 +77,10 @@ impl LayerFactory {
                 &config.data.dir,
                 &mut stores,
             )?);
-            if matches!(built.source, LayerSource::Pyramid(_)) || config.vector_tiles.enabled {
+            if matches!(built.source, LayerSource::Pyramid(_))
+                || config.vector_tiles.enabled
+                || config.tile_cache.enabled
+            {
                 tiles.insert(layer.name.clone(), Arc::clone(&built));
             }
             if let LayerKind::Vector { wfs: true, .. } = layer.kind {
@@ -98,7 +102,7 @@ impl LayerFactory {
             stores: std::sync::Mutex::new(HashMap::new()),
             built: std::sync::Mutex::new(Vec::new()),
             interpolation: Interpolation::Bilinear,
-            vector_tiles: config.vector_tiles.enabled,
+            vector_tiles: config.vector_tiles.enabled || config.tile_cache.enabled,
         })
     }
 
@@ -175,7 +179,7 @@ impl LayerFactory {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match result {
             Ok(()) => {
-                // Vector layers are tiled layers too (vector tiles), unless a pyramid of the
+                // Vector layers are tiled layers too (vector tiles, rendered images), unless a pyramid of the
                 // same name is published on the tile services.
                 if self.vector_tiles {
                     for (name, layer) in &wms {

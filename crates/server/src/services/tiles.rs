@@ -11,6 +11,9 @@ use pyramid::{SampleType, TileCoord, TileFormat, TileImage};
 use crate::config::EmptyTile;
 use crate::layers::PyramidLayer;
 
+/// The style identifier of a tiled layer's default style (ROK4's): a pyramid's only style.
+pub const DEFAULT_STYLE: &str = "normal";
+
 /// The format tiles of a pyramid are served in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServedFormat {

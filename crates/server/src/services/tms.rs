@@ -29,33 +29,51 @@ use crate::error::JsonError;
 use crate::layers::{Layer, LayerSource, PyramidLayer, Service, VectorLayer};
 use crate::metrics;
 use crate::services::ogc::{self, coordinate, number, xml_escape};
+use crate::services::on_demand::{OnDemandFormat, OnDemandTiles};
 use crate::services::tiles;
-use crate::services::vector_tiles::{self, AddressError, VectorTiler};
-use crate::services::wmts::DEFAULT_STYLE;
+use crate::services::tiles::DEFAULT_STYLE;
+use crate::services::vector_tiles::{self, AddressError};
 use crate::state::AppState;
 
-/// The routes of TMS and TileJSON, behind the access gate; vector tiles come from `tiler`.
-pub fn routes(state: &AppState, tiler: Arc<VectorTiler>) -> Router<AppState> {
+/// The routes of TMS and TileJSON, behind the access gate; the tiles of vector layers come
+/// from `tiles`.
+pub fn routes(state: &AppState, tiles: Arc<OnDemandTiles>) -> Router<AppState> {
     Router::new()
         .route("/tms/1.0.0", get(service))
         .route("/tms/1.0.0/", get(service))
         .route(
             "/tms/1.0.0/{layer}",
-            get(|view, state, tiler, path, headers| async move {
-                describe(Description::TileMap, view, state, tiler, path, &headers)
+            get(|view, state, tiles, path, query, headers| async move {
+                describe(
+                    Description::TileMap,
+                    view,
+                    state,
+                    tiles,
+                    path,
+                    query,
+                    &headers,
+                )
             }),
         )
         .route(
             "/tms/1.0.0/{layer}/metadata.json",
-            get(|view, state, tiler, path, headers| async move {
-                describe(Description::TileJson, view, state, tiler, path, &headers)
+            get(|view, state, tiles, path, query, headers| async move {
+                describe(
+                    Description::TileJson,
+                    view,
+                    state,
+                    tiles,
+                    path,
+                    query,
+                    &headers,
+                )
             }),
         )
         .route("/tms/1.0.0/{layer}/style.json", get(gl_style))
         .route("/tms/1.0.0/{layer}/{z}/{x}/{file}", get(tile))
         .route_layer(access::gate(state, Service::Tiles))
         .route_layer(metrics::label("tms"))
-        .layer(Extension(tiler))
+        .layer(Extension(tiles))
 }
 
 /// `GET /tms/1.0.0`
@@ -102,18 +120,31 @@ fn describe(
     description: Description,
     View(layers): View,
     State(state): State<AppState>,
-    Extension(tiler): Extension<Arc<VectorTiler>>,
+    Extension(tiles): Extension<Arc<OnDemandTiles>>,
     Path(layer): Path<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
     headers: &HeaderMap,
 ) -> Response {
     let base = ogc::base_url(state.config.server.public_url.as_deref(), headers);
     if let Some(found) = layers.get(&layer) {
         if let LayerSource::Vector(vector) = &found.source {
-            let zooms = tiler.zooms();
+            let kvp = ogc::Kvp::parse(query.as_deref());
+            // Without vector tiles, a vector layer's tiles are its images.
+            let asked = kvp
+                .non_empty("format")
+                .or((!tiles.vector.enabled()).then_some("png"));
+            if let Some(asked) = asked {
+                return image_description(description, &tiles, found, vector, asked, &base);
+            }
+            let zooms = tiles.vector.zooms();
             return match description {
-                Description::TileMap => {
-                    ogc::xml_response(vector_tile_map(found, vector, &zooms, &base))
-                }
+                Description::TileMap => ogc::xml_response(vector_tile_map(
+                    found,
+                    vector,
+                    &zooms,
+                    OnDemandFormat::Mvt,
+                    &base,
+                )),
                 Description::TileJson => {
                     let mut json = vector_tiles::tilejson(
                         found,
@@ -213,6 +244,7 @@ fn vector_tile_map(
     layer: &Layer,
     vector: &VectorLayer,
     zooms: &std::ops::RangeInclusive<u32>,
+    format: OnDemandFormat,
     base: &str,
 ) -> String {
     let base = xml_escape(base);
@@ -239,12 +271,13 @@ fn vector_tile_map(
     }
     let _ = writeln!(
         out,
-        "  <Origin x=\"{}\" y=\"{}\"/>\n  <TileFormat width=\"256\" height=\"256\" mime-type=\"{}\" extension=\"pbf\"/>\n  \
-         <!-- Vector tiles: rows are counted from the top (XYZ), as the Géoplateforme serves them. -->\n  \
+        "  <Origin x=\"{}\" y=\"{}\"/>\n  <TileFormat width=\"256\" height=\"256\" mime-type=\"{}\" extension=\"{}\"/>\n  \
+         <!-- Tiles of a vector layer: rows are counted from the top (XYZ), as the Géoplateforme serves them. -->\n  \
          <TileSets profile=\"global-mercator\">",
         number(-half),
         number(half),
-        vector_tiles::MIME
+        format.mime(),
+        format.extension()
     );
     for (order, z) in zooms.clone().enumerate() {
         let _ = writeln!(
@@ -291,14 +324,14 @@ fn pyramid_layer<'a>(
 async fn tile(
     View(layers): View,
     State(state): State<AppState>,
-    Extension(tiler): Extension<Arc<VectorTiler>>,
+    Extension(tiles): Extension<Arc<OnDemandTiles>>,
     Path((layer, z, x, file)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
     if let Some(found) = layers.get(&layer) {
         if let LayerSource::Vector(_) = &found.source {
             let found = Arc::clone(found);
-            return match vector_tile(&tiler, &layers, &found, (&z, &x, &file), &headers, &state)
+            return match vector_tile(&tiles, &layers, &found, (&z, &x, &file), &headers, &state)
                 .await
             {
                 Ok(response) | Err(response) => response,
@@ -360,7 +393,7 @@ async fn tile(
 async fn gl_style(
     View(layers): View,
     State(state): State<AppState>,
-    Extension(tiler): Extension<Arc<VectorTiler>>,
+    Extension(tiles): Extension<Arc<OnDemandTiles>>,
     Path(layer): Path<String>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
     headers: HeaderMap,
@@ -396,14 +429,15 @@ async fn gl_style(
         vector,
         style,
         &format!("{base}/tms/1.0.0/{}/metadata.json", found.name),
-        tiler.glyphs_url(),
+        tiles.vector.glyphs_url(),
     );
     Json(document.json).into_response()
 }
 
-/// A vector tile: `z/x/y.pbf` (or `.mvt`), rows from the top.
+/// A tile of a vector layer, rows from the top: `z/x/y.pbf` (or `.mvt`) a vector tile,
+/// `z/x/y.png` (or `.jpeg`) a rendered image of its default style (`?style=NAME` for another).
 async fn vector_tile(
-    tiler: &VectorTiler,
+    tiles: &OnDemandTiles,
     layers: &crate::layers::Layers,
     layer: &Arc<Layer>,
     (z, x, file): (&str, &str, &str),
@@ -412,34 +446,86 @@ async fn vector_tile(
 ) -> Result<Response, Response> {
     let not_found =
         |text: String| JsonError::client(StatusCode::NOT_FOUND, "not_found", text).into_response();
+    let extensions = tiles.offered_list(layer, false);
     let (y, extension) = file
         .rsplit_once('.')
-        .ok_or_else(|| not_found(format!("'{file}' should be Y.pbf, e.g. 3.pbf")))?;
-    if !(extension.eq_ignore_ascii_case("pbf") || extension.eq_ignore_ascii_case("mvt")) {
-        return Err(not_found(format!(
-            "'.{extension}' is not offered by '{}': it is a vector layer, ask for .pbf (or .mvt) vector tiles",
-            layer.name
-        )));
-    }
+        .ok_or_else(|| not_found(format!("'{file}' should be Y.EXTENSION ({extensions})")))?;
+    let format = OnDemandFormat::from_extension(extension)
+        .filter(|f| tiles.formats(layer).contains(f))
+        .ok_or_else(|| {
+            not_found(format!(
+                "'.{extension}' is not offered by vector layer '{}': use {extensions}",
+                layer.name
+            ))
+        })?;
     let (Ok(z), Ok(x), Ok(y)) = (z.parse::<u32>(), x.parse::<i64>(), y.parse::<i64>()) else {
         return Err(not_found(format!("'{z}/{x}/{y}' are not tile numbers")));
     };
-    let tile = tiler.address(z, x, y).map_err(|error| match error {
-        AddressError::Zoom(text) => not_found(text),
-        AddressError::OutOfRange(text) => {
-            JsonError::client(StatusCode::BAD_REQUEST, "tile_out_of_range", text).into_response()
-        }
-    })?;
-    tiler
+    let tile = tiles
+        .address(format, z, x, y)
+        .map_err(|error| match error {
+            AddressError::Zoom(text) => not_found(text),
+            AddressError::OutOfRange(text) => {
+                JsonError::client(StatusCode::BAD_REQUEST, "tile_out_of_range", text)
+                    .into_response()
+            }
+        })?;
+    tiles
         .response(
             layers,
             layer,
+            0,
+            format,
             tile,
             headers,
             &state.config.tiles.cache_control,
         )
         .await
         .map_err(IntoResponse::into_response)
+}
+
+/// The TileMap or TileJSON of a vector layer's rendered images (`?format=png|jpeg`).
+fn image_description(
+    description: Description,
+    tiles: &OnDemandTiles,
+    layer: &Layer,
+    vector: &VectorLayer,
+    asked: &str,
+    base: &str,
+) -> Response {
+    let format = OnDemandFormat::from_extension(asked)
+        .or_else(|| OnDemandFormat::from_mime(asked))
+        .filter(|f| matches!(f, OnDemandFormat::Image(_)))
+        .filter(|f| tiles.formats(layer).contains(f));
+    let Some(format) = format else {
+        return JsonError::client(
+            StatusCode::BAD_REQUEST,
+            "invalid_format",
+            format!(
+                "format '{asked}' is not offered as images of layer '{}': use format=png or format=jpeg, or leave format out for its vector tiles",
+                layer.name
+            ),
+        )
+        .into_response();
+    };
+    let zooms = tiles.zooms_of(format);
+    let template = format!(
+        "{base}/tms/1.0.0/{}/{{z}}/{{x}}/{{y}}.{}",
+        layer.name,
+        format.extension()
+    );
+    match description {
+        Description::TileJson => {
+            let mut json = vector_tiles::tilejson(layer, vector, &zooms, &template);
+            if let Some(object) = json.as_object_mut() {
+                object.remove("vector_layers");
+            }
+            Json(json).into_response()
+        }
+        Description::TileMap => {
+            ogc::xml_response(vector_tile_map(layer, vector, &zooms, format, base))
+        }
+    }
 }
 
 /// TileJSON 3.0.0 of a layer, for Web Mercator layers.

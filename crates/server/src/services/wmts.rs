@@ -22,13 +22,13 @@ use crate::layers::{Layer, Layers, PyramidLayer, Service};
 use crate::metrics;
 use crate::services::info_format::InfoFormat;
 use crate::services::ogc::{self, coordinate, number, xml_escape, Kvp, OwsCode, OwsException};
+use crate::services::on_demand::{OnDemandFormat, OnDemandTiles};
 use crate::services::pixel_info;
 use crate::services::tiles;
-use crate::services::vector_tiles::{self, VectorTiler};
+use crate::services::vector_tiles::{self, TileAddress};
 use crate::state::AppState;
 
-/// The one style a pyramid layer has.
-pub const DEFAULT_STYLE: &str = "normal";
+pub use crate::services::tiles::DEFAULT_STYLE;
 
 /// A parsed GetTile or GetFeatureInfo request.
 #[derive(Debug)]
@@ -38,9 +38,9 @@ struct TileRequest<'a> {
     tile: TileCoord,
 }
 
-/// The routes of WMTS (KVP and RESTful), behind the access gate; vector tiles come from
-/// `tiler`.
-pub fn routes(state: &AppState, tiler: Arc<VectorTiler>) -> Router<AppState> {
+/// The routes of WMTS (KVP and RESTful), behind the access gate; the tiles of vector layers
+/// come from `tiles`.
+pub fn routes(state: &AppState, tiles: Arc<OnDemandTiles>) -> Router<AppState> {
     Router::new()
         .route("/wmts", get(kvp))
         .route("/wmts/1.0.0/WMTSCapabilities.xml", get(rest_capabilities))
@@ -54,14 +54,14 @@ pub fn routes(state: &AppState, tiler: Arc<VectorTiler>) -> Router<AppState> {
         )
         .route_layer(access::gate(state, Service::Tiles))
         .route_layer(metrics::label("wmts"))
-        .layer(Extension(tiler))
+        .layer(Extension(tiles))
 }
 
 /// `GET /wmts?SERVICE=WMTS&REQUEST=…`
 async fn kvp(
     View(layers): View,
     State(state): State<AppState>,
-    Extension(tiler): Extension<Arc<VectorTiler>>,
+    Extension(tiles): Extension<Arc<OnDemandTiles>>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
@@ -73,11 +73,11 @@ async fn kvp(
         .filter(|layer| vector_tiles::vector_source(layer).is_some())
         .cloned();
     if let Some(layer) = vector {
-        return match vector_kvp(&state, &tiler, &layers, &layer, &kvp, &headers).await {
+        return match vector_kvp(&state, &tiles, &layers, &layer, &kvp, &headers).await {
             Ok(response) | Err(response) => response,
         };
     }
-    match kvp_inner(&state, &layers, &kvp, &headers, &tiler) {
+    match kvp_inner(&state, &layers, &kvp, &headers, &tiles) {
         Ok(response) => response,
         Err(exception) => exception.into_response(),
     }
@@ -121,13 +121,13 @@ fn check_kvp(kvp: &Kvp) -> Result<&str, OwsException> {
 /// A KVP GetTile of a vector layer.
 async fn vector_kvp(
     state: &AppState,
-    tiler: &VectorTiler,
+    tiles: &OnDemandTiles,
     layers: &Arc<Layers>,
     layer: &Arc<Layer>,
     kvp: &Kvp,
     headers: &HeaderMap,
 ) -> Result<Response, Response> {
-    let address = (|| {
+    let (style, format, address) = (|| {
         check_kvp(kvp)?;
         let required = |name: &str, hint: &str| {
             kvp.non_empty(name)
@@ -140,33 +140,37 @@ async fn vector_kvp(
         let matrix = required("TILEMATRIX", "name the tile matrix (zoom level)")?;
         let row = required("TILEROW", "give the tile row (0 at the top)")?;
         let col = required("TILECOL", "give the tile column (0 at the left)")?;
-        let format = required("FORMAT", "use FORMAT=application/vnd.mapbox-vector-tile")?;
-        let address = vector_address(
-            tiler,
+        let mimes = tiles.offered_list(layer, true);
+        let format = required("FORMAT", &format!("use {mimes}"))?;
+        let format = OnDemandFormat::from_mime(format)
+            .filter(|f| tiles.formats(layer).contains(f))
+            .ok_or_else(|| {
+                OwsException::invalid(
+                    "FORMAT",
+                    format!(
+                        "FORMAT={format} is not offered by layer '{}': use {mimes}",
+                        layer.name
+                    ),
+                )
+            })?;
+        vector_address(
+            tiles,
             layer,
             kvp.get("STYLE").unwrap_or(""),
+            format,
             tms,
             matrix,
             row,
             col,
-        )?;
-        if !format.eq_ignore_ascii_case(vector_tiles::MIME) {
-            return Err(OwsException::invalid(
-                "FORMAT",
-                format!(
-                    "FORMAT={format} is not offered by layer '{}': use FORMAT={}",
-                    layer.name,
-                    vector_tiles::MIME
-                ),
-            ));
-        }
-        Ok(address)
+        )
     })()
     .map_err(IntoResponse::into_response)?;
-    tiler
+    tiles
         .response(
             layers,
             layer,
+            style,
+            format,
             address,
             headers,
             &state.config.tiles.cache_control,
@@ -175,37 +179,43 @@ async fn vector_kvp(
         .map_err(IntoResponse::into_response)
 }
 
-/// Style, tile matrix set, matrix, row and column of a vector tile request.
+/// Style (index), format and tile of a vector layer's tile request.
+#[allow(clippy::too_many_arguments)]
 fn vector_address(
-    tiler: &VectorTiler,
+    tiles: &OnDemandTiles,
     layer: &Layer,
     style: &str,
+    format: OnDemandFormat,
     tms: &str,
     matrix: &str,
     row: &str,
     col: &str,
-) -> Result<vector_tiles::TileAddress, OwsException> {
-    if !(style.is_empty() || style == DEFAULT_STYLE || style.eq_ignore_ascii_case("default")) {
-        return Err(OwsException::invalid(
+) -> Result<(usize, OnDemandFormat, TileAddress), OwsException> {
+    let style_index = OnDemandTiles::style_index(layer, style).ok_or_else(|| {
+        let names: Vec<&str> = std::iter::once(DEFAULT_STYLE)
+            .chain(layer.styles().iter().skip(1).map(|s| s.name.as_str()))
+            .collect();
+        OwsException::invalid(
             "STYLE",
             format!(
-                "layer '{}' has no style '{style}': use STYLE={DEFAULT_STYLE}",
-                layer.name
+                "layer '{}' has no style '{style}' (styles: {})",
+                layer.name,
+                names.join(", ")
             ),
-        ));
-    }
-    let link = tiler.matrix_set().map(|(_, id)| id);
-    if !(tms == vector_tiles::TILE_MATRIX_SET || link.as_deref() == Some(tms)) {
+        )
+    })?;
+    let link = tiles.link().map(|(_, id)| id);
+    if !tiles.accepts_tile_matrix_set(tms) {
         return Err(OwsException::invalid(
             "TILEMATRIXSET",
             format!(
                 "layer '{}' is tiled on '{}', not '{tms}'",
                 layer.name,
-                link.as_deref().unwrap_or(vector_tiles::TILE_MATRIX_SET)
+                link.as_deref().unwrap_or("PM")
             ),
         ));
     }
-    let zooms = tiler.zooms();
+    let zooms = tiles.zooms_of(format);
     let z = matrix
         .trim()
         .parse::<u32>()
@@ -215,8 +225,9 @@ fn vector_address(
             OwsException::invalid(
                 "TILEMATRIX",
                 format!(
-                    "tile matrix '{matrix}' is not served for layer '{}' (served: {} to {})",
+                    "tile matrix '{matrix}' is not served for layer '{}' in {} (served: {} to {})",
                     layer.name,
+                    format.mime(),
                     zooms.start(),
                     zooms.end()
                 ),
@@ -228,18 +239,21 @@ fn vector_address(
         })
     };
     let (row_number, col_number) = (parse(row, "TILEROW")?, parse(col, "TILECOL")?);
-    tiler.address(z, col_number, row_number).map_err(|error| {
-        let text = match error {
-            vector_tiles::AddressError::Zoom(text)
-            | vector_tiles::AddressError::OutOfRange(text) => text,
-        };
-        let locator = if row_number < 0 || row_number >= 1i64 << z {
-            "TILEROW"
-        } else {
-            "TILECOL"
-        };
-        OwsException::new(OwsCode::TileOutOfRange, locator, text)
-    })
+    let address = tiles
+        .address(format, z, col_number, row_number)
+        .map_err(|error| {
+            let text = match error {
+                vector_tiles::AddressError::Zoom(text)
+                | vector_tiles::AddressError::OutOfRange(text) => text,
+            };
+            let locator = if row_number < 0 || row_number >= 1i64 << z {
+                "TILEROW"
+            } else {
+                "TILECOL"
+            };
+            OwsException::new(OwsCode::TileOutOfRange, locator, text)
+        })?;
+    Ok((style_index, format, address))
 }
 
 fn kvp_inner(
@@ -247,11 +261,11 @@ fn kvp_inner(
     layers: &Layers,
     kvp: &Kvp,
     headers: &HeaderMap,
-    tiler: &VectorTiler,
+    tiles: &OnDemandTiles,
 ) -> Result<Response, OwsException> {
     let request = check_kvp(kvp)?;
     if request.eq_ignore_ascii_case("GetCapabilities") {
-        return Ok(capabilities_response(state, layers, headers, tiler));
+        return Ok(capabilities_response(state, layers, headers, tiles));
     }
     let is_tile = request.eq_ignore_ascii_case("GetTile");
     let is_info = request.eq_ignore_ascii_case("GetFeatureInfo");
@@ -504,7 +518,7 @@ struct FeatureInfoPath {
 async fn rest_tile(
     View(layers): View,
     State(state): State<AppState>,
-    Extension(tiler): Extension<Arc<VectorTiler>>,
+    Extension(tiles): Extension<Arc<OnDemandTiles>>,
     Path(TilePath {
         layer,
         style,
@@ -521,25 +535,32 @@ async fn rest_tile(
         .cloned()
     {
         let address = (|| {
+            let extensions = tiles.offered_list(&found, false);
             let (col, extension) = file.rsplit_once('.').ok_or_else(|| {
                 OwsException::invalid(
                     "TILECOL",
-                    format!("'{file}' should be COLUMN.pbf, e.g. 12.pbf"),
+                    format!("'{file}' should be COLUMN.EXTENSION ({extensions})"),
                 )
             })?;
-            if !(extension.eq_ignore_ascii_case("pbf") || extension.eq_ignore_ascii_case("mvt")) {
-                return Err(OwsException::invalid(
-                    "FORMAT",
-                    format!("'.{extension}' is not offered by layer '{layer}': use .pbf (or .mvt)"),
-                ));
-            }
-            vector_address(&tiler, &found, &style, &tms, &matrix, &row, col)
+            let format = OnDemandFormat::from_extension(extension)
+                .filter(|f| tiles.formats(&found).contains(f))
+                .ok_or_else(|| {
+                    OwsException::invalid(
+                        "FORMAT",
+                        format!(
+                            "'.{extension}' is not offered by layer '{layer}': use {extensions}"
+                        ),
+                    )
+                })?;
+            vector_address(&tiles, &found, &style, format, &tms, &matrix, &row, col)
         })();
         return match address {
-            Ok(address) => tiler
+            Ok((style, format, address)) => tiles
                 .response(
                     &layers,
                     &found,
+                    style,
+                    format,
                     address,
                     &headers,
                     &state.config.tiles.cache_control,
@@ -630,24 +651,24 @@ fn rest_status(exception: OwsException) -> OwsException {
 async fn rest_capabilities(
     View(layers): View,
     State(state): State<AppState>,
-    Extension(tiler): Extension<Arc<VectorTiler>>,
+    Extension(tiles): Extension<Arc<OnDemandTiles>>,
     headers: HeaderMap,
 ) -> Response {
-    capabilities_response(&state, &layers, &headers, &tiler)
+    capabilities_response(&state, &layers, &headers, &tiles)
 }
 
 fn capabilities_response(
     state: &AppState,
     layers: &Layers,
     headers: &HeaderMap,
-    tiler: &VectorTiler,
+    tiles: &OnDemandTiles,
 ) -> Response {
     let base = ogc::base_url(state.config.server.public_url.as_deref(), headers);
-    ogc::xml_response(capabilities(layers, &base, tiler))
+    ogc::xml_response(capabilities(layers, &base, tiles))
 }
 
 /// The capabilities document, with URLs under `base`.
-pub fn capabilities(layers: &Layers, base: &str, tiler: &VectorTiler) -> String {
+pub fn capabilities(layers: &Layers, base: &str, tiles: &OnDemandTiles) -> String {
     let mut out = String::with_capacity(16 * 1024);
     let base = xml_escape(base);
     out.push_str(
@@ -684,12 +705,21 @@ pub fn capabilities(layers: &Layers, base: &str, tiler: &VectorTiler) -> String 
             linked.push(pyramid);
         }
     }
-    let vector_set = tiler.matrix_set();
+    let vector_set = tiles.link();
     let mut vectors = false;
-    if let Some((_, link)) = &vector_set {
+    if let Some((set, link)) = &vector_set {
         for layer in layers.iter() {
-            if let Some(vector) = vector_tiles::vector_source(layer) {
-                write_vector_layer(&mut out, layer, vector, link, tiler, &base);
+            let formats = tiles.formats(layer);
+            if let (Some(vector), false) = (vector_tiles::vector_source(layer), formats.is_empty())
+            {
+                let on = VectorLayerTiles {
+                    vector,
+                    formats: &formats,
+                    set,
+                    link,
+                    zooms: tiles.zooms(),
+                };
+                write_vector_layer(&mut out, layer, &on, &base);
                 vectors = true;
             }
         }
@@ -705,7 +735,7 @@ pub fn capabilities(layers: &Layers, base: &str, tiler: &VectorTiler) -> String 
                 xml_escape(&link),
                 xml_escape(&set.crs().urn())
             );
-            for z in tiler.zooms() {
+            for z in tiles.zooms() {
                 if let Some(matrix) = set.matrix_at(z) {
                     write_tile_matrix(&mut out, set, matrix);
                 }
@@ -828,33 +858,67 @@ fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &s
     out.push_str("    </Layer>\n");
 }
 
-/// A vector layer: vector tiles on the Web Mercator set, limited to the data's extent.
-fn write_vector_layer(
-    out: &mut String,
-    layer: &Layer,
-    vector: &crate::layers::VectorLayer,
-    link: &str,
-    tiler: &VectorTiler,
-    base: &str,
-) {
+/// What WMTS offers of a vector layer.
+struct VectorLayerTiles<'a> {
+    vector: &'a crate::layers::VectorLayer,
+    formats: &'a [OnDemandFormat],
+    set: &'a TileMatrixSet,
+    link: &'a str,
+    zooms: std::ops::RangeInclusive<u32>,
+}
+
+/// A vector layer: vector tiles and rendered images on the Web Mercator set, limited to the
+/// data's extent; its SLD styles are the styles of the images (the first one as
+/// [`DEFAULT_STYLE`]).
+fn write_vector_layer(out: &mut String, layer: &Layer, on: &VectorLayerTiles<'_>, base: &str) {
     let name = xml_escape(&layer.name);
-    let b = vector.wgs84_bbox;
+    let b = on.vector.wgs84_bbox;
     write_layer_head(out, layer, &b);
     let _ = writeln!(out, "      <ows:Identifier>{name}</ows:Identifier>");
-    write_metadata_and_style(out, layer);
+    for url in &layer.metadata.metadata_urls {
+        let _ = writeln!(
+            out,
+            "      <ows:Metadata xlink:type=\"simple\" xlink:href=\"{}\"/>",
+            xml_escape(url)
+        );
+    }
+    let styles = layer.styles();
+    for (index, style) in styles.iter().enumerate() {
+        let (identifier, title) = if index == 0 {
+            (DEFAULT_STYLE, style.title.as_str())
+        } else {
+            (style.name.as_str(), style.title.as_str())
+        };
+        let title = if title.is_empty() { identifier } else { title };
+        let _ = writeln!(
+            out,
+            "      <Style{}>\n        <ows:Title>{}</ows:Title>\n        <ows:Identifier>{}</ows:Identifier>\n      </Style>",
+            if index == 0 { " isDefault=\"true\"" } else { "" },
+            xml_escape(title),
+            xml_escape(identifier)
+        );
+    }
+    if styles.is_empty() {
+        let _ = writeln!(
+            out,
+            "      <Style isDefault=\"true\">\n        <ows:Title>Default</ows:Title>\n        \
+             <ows:Identifier>{DEFAULT_STYLE}</ows:Identifier>\n      </Style>"
+        );
+    }
+    for format in on.formats {
+        let _ = writeln!(out, "      <Format>{}</Format>", format.mime());
+    }
     let _ = writeln!(
         out,
-        "      <Format>{}</Format>\n      \
-         <TileMatrixSetLink>\n        <TileMatrixSet>{}</TileMatrixSet>\n        <TileMatrixSetLimits>",
-        vector_tiles::MIME,
-        xml_escape(link)
+        "      <TileMatrixSetLink>\n        <TileMatrixSet>{}</TileMatrixSet>\n        <TileMatrixSetLimits>",
+        xml_escape(on.link)
     );
-    let mercator = crs::Transformer::new(&crs::Crs::crs84(), &crs::Crs::web_mercator())
+    let mercator = crs::Transformer::new(&crs::Crs::crs84(), on.set.crs())
         .and_then(|t| t.transform_bbox(&b))
         .ok();
-    if let (Some(extent), Some((set, _))) = (mercator, tiler.matrix_set()) {
-        for z in tiler.zooms() {
-            let Some(range) = set.matrix_at(z).and_then(|m| m.tile_range(&extent)) else {
+    if let Some(extent) = mercator {
+        for z in on.zooms.clone() {
+            let Some(range) = on.set.matrix_at(z).and_then(|m| m.tile_range(&extent)) else {
                 continue;
             };
             let _ = writeln!(
@@ -868,12 +932,16 @@ fn write_vector_layer(
             );
         }
     }
-    let _ = writeln!(
-        out,
-        "        </TileMatrixSetLimits>\n      </TileMatrixSetLink>\n      \
-         <ResourceURL format=\"{}\" resourceType=\"tile\" template=\"{base}/wmts/{name}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/{{TileCol}}.pbf\"/>\n    </Layer>",
-        vector_tiles::MIME
-    );
+    out.push_str("        </TileMatrixSetLimits>\n      </TileMatrixSetLink>\n");
+    for format in on.formats {
+        let _ = writeln!(
+            out,
+            "      <ResourceURL format=\"{}\" resourceType=\"tile\" template=\"{base}/wmts/{name}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/{{TileCol}}.{}\"/>",
+            format.mime(),
+            format.extension()
+        );
+    }
+    out.push_str("    </Layer>\n");
 }
 
 /// A tile matrix set as a layer links to it: the whole set, or only the served matrices.

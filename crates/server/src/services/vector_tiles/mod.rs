@@ -34,9 +34,6 @@ use crate::services::wms::cache::{CachedImage, ImageCache};
 /// The MIME type of vector tiles.
 pub const MIME: &str = "application/vnd.mapbox-vector-tile";
 
-/// The tile matrix set vector tiles are made on (its matrices are the zoom levels).
-pub const TILE_MATRIX_SET: &str = "PM";
-
 /// Half the side of the Web Mercator square, in metres.
 const HALF_WORLD: f64 = 20_037_508.342_789_244;
 
@@ -52,6 +49,35 @@ pub struct TileAddress {
 }
 
 impl TileAddress {
+    /// A tile of the Web Mercator grid from request numbers (rows from the top), on one of
+    /// `zooms`; errors say what `exist` for which zooms, then `beyond`.
+    pub fn checked(
+        zooms: &RangeInclusive<u32>,
+        exist: &str,
+        beyond: &str,
+        (z, x, y): (u32, i64, i64),
+    ) -> Result<TileAddress, AddressError> {
+        if !zooms.contains(&z) {
+            return Err(AddressError::Zoom(format!(
+                "zoom level {z} is not served: {exist} for zoom {} to {}{beyond}",
+                zooms.start(),
+                zooms.end()
+            )));
+        }
+        let size = 1i64 << z;
+        if !(0..size).contains(&x) || !(0..size).contains(&y) {
+            return Err(AddressError::OutOfRange(format!(
+                "tile {x}/{y} is outside zoom level {z}: columns and rows go from 0 to {}",
+                size - 1
+            )));
+        }
+        Ok(TileAddress {
+            z,
+            x: x as u32,
+            y: y as u32,
+        })
+    }
+
     /// The tile's extent in Web Mercator metres: `[min_x, min_y, max_x, max_y]`.
     pub fn bounds(self) -> [f64; 4] {
         let size = 2.0 * HALF_WORLD / f64::from(1u32 << self.z.min(30));
@@ -70,9 +96,10 @@ pub enum AddressError {
     OutOfRange(String),
 }
 
-/// Why a tile could not be made.
+/// Why a tile made on demand (a vector tile, or a rendered tile of the tile cache) could not be
+/// made.
 #[derive(Debug)]
-pub enum VectorTileError {
+pub enum OnDemandTileError {
     /// The render pool is full: 503, retry.
     Busy,
     /// The client left.
@@ -81,10 +108,10 @@ pub enum VectorTileError {
     Internal(JsonError),
 }
 
-impl IntoResponse for VectorTileError {
+impl IntoResponse for OnDemandTileError {
     fn into_response(self) -> Response {
         match self {
-            VectorTileError::Busy => {
+            OnDemandTileError::Busy => {
                 let mut response = JsonError::client(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "busy",
@@ -96,13 +123,13 @@ impl IntoResponse for VectorTileError {
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 response
             }
-            VectorTileError::Cancelled => JsonError::client(
+            OnDemandTileError::Cancelled => JsonError::client(
                 StatusCode::from_u16(499).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
                 "cancelled",
                 "the client closed its connection before the tile was ready",
             )
             .into_response(),
-            VectorTileError::Internal(error) => error.into_response(),
+            OnDemandTileError::Internal(error) => error.into_response(),
         }
     }
 }
@@ -113,8 +140,6 @@ pub struct VectorTiler {
     settings: VectorTilesConfig,
     pool: Arc<RenderPool>,
     cache: ImageCache,
-    /// The Web Mercator set, for WMTS capabilities.
-    matrix_set: Option<pyramid::TileMatrixSet>,
 }
 
 impl VectorTiler {
@@ -124,27 +149,12 @@ impl VectorTiler {
             settings: settings.clone(),
             pool,
             cache: ImageCache::new(settings.cache_bytes),
-            matrix_set: pyramid::TileMatrixSets::builtin()
-                .get(TILE_MATRIX_SET)
-                .cloned(),
         }
     }
 
-    /// The Web Mercator tile matrix set and the id WMTS links vector layers to: `PM` when
-    /// every matrix of it is served, else `PM_{min}_{max}` (a subset, as for pyramids).
-    pub fn matrix_set(&self) -> Option<(&pyramid::TileMatrixSet, String)> {
-        let set = self.matrix_set.as_ref()?;
-        let levels = set.matrices().len() as u32;
-        let whole = self.settings.min_zoom == 0 && self.settings.max_zoom + 1 == levels;
-        let id = if whole {
-            TILE_MATRIX_SET.to_owned()
-        } else {
-            format!(
-                "{TILE_MATRIX_SET}_{}_{}",
-                self.settings.min_zoom, self.settings.max_zoom
-            )
-        };
-        Some((set, id))
+    /// Whether vector layers are served as vector tiles.
+    pub fn enabled(&self) -> bool {
+        self.settings.enabled
     }
 
     /// The glyphs URL template GL styles name (`None`: none configured).
@@ -159,24 +169,12 @@ impl VectorTiler {
 
     /// A tile address from request numbers (rows from the top).
     pub fn address(&self, z: u32, x: i64, y: i64) -> Result<TileAddress, AddressError> {
-        if !self.zooms().contains(&z) {
-            return Err(AddressError::Zoom(format!(
-                "zoom level {z} is not served: vector tiles exist for zoom {} to {} (clients overzoom beyond)",
-                self.settings.min_zoom, self.settings.max_zoom
-            )));
-        }
-        let size = 1i64 << z;
-        if !(0..size).contains(&x) || !(0..size).contains(&y) {
-            return Err(AddressError::OutOfRange(format!(
-                "tile {x}/{y} is outside zoom level {z}: columns and rows go from 0 to {}",
-                size - 1
-            )));
-        }
-        Ok(TileAddress {
-            z,
-            x: x as u32,
-            y: y as u32,
-        })
+        TileAddress::checked(
+            &self.zooms(),
+            "vector tiles exist",
+            " (clients overzoom beyond)",
+            (z, x, y),
+        )
     }
 
     /// The answer for a tile of a vector layer: the tile (from the cache or made now), 204
@@ -188,7 +186,7 @@ impl VectorTiler {
         tile: TileAddress,
         request_headers: &HeaderMap,
         cache_control: &str,
-    ) -> Result<Response, VectorTileError> {
+    ) -> Result<Response, OnDemandTileError> {
         let key = format!(
             "{}\u{0}{}\u{0}{}/{}/{}",
             layers.sequence, layer.name, tile.z, tile.x, tile.y
@@ -204,9 +202,11 @@ impl VectorTiler {
                 .await
             {
                 Ok(Ok(Some(made))) => made,
-                Ok(Ok(None)) | Err(JobError::Cancelled) => return Err(VectorTileError::Cancelled),
+                Ok(Ok(None)) | Err(JobError::Cancelled) => {
+                    return Err(OnDemandTileError::Cancelled)
+                }
                 Ok(Err(error)) => {
-                    return Err(VectorTileError::Internal(JsonError::internal(
+                    return Err(OnDemandTileError::Internal(JsonError::internal(
                         &format!(
                             "making vector tile {}/{}/{} of layer '{}'",
                             tile.z, tile.x, tile.y, layer.name
@@ -214,9 +214,9 @@ impl VectorTiler {
                         &error,
                     )))
                 }
-                Err(JobError::Busy(_)) => return Err(VectorTileError::Busy),
+                Err(JobError::Busy(_)) => return Err(OnDemandTileError::Busy),
                 Err(JobError::Panicked(panic)) => {
-                    return Err(VectorTileError::Internal(JsonError::internal(
+                    return Err(OnDemandTileError::Internal(JsonError::internal(
                         "making a vector tile",
                         &panic,
                     )))

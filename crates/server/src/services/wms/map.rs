@@ -103,6 +103,17 @@ fn draw(
     if map.format == MapFormat::Tiff {
         return tiff(map);
     }
+    let canvas = draw_image(renderer, map, cancel)?;
+    encode(&canvas, map.format)
+}
+
+/// Draws a map (not TIFF) as an image, asking `cancel` between steps: what GetMap encodes,
+/// and what the tile cache cuts metatiles from — tiles and maps come from one renderer.
+pub(crate) fn draw_image(
+    renderer: &render::Renderer,
+    map: &MapParams,
+    cancel: &Cancel,
+) -> Result<render::Image, WmsError> {
     let background = if map.transparent && map.format.has_alpha() {
         [map.bgcolor[0], map.bgcolor[1], map.bgcolor[2], 0]
     } else {
@@ -134,7 +145,7 @@ fn draw(
         }
     }
     check(cancel)?;
-    encode(&canvas, map.format)
+    Ok(canvas)
 }
 
 fn draw_vectors(
@@ -152,7 +163,7 @@ fn draw_vectors(
         dpi: map.dpi,
         background: [0, 0, 0, 0],
         transparent: true,
-        buffer: 0,
+        buffer: map.label_buffer,
     };
     let scale = request.scale_denominator();
     // Features of every layer first (they must outlive the render call).

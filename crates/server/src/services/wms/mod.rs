@@ -42,7 +42,10 @@ use crate::services::ogc::Kvp;
 use crate::services::render_pool::RenderPool;
 use crate::state::AppState;
 
-use protocol::{Code, Version, WmsError};
+pub(crate) use map::draw_image;
+pub(crate) use params::{MapFormat, MapParams, STANDARD_DPI};
+pub(crate) use protocol::WmsError;
+use protocol::{Code, Version};
 pub use runtime::StartError;
 use runtime::{Call, WmsRuntime, WmsState};
 

@@ -117,6 +117,9 @@ pub struct MapParams {
     pub bgcolor: [u8; 3],
     /// Resolution for symbol sizes.
     pub dpi: f64,
+    /// Where labels may go ([`render::MapRequest::buffer`]): 0 for WMS, negative for
+    /// metatiles drawn with a margin.
+    pub label_buffer: i32,
 }
 
 impl MapParams {
@@ -298,6 +301,7 @@ pub fn parse_map(
         transparent,
         bgcolor,
         dpi,
+        label_buffer: 0,
     })
 }
 

@@ -182,6 +182,11 @@ impl WmsError {
         }
     }
 
+    /// Whether the client left before the answer was ready.
+    pub fn is_cancelled(&self) -> bool {
+        self.status.as_u16() == CLIENT_CLOSED_REQUEST
+    }
+
     /// Whether this is a client's mistake (4xx), not a failure, an overload or a client that
     /// left.
     pub fn status_is_client(&self) -> bool {

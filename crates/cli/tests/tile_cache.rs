@@ -1,0 +1,527 @@
+//! Vector layers served as image tiles (WMTS, TMS), spoken to over HTTP by the real server:
+//! tiles rendered in metatiles equal the WMS GetMap of the same extent; no label is cut at a
+//! metatile edge; one render per metatile under concurrent requests; the cache survives a
+//! restart and never answers a restyled layer's old tiles; a size cap evicts; an unwritable
+//! cache folder still answers; OWSLib and GDAL read the tiles.
+#![cfg(unix)]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{get, get_bytes, header, Server};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+const HALF: f64 = 20_037_508.342_789_244;
+
+/// The communes fixture (Lambert-93 squares named and grouped by département) with the SLD
+/// `style`, the tile cache configured by `tile_cache`, data under `dir`.
+fn config(dir: &Path, style: &Path, tile_cache: &str) -> PathBuf {
+    let fixtures = repo().join("fixtures");
+    let text = format!(
+        r#"
+[data]
+dir = "{data}"
+
+[tile_cache]
+{tile_cache}
+
+[[layers]]
+name = "communes"
+kind = "vector"
+source = "{gpkg}/communes_2154.gpkg"
+table = "Communes-IDF"
+style = "{style}"
+"#,
+        data = dir.join("data").display(),
+        gpkg = fixtures.join("gpkg").display(),
+        style = style.display(),
+    );
+    let path = dir.join("tuilerie.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Serves a configuration on the data folder beside it (kept across restarts).
+fn serve(config: &Path) -> Server {
+    let data = config.parent().unwrap().join("data");
+    Server::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ])
+}
+
+/// The communes style with its labels (`labels`) or without, Paris in `paris` (#RRGGBB), and
+/// labels in pure red without halo (easy to find in pixels).
+fn style(dir: &Path, name: &str, labels: bool, paris: &str) -> PathBuf {
+    let text = std::fs::read_to_string(repo().join("fixtures/wms/communes.sld")).unwrap();
+    let mut text = text.replace("#E41A1C", paris);
+    let start = text.find("<se:Rule>\n          <se:Name>labels").unwrap();
+    let end = text[start..].find("</se:Rule>").unwrap() + start + "</se:Rule>".len();
+    if labels {
+        let rule = text[start..end]
+            .replace(
+                "<se:Halo><se:Radius>1</se:Radius><se:Fill><se:SvgParameter name=\"fill\">#FFFFFF</se:SvgParameter></se:Fill></se:Halo>",
+                "",
+            )
+            .replace("#000000", "#FF0000")
+            // Long labels: many cross tile and metatile edges.
+            .replace(
+                "<se:SvgParameter name=\"font-size\">10</se:SvgParameter>",
+                "<se:SvgParameter name=\"font-size\">24</se:SvgParameter>",
+            );
+        // Labels only: the red Paris polygons would look like text.
+        let polygons_start = text.find("<se:Rule>").unwrap();
+        text.replace_range(polygons_start..end, &rule);
+    } else {
+        text.replace_range(start..end, "");
+    }
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn metric(server: &Server, name: &str) -> u64 {
+    let (_, _, text) = get(&server.url("/metrics"));
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+fn png(bytes: &[u8]) -> image::RgbaImage {
+    image::load_from_memory(bytes).unwrap().to_rgba8()
+}
+
+fn tile(server: &Server, z: u32, row: u32, col: u32) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    get_bytes(
+        &server.url(&format!("/wmts/communes/normal/PM/{z}/{row}/{col}.png")),
+        &[],
+    )
+}
+
+/// Tiles cols × rows from (col0, row0) stitched into one image.
+fn stitch(server: &Server, z: u32, col0: u32, row0: u32, cols: u32, rows: u32) -> image::RgbaImage {
+    let mut out = image::RgbaImage::new(cols * 256, rows * 256);
+    for r in 0..rows {
+        for c in 0..cols {
+            let (status, _, body) = tile(server, z, row0 + r, col0 + c);
+            assert_eq!(status, 200, "tile {z}/{}/{}", row0 + r, col0 + c);
+            image::imageops::replace(
+                &mut out,
+                &png(&body),
+                i64::from(c * 256),
+                i64::from(r * 256),
+            );
+        }
+    }
+    out
+}
+
+/// The Web Mercator extent of a block of tiles: min x, min y, max x, max y.
+fn block_bbox(z: u32, col0: u32, row0: u32, cols: u32, rows: u32) -> [f64; 4] {
+    let size = 2.0 * HALF / f64::from(1u32 << z);
+    let min_x = -HALF + f64::from(col0) * size;
+    let max_y = HALF - f64::from(row0) * size;
+    [
+        min_x,
+        max_y - f64::from(rows) * size,
+        min_x + f64::from(cols) * size,
+        max_y,
+    ]
+}
+
+fn get_map(server: &Server, bbox: [f64; 4], width: u32, height: u32) -> image::RgbaImage {
+    let url = server.url(&format!(
+        "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=communes&STYLES=&CRS=EPSG:3857&BBOX={},{},{},{}&WIDTH={width}&HEIGHT={height}&FORMAT=image/png&TRANSPARENT=TRUE",
+        bbox[0], bbox[1], bbox[2], bbox[3]
+    ));
+    let (status, _, body) = get_bytes(&url, &[]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    png(&body)
+}
+
+#[test]
+fn capabilities_offer_images_of_vector_layers_with_their_styles_and_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let sld = style(dir.path(), "plain.sld", false, "#E41A1C");
+    let server = serve(&config(dir.path(), &sld, ""));
+    let (status, _, xml) = get(&server.url("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"));
+    assert_eq!(status, 200);
+    let layer = &xml[xml
+        .find("<ows:Identifier>communes</ows:Identifier>")
+        .unwrap()..];
+    let layer = &layer[..layer.find("</Layer>").unwrap()];
+    for format in [
+        "image/png",
+        "image/jpeg",
+        "application/vnd.mapbox-vector-tile",
+    ] {
+        assert!(
+            layer.contains(&format!("<Format>{format}</Format>")),
+            "{layer}"
+        );
+    }
+    assert!(
+        layer.contains("<ows:Identifier>normal</ows:Identifier>"),
+        "{layer}"
+    );
+    assert!(
+        layer.contains("<TileMatrixSet>PM_0_18</TileMatrixSet>"),
+        "{layer}"
+    );
+    // z13 limits from the data's extent.
+    let z13 = &layer[layer.find("<TileMatrix>13</TileMatrix>").unwrap()..];
+    assert!(z13.contains("<MinTileCol>4145</MinTileCol>"), "{z13}");
+    assert!(z13.contains("<MaxTileCol>4151</MaxTileCol>"), "{z13}");
+    assert!(layer.contains("{TileCol}.png\""), "{layer}");
+    // The linked set exists with levels 0 to 18.
+    let set = &xml[xml
+        .rfind("<ows:Identifier>PM_0_18</ows:Identifier>")
+        .unwrap()..];
+    assert!(set.contains("<ows:Identifier>18</ows:Identifier>"));
+    assert!(!set[..set.find("</TileMatrixSet>").unwrap()]
+        .contains("<ows:Identifier>19</ows:Identifier>"));
+}
+
+#[test]
+fn stitched_tiles_equal_the_wms_map_of_the_same_extent() {
+    let dir = tempfile::tempdir().unwrap();
+    let sld = style(dir.path(), "plain.sld", false, "#E41A1C");
+    let server = serve(&config(dir.path(), &sld, ""));
+    // 8 × 8 tiles at z13: four metatiles, their edges inside the block.
+    let (z, col0, row0) = (13, 4144, 2816);
+    let tiles = stitch(&server, z, col0, row0, 8, 8);
+    let map = get_map(&server, block_bbox(z, col0, row0, 8, 8), 2048, 2048);
+    let mut differing = 0usize;
+    let mut diff = image::RgbaImage::new(2048, 2048);
+    for (x, y, a) in tiles.enumerate_pixels() {
+        let b = map.get_pixel(x, y);
+        let far = a.0.iter().zip(b.0).any(|(p, q)| p.abs_diff(q) > 8);
+        if far {
+            differing += 1;
+            diff.put_pixel(x, y, image::Rgba([255, 0, 255, 255]));
+        }
+    }
+    let drawn = tiles.pixels().filter(|p| p.0[3] > 0).count();
+    assert!(
+        drawn > 100_000,
+        "the block should hold the communes: {drawn} pixels drawn"
+    );
+    // Tolerance: antialiased edges may differ by a rounding; nothing else.
+    if differing > 2048 * 2048 / 1000 {
+        let out = std::env::temp_dir().join("tile_cache_vs_wms_diff.png");
+        diff.save(&out).unwrap();
+        panic!("{differing} pixels differ (diff image: {})", out.display());
+    }
+}
+
+#[test]
+fn no_label_is_cut_at_a_metatile_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let sld = style(dir.path(), "labels.sld", true, "#E41A1C");
+    let server = serve(&config(dir.path(), &sld, ""));
+    // 16 × 8 tiles at z14: metatile edges at columns 8292, 8296, 8300 and row 5640.
+    let (z, col0, row0, cols, rows) = (14, 8288, 5636, 16, 8);
+    let red = |p: &image::Rgba<u8>| p.0[3] > 128 && p.0[0] > 160 && p.0[1] < 110 && p.0[2] < 110;
+    // Red on both sides of an edge in the same row (column) is a label across that edge.
+    let crossings = |img: &image::RgbaImage, vertical: &[u32], horizontal: &[u32]| {
+        let mut n = 0;
+        for &x in vertical {
+            n += (0..img.height())
+                .filter(|&y| red(img.get_pixel(x - 1, y)) && red(img.get_pixel(x, y)))
+                .count();
+        }
+        for &y in horizontal {
+            n += (0..img.width())
+                .filter(|&x| red(img.get_pixel(x, y - 1)) && red(img.get_pixel(x, y)))
+                .count();
+        }
+        n
+    };
+    let vertical: Vec<u32> = [8292u32, 8296, 8300]
+        .iter()
+        .map(|c| (c - col0) * 256)
+        .collect();
+    let horizontal = [(5640 - row0) * 256];
+    // The same extent as one WMS map: labels do cross these lines there, so the check below
+    // can fail.
+    let map = get_map(
+        &server,
+        block_bbox(z, col0, row0, cols, rows),
+        cols * 256,
+        rows * 256,
+    );
+    let in_map = crossings(&map, &vertical, &horizontal);
+    assert!(
+        in_map > 0,
+        "no label crosses a metatile edge in the WMS map: the test proves nothing"
+    );
+    let tiles = stitch(&server, z, col0, row0, cols, rows);
+    let labelled = tiles.pixels().filter(|p| red(p)).count();
+    assert!(
+        labelled > 2000,
+        "labels are drawn in tiles: {labelled} red pixels"
+    );
+    assert_eq!(
+        crossings(&tiles, &vertical, &horizontal),
+        0,
+        "a label is cut at a metatile edge"
+    );
+    // Inside a metatile, labels cross tile edges freely (one image).
+    let inner: Vec<u32> = (1..cols).filter(|c| c % 4 != 0).map(|c| c * 256).collect();
+    assert!(
+        crossings(&tiles, &inner, &[]) > 0,
+        "labels should cross tile edges inside metatiles"
+    );
+}
+
+#[test]
+fn one_render_per_metatile_and_empty_tiles_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let sld = style(dir.path(), "plain.sld", false, "#E41A1C");
+    let server = serve(&config(dir.path(), &sld, ""));
+    // 16 concurrent requests for the 16 tiles of one cold metatile.
+    let (z, col0, row0) = (14, 8292, 5636);
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..16)
+            .map(|k| {
+                let server = &server;
+                scope.spawn(move || tile(server, z, row0 + k / 4, col0 + k % 4).0)
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(metric(&server, "tuilerie_tile_cache_renders_total"), 1);
+    assert_eq!(metric(&server, "tuilerie_tile_cache_hits_total"), 15);
+    // A tile inside the data's limits without any feature: blank, stored, not rendered again.
+    let (z, row, col) = (14, 5643, 8303);
+    let (status, _, body) = tile(&server, z, row, col);
+    assert_eq!(status, 200);
+    let blank = png(&body);
+    let renders = metric(&server, "tuilerie_tile_cache_renders_total");
+    let (_, _, again) = tile(&server, z, row, col);
+    assert_eq!(
+        metric(&server, "tuilerie_tile_cache_renders_total"),
+        renders
+    );
+    if blank.pixels().all(|p| p.0[3] == 0) {
+        assert_eq!(body, again);
+    }
+    // Far from the data: blank without any render.
+    let (status, headers, body) = tile(&server, 14, 100, 100);
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), Some("image/png"));
+    assert!(png(&body).pixels().all(|p| p.0[3] == 0));
+    assert_eq!(
+        metric(&server, "tuilerie_tile_cache_renders_total"),
+        renders
+    );
+    // ETag and 304.
+    let (_, headers, _) = tile(&server, z, row0, col0);
+    let etag = header(&headers, "etag").unwrap().to_owned();
+    let (status, _, _) = get_bytes(
+        &server.url(&format!("/wmts/communes/normal/PM/{z}/{row0}/{col0}.png")),
+        &[("If-None-Match", &etag)],
+    );
+    assert_eq!(status, 304);
+}
+
+#[test]
+fn bad_tile_requests_name_the_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let sld = style(dir.path(), "plain.sld", false, "#E41A1C");
+    let server = serve(&config(dir.path(), &sld, ""));
+    let kvp = |extra: &str| {
+        get(&server.url(&format!(
+            "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=communes&STYLE=normal&TILEMATRIXSET=PM_0_18&FORMAT=image/png&{extra}"
+        )))
+    };
+    let (status, _, body) = kvp("TILEMATRIX=13&TILEROW=99999&TILECOL=4145");
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("TileOutOfRange") && body.contains("locator=\"TILEROW\""),
+        "{body}"
+    );
+    let (status, _, body) = kvp("TILEMATRIX=19&TILEROW=0&TILECOL=0");
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("locator=\"TILEMATRIX\"") && body.contains("0 to 18"),
+        "{body}"
+    );
+    let (status, _, body) = get(&server.url(
+        "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=communes&STYLE=nope&TILEMATRIXSET=PM&FORMAT=image/png&TILEMATRIX=13&TILEROW=2818&TILECOL=4145",
+    ));
+    assert_eq!(status, 400);
+    assert!(body.contains("locator=\"STYLE\""), "{body}");
+    let (status, _, body) = get(&server.url(
+        "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=communes&STYLE=&TILEMATRIXSET=PM&FORMAT=image/webp&TILEMATRIX=13&TILEROW=2818&TILECOL=4145",
+    ));
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("locator=\"FORMAT\"") && body.contains("image/png"),
+        "{body}"
+    );
+    let (status, _, _) = get(&server.url("/wmts/communes/normal/PM/13/2818/4145.gif"));
+    assert_eq!(status, 404);
+    // TMS: rows from the top, as for the layer's vector tiles; a TileJSON of the images.
+    let (status, headers, _) = get_bytes(&server.url("/tms/1.0.0/communes/13/4145/2818.png"), &[]);
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), Some("image/png"));
+    let (status, _, json) = get(&server.url("/tms/1.0.0/communes/metadata.json?format=png"));
+    assert_eq!(status, 200);
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(json["tiles"][0]
+        .as_str()
+        .unwrap()
+        .ends_with("/tms/1.0.0/communes/{z}/{x}/{y}.png"));
+    assert_eq!(json["maxzoom"], 18);
+    assert!(json.get("vector_layers").is_none());
+}
+
+#[test]
+fn the_cache_survives_a_restart_and_a_restyle_is_never_answered_from_old_tiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let sld = style(dir.path(), "communes.sld", false, "#E41A1C");
+    let path = config(dir.path(), &sld, "");
+    let cache = dir.path().join("data").join("tile-cache").join("communes");
+    let (z, row, col) = (13, 2818, 4147);
+    let before = {
+        let mut server = serve(&path);
+        let (_, _, body) = tile(&server, z, row, col);
+        server.terminate();
+        body
+    };
+    let folders = |p: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    };
+    let first = folders(&cache);
+    assert_eq!(
+        first.len(),
+        1,
+        "one folder per style and format asked: {first:?}"
+    );
+    // Unchanged: answered from the disk, no render.
+    {
+        let server = serve(&path);
+        let (_, _, body) = tile(&server, z, row, col);
+        assert_eq!(body, before);
+        assert_eq!(metric(&server, "tuilerie_tile_cache_renders_total"), 0);
+    }
+    // Restyled (Paris in blue): the old tiles are never answered, and their folder goes.
+    style(dir.path(), "communes.sld", false, "#0000FF");
+    let server = serve(&path);
+    let (_, _, after) = tile(&server, z, row, col);
+    assert_ne!(after, before);
+    assert_eq!(metric(&server, "tuilerie_tile_cache_renders_total"), 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while first.iter().any(|f| f.exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old cache was not removed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_size_cap_evicts_and_an_unwritable_folder_still_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let sld = style(dir.path(), "plain.sld", false, "#E41A1C");
+    let server = serve(&config(dir.path(), &sld, "max_bytes = 1"));
+    for col in [8292, 8296, 8300] {
+        assert_eq!(tile(&server, 14, 5636, col).0, 200);
+    }
+    assert_eq!(metric(&server, "tuilerie_tile_cache_evictions_total"), 2);
+    let slabs = walk(&dir.path().join("data/tile-cache"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "tif"))
+        .count();
+    assert_eq!(slabs, 1);
+    drop(server);
+
+    // The cache folder is a file: tiles are rendered and kept in memory.
+    let blocker = dir.path().join("not-a-folder");
+    std::fs::write(&blocker, "x").unwrap();
+    let server = serve(&config(
+        dir.path(),
+        &sld,
+        &format!("dir = \"{}\"", blocker.display()),
+    ));
+    let (status, _, first) = tile(&server, 13, 2818, 4147);
+    assert_eq!(status, 200);
+    let (status, _, second) = tile(&server, 13, 2818, 4147);
+    assert_eq!(status, 200);
+    assert_eq!(first, second);
+    assert_eq!(metric(&server, "tuilerie_tile_cache_renders_total"), 1);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn owslib_and_gdal_read_the_tiles() {
+    let dir = tempfile::tempdir().unwrap();
+    let sld = style(dir.path(), "plain.sld", false, "#E41A1C");
+    let server = serve(&config(dir.path(), &sld, ""));
+    if common::has_owslib() {
+        common::run_python_ok(&format!(
+            r#"
+from owslib.wmts import WebMapTileService
+import io
+wmts = WebMapTileService("{base}/wmts?SERVICE=WMTS&REQUEST=GetCapabilities")
+layer = wmts.contents["communes"]
+assert "image/png" in layer.formats, layer.formats
+tile = wmts.gettile(layer="communes", tilematrixset="PM_0_18", tilematrix="13", row=2818, column=4147, format="image/png")
+data = tile.read()
+assert data[:8] == b"\x89PNG\r\n\x1a\n", data[:16]
+print("ok")
+"#,
+            base = server.base
+        ));
+    }
+    if common::has_gdalinfo() {
+        let out = dir.path().join("block.png");
+        let output = Command::new("gdal_translate")
+            .args(["-q", "-of", "PNG", "-outsize", "256", "256", "-projwin"])
+            .args(["250000", "6250000", "265000", "6235000"])
+            .arg(format!(
+                "WMTS:{}/wmts/1.0.0/WMTSCapabilities.xml,layer=communes,tilematrixset=PM_0_18,style=normal",
+                server.base
+            ))
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let img = image::open(&out).unwrap().to_rgba8();
+        let drawn = img.pixels().filter(|p| p.0[3] > 0).count();
+        assert!(drawn > 10_000, "GDAL read {drawn} drawn pixels");
+    }
+}

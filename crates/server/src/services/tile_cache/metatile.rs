@@ -1,0 +1,199 @@
+//! One metatile: drawn by the WMS renderer with a margin, cut into tiles, each encoded (or
+//! found empty).
+
+use std::sync::Arc;
+
+use pyramid::{TileMatrix, TileMatrixSet};
+
+use super::format::CacheFormat;
+use crate::layers::Layer;
+use crate::services::render_pool::Cancel;
+use crate::services::wms::{draw_image, MapParams, WmsError, STANDARD_DPI};
+
+/// A block of tiles of one matrix drawn by one render: columns and rows, inclusive, clipped to
+/// the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Metatile {
+    /// Tile matrix index in the set.
+    pub level: u32,
+    /// First column.
+    pub min_col: u32,
+    /// First row.
+    pub min_row: u32,
+    /// Columns.
+    pub cols: u32,
+    /// Rows.
+    pub rows: u32,
+    /// Tiles across and down a whole metatile (the slab's size).
+    pub size: u32,
+}
+
+impl Metatile {
+    /// The metatile holding tile (col, row) of `matrix`, `size`×`size` tiles aligned on
+    /// multiples of `size`, clipped to the matrix.
+    pub fn of(matrix: &TileMatrix, col: u32, row: u32, size: u32) -> Metatile {
+        let size = size.max(1);
+        let (min_col, min_row) = (col / size * size, row / size * size);
+        Metatile {
+            level: matrix.level(),
+            min_col,
+            min_row,
+            cols: size
+                .min(matrix.matrix_width().saturating_sub(min_col))
+                .max(1),
+            rows: size
+                .min(matrix.matrix_height().saturating_sub(min_row))
+                .max(1),
+            size,
+        }
+    }
+
+    /// Index of tile (col, row) in the slab (row-major, `size` per row).
+    pub fn slot(&self, col: u32, row: u32) -> usize {
+        ((row - self.min_row) * self.size + (col - self.min_col)) as usize
+    }
+}
+
+/// What to draw a metatile with.
+pub struct Drawing<'a> {
+    /// The layer.
+    pub layer: &'a Arc<Layer>,
+    /// Index of its style.
+    pub style: usize,
+    /// The tile format.
+    pub format: CacheFormat,
+    /// The tile matrix set.
+    pub set: &'a TileMatrixSet,
+    /// Pixels drawn around the metatile and cut away.
+    pub buffer: u32,
+}
+
+/// Draws `metatile` and cuts it: the encoded tiles in slab order (`size`² slots), `None` for
+/// slots outside the matrix and for tiles the render left blank.
+pub fn draw(
+    renderer: &render::Renderer,
+    drawing: &Drawing<'_>,
+    metatile: Metatile,
+    cancel: &Cancel,
+) -> Result<Vec<Option<Vec<u8>>>, WmsError> {
+    let matrix = drawing.set.matrix_at(metatile.level).ok_or_else(|| {
+        WmsError::internal(
+            "drawing a metatile",
+            &std::io::Error::other(format!("no tile matrix at level {}", metatile.level)),
+        )
+    })?;
+    let (tile_w, tile_h) = (matrix.tile_width(), matrix.tile_height());
+    let first = matrix
+        .tile(i64::from(metatile.min_col), i64::from(metatile.min_row))
+        .map_err(|e| WmsError::internal("drawing a metatile", &e))?;
+    let last = matrix
+        .tile(
+            i64::from(metatile.min_col + metatile.cols - 1),
+            i64::from(metatile.min_row + metatile.rows - 1),
+        )
+        .map_err(|e| WmsError::internal("drawing a metatile", &e))?;
+    let inner = matrix.tile_bbox(first).union(&matrix.tile_bbox(last));
+    let resolution = matrix.resolution();
+    let margin = f64::from(drawing.buffer) * resolution;
+    let bbox = crs::Bbox::new(
+        inner.min_x() - margin,
+        inner.min_y() - margin,
+        inner.max_x() + margin,
+        inner.max_y() + margin,
+    )
+    .map_err(|e| WmsError::internal("drawing a metatile", &e))?;
+    let width = metatile.cols * tile_w + 2 * drawing.buffer;
+    let height = metatile.rows * tile_h + 2 * drawing.buffer;
+    let map = MapParams {
+        layers: vec![(Arc::clone(drawing.layer), drawing.style)],
+        crs: drawing.set.crs().clone(),
+        bbox,
+        width,
+        height,
+        format: drawing.format.map_format(),
+        transparent: drawing.format.transparent(),
+        bgcolor: [255, 255, 255],
+        dpi: STANDARD_DPI,
+        label_buffer: -i32::try_from(drawing.buffer).unwrap_or(0),
+    };
+    let image = draw_image(renderer, &map, cancel)?;
+    let rgba = image.to_rgba8();
+    let background: [u8; 4] = if drawing.format.transparent() {
+        [0, 0, 0, 0]
+    } else {
+        [255, 255, 255, 255]
+    };
+    let stride = width as usize * 4;
+    let mut tiles = vec![None; (metatile.size * metatile.size) as usize];
+    for r in 0..metatile.rows {
+        for c in 0..metatile.cols {
+            if cancel.is_cancelled() {
+                return Err(WmsError::cancelled());
+            }
+            let x0 = (drawing.buffer + c * tile_w) as usize;
+            let y0 = (drawing.buffer + r * tile_h) as usize;
+            let mut pixels = Vec::with_capacity((tile_w * tile_h * 4) as usize);
+            for y in y0..y0 + tile_h as usize {
+                pixels.extend_from_slice(
+                    &rgba[y * stride + x0 * 4..y * stride + (x0 + tile_w as usize) * 4],
+                );
+            }
+            if is_blank(&pixels, background) {
+                continue;
+            }
+            let tile = render::Image::from_rgba8(tile_w, tile_h, pixels)
+                .map_err(|e| WmsError::internal("cutting a metatile", &e))?;
+            let bytes = render::encode(&tile, drawing.format.encoder())
+                .map_err(|e| WmsError::internal("encoding a tile", &e))?;
+            let slot = metatile.slot(metatile.min_col + c, metatile.min_row + r);
+            tiles[slot] = Some(bytes);
+        }
+    }
+    Ok(tiles)
+}
+
+/// Whether every pixel is the background: nothing was drawn there. Transparent backgrounds
+/// compare alpha only (a fully transparent pixel has no colour).
+fn is_blank(pixels: &[u8], background: [u8; 4]) -> bool {
+    if background[3] == 0 {
+        pixels.chunks_exact(4).all(|p| p[3] == 0)
+    } else {
+        pixels.chunks_exact(4).all(|p| p == background)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metatiles_align_on_their_size_and_clip_to_the_matrix() {
+        let sets = pyramid::TileMatrixSets::builtin();
+        let set = sets.get("PM").expect("PM");
+        let z0 = set.matrix_at(0).expect("z0");
+        let m = Metatile::of(z0, 0, 0, 4);
+        assert_eq!((m.min_col, m.min_row, m.cols, m.rows), (0, 0, 1, 1));
+        let z3 = set.matrix_at(3).expect("z3");
+        let m = Metatile::of(z3, 6, 5, 4);
+        assert_eq!((m.min_col, m.min_row, m.cols, m.rows), (4, 4, 4, 4));
+        assert_eq!(m.slot(6, 5), 6);
+        // Every tile of a level belongs to exactly one metatile, which contains it.
+        let z2 = set.matrix_at(2).expect("z2");
+        for col in 0..4 {
+            for row in 0..4 {
+                let m = Metatile::of(z2, col, row, 3);
+                assert!((m.min_col..m.min_col + m.cols).contains(&col));
+                assert!((m.min_row..m.min_row + m.rows).contains(&row));
+                assert!(m.slot(col, row) < 9);
+            }
+        }
+    }
+
+    #[test]
+    fn blank_means_nothing_drawn() {
+        assert!(is_blank(&[9, 9, 9, 0, 0, 0, 0, 0], [0, 0, 0, 0]));
+        assert!(!is_blank(&[9, 9, 9, 1, 0, 0, 0, 0], [0, 0, 0, 0]));
+        assert!(is_blank(&[255; 8], [255; 4]));
+        assert!(!is_blank(&[255, 255, 254, 255], [255; 4]));
+    }
+}

@@ -1,0 +1,719 @@
+//! Tiles of every vector layer (WMTS, TMS): rendered on demand by the WMS renderer in
+//! metatiles, cut, and kept as a ROK4 pyramid per layer, style and format — what GeoWebCache
+//! and MapCache do, on the storage precomputed pyramids use.
+//!
+//! One metatile (default 4×4 tiles) is one render and one slab: the slab's existence says the
+//! metatile was rendered, and a tile of size 0 in it is an empty tile (answered blank, never
+//! rendered again). The metatile is drawn with a margin (`buffer` pixels) so that symbols of
+//! features beyond its edge reach into it, and its labels must lie whole inside the metatile
+//! proper: a label is never cut at a metatile edge (it may be left out there, as GeoWebCache
+//! leaves it); inside a metatile labels cross tile edges freely, being one image.
+//!
+//! Requests for tiles of a metatile being rendered wait for that render (single flight). A
+//! cached tile is one slab-index lookup and one positioned read, as for precomputed pyramids.
+//! Each cache folder is named by a fingerprint of the layer's content (stored data, SLD
+//! style, tile settings), so a republished or restyled layer is never answered from its old
+//! tiles, across restarts too; folders no layer names any more are removed in the
+//! background after each publication change. A size cap removes the least recently used
+//! slabs. When the cache folder cannot be written, tiles are rendered and kept in a memory
+//! LRU instead, and the log says why once.
+
+mod format;
+mod metatile;
+mod storage;
+
+pub use self::format::CacheFormat;
+
+use std::collections::{HashMap, HashSet};
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use arc_swap::ArcSwap;
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use pyramid::{Pyramid, TileMatrixSet, TileMatrixSets};
+
+use self::metatile::{Drawing, Metatile};
+use self::storage::Usage;
+use crate::config::{Config, TileCacheConfig};
+use crate::error::JsonError;
+use crate::layers::{Layer, LayerSource, Snapshot};
+use crate::metrics::TileCacheMetrics;
+use crate::services::render_pool::{JobError, RenderPool};
+use crate::services::tiles::{not_modified, with_cache_headers};
+use crate::services::vector_tiles::{AddressError, OnDemandTileError, TileAddress};
+use crate::services::wms::cache::{CachedImage, ImageCache};
+
+/// The tile matrix set rendered tiles are cut on.
+pub const TILE_MATRIX_SET: &str = "PM";
+
+/// Bytes of rendered tiles kept in memory when the cache folder cannot be written.
+const MEMORY_BYTES: usize = 64 * 1024 * 1024;
+
+/// One tile asked of the cache.
+#[derive(Debug, Clone, Copy)]
+pub struct CachedTileRequest {
+    /// Index of the layer's style.
+    pub style: usize,
+    /// The format.
+    pub format: CacheFormat,
+    /// The tile (rows from the top).
+    pub tile: TileAddress,
+}
+
+/// Renders, keeps and answers the tiles of vector layers.
+pub struct TileCache {
+    settings: TileCacheConfig,
+    root: PathBuf,
+    set: Option<TileMatrixSet>,
+    renderer: Arc<render::Renderer>,
+    pool: Arc<RenderPool>,
+    metrics: TileCacheMetrics,
+    snapshot: Arc<ArcSwap<Snapshot>>,
+    caches: Mutex<HashMap<(usize, usize, CacheFormat), Arc<LayerCache>>>,
+    usage: Arc<Mutex<Usage>>,
+    memory: ImageCache,
+    refused: AtomicBool,
+    swept: AtomicU64,
+}
+
+impl std::fmt::Debug for TileCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TileCache")
+            .field("root", &self.root)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The cache of one layer's style in one format.
+struct LayerCache {
+    layer: Weak<Layer>,
+    name: String,
+    dir: PathBuf,
+    format: CacheFormat,
+    /// The cache pyramid (`None`: the folder cannot be written; tiles live in memory).
+    pyramid: Option<Pyramid>,
+    /// Tile limits of the data per tile matrix index, and slab settings.
+    levels: std::collections::BTreeMap<u32, pyramid::LevelDescriptor>,
+    flights: Mutex<HashMap<Metatile, Arc<tokio::sync::Mutex<()>>>>,
+    blank: OnceLock<Bytes>,
+}
+
+/// What a lookup found.
+enum Found {
+    /// The tile's bytes and validator.
+    Tile(Bytes, String),
+    /// The tile was rendered and is empty.
+    Blank,
+}
+
+impl TileCache {
+    /// The tile cache of a configuration, over the published layers, drawing on `pool`.
+    pub fn new(
+        config: &Config,
+        snapshot: Arc<ArcSwap<Snapshot>>,
+        pool: Arc<RenderPool>,
+        metrics: TileCacheMetrics,
+    ) -> Result<TileCache, render::RenderError> {
+        let settings = config.tile_cache.clone();
+        let renderer = render::Renderer::new(render::RendererOptions {
+            font_dir: config.wms.font_dir.clone(),
+            graphics_dir: None,
+        })?;
+        Ok(TileCache {
+            root: settings
+                .dir
+                .clone()
+                .unwrap_or_else(|| config.data.dir.join("tile-cache")),
+            usage: Arc::new(Mutex::new(Usage::new(settings.max_bytes))),
+            settings,
+            set: TileMatrixSets::builtin().get(TILE_MATRIX_SET).cloned(),
+            renderer: Arc::new(renderer),
+            pool,
+            metrics,
+            snapshot,
+            caches: Mutex::new(HashMap::new()),
+            memory: ImageCache::new(MEMORY_BYTES),
+            refused: AtomicBool::new(false),
+            swept: AtomicU64::new(0),
+        })
+    }
+
+    /// Whether vector layers are served as rendered tiles.
+    pub fn enabled(&self) -> bool {
+        self.settings.enabled && self.set.is_some()
+    }
+
+    /// Whether a layer's tiles are rendered by the cache (vector layers, when enabled).
+    pub fn serves(&self, layer: &Layer) -> bool {
+        self.enabled() && matches!(layer.source, LayerSource::Vector(_))
+    }
+
+    /// The served zoom levels.
+    pub fn zooms(&self) -> RangeInclusive<u32> {
+        self.settings.min_zoom..=self.settings.max_zoom
+    }
+
+    /// The Web Mercator set.
+    pub fn tile_matrix_set(&self) -> Option<&TileMatrixSet> {
+        self.set.as_ref()
+    }
+
+    /// A tile address from request numbers (rows from the top).
+    pub fn address(&self, z: u32, x: i64, y: i64) -> Result<TileAddress, AddressError> {
+        TileAddress::checked(&self.zooms(), "rendered tiles exist", "", (z, x, y))
+    }
+
+    /// The answer for a tile of a vector layer: from the cache, or rendered now with its
+    /// metatile (waiting for a render of the same metatile already running); 304 when the
+    /// client's copy is current.
+    pub async fn response(
+        &self,
+        layer: &Arc<Layer>,
+        request: CachedTileRequest,
+        request_headers: &HeaderMap,
+        cache_control: &str,
+    ) -> Result<Response, OnDemandTileError> {
+        self.sweep_if_changed();
+        let Some(set) = self.set.as_ref() else {
+            return Err(OnDemandTileError::Internal(JsonError::broken(
+                "the tile cache has no Web Mercator set",
+            )));
+        };
+        let cache = self.layer_cache(layer, request.style, request.format, set);
+        let TileAddress { z, x, y } = request.tile;
+        let Some(level) = cache.levels.get(&z) else {
+            return Ok(cache.blank_response(set, z, request_headers, cache_control));
+        };
+        let limits = level.tile_limits;
+        let inside = (limits.min_col..=limits.max_col).contains(&x)
+            && (limits.min_row..=limits.max_row).contains(&y);
+        if !inside {
+            return Ok(cache.blank_response(set, z, request_headers, cache_control));
+        }
+        if let Some(found) = self.lookup(&cache, z, x, y)? {
+            self.metrics.hits.inc();
+            return Ok(cache.answer(found, set, z, request_headers, cache_control));
+        }
+        let Some(matrix) = set.matrix_at(z) else {
+            return Err(OnDemandTileError::Internal(JsonError::broken(
+                "a served level has no tile matrix",
+            )));
+        };
+        let metatile = Metatile::of(matrix, x, y, self.settings.metatile);
+        let flight = cache.flight(metatile);
+        let guard = flight.lock().await;
+        // Another request may have rendered it while this one waited.
+        if let Some(found) = self.lookup(&cache, z, x, y)? {
+            drop(guard);
+            cache.land(metatile);
+            self.metrics.hits.inc();
+            return Ok(cache.answer(found, set, z, request_headers, cache_control));
+        }
+        let rendered = self.render(layer, &cache, request, metatile).await;
+        drop(guard);
+        cache.land(metatile);
+        let tiles = rendered?;
+        let found = match self.lookup(&cache, z, x, y)? {
+            Some(found) => found,
+            // Not stored (the disk refused it): answered from what was rendered.
+            None => match tiles.get(metatile.slot(x, y)).cloned().flatten() {
+                Some(bytes) => {
+                    let bytes = Bytes::from(bytes);
+                    let etag = etag_of(&bytes);
+                    Found::Tile(bytes, etag)
+                }
+                None => Found::Blank,
+            },
+        };
+        Ok(cache.answer(found, set, z, request_headers, cache_control))
+    }
+
+    /// Renders a metatile on the render pool and stores it (slab, or memory when the disk
+    /// refuses); returns its tiles in slab order.
+    async fn render(
+        &self,
+        layer: &Arc<Layer>,
+        cache: &Arc<LayerCache>,
+        request: CachedTileRequest,
+        metatile: Metatile,
+    ) -> Result<Vec<Option<Vec<u8>>>, OnDemandTileError> {
+        let renderer = Arc::clone(&self.renderer);
+        let job_layer = Arc::clone(layer);
+        let job_cache = Arc::clone(cache);
+        let set = self.set.clone();
+        let buffer = self.settings.buffer;
+        let job = move |cancel: &crate::services::render_pool::Cancel| {
+            let Some(set) = set else {
+                return Ok((Vec::new(), None));
+            };
+            let drawing = Drawing {
+                layer: &job_layer,
+                style: request.style,
+                format: request.format,
+                set: &set,
+                buffer,
+            };
+            let tiles = metatile::draw(&renderer, &drawing, metatile, cancel)?;
+            let stored = job_cache.store(&set, metatile, &tiles);
+            Ok((tiles, Some(stored)))
+        };
+        let result: Result<_, crate::services::wms::WmsError> = match self.pool.run(job).await {
+            Ok(result) => result,
+            Err(JobError::Busy(_)) => return Err(OnDemandTileError::Busy),
+            Err(JobError::Cancelled) => return Err(OnDemandTileError::Cancelled),
+            Err(JobError::Panicked(panic)) => {
+                return Err(OnDemandTileError::Internal(JsonError::internal(
+                    "rendering a metatile",
+                    &panic,
+                )))
+            }
+        };
+        let (tiles, stored) = match result {
+            Ok(done) => done,
+            Err(error) if error.is_cancelled() => return Err(OnDemandTileError::Cancelled),
+            // Logged where it happened.
+            Err(_) => return Err(OnDemandTileError::Internal(JsonError::internal_answer())),
+        };
+        self.metrics.renders.inc();
+        match stored {
+            Some(Ok(Some((path, size)))) => self.account(path, size),
+            Some(Ok(None)) | None => self.remember(cache, metatile, &tiles),
+            Some(Err(error)) => {
+                if !self.refused.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        dir = %cache.dir.display(),
+                        error = %crate::error::error_chain(&error),
+                        "cannot write the tile cache: tiles are rendered and kept in memory only (this is said once)"
+                    );
+                }
+                self.remember(cache, metatile, &tiles);
+            }
+        }
+        Ok(tiles)
+    }
+
+    /// Counts a written slab against the cap, removing the least recently used slabs.
+    fn account(&self, path: PathBuf, size: u64) {
+        let (evicted, bytes) = {
+            let mut usage = self
+                .usage
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (usage.add(path, size), usage.bytes())
+        };
+        self.metrics
+            .bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        for slab in evicted {
+            match std::fs::remove_file(&slab) {
+                Ok(()) => {
+                    self.metrics.evictions.inc();
+                    self.forget_evicted(&slab);
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => tracing::warn!(
+                    path = %slab.display(),
+                    %error,
+                    "cannot remove a tile cache slab"
+                ),
+            }
+        }
+    }
+
+    /// Makes the cache whose folder holds an evicted slab look at its files again.
+    fn forget_evicted(&self, slab: &Path) {
+        let caches: Vec<Arc<LayerCache>> = self
+            .caches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .filter(|c| slab.starts_with(&c.dir))
+            .cloned()
+            .collect();
+        for cache in caches {
+            if let Some(pyramid) = &cache.pyramid {
+                pyramid.forget_all_slabs();
+            }
+        }
+    }
+
+    /// Keeps rendered tiles in memory (the disk refused them).
+    fn remember(&self, cache: &LayerCache, metatile: Metatile, tiles: &[Option<Vec<u8>>]) {
+        for r in 0..metatile.rows {
+            for c in 0..metatile.cols {
+                let (x, y) = (metatile.min_col + c, metatile.min_row + r);
+                let bytes = tiles.get(metatile.slot(x, y)).cloned().flatten();
+                let image = match bytes {
+                    Some(bytes) => {
+                        let bytes = Bytes::from(bytes);
+                        CachedImage {
+                            etag: Some(Arc::from(etag_of(&bytes))),
+                            bytes,
+                            content_type: cache.format.mime(),
+                        }
+                    }
+                    None => CachedImage {
+                        bytes: Bytes::new(),
+                        content_type: cache.format.mime(),
+                        etag: None,
+                    },
+                };
+                self.memory
+                    .put(memory_key(cache, metatile.level, x, y), image);
+            }
+        }
+    }
+
+    /// The tile when the cache has it: `None` when its metatile was not rendered yet.
+    fn lookup(
+        &self,
+        cache: &LayerCache,
+        z: u32,
+        x: u32,
+        y: u32,
+    ) -> Result<Option<Found>, OnDemandTileError> {
+        let tile = cache
+            .pyramid
+            .as_ref()
+            .and_then(|p| p.tile_matrix_set().matrix_at(z))
+            .and_then(|m| m.tile(i64::from(x), i64::from(y)).ok());
+        if let (Some(pyramid), Some(tile)) = (&cache.pyramid, tile) {
+            let read = pyramid.read_tile_in_slab(tile).map_err(|error| {
+                OnDemandTileError::Internal(JsonError::internal(
+                    &format!("reading the tile cache of layer '{}'", cache.name),
+                    &error,
+                ))
+            })?;
+            if let Some(stored) = read {
+                if let Some(level) = pyramid.levels().iter().find(|l| l.matrix_index() == z) {
+                    self.usage
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .touch(&level.slab_file(x, y));
+                }
+                return Ok(Some(match stored {
+                    Some(tile) => Found::Tile(Bytes::from(tile.bytes), tile.etag),
+                    None => Found::Blank,
+                }));
+            }
+        }
+        Ok(self
+            .memory
+            .get(&memory_key(cache, z, x, y))
+            .map(|image| match image.etag {
+                Some(etag) => Found::Tile(image.bytes, etag.to_string()),
+                None => Found::Blank,
+            }))
+    }
+
+    /// The cache of a layer's style in a format, opened (folder and descriptor made) at
+    /// its first use.
+    fn layer_cache(
+        &self,
+        layer: &Arc<Layer>,
+        style: usize,
+        format: CacheFormat,
+        set: &TileMatrixSet,
+    ) -> Arc<LayerCache> {
+        let key = (Arc::as_ptr(layer) as usize, style, format);
+        let mut caches = self
+            .caches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(cache) = caches.get(&key) {
+            if cache
+                .layer
+                .upgrade()
+                .is_some_and(|l| Arc::ptr_eq(&l, layer))
+            {
+                return Arc::clone(cache);
+            }
+        }
+        let cache = Arc::new(self.open(layer, style, format, set));
+        caches.retain(|_, c| c.layer.strong_count() > 0);
+        caches.insert(key, Arc::clone(&cache));
+        cache
+    }
+
+    fn open(
+        &self,
+        layer: &Arc<Layer>,
+        style: usize,
+        format: CacheFormat,
+        set: &TileMatrixSet,
+    ) -> LayerCache {
+        let relative = storage::relative_dir(layer, style, format, &self.settings, set)
+            .unwrap_or_else(|| PathBuf::from("_"));
+        let dir = self.root.join(relative);
+        let descriptor = storage::descriptor(layer, format, &self.settings, set);
+        let levels = descriptor
+            .as_ref()
+            .map(|d| storage::levels_by_index(d, set))
+            .unwrap_or_default();
+        let pyramid = descriptor.and_then(|descriptor| {
+            let path = dir.join(format!("{}.json", pyramid::PYRAMID_NAME));
+            let written = if path.is_file() {
+                Ok(())
+            } else {
+                std::fs::create_dir_all(&dir)
+                    .map_err(|source| pyramid::PyramidError::Write {
+                        path: dir.clone(),
+                        source,
+                    })
+                    .and_then(|()| pyramid::write_descriptor(&path, &descriptor))
+            };
+            if let Err(error) = written {
+                if !self.refused.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        dir = %dir.display(),
+                        error = %crate::error::error_chain(&error),
+                        "cannot write the tile cache: tiles are rendered and kept in memory only (this is said once)"
+                    );
+                }
+                return None;
+            }
+            let sets = single_set(set);
+            Pyramid::from_parts(
+                &path,
+                &dir,
+                descriptor,
+                &sets,
+                pyramid::CacheLimits::default(),
+            )
+            .map_err(|error| {
+                tracing::error!(
+                    error = %crate::error::error_chain(&error),
+                    "cannot open a tile cache pyramid"
+                );
+            })
+            .ok()
+        });
+        LayerCache {
+            layer: Arc::downgrade(layer),
+            name: layer.name.clone(),
+            dir,
+            format,
+            pyramid,
+            levels,
+            flights: Mutex::new(HashMap::new()),
+            blank: OnceLock::new(),
+        }
+    }
+
+    /// After a publication change, removes in the background the cache folders that no
+    /// published layer names any more; the first time, counts the slabs found on disk.
+    fn sweep_if_changed(&self) {
+        let snapshot = self.snapshot.load();
+        let sequence = snapshot.tiles.sequence;
+        let previous = self.swept.swap(sequence, Ordering::AcqRel);
+        if previous == sequence {
+            return;
+        }
+        let Some(set) = self.set.clone() else {
+            return;
+        };
+        let mut live = HashSet::new();
+        for layer in snapshot.tiles.iter().filter(|l| self.serves(l)) {
+            for style in 0..layer.styles().len() {
+                for format in CacheFormat::ALL {
+                    if let Some(dir) =
+                        storage::relative_dir(layer, style, format, &self.settings, &set)
+                    {
+                        live.insert(dir);
+                    }
+                }
+            }
+        }
+        let root = self.root.clone();
+        let usage = Arc::clone(&self.usage);
+        let metrics = self.metrics.clone();
+        let first = previous == 0;
+        let sweep = move || {
+            let (removed, slabs) = storage::sweep(&root, &live);
+            let evicted = {
+                let mut usage = usage
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                for dir in &removed {
+                    usage.forget_under(dir);
+                }
+                if first {
+                    for (path, size) in slabs.into_iter().rev() {
+                        usage.found(&path, size);
+                    }
+                }
+                let evicted = usage.evict();
+                metrics
+                    .bytes
+                    .set(i64::try_from(usage.bytes()).unwrap_or(i64::MAX));
+                evicted
+            };
+            // Slabs beyond the cap at start: nothing has read them since.
+            for slab in evicted {
+                if std::fs::remove_file(&slab).is_ok() {
+                    metrics.evictions.inc();
+                }
+            }
+            if !removed.is_empty() {
+                tracing::info!(folders = removed.len(), "removed outdated tile caches");
+            }
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn_blocking(sweep);
+        } else {
+            sweep();
+        }
+    }
+}
+
+impl LayerCache {
+    /// The single-flight lock of a metatile.
+    fn flight(&self, metatile: Metatile) -> Arc<tokio::sync::Mutex<()>> {
+        let mut flights = self
+            .flights
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(flights.entry(metatile).or_default())
+    }
+
+    /// The metatile's render is over: later requests find its tiles stored.
+    fn land(&self, metatile: Metatile) {
+        self.flights
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&metatile);
+    }
+
+    /// Writes a rendered metatile as one slab: `Ok(None)` without a pyramid (memory only),
+    /// else the slab written and its size.
+    fn store(
+        &self,
+        set: &TileMatrixSet,
+        metatile: Metatile,
+        tiles: &[Option<Vec<u8>>],
+    ) -> Result<Option<(PathBuf, u64)>, pyramid::PyramidError> {
+        let (Some(pyramid), Some(level), Some(matrix)) = (
+            &self.pyramid,
+            self.levels.get(&metatile.level),
+            set.matrix_at(metatile.level),
+        ) else {
+            return Ok(None);
+        };
+        let Some(opened) = pyramid
+            .levels()
+            .iter()
+            .find(|l| l.matrix_index() == metatile.level)
+        else {
+            return Ok(None);
+        };
+        let path = opened.slab_file(metatile.min_col, metatile.min_row);
+        let layout = pyramid::layout(
+            self.format.tile_format(),
+            self.format.channels(),
+            matrix,
+            level,
+        );
+        pyramid::write_slab(&path, &layout, tiles)?;
+        let first = matrix.tile(i64::from(metatile.min_col), i64::from(metatile.min_row))?;
+        pyramid.forget_slab(first);
+        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        Ok(Some((path, size)))
+    }
+
+    /// The answer of a found tile.
+    fn answer(
+        &self,
+        found: Found,
+        set: &TileMatrixSet,
+        z: u32,
+        request_headers: &HeaderMap,
+        cache_control: &str,
+    ) -> Response {
+        match found {
+            Found::Blank => self.blank_response(set, z, request_headers, cache_control),
+            Found::Tile(bytes, etag) => {
+                image_response(self.format, bytes, &etag, request_headers, cache_control)
+            }
+        }
+    }
+
+    /// A tile without anything drawn: transparent PNG, or white JPEG.
+    fn blank_response(
+        &self,
+        set: &TileMatrixSet,
+        z: u32,
+        request_headers: &HeaderMap,
+        cache_control: &str,
+    ) -> Response {
+        let bytes = self
+            .blank
+            .get_or_init(|| {
+                let (w, h) = set
+                    .matrix_at(z)
+                    .map_or((256, 256), |m| (m.tile_width(), m.tile_height()));
+                let colour = if self.format.transparent() {
+                    [0, 0, 0, 0]
+                } else {
+                    [255, 255, 255, 255]
+                };
+                render::Image::new(w, h, colour)
+                    .ok()
+                    .and_then(|image| render::encode(&image, self.format.encoder()).ok())
+                    .map(Bytes::from)
+                    .unwrap_or_default()
+            })
+            .clone();
+        let etag = format!("\"blank-{}\"", self.format.extension());
+        image_response(self.format, bytes, &etag, request_headers, cache_control)
+    }
+}
+
+fn image_response(
+    format: CacheFormat,
+    bytes: Bytes,
+    etag: &str,
+    request_headers: &HeaderMap,
+    cache_control: &str,
+) -> Response {
+    if not_modified(request_headers, etag) {
+        return with_cache_headers(
+            StatusCode::NOT_MODIFIED.into_response(),
+            etag,
+            cache_control,
+        );
+    }
+    let response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.mime()),
+        )],
+        Body::from(bytes),
+    )
+        .into_response();
+    with_cache_headers(response, etag, cache_control)
+}
+
+fn memory_key(cache: &LayerCache, z: u32, x: u32, y: u32) -> String {
+    format!("{}\u{0}{z}/{x}/{y}", cache.dir.display())
+}
+
+/// A strong validator of bytes kept in memory.
+fn etag_of(bytes: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    format!("\"m{:016x}\"", hasher.finish())
+}
+
+/// A registry holding one set (the cache pyramids' own).
+fn single_set(set: &TileMatrixSet) -> TileMatrixSets {
+    let mut sets = TileMatrixSets::new();
+    let _ = sets.insert(set.clone());
+    sets
+}
