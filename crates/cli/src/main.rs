@@ -10,6 +10,7 @@ mod ingest;
 mod progress;
 mod publish;
 mod pyramid;
+mod seed;
 mod serve;
 mod setup;
 mod style;
@@ -43,6 +44,8 @@ enum Command {
     /// Build pyramids.
     #[command(subcommand)]
     Pyramid(crate::pyramid::PyramidCommand),
+    /// Render a vector layer's tiles into its tile cache ahead of time (resumable).
+    Seed(crate::seed::SeedArgs),
     /// Work with SLD styles.
     #[command(subcommand)]
     Style(crate::style::StyleCommand),
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Config(ConfigCommand::Check { file, json }) => config_check::run(&file, json),
         Command::Ingest(args) => ingest::ingest(&args),
         Command::Pyramid(command) => pyramid::run(&command),
+        Command::Seed(args) => seed::run(&args),
         Command::Style(command) => style::run(&command),
         Command::Publish(command) => publish::run(&command),
         Command::Demo(args) => serve::demo(args),

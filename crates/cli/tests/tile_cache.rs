@@ -525,3 +525,65 @@ print("ok")
         assert!(drawn > 10_000, "GDAL read {drawn} drawn pixels");
     }
 }
+
+#[test]
+fn seeded_tiles_are_answered_without_a_render() {
+    let dir = tempfile::tempdir().unwrap();
+    let sld = style(dir.path(), "plain.sld", false, "#E41A1C");
+    let path = config(dir.path(), &sld, "");
+    let data = dir.path().join("data");
+    let seed = |extra: &[&str]| {
+        Command::new(common::BIN)
+            .args(["seed", "--config", path.to_str().unwrap(), "--data"])
+            .arg(&data)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let output = seed(&["--layer", "communes", "--levels", "12-13", "--threads", "2"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("seeded") && stderr.contains(" kept"),
+        "{stderr}"
+    );
+    // Resumable: nothing left to draw.
+    let output = seed(&["--layer", "communes", "--levels", "12-13"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(": 0 metatiles drawn"), "{stderr}");
+    // Exit 1 with a message for what does not exist.
+    for (args, text) in [
+        (vec!["--layer", "nope", "--levels", "3"], "layer 'nope'"),
+        (
+            vec!["--layer", "communes", "--levels", "3", "--tms", "LAMB93"],
+            "'LAMB93'",
+        ),
+        (
+            vec!["--layer", "communes", "--levels", "3-30"],
+            "zoom 0 to 18",
+        ),
+        (
+            vec!["--layer", "communes", "--levels", "3", "--style", "fancy"],
+            "no style 'fancy'",
+        ),
+    ] {
+        let output = seed(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(text), "{args:?}: {stderr}");
+    }
+    let output = seed(&["--layer", "communes", "--levels", "9-3"]);
+    assert_eq!(output.status.code(), Some(2));
+    // The server answers the seeded tiles from the disk.
+    let server = serve(&path);
+    for (z, row, col) in [
+        (12, 1409, 2073),
+        (12, 1410, 2075),
+        (13, 2818, 4147),
+        (13, 2821, 4150),
+    ] {
+        assert_eq!(tile(&server, z, row, col).0, 200);
+    }
+    assert_eq!(metric(&server, "tuilerie_tile_cache_renders_total"), 0);
+    assert_eq!(metric(&server, "tuilerie_tile_cache_hits_total"), 4);
+}

@@ -34,5 +34,6 @@ pub use layers::bake::{bake, BakeError, BakeOptions, BakeReport, MAX_BUFFER};
 pub use layers::{LayerError, Layers};
 pub use listener::{ServeError, Server};
 pub use publish::{open as open_published, open_catalog, PublishError};
+pub use services::tile_cache::{seed, CacheFormat, SeedError, SeedOptions, SeedReport};
 pub use services::wms::StartError;
 pub use state::{AppState, Published};

@@ -12,7 +12,6 @@ use crate::layers::{Layer, Layers};
 use crate::services::tile_cache::{
     CacheFormat, CachedTileRequest, TileCache, TILE_MATRIX_SET as SET,
 };
-use crate::services::tiles::DEFAULT_STYLE;
 use crate::services::vector_tiles::{
     self, AddressError, OnDemandTileError, TileAddress, VectorTiler,
 };
@@ -138,15 +137,6 @@ impl OnDemandTiles {
     /// Whether a tile matrix set id designates the vector layers' link.
     pub fn accepts_tile_matrix_set(&self, id: &str) -> bool {
         id == SET || self.link().is_some_and(|(_, link)| link == id)
-    }
-
-    /// The index of a requested style of a layer: its default for ``, `default` and
-    /// [`DEFAULT_STYLE`], else the style of that name.
-    pub fn style_index(layer: &Layer, style: &str) -> Option<usize> {
-        if style.is_empty() || style == DEFAULT_STYLE || style.eq_ignore_ascii_case("default") {
-            return Some(0);
-        }
-        layer.styles().iter().position(|s| s.name == style)
     }
 
     /// A tile address of a format from request numbers (rows from the top).

@@ -46,6 +46,15 @@ pub struct Cancel {
 }
 
 impl Cancel {
+    /// A job nobody cancels (command-line work: seeding).
+    pub fn never() -> Cancel {
+        Cancel {
+            dropped: Arc::new(AtomicBool::new(false)),
+            link: None,
+            seen: AtomicBool::new(false),
+        }
+    }
+
     /// Whether the job should stop: its client has left.
     pub fn is_cancelled(&self) -> bool {
         let cancelled = self.dropped.load(Ordering::Acquire)

@@ -191,7 +191,7 @@ fn vector_address(
     row: &str,
     col: &str,
 ) -> Result<(usize, OnDemandFormat, TileAddress), OwsException> {
-    let style_index = OnDemandTiles::style_index(layer, style).ok_or_else(|| {
+    let style_index = crate::services::tile_cache::style_index(layer, style).ok_or_else(|| {
         let names: Vec<&str> = std::iter::once(DEFAULT_STYLE)
             .chain(layer.styles().iter().skip(1).map(|s| s.name.as_str()))
             .collect();

@@ -19,23 +19,27 @@
 //! LRU instead, and the log says why once.
 
 mod format;
+mod layer_cache;
 mod metatile;
+mod seed;
 mod storage;
 
 pub use self::format::CacheFormat;
+pub use self::layer_cache::{style_index, TILE_MATRIX_SET};
+use self::layer_cache::{CachePlace, Found, LayerCache};
+pub use self::seed::{seed, SeedError, SeedOptions, SeedReport};
 
 use std::collections::{HashMap, HashSet};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
-use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use bytes::Bytes;
-use pyramid::{Pyramid, TileMatrixSet, TileMatrixSets};
+use pyramid::{TileMatrixSet, TileMatrixSets};
 
 use self::metatile::{Drawing, Metatile};
 use self::storage::Usage;
@@ -44,12 +48,8 @@ use crate::error::JsonError;
 use crate::layers::{Layer, LayerSource, Snapshot};
 use crate::metrics::TileCacheMetrics;
 use crate::services::render_pool::{JobError, RenderPool};
-use crate::services::tiles::{not_modified, with_cache_headers};
 use crate::services::vector_tiles::{AddressError, OnDemandTileError, TileAddress};
 use crate::services::wms::cache::{CachedImage, ImageCache};
-
-/// The tile matrix set rendered tiles are cut on.
-pub const TILE_MATRIX_SET: &str = "PM";
 
 /// Bytes of rendered tiles kept in memory when the cache folder cannot be written.
 const MEMORY_BYTES: usize = 64 * 1024 * 1024;
@@ -88,28 +88,6 @@ impl std::fmt::Debug for TileCache {
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
-}
-
-/// The cache of one layer's style in one format.
-struct LayerCache {
-    layer: Weak<Layer>,
-    name: String,
-    dir: PathBuf,
-    format: CacheFormat,
-    /// The cache pyramid (`None`: the folder cannot be written; tiles live in memory).
-    pyramid: Option<Pyramid>,
-    /// Tile limits of the data per tile matrix index, and slab settings.
-    levels: std::collections::BTreeMap<u32, pyramid::LevelDescriptor>,
-    flights: Mutex<HashMap<Metatile, Arc<tokio::sync::Mutex<()>>>>,
-    blank: OnceLock<Bytes>,
-}
-
-/// What a lookup found.
-enum Found {
-    /// The tile's bytes and validator.
-    Tile(Bytes, String),
-    /// The tile was rendered and is empty.
-    Blank,
 }
 
 impl TileCache {
@@ -448,62 +426,22 @@ impl TileCache {
         format: CacheFormat,
         set: &TileMatrixSet,
     ) -> LayerCache {
-        let relative = storage::relative_dir(layer, style, format, &self.settings, set)
-            .unwrap_or_else(|| PathBuf::from("_"));
-        let dir = self.root.join(relative);
-        let descriptor = storage::descriptor(layer, format, &self.settings, set);
-        let levels = descriptor
-            .as_ref()
-            .map(|d| storage::levels_by_index(d, set))
-            .unwrap_or_default();
-        let pyramid = descriptor.and_then(|descriptor| {
-            let path = dir.join(format!("{}.json", pyramid::PYRAMID_NAME));
-            let written = if path.is_file() {
-                Ok(())
-            } else {
-                std::fs::create_dir_all(&dir)
-                    .map_err(|source| pyramid::PyramidError::Write {
-                        path: dir.clone(),
-                        source,
-                    })
-                    .and_then(|()| pyramid::write_descriptor(&path, &descriptor))
-            };
-            if let Err(error) = written {
-                if !self.refused.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(
-                        dir = %dir.display(),
-                        error = %crate::error::error_chain(&error),
-                        "cannot write the tile cache: tiles are rendered and kept in memory only (this is said once)"
-                    );
-                }
-                return None;
-            }
-            let sets = single_set(set);
-            Pyramid::from_parts(
-                &path,
-                &dir,
-                descriptor,
-                &sets,
-                pyramid::CacheLimits::default(),
-            )
-            .map_err(|error| {
-                tracing::error!(
+        let where_ = CachePlace {
+            root: &self.root,
+            settings: &self.settings,
+            set,
+        };
+        let (cache, refused) = LayerCache::open(&where_, layer, style, format);
+        if let Some(error) = refused {
+            if !self.refused.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    dir = %cache.dir.display(),
                     error = %crate::error::error_chain(&error),
-                    "cannot open a tile cache pyramid"
+                    "cannot write the tile cache: tiles are rendered and kept in memory only (this is said once)"
                 );
-            })
-            .ok()
-        });
-        LayerCache {
-            layer: Arc::downgrade(layer),
-            name: layer.name.clone(),
-            dir,
-            format,
-            pyramid,
-            levels,
-            flights: Mutex::new(HashMap::new()),
-            blank: OnceLock::new(),
+            }
         }
+        cache
     }
 
     /// After a publication change, removes in the background the cache folders that no
@@ -572,133 +510,6 @@ impl TileCache {
     }
 }
 
-impl LayerCache {
-    /// The single-flight lock of a metatile.
-    fn flight(&self, metatile: Metatile) -> Arc<tokio::sync::Mutex<()>> {
-        let mut flights = self
-            .flights
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Arc::clone(flights.entry(metatile).or_default())
-    }
-
-    /// The metatile's render is over: later requests find its tiles stored.
-    fn land(&self, metatile: Metatile) {
-        self.flights
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&metatile);
-    }
-
-    /// Writes a rendered metatile as one slab: `Ok(None)` without a pyramid (memory only),
-    /// else the slab written and its size.
-    fn store(
-        &self,
-        set: &TileMatrixSet,
-        metatile: Metatile,
-        tiles: &[Option<Vec<u8>>],
-    ) -> Result<Option<(PathBuf, u64)>, pyramid::PyramidError> {
-        let (Some(pyramid), Some(level), Some(matrix)) = (
-            &self.pyramid,
-            self.levels.get(&metatile.level),
-            set.matrix_at(metatile.level),
-        ) else {
-            return Ok(None);
-        };
-        let Some(opened) = pyramid
-            .levels()
-            .iter()
-            .find(|l| l.matrix_index() == metatile.level)
-        else {
-            return Ok(None);
-        };
-        let path = opened.slab_file(metatile.min_col, metatile.min_row);
-        let layout = pyramid::layout(
-            self.format.tile_format(),
-            self.format.channels(),
-            matrix,
-            level,
-        );
-        pyramid::write_slab(&path, &layout, tiles)?;
-        let first = matrix.tile(i64::from(metatile.min_col), i64::from(metatile.min_row))?;
-        pyramid.forget_slab(first);
-        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
-        Ok(Some((path, size)))
-    }
-
-    /// The answer of a found tile.
-    fn answer(
-        &self,
-        found: Found,
-        set: &TileMatrixSet,
-        z: u32,
-        request_headers: &HeaderMap,
-        cache_control: &str,
-    ) -> Response {
-        match found {
-            Found::Blank => self.blank_response(set, z, request_headers, cache_control),
-            Found::Tile(bytes, etag) => {
-                image_response(self.format, bytes, &etag, request_headers, cache_control)
-            }
-        }
-    }
-
-    /// A tile without anything drawn: transparent PNG, or white JPEG.
-    fn blank_response(
-        &self,
-        set: &TileMatrixSet,
-        z: u32,
-        request_headers: &HeaderMap,
-        cache_control: &str,
-    ) -> Response {
-        let bytes = self
-            .blank
-            .get_or_init(|| {
-                let (w, h) = set
-                    .matrix_at(z)
-                    .map_or((256, 256), |m| (m.tile_width(), m.tile_height()));
-                let colour = if self.format.transparent() {
-                    [0, 0, 0, 0]
-                } else {
-                    [255, 255, 255, 255]
-                };
-                render::Image::new(w, h, colour)
-                    .ok()
-                    .and_then(|image| render::encode(&image, self.format.encoder()).ok())
-                    .map(Bytes::from)
-                    .unwrap_or_default()
-            })
-            .clone();
-        let etag = format!("\"blank-{}\"", self.format.extension());
-        image_response(self.format, bytes, &etag, request_headers, cache_control)
-    }
-}
-
-fn image_response(
-    format: CacheFormat,
-    bytes: Bytes,
-    etag: &str,
-    request_headers: &HeaderMap,
-    cache_control: &str,
-) -> Response {
-    if not_modified(request_headers, etag) {
-        return with_cache_headers(
-            StatusCode::NOT_MODIFIED.into_response(),
-            etag,
-            cache_control,
-        );
-    }
-    let response = (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(format.mime()),
-        )],
-        Body::from(bytes),
-    )
-        .into_response();
-    with_cache_headers(response, etag, cache_control)
-}
-
 fn memory_key(cache: &LayerCache, z: u32, x: u32, y: u32) -> String {
     format!("{}\u{0}{z}/{x}/{y}", cache.dir.display())
 }
@@ -709,11 +520,4 @@ fn etag_of(bytes: &[u8]) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     bytes.hash(&mut hasher);
     format!("\"m{:016x}\"", hasher.finish())
-}
-
-/// A registry holding one set (the cache pyramids' own).
-fn single_set(set: &TileMatrixSet) -> TileMatrixSets {
-    let mut sets = TileMatrixSets::new();
-    let _ = sets.insert(set.clone());
-    sets
 }
