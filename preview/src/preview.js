@@ -116,7 +116,10 @@ async function showWms(layer) {
 async function showWmts(layer) {
   const response = await fetch(withKey('/wmts?SERVICE=WMTS&REQUEST=GetCapabilities'));
   const capabilities = new WMTSCapabilities().read(await response.text());
-  const options = optionsFromCapabilities(capabilities, { layer: layer.name });
+  // Vector layers offer images and vector tiles: the WMTS view shows the images.
+  const wanted = { layer: layer.name };
+  if (layer.mvt) wanted.format = 'image/png';
+  const options = optionsFromCapabilities(capabilities, wanted);
   if (!options) throw new Error(`layer ${layer.name} is not in the WMTS capabilities`);
   if (apikey) {
     options.urls = options.urls.map(withKey);
@@ -130,7 +133,21 @@ async function showWmts(layer) {
   const template = ((described && described.ResourceURL) || []).find(
     (r) => r.resourceType === 'FeatureInfo' && r.format === 'application/json',
   );
+  // Rendered tiles of a vector layer: its features come from WMS GetFeatureInfo.
+  const wmsInfo = layer.wms && layer.queryable && !template
+    ? new ImageWMS({ url: withKey('/wms'), params: { LAYERS: layer.name }, projection })
+    : null;
   const info = async (coordinate) => {
+    if (wmsInfo) {
+      const url = wmsInfo.getFeatureInfoUrl(coordinate, m.getView().getResolution(), projection, {
+        INFO_FORMAT: 'application/json',
+        FEATURE_COUNT: 5,
+      });
+      const answer = await fetch(url);
+      const html = answer.ok ? featuresHtml(await answer.json()) : `<em>${escape(await answer.text())}</em>`;
+      showPopup(coordinate, html);
+      return html;
+    }
     if (!template) {
       showPopup(coordinate, '<em>this layer answers no GetFeatureInfo</em>');
       return '';

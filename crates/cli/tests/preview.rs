@@ -81,6 +81,7 @@ fn the_demo_publishes_sample_layers_once_and_the_preview_page_draws_them_with_po
             for (target, expected) in [
                 ("layer=communes&service=wms", "nom_de_la_commune"),
                 ("layer=communes&service=mvt", "nom_de_la_commune"),
+                ("layer=communes&service=wmts", "nom_de_la_commune"),
                 ("layer=ortho&service=wmts", "band_1"),
                 ("layer=altitude&service=wms", "band_1"),
             ] {

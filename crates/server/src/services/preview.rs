@@ -1,6 +1,7 @@
 //! The preview page at `/`: every layer the caller may see, each on an OpenLayers map as WMS
-//! and as WMTS, with GetFeatureInfo on click; vector layers also as vector tiles drawn with
-//! their GL style (`ol-mapbox-style`), with the attributes of the features under a click.
+//! and as WMTS (vector layers: their rendered tiles, features from WMS GetFeatureInfo), with
+//! GetFeatureInfo on click; vector layers also as vector tiles drawn with their GL style
+//! (`ol-mapbox-style`), with the attributes of the features under a click.
 //!
 //! OpenLayers and proj4js come from npm, bundled by `preview/` (esbuild) into
 //! `assets/preview.js`, which is embedded in the binary: no CDN at run time. The page carries
@@ -50,7 +51,15 @@ async fn page(State(state): State<AppState>, Query(query): Query<PageQuery>) -> 
         .and_then(|k| crate::access::grant_of(&snapshot, k));
     let wms = snapshot.view(Service::Wms, granted);
     let tiles = snapshot.view(Service::Tiles, granted);
-    let html = render(&wms, &tiles, key.as_deref().filter(|_| granted.is_some()));
+    let html = render(
+        &wms,
+        &tiles,
+        key.as_deref().filter(|_| granted.is_some()),
+        (
+            state.config.tile_cache.enabled,
+            state.config.vector_tiles.enabled,
+        ),
+    );
     // With a key, the page lists what the key grants and carries the key: no shared cache.
     let cache_control = if key.is_some() {
         "private, no-cache"
@@ -127,7 +136,14 @@ struct Entry<'a> {
     mvt: bool,
 }
 
-fn render(wms: &Layers, tiles: &Layers, apikey: Option<&str>) -> String {
+/// The page; vector layers are WMTS image layers (`[tile_cache]`) and vector tiles
+/// (`[vector_tiles]`) when these are on.
+fn render(
+    wms: &Layers,
+    tiles: &Layers,
+    apikey: Option<&str>,
+    (rendered_tiles, vector_tiles): (bool, bool),
+) -> String {
     let mut entries: BTreeMap<&str, Entry<'_>> = BTreeMap::new();
     for layer in wms.iter() {
         entries.insert(
@@ -142,10 +158,14 @@ fn render(wms: &Layers, tiles: &Layers, apikey: Option<&str>) -> String {
     }
     for layer in tiles.iter() {
         // Browsers draw JPEG and PNG tiles; data tiles (TIFF, float) are for clients such as
-        // GDAL and QGIS, and show here through WMS.
-        let viewable = matches!(&layer.source, crate::layers::LayerSource::Pyramid(p)
-            if matches!(p.pyramid.format().mime_type(), "image/png" | "image/jpeg"));
-        let mvt = matches!(&layer.source, crate::layers::LayerSource::Vector(_));
+        // GDAL and QGIS, and show here through WMS. Vector layers: rendered tiles and MVT.
+        let mvt = vector_tiles && matches!(&layer.source, crate::layers::LayerSource::Vector(_));
+        let viewable = match &layer.source {
+            crate::layers::LayerSource::Pyramid(p) => {
+                matches!(p.pyramid.format().mime_type(), "image/png" | "image/jpeg")
+            }
+            crate::layers::LayerSource::Vector(_) => rendered_tiles,
+        };
         entries
             .entry(&layer.name)
             .and_modify(|e| {
