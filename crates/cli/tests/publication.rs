@@ -241,6 +241,8 @@ fn capabilities(server: &Server, key: Option<&str>) -> String {
 const COMMUNES_MAP: &str = "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=communes&STYLES=&CRS=EPSG:2154&BBOX=640000,6850000,670000,6880000&WIDTH=256&HEIGHT=256&FORMAT=image/png";
 /// A vector tile over the communes (zoom 10).
 const COMMUNES_TILE: &str = "/tms/1.0.0/communes/10/518/352.pbf";
+/// A rendered tile over Paris (z12).
+const COMMUNES_PNG_TILE: &str = "/wmts/communes/normal/PM/12/1409/2074.png";
 
 #[test]
 fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_unpublished() {
@@ -528,6 +530,24 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
         "{body}"
     );
 
+    // Its rendered tiles (the tile cache): Paris in red, cached in a folder of this style.
+    let has = |png: &[u8], colour: [u8; 4]| {
+        image::load_from_memory(png)
+            .unwrap()
+            .to_rgba8()
+            .pixels()
+            .any(|p| p.0 == colour)
+    };
+    let (status, _, red_tile) = get_bytes(&server.url(COMMUNES_PNG_TILE), &[]);
+    assert_eq!(status, 200);
+    assert!(has(&red_tile, [0xE4, 0x1A, 0x1C, 255]), "Paris is red");
+    let cache = data.path().join("tile-cache").join("communes");
+    let red_folders: Vec<PathBuf> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(red_folders.len(), 1);
+
     // Another style: the live service changes.
     let blue = original_names.replace("#E41A1C", "#0000FF");
     let blue_style = id(&api.ok(api.style("blue", &blue), 201));
@@ -545,6 +565,19 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
         "Paris is now blue"
     );
     assert!(!pixels.pixels().any(|p| p.0 == [0xE4, 0x1A, 0x1C, 255]));
+    // The rendered tile too: never the old style's, whose cached tiles are removed.
+    let (status, _, blue_tile) = get_bytes(&server.url(COMMUNES_PNG_TILE), &[]);
+    assert_eq!(status, 200);
+    assert!(has(&blue_tile, [0, 0, 255, 255]), "Paris is now blue in tiles");
+    assert!(!has(&blue_tile, [0xE4, 0x1A, 0x1C, 255]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while red_folders.iter().any(|f| f.exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old style's tiles were not removed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 
     // Swaps never fail a request: maps are asked for while the style changes back and forth.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
