@@ -10,10 +10,7 @@
 # the export (MapServer has no cap by default). Usage: benches/wfs_vs_mapserver.sh
 source "$(dirname "$0")/common.sh"
 need ogr2ogr wrk nginx curl python3 spawn-fcgi
-if [ ! -x /usr/lib/cgi-bin/mapserv ]; then
-  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq cgi-mapserver >/dev/null
-fi
+need_mapserver
 tuilerie_release
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}

@@ -568,7 +568,10 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
     // The rendered tile too: never the old style's, whose cached tiles are removed.
     let (status, _, blue_tile) = get_bytes(&server.url(COMMUNES_PNG_TILE), &[]);
     assert_eq!(status, 200);
-    assert!(has(&blue_tile, [0, 0, 255, 255]), "Paris is now blue in tiles");
+    assert!(
+        has(&blue_tile, [0, 0, 255, 255]),
+        "Paris is now blue in tiles"
+    );
     assert!(!has(&blue_tile, [0xE4, 0x1A, 0x1C, 255]));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while red_folders.iter().any(|f| f.exists()) {

@@ -82,6 +82,16 @@ impl OnDemandTiles {
         formats
     }
 
+    /// Whether a vector layer's tiles are offered in a format (no allocation: the tile path).
+    pub fn offers(&self, layer: &Layer, format: OnDemandFormat) -> bool {
+        match format {
+            OnDemandFormat::Mvt => {
+                self.vector.enabled() && vector_tiles::vector_source(layer).is_some()
+            }
+            OnDemandFormat::Image(_) => self.images.serves(layer),
+        }
+    }
+
     /// The offered formats of a layer as a message lists them: `FORMAT=image/png or …` (by
     /// MIME type) or `.png or …` (by extension).
     pub fn offered_list(&self, layer: &Layer, by_mime: bool) -> String {

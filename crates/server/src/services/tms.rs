@@ -330,8 +330,7 @@ async fn tile(
 ) -> Response {
     if let Some(found) = layers.get(&layer) {
         if let LayerSource::Vector(_) = &found.source {
-            let found = Arc::clone(found);
-            return match vector_tile(&tiles, &layers, &found, (&z, &x, &file), &headers, &state)
+            return match vector_tile(&tiles, &layers, found, (&z, &x, &file), &headers, &state)
                 .await
             {
                 Ok(response) | Err(response) => response,
@@ -446,16 +445,20 @@ async fn vector_tile(
 ) -> Result<Response, Response> {
     let not_found =
         |text: String| JsonError::client(StatusCode::NOT_FOUND, "not_found", text).into_response();
-    let extensions = tiles.offered_list(layer, false);
-    let (y, extension) = file
-        .rsplit_once('.')
-        .ok_or_else(|| not_found(format!("'{file}' should be Y.EXTENSION ({extensions})")))?;
+    let extensions = || tiles.offered_list(layer, false);
+    let (y, extension) = file.rsplit_once('.').ok_or_else(|| {
+        not_found(format!(
+            "'{file}' should be Y.EXTENSION ({})",
+            extensions()
+        ))
+    })?;
     let format = OnDemandFormat::from_extension(extension)
-        .filter(|f| tiles.formats(layer).contains(f))
+        .filter(|f| tiles.offers(layer, *f))
         .ok_or_else(|| {
             not_found(format!(
-                "'.{extension}' is not offered by vector layer '{}': use {extensions}",
-                layer.name
+                "'.{extension}' is not offered by vector layer '{}': use {}",
+                layer.name,
+                extensions()
             ))
         })?;
     let (Ok(z), Ok(x), Ok(y)) = (z.parse::<u32>(), x.parse::<i64>(), y.parse::<i64>()) else {

@@ -70,10 +70,9 @@ async fn kvp(
         .non_empty("REQUEST")
         .filter(|r| r.eq_ignore_ascii_case("GetTile"))
         .and_then(|_| layers.get(kvp.non_empty("LAYER")?))
-        .filter(|layer| vector_tiles::vector_source(layer).is_some())
-        .cloned();
+        .filter(|layer| vector_tiles::vector_source(layer).is_some());
     if let Some(layer) = vector {
-        return match vector_kvp(&state, &tiles, &layers, &layer, &kvp, &headers).await {
+        return match vector_kvp(&state, &tiles, &layers, layer, &kvp, &headers).await {
             Ok(response) | Err(response) => response,
         };
     }
@@ -140,16 +139,19 @@ async fn vector_kvp(
         let matrix = required("TILEMATRIX", "name the tile matrix (zoom level)")?;
         let row = required("TILEROW", "give the tile row (0 at the top)")?;
         let col = required("TILECOL", "give the tile column (0 at the left)")?;
-        let mimes = tiles.offered_list(layer, true);
-        let format = required("FORMAT", &format!("use {mimes}"))?;
+        let mimes = || tiles.offered_list(layer, true);
+        let format = kvp
+            .non_empty("FORMAT")
+            .ok_or_else(|| OwsException::missing("FORMAT", &format!("use {}", mimes())))?;
         let format = OnDemandFormat::from_mime(format)
-            .filter(|f| tiles.formats(layer).contains(f))
+            .filter(|f| tiles.offers(layer, *f))
             .ok_or_else(|| {
                 OwsException::invalid(
                     "FORMAT",
                     format!(
-                        "FORMAT={format} is not offered by layer '{}': use {mimes}",
-                        layer.name
+                        "FORMAT={format} is not offered by layer '{}': use {}",
+                        layer.name,
+                        mimes()
                     ),
                 )
             })?;
@@ -532,33 +534,33 @@ async fn rest_tile(
     if let Some(found) = layers
         .get(&layer)
         .filter(|l| vector_tiles::vector_source(l).is_some())
-        .cloned()
     {
         let address = (|| {
-            let extensions = tiles.offered_list(&found, false);
+            let extensions = || tiles.offered_list(found, false);
             let (col, extension) = file.rsplit_once('.').ok_or_else(|| {
                 OwsException::invalid(
                     "TILECOL",
-                    format!("'{file}' should be COLUMN.EXTENSION ({extensions})"),
+                    format!("'{file}' should be COLUMN.EXTENSION ({})", extensions()),
                 )
             })?;
             let format = OnDemandFormat::from_extension(extension)
-                .filter(|f| tiles.formats(&found).contains(f))
+                .filter(|f| tiles.offers(found, *f))
                 .ok_or_else(|| {
                     OwsException::invalid(
                         "FORMAT",
                         format!(
-                            "'.{extension}' is not offered by layer '{layer}': use {extensions}"
+                            "'.{extension}' is not offered by layer '{layer}': use {}",
+                            extensions()
                         ),
                     )
                 })?;
-            vector_address(&tiles, &found, &style, format, &tms, &matrix, &row, col)
+            vector_address(&tiles, found, &style, format, &tms, &matrix, &row, col)
         })();
         return match address {
             Ok((style, format, address)) => tiles
                 .response(
                     &layers,
-                    &found,
+                    found,
                     style,
                     format,
                     address,

@@ -51,6 +51,11 @@ use crate::services::render_pool::{JobError, RenderPool};
 use crate::services::vector_tiles::{AddressError, OnDemandTileError, TileAddress};
 use crate::services::wms::cache::{CachedImage, ImageCache};
 
+thread_local! {
+    /// Cached-tile reads of this thread, for sampling recency.
+    static TOUCHES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
 /// Bytes of rendered tiles kept in memory when the cache folder cannot be written.
 const MEMORY_BYTES: usize = 64 * 1024 * 1024;
 
@@ -74,7 +79,10 @@ pub struct TileCache {
     pool: Arc<RenderPool>,
     metrics: TileCacheMetrics,
     snapshot: Arc<ArcSwap<Snapshot>>,
-    caches: Mutex<HashMap<(usize, usize, CacheFormat), Arc<LayerCache>>>,
+    /// The opened caches by (layer, style, format); a layer is known by its address, which its
+    /// `Weak` in the cache keeps from being reused.
+    caches: ArcSwap<HashMap<(usize, usize, CacheFormat), Arc<LayerCache>>>,
+    opening: Mutex<()>,
     usage: Arc<Mutex<Usage>>,
     memory: ImageCache,
     refused: AtomicBool,
@@ -115,7 +123,8 @@ impl TileCache {
             pool,
             metrics,
             snapshot,
-            caches: Mutex::new(HashMap::new()),
+            caches: ArcSwap::from_pointee(HashMap::new()),
+            opening: Mutex::new(()),
             memory: ImageCache::new(MEMORY_BYTES),
             refused: AtomicBool::new(false),
             swept: AtomicU64::new(0),
@@ -163,21 +172,31 @@ impl TileCache {
                 "the tile cache has no Web Mercator set",
             )));
         };
-        let cache = self.layer_cache(layer, request.style, request.format, set);
-        let TileAddress { z, x, y } = request.tile;
-        let Some(level) = cache.levels.get(&z) else {
-            return Ok(cache.blank_response(set, z, request_headers, cache_control));
+        // Fast path, a stored tile: no lock but the slab cache's, no shared reference count.
+        let cache = {
+            let caches = self.caches.load();
+            let key = (Arc::as_ptr(layer) as usize, request.style, request.format);
+            match caches
+                .get(&key)
+                .filter(|c| std::ptr::eq(c.layer.as_ptr(), Arc::as_ptr(layer)))
+            {
+                Some(cache) => {
+                    if let Some(answer) =
+                        self.stored(cache, set, request.tile, request_headers, cache_control)?
+                    {
+                        return Ok(answer);
+                    }
+                    Arc::clone(cache)
+                }
+                None => self.layer_cache(layer, request.style, request.format, set),
+            }
         };
-        let limits = level.tile_limits;
-        let inside = (limits.min_col..=limits.max_col).contains(&x)
-            && (limits.min_row..=limits.max_row).contains(&y);
-        if !inside {
-            return Ok(cache.blank_response(set, z, request_headers, cache_control));
+        if let Some(answer) =
+            self.stored(&cache, set, request.tile, request_headers, cache_control)?
+        {
+            return Ok(answer);
         }
-        if let Some(found) = self.lookup(&cache, z, x, y)? {
-            self.metrics.hits.inc();
-            return Ok(cache.answer(found, set, z, request_headers, cache_control));
-        }
+        let TileAddress { z, x, y } = request.tile;
         let Some(matrix) = set.matrix_at(z) else {
             return Err(OnDemandTileError::Internal(JsonError::broken(
                 "a served level has no tile matrix",
@@ -210,6 +229,48 @@ impl TileCache {
             },
         };
         Ok(cache.answer(found, set, z, request_headers, cache_control))
+    }
+
+    /// The answer of a tile the cache holds, or that needs no render (outside the data's
+    /// limits: blank); `None` when its metatile is still to render.
+    fn stored(
+        &self,
+        cache: &LayerCache,
+        set: &TileMatrixSet,
+        TileAddress { z, x, y }: TileAddress,
+        request_headers: &HeaderMap,
+        cache_control: &str,
+    ) -> Result<Option<Response>, OnDemandTileError> {
+        let Some(level) = cache.levels.get(&z) else {
+            return Ok(Some(cache.blank_response(
+                set,
+                z,
+                request_headers,
+                cache_control,
+            )));
+        };
+        let limits = level.tile_limits;
+        let inside = (limits.min_col..=limits.max_col).contains(&x)
+            && (limits.min_row..=limits.max_row).contains(&y);
+        if !inside {
+            return Ok(Some(cache.blank_response(
+                set,
+                z,
+                request_headers,
+                cache_control,
+            )));
+        }
+        let Some(found) = self.lookup(cache, z, x, y)? else {
+            return Ok(None);
+        };
+        self.metrics.hits.inc();
+        Ok(Some(cache.answer(
+            found,
+            set,
+            z,
+            request_headers,
+            cache_control,
+        )))
     }
 
     /// Renders a metatile on the render pool and stores it (slab, or memory when the disk
@@ -308,8 +369,7 @@ impl TileCache {
     fn forget_evicted(&self, slab: &Path) {
         let caches: Vec<Arc<LayerCache>> = self
             .caches
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .load()
             .values()
             .filter(|c| slab.starts_with(&c.dir))
             .cloned()
@@ -369,7 +429,16 @@ impl TileCache {
                 ))
             })?;
             if let Some(stored) = read {
-                if let Some(level) = pyramid.levels().iter().find(|l| l.matrix_index() == z) {
+                // Recency is sampled (one read in 16 per thread): an approximate LRU, without a
+                // shared lock on every read.
+                let sampled = TOUCHES.with(|n| {
+                    n.set(n.get().wrapping_add(1));
+                    n.get() % 16 == 0
+                });
+                let level = sampled
+                    .then(|| pyramid.levels().iter().find(|l| l.matrix_index() == z))
+                    .flatten();
+                if let Some(level) = level {
                     self.usage
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -400,22 +469,26 @@ impl TileCache {
         set: &TileMatrixSet,
     ) -> Arc<LayerCache> {
         let key = (Arc::as_ptr(layer) as usize, style, format);
-        let mut caches = self
-            .caches
+        // One opening at a time; readers never wait (the map is swapped whole).
+        let _opening = self
+            .opening
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(cache) = caches.get(&key) {
-            if cache
-                .layer
-                .upgrade()
-                .is_some_and(|l| Arc::ptr_eq(&l, layer))
-            {
-                return Arc::clone(cache);
-            }
+        let current = self.caches.load_full();
+        if let Some(cache) = current
+            .get(&key)
+            .filter(|c| std::ptr::eq(c.layer.as_ptr(), Arc::as_ptr(layer)))
+        {
+            return Arc::clone(cache);
         }
         let cache = Arc::new(self.open(layer, style, format, set));
-        caches.retain(|_, c| c.layer.strong_count() > 0);
-        caches.insert(key, Arc::clone(&cache));
+        let mut next: HashMap<_, _> = current
+            .iter()
+            .filter(|(_, c)| c.layer.strong_count() > 0)
+            .map(|(k, c)| (*k, Arc::clone(c)))
+            .collect();
+        next.insert(key, Arc::clone(&cache));
+        self.caches.store(Arc::new(next));
         cache
     }
 
@@ -449,6 +522,10 @@ impl TileCache {
     fn sweep_if_changed(&self) {
         let snapshot = self.snapshot.load();
         let sequence = snapshot.tiles.sequence;
+        // Read first: a write on every request would bounce the line between cores.
+        if self.swept.load(Ordering::Acquire) == sequence {
+            return;
+        }
         let previous = self.swept.swap(sequence, Ordering::AcqRel);
         if previous == sequence {
             return;
