@@ -22,7 +22,7 @@ source "$(dirname "$0")/common.sh"
 need ogr2ogr wrk nginx curl python3 spawn-fcgi bc
 need_mapserver
 tuilerie_release
-LEVELS=${LEVELS:-0-10}; COLD=${COLD:-200}
+LEVELS=${LEVELS:-0-11}; COLD=${COLD:-200}
 DURATION=${DURATION:-10s}; CONNECTIONS=${CONNECTIONS:-8 64}; ROUNDS=${ROUNDS:-3}
 T="$OUT/tile_cache"
 make_cells "$T"
