@@ -76,6 +76,7 @@ const TILE_CACHE_KEYS: &[&str] = &[
     "metatile",
     "buffer",
     "max_bytes",
+    "open_slabs",
 ];
 const VECTOR_TILES_KEYS: &[&str] = &[
     "enabled",
@@ -414,6 +415,9 @@ impl Walker<'_> {
         }
         if let Some(n) = self.integer(table, "max_bytes", P, 0, i64::MAX) {
             cache.max_bytes = n as u64;
+        }
+        if let Some(n) = self.integer(table, "open_slabs", P, 1, 1_000_000) {
+            cache.open_slabs = n as usize;
         }
     }
 

@@ -227,6 +227,9 @@ pub struct TileCacheConfig {
     pub buffer: u32,
     /// Bytes of slabs the cache may hold; the least recently used go first (0: no cap).
     pub max_bytes: u64,
+    /// Slab files each cache (layer, style, format) keeps open: a slab is a metatile, so a
+    /// cache has 16 times the files of a pyramid of 16×16-tile slabs.
+    pub open_slabs: usize,
 }
 
 impl Default for TileCacheConfig {
@@ -239,6 +242,7 @@ impl Default for TileCacheConfig {
             metatile: 4,
             buffer: 64,
             max_bytes: 2 << 30,
+            open_slabs: 1024,
         }
     }
 }

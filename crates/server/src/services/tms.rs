@@ -446,12 +446,9 @@ async fn vector_tile(
     let not_found =
         |text: String| JsonError::client(StatusCode::NOT_FOUND, "not_found", text).into_response();
     let extensions = || tiles.offered_list(layer, false);
-    let (y, extension) = file.rsplit_once('.').ok_or_else(|| {
-        not_found(format!(
-            "'{file}' should be Y.EXTENSION ({})",
-            extensions()
-        ))
-    })?;
+    let (y, extension) = file
+        .rsplit_once('.')
+        .ok_or_else(|| not_found(format!("'{file}' should be Y.EXTENSION ({})", extensions())))?;
     let format = OnDemandFormat::from_extension(extension)
         .filter(|f| tiles.offers(layer, *f))
         .ok_or_else(|| {

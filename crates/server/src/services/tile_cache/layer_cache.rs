@@ -97,7 +97,10 @@ impl LayerCache {
                     &dir,
                     descriptor,
                     &single_set(set),
-                    pyramid::CacheLimits::default(),
+                    pyramid::CacheLimits {
+                        index_bytes: 16 << 20,
+                        open_files: settings.open_slabs,
+                    },
                 )
             });
             opened.map_err(|error| refused = Some(error)).ok()
