@@ -72,14 +72,14 @@ impl OnDemandTiles {
     /// The formats a vector layer's tiles are offered in, images first (WMTS clients such as
     /// GDAL take the first tile ResourceURL).
     pub fn formats(&self, layer: &Layer) -> Vec<OnDemandFormat> {
-        let mut formats = Vec::new();
-        if self.images.serves(layer) {
-            formats.extend(CacheFormat::ALL.map(OnDemandFormat::Image));
-        }
-        if self.vector.enabled() && vector_tiles::vector_source(layer).is_some() {
-            formats.push(OnDemandFormat::Mvt);
-        }
-        formats
+        [
+            OnDemandFormat::Image(CacheFormat::Png),
+            OnDemandFormat::Image(CacheFormat::Jpeg),
+            OnDemandFormat::Mvt,
+        ]
+        .into_iter()
+        .filter(|f| self.offers(layer, *f))
+        .collect()
     }
 
     /// Whether a vector layer's tiles are offered in a format (no allocation: the tile path).
@@ -118,16 +118,13 @@ impl OnDemandTiles {
 
     /// The zoom levels of every offered format together.
     pub fn zooms(&self) -> RangeInclusive<u32> {
-        let ranges: Vec<RangeInclusive<u32>> = [
+        let ranges = [
             self.vector.enabled().then(|| self.vector.zooms()),
             self.images.enabled().then(|| self.images.zooms()),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let min = ranges.iter().map(|r| *r.start()).min().unwrap_or(0);
-        let max = ranges.iter().map(|r| *r.end()).max().unwrap_or(0);
-        min..=max
+        ];
+        let min = ranges.iter().flatten().map(|r| *r.start()).min();
+        let max = ranges.iter().flatten().map(|r| *r.end()).max();
+        min.unwrap_or(0)..=max.unwrap_or(0)
     }
 
     /// The Web Mercator set and the id vector layers link to: `PM` when every matrix of it is

@@ -297,6 +297,39 @@ fn with_nodata_alpha(image: &TileImage, nodata: &[f64]) -> Option<TileImage> {
     )
 }
 
+/// The answer of tile bytes made or kept by the server (vector tiles, rendered tiles): 304
+/// when the client's copy is current, else the bytes, with the validator and Cache-Control.
+pub(crate) fn bytes_response(
+    mime: &'static str,
+    bytes: Bytes,
+    etag: &str,
+    request_headers: &HeaderMap,
+    cache_control: &str,
+) -> Response {
+    if not_modified(request_headers, etag) {
+        return with_cache_headers(
+            StatusCode::NOT_MODIFIED.into_response(),
+            etag,
+            cache_control,
+        );
+    }
+    let response = (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(mime))],
+        Body::from(bytes),
+    )
+        .into_response();
+    with_cache_headers(response, etag, cache_control)
+}
+
+/// A strong validator of bytes the server made: `"{prefix}-{hash}-{length}"`, the same for the
+/// same bytes across restarts.
+pub(crate) fn content_etag(prefix: &str, bytes: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    format!("\"{prefix}-{:016x}-{}\"", hasher.finish(), bytes.len())
+}
+
 pub(crate) fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
     headers
         .get_all(header::IF_NONE_MATCH)

@@ -206,14 +206,15 @@ fn vector_address(
             ),
         )
     })?;
-    let link = tiles.link().map(|(_, id)| id);
     if !tiles.accepts_tile_matrix_set(tms) {
+        let link = tiles.link().map(|(_, id)| id);
         return Err(OwsException::invalid(
             "TILEMATRIXSET",
             format!(
                 "layer '{}' is tiled on '{}', not '{tms}'",
                 layer.name,
-                link.as_deref().unwrap_or("PM")
+                link.as_deref()
+                    .unwrap_or(crate::services::tile_cache::TILE_MATRIX_SET)
             ),
         ));
     }
@@ -778,8 +779,8 @@ fn write_layer_head(out: &mut String, layer: &Layer, b: &crs::Bbox) {
     );
 }
 
-/// A layer's metadata records (ISO 19115 / 19139) as ows:Metadata links, and its one style.
-fn write_metadata_and_style(out: &mut String, layer: &Layer) {
+/// A layer's metadata records (ISO 19115 / 19139) as ows:Metadata links.
+fn write_metadata(out: &mut String, layer: &Layer) {
     for url in &layer.metadata.metadata_urls {
         let _ = writeln!(
             out,
@@ -787,10 +788,16 @@ fn write_metadata_and_style(out: &mut String, layer: &Layer) {
             xml_escape(url)
         );
     }
+}
+
+/// One Style of a layer.
+fn write_style(out: &mut String, identifier: &str, title: &str, default: bool) {
     let _ = writeln!(
         out,
-        "      <Style isDefault=\"true\">\n        <ows:Title>Default</ows:Title>\n        \
-         <ows:Identifier>{DEFAULT_STYLE}</ows:Identifier>\n      </Style>"
+        "      <Style{}>\n        <ows:Title>{}</ows:Title>\n        <ows:Identifier>{}</ows:Identifier>\n      </Style>",
+        if default { " isDefault=\"true\"" } else { "" },
+        xml_escape(title),
+        xml_escape(identifier)
     );
 }
 
@@ -812,7 +819,8 @@ fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &s
         c(native[2]),
         c(native[3])
     );
-    write_metadata_and_style(out, layer);
+    write_metadata(out, layer);
+    write_style(out, DEFAULT_STYLE, "Default", true);
     for served in served_formats {
         let _ = writeln!(out, "      <Format>{}</Format>", served.mime);
     }
@@ -877,35 +885,23 @@ fn write_vector_layer(out: &mut String, layer: &Layer, on: &VectorLayerTiles<'_>
     let b = on.vector.wgs84_bbox;
     write_layer_head(out, layer, &b);
     let _ = writeln!(out, "      <ows:Identifier>{name}</ows:Identifier>");
-    for url in &layer.metadata.metadata_urls {
-        let _ = writeln!(
-            out,
-            "      <ows:Metadata xlink:type=\"simple\" xlink:href=\"{}\"/>",
-            xml_escape(url)
-        );
-    }
+    write_metadata(out, layer);
     let styles = layer.styles();
     for (index, style) in styles.iter().enumerate() {
-        let (identifier, title) = if index == 0 {
-            (DEFAULT_STYLE, style.title.as_str())
+        let identifier = if index == 0 {
+            DEFAULT_STYLE
         } else {
-            (style.name.as_str(), style.title.as_str())
+            style.name.as_str()
         };
-        let title = if title.is_empty() { identifier } else { title };
-        let _ = writeln!(
-            out,
-            "      <Style{}>\n        <ows:Title>{}</ows:Title>\n        <ows:Identifier>{}</ows:Identifier>\n      </Style>",
-            if index == 0 { " isDefault=\"true\"" } else { "" },
-            xml_escape(title),
-            xml_escape(identifier)
-        );
+        let title = if style.title.is_empty() {
+            identifier
+        } else {
+            style.title.as_str()
+        };
+        write_style(out, identifier, title, index == 0);
     }
     if styles.is_empty() {
-        let _ = writeln!(
-            out,
-            "      <Style isDefault=\"true\">\n        <ows:Title>Default</ows:Title>\n        \
-             <ows:Identifier>{DEFAULT_STYLE}</ows:Identifier>\n      </Style>"
-        );
+        write_style(out, DEFAULT_STYLE, "Default", true);
     }
     for format in on.formats {
         let _ = writeln!(out, "      <Format>{}</Format>", format.mime());

@@ -6,9 +6,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use bytes::Bytes;
 use pyramid::{Pyramid, TileMatrixSet, TileMatrixSets};
 
@@ -17,7 +16,7 @@ use super::metatile::Metatile;
 use super::storage;
 use crate::config::TileCacheConfig;
 use crate::layers::Layer;
-use crate::services::tiles::{not_modified, with_cache_headers, DEFAULT_STYLE};
+use crate::services::tiles::{bytes_response, DEFAULT_STYLE};
 
 /// The tile matrix set rendered tiles are cut on.
 pub const TILE_MATRIX_SET: &str = "PM";
@@ -41,8 +40,8 @@ pub(super) struct LayerCache {
     pub(super) pyramid: Option<Pyramid>,
     /// Tile limits of the data per tile matrix index, and slab settings.
     pub(super) levels: std::collections::BTreeMap<u32, pyramid::LevelDescriptor>,
-    pub(super) flights: Mutex<HashMap<Metatile, Arc<tokio::sync::Mutex<()>>>>,
-    pub(super) blank: OnceLock<Bytes>,
+    flights: Mutex<HashMap<Metatile, Arc<tokio::sync::Mutex<()>>>>,
+    blank: OnceLock<Bytes>,
 }
 
 /// What a lookup found.
@@ -193,9 +192,13 @@ impl LayerCache {
     ) -> Response {
         match found {
             Found::Blank => self.blank_response(set, z, request_headers, cache_control),
-            Found::Tile(bytes, etag) => {
-                image_response(self.format, bytes, &etag, request_headers, cache_control)
-            }
+            Found::Tile(bytes, etag) => bytes_response(
+                self.format.mime(),
+                bytes,
+                &etag,
+                request_headers,
+                cache_control,
+            ),
         }
     }
 
@@ -226,33 +229,14 @@ impl LayerCache {
             })
             .clone();
         let etag = format!("\"blank-{}\"", self.format.extension());
-        image_response(self.format, bytes, &etag, request_headers, cache_control)
-    }
-}
-
-fn image_response(
-    format: CacheFormat,
-    bytes: Bytes,
-    etag: &str,
-    request_headers: &HeaderMap,
-    cache_control: &str,
-) -> Response {
-    if not_modified(request_headers, etag) {
-        return with_cache_headers(
-            StatusCode::NOT_MODIFIED.into_response(),
-            etag,
+        bytes_response(
+            self.format.mime(),
+            bytes,
+            &etag,
+            request_headers,
             cache_control,
-        );
+        )
     }
-    let response = (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(format.mime()),
-        )],
-        Body::from(bytes),
-    )
-        .into_response();
-    with_cache_headers(response, etag, cache_control)
 }
 
 /// A registry holding one set (the cache pyramids' own).

@@ -48,6 +48,7 @@ use crate::error::JsonError;
 use crate::layers::{Layer, LayerSource, Snapshot};
 use crate::metrics::TileCacheMetrics;
 use crate::services::render_pool::{JobError, RenderPool};
+use crate::services::tiles::content_etag;
 use crate::services::vector_tiles::{AddressError, OnDemandTileError, TileAddress};
 use crate::services::wms::cache::{CachedImage, ImageCache};
 
@@ -176,26 +177,23 @@ impl TileCache {
         let cache = {
             let caches = self.caches.load();
             let key = (Arc::as_ptr(layer) as usize, request.style, request.format);
-            match caches
+            let opened;
+            let cache = if let Some(known) = caches
                 .get(&key)
                 .filter(|c| std::ptr::eq(c.layer.as_ptr(), Arc::as_ptr(layer)))
             {
-                Some(cache) => {
-                    if let Some(answer) =
-                        self.stored(cache, set, request.tile, request_headers, cache_control)?
-                    {
-                        return Ok(answer);
-                    }
-                    Arc::clone(cache)
-                }
-                None => self.layer_cache(layer, request.style, request.format, set),
+                known
+            } else {
+                opened = self.layer_cache(layer, request.style, request.format, set);
+                &opened
+            };
+            if let Some(answer) =
+                self.stored(cache, set, request.tile, request_headers, cache_control)?
+            {
+                return Ok(answer);
             }
+            Arc::clone(cache)
         };
-        if let Some(answer) =
-            self.stored(&cache, set, request.tile, request_headers, cache_control)?
-        {
-            return Ok(answer);
-        }
         let TileAddress { z, x, y } = request.tile;
         let Some(matrix) = set.matrix_at(z) else {
             return Err(OnDemandTileError::Internal(JsonError::broken(
@@ -222,7 +220,7 @@ impl TileCache {
             None => match tiles.get(metatile.slot(x, y)).cloned().flatten() {
                 Some(bytes) => {
                     let bytes = Bytes::from(bytes);
-                    let etag = etag_of(&bytes);
+                    let etag = content_etag("m", &bytes);
                     Found::Tile(bytes, etag)
                 }
                 None => Found::Blank,
@@ -324,13 +322,7 @@ impl TileCache {
             Some(Ok(Some((path, size)))) => self.account(path, size),
             Some(Ok(None)) | None => self.remember(cache, metatile, &tiles),
             Some(Err(error)) => {
-                if !self.refused.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(
-                        dir = %cache.dir.display(),
-                        error = %crate::error::error_chain(&error),
-                        "cannot write the tile cache: tiles are rendered and kept in memory only (this is said once)"
-                    );
-                }
+                self.refused(&cache.dir, &error);
                 self.remember(cache, metatile, &tiles);
             }
         }
@@ -391,7 +383,7 @@ impl TileCache {
                     Some(bytes) => {
                         let bytes = Bytes::from(bytes);
                         CachedImage {
-                            etag: Some(Arc::from(etag_of(&bytes))),
+                            etag: Some(Arc::from(content_etag("m", &bytes))),
                             bytes,
                             content_type: cache.format.mime(),
                         }
@@ -506,15 +498,20 @@ impl TileCache {
         };
         let (cache, refused) = LayerCache::open(&where_, layer, style, format);
         if let Some(error) = refused {
-            if !self.refused.swap(true, Ordering::Relaxed) {
-                tracing::warn!(
-                    dir = %cache.dir.display(),
-                    error = %crate::error::error_chain(&error),
-                    "cannot write the tile cache: tiles are rendered and kept in memory only (this is said once)"
-                );
-            }
+            self.refused(&cache.dir, &error);
         }
         cache
+    }
+
+    /// The cache folder cannot be written: said once in the log.
+    fn refused(&self, dir: &Path, error: &pyramid::PyramidError) {
+        if !self.refused.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                dir = %dir.display(),
+                error = %crate::error::error_chain(error),
+                "cannot write the tile cache: tiles are rendered and kept in memory only (this is said once)"
+            );
+        }
     }
 
     /// After a publication change, removes in the background the cache folders that no
@@ -589,12 +586,4 @@ impl TileCache {
 
 fn memory_key(cache: &LayerCache, z: u32, x: u32, y: u32) -> String {
     format!("{}\u{0}{z}/{x}/{y}", cache.dir.display())
-}
-
-/// A strong validator of bytes kept in memory.
-fn etag_of(bytes: &[u8]) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut hasher);
-    format!("\"m{:016x}\"", hasher.finish())
 }

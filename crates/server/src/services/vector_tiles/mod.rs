@@ -14,11 +14,9 @@ mod gl_style;
 
 pub use gl_style::gl_style;
 
-use std::hash::{Hash, Hasher};
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -28,7 +26,7 @@ use crate::config::VectorTilesConfig;
 use crate::error::JsonError;
 use crate::layers::{Layer, LayerSource, Layers, MvtSettings, VectorLayer};
 use crate::services::render_pool::{Cancel, JobError, RenderPool};
-use crate::services::tiles::{not_modified, with_cache_headers};
+use crate::services::tiles::{bytes_response, content_etag};
 use crate::services::wms::cache::{CachedImage, ImageCache};
 
 /// The MIME type of vector tiles.
@@ -228,19 +226,13 @@ impl VectorTiler {
         let Some(etag) = cached.etag.as_deref() else {
             return Ok(StatusCode::NO_CONTENT.into_response());
         };
-        if not_modified(request_headers, etag) {
-            return Ok(with_cache_headers(
-                StatusCode::NOT_MODIFIED.into_response(),
-                etag,
-                cache_control,
-            ));
-        }
-        let response = (
-            [(header::CONTENT_TYPE, HeaderValue::from_static(MIME))],
-            Body::from(cached.bytes.clone()),
-        )
-            .into_response();
-        Ok(with_cache_headers(response, etag, cache_control))
+        Ok(bytes_response(
+            MIME,
+            cached.bytes.clone(),
+            etag,
+            request_headers,
+            cache_control,
+        ))
     }
 }
 
@@ -352,9 +344,7 @@ fn make(
     if encoded.features == 0 {
         return Ok(Some(empty()));
     }
-    let mut hasher = std::hash::DefaultHasher::new();
-    encoded.bytes.hash(&mut hasher);
-    let etag = format!("\"mvt-{:016x}-{}\"", hasher.finish(), encoded.bytes.len());
+    let etag = content_etag("mvt", &encoded.bytes);
     Ok(Some(CachedImage {
         bytes: Bytes::from(encoded.bytes),
         content_type: MIME,
