@@ -244,3 +244,26 @@ wrk_alternating() {
     done
   done
 }
+
+# nginx serving the files under $2 on 127.0.0.1:$3 (`$4` the types line, e.g. "image/png png"),
+# as a static tile server is run: sendfile, no access log, keep-alive. Its files are $1.conf,
+# $1.pid and $1_error.log. Sets STATIC_PID.
+start_static_nginx() {
+  local prefix="$1" root="$2" port="$3" types="$4"
+  cat >"$prefix.conf" <<NGINX
+worker_processes 2;
+pid $prefix.pid;
+error_log ${prefix}_error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on; tcp_nopush on; tcp_nodelay on;
+  keepalive_requests 1000000;
+  types { $types; }
+  server { listen 127.0.0.1:$port; root $root; }
+}
+NGINX
+  nginx -c "$prefix.conf" -g 'daemon off;' &
+  STATIC_PID=$!
+  sleep 0.5
+}

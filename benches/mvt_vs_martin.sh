@@ -215,22 +215,8 @@ open(f"{out}/urls_nginx_pbf.txt", "w").write("".join(f"/{p}\n" for p in kept))
 open(f"{out}/urls_stored.txt", "w").write("".join(f"/tms/1.0.0/stored/{p}\n" for p in kept))
 print(f"{len(kept)} stored tiles with data", file=sys.stderr)
 PY
-cat >"$V/nginx.conf" <<NGINX
-worker_processes 2;
-pid $V/nginx.pid;
-error_log $V/nginx_error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  keepalive_requests 1000000;
-  types { application/vnd.mapbox-vector-tile pbf; }
-  server { listen 127.0.0.1:18086; root $V/nginx_root; }
-}
-NGINX
-nginx -c "$V/nginx.conf" -g 'daemon off;' &
-NGINX_PID=$!
-sleep 0.5
+start_static_nginx "$V/nginx" "$V/nginx_root" 18086 "application/vnd.mapbox-vector-tile pbf"
+NGINX_PID=$STATIC_PID
 write_urls_lua "$V/cycle.lua"
 for conns in $CONNECTIONS; do
   for round in $(seq "$ROUNDS"); do

@@ -188,22 +188,7 @@ open(f"{out}/urls_tuilerie.txt", "w").write("".join(p + "\n" for p in tuilerie))
 open(f"{out}/urls_nginx.txt", "w").write("".join(p + "\n" for p in static))
 PY
 RENDERS=$(curl -s http://127.0.0.1:18192/metrics | awk '/^tuilerie_tile_cache_renders_total/ {print $2}')
-cat >"$T/static.conf" <<NGINX
-worker_processes 2;
-pid $T/static.pid;
-error_log $T/static_error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  keepalive_requests 1000000;
-  types { image/png png; }
-  server { listen 127.0.0.1:18194; root $T/static; }
-}
-NGINX
-nginx -c "$T/static.conf" -g 'daemon off;' &
-STATIC_PID=$!
-sleep 0.5
+start_static_nginx "$T/static" "$T/static" 18194 "image/png png"
 wrk_alternating "$T" nginx http://127.0.0.1:18194 "$T/urls_nginx.txt" tuilerie http://127.0.0.1:18192 "$T/urls_tuilerie.txt"
 RSS=$(peak_rss_kib "$SERVER")
 stop_servers

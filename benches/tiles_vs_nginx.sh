@@ -58,64 +58,13 @@ open(os.path.join(out, "urls_tuilerie.txt"), "w").write("".join(f"/wmts/big/norm
 print(f"{len(kept)} tiles", file=sys.stderr)
 PY
 
-cat > "$OUT/nginx.conf" <<NGINX
-worker_processes 2;
-pid $OUT/nginx.pid;
-error_log $OUT/nginx_error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on; tcp_nopush on; tcp_nodelay on;
-  keepalive_requests 1000000;
-  types { image/jpeg jpeg; }
-  server { listen 127.0.0.1:18081; root $OUT/nginx_root; }
-}
-NGINX
-nginx -c "$OUT/nginx.conf" -g 'daemon off;' &
-NGINX_PID=$!
-sleep 0.5
+start_static_nginx "$OUT/nginx" "$OUT/nginx_root" 18081 "image/jpeg jpeg"
+NGINX_PID=$STATIC_PID
 
-write_urls_lua "$OUT/urls.lua"
-for conns in $CONNECTIONS; do
-run() { wrk -t2 -c"$conns" -d"$DURATION" --latency -s "$OUT/urls.lua" "$1" -- "$2"; }
-for round in $(seq "$ROUNDS"); do
-  # Alternate which server goes first, so that drift favours neither.
-  if [ $((round % 2)) = 1 ]; then
-    run http://127.0.0.1:18081 "$OUT/urls_nginx.txt" >"$OUT/wrk_nginx_${conns}_$round.txt"
-    run http://127.0.0.1:18082 "$OUT/urls_tuilerie.txt" >"$OUT/wrk_tuilerie_${conns}_$round.txt"
-  else
-    run http://127.0.0.1:18082 "$OUT/urls_tuilerie.txt" >"$OUT/wrk_tuilerie_${conns}_$round.txt"
-    run http://127.0.0.1:18081 "$OUT/urls_nginx.txt" >"$OUT/wrk_nginx_${conns}_$round.txt"
-  fi
-done
-done
+wrk_alternating "$OUT" nginx http://127.0.0.1:18081 "$OUT/urls_nginx.txt" tuilerie http://127.0.0.1:18082 "$OUT/urls_tuilerie.txt"
 RSS=$(peak_rss_kib $SERVER)
 
-python3 - "$OUT" "$ROUNDS" "$CONNECTIONS" "$DURATION" "$RSS" "$LOG_LEVEL" <<'PY'
-import re, statistics, sys
-out, rounds, conns_list, duration, rss, level = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), sys.argv[4], sys.argv[5], sys.argv[6]
-unit = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-def parse(path):
-    text = open(path).read()
-    rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", text).group(1))
-    lat = {}
-    for p in ("50%", "99%"):
-        m = re.search(r"^\s+" + re.escape(p) + r"\s+([0-9.]+)(us|ms|s)", text, re.M)
-        lat[p] = float(m.group(1)) * unit[m.group(2)]
-    return rps, lat["50%"], lat["99%"]
-print(f"\nGetTile, median of {rounds} × {duration} (alternating); tuilerie log level {level}")
-for conns in conns_list:
-    results = {}
-    for name in ("nginx", "tuilerie"):
-        runs = [parse(f"{out}/wrk_{name}_{conns}_{r}.txt") for r in range(1, rounds + 1)]
-        results[name] = [statistics.median(v) for v in zip(*runs)] + [[round(r[0]) for r in runs]]
-    print(f"\n{conns} connections")
-    print(f"{'':22} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8}   rounds (req/s)")
-    for name, label in (("nginx", "nginx (static files)"), ("tuilerie", "tuilerie (WMTS REST)")):
-        rps, p50, p99, runs = results[name]
-        print(f"{label:22} {rps:10.0f} {p50:8.2f} {p99:8.2f}   {runs}")
-    ratio = results["tuilerie"][0] / results["nginx"][0]
-    p99_ratio = results["tuilerie"][2] / results["nginx"][2]
-    print(f"ratio req/s {ratio:.2f}× (goal ≥ 0.9×), p99 {p99_ratio:.2f}× (goal ≤ 2×)")
-print(f"tuilerie peak RSS {rss} KiB")
-PY
+echo
+echo "GetTile, median of $ROUNDS × $DURATION (alternating); tuilerie log level $LOG_LEVEL (p99 goal ≤ 2×)"
+python3 "$BENCH_DIR/wrk_table.py" "$OUT" nginx "nginx (static files)" tuilerie "tuilerie (WMTS REST)" 0.9 "$ROUNDS" "$CONNECTIONS"
+echo "tuilerie peak RSS $RSS KiB"
