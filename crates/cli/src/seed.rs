@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! tuilerie seed --config tuilerie.toml --layer communes --levels 0-14 [--style S] [--tms PM] \
-//!     [--bbox 2.2,48.8,2.5,48.9 | --within-data] [--format png|jpeg] [--threads N] [--refresh]
+//!     [--bbox 2.2,48.8,2.5,48.9 | --within-data] [--format png|png8|jpeg|webp] [--threads N] [--refresh]
 //! ```
 //! The tiles are the server's own (same metatiles, same folder, named by the layer's content),
 //! so the configuration and data directory must be the server's. Progress shows on stderr; an
@@ -45,7 +45,7 @@ pub(crate) struct SeedArgs {
     /// Every tile meeting the data's extent (the default).
     #[arg(long)]
     pub within_data: bool,
-    /// Image format: png or jpeg.
+    /// Image format: png, png8, jpeg or webp.
     #[arg(long, value_name = "FORMAT", default_value = "png")]
     pub format: String,
     /// Threads drawing (default: one per CPU).
@@ -107,7 +107,7 @@ pub(crate) fn run(args: &SeedArgs) -> ExitCode {
         },
     };
     let Some(format) = CacheFormat::from_extension(&args.format) else {
-        return usage(&format!("--format {}: use png or jpeg", args.format));
+        return usage(&format!("--format {}: use png, png8, jpeg or webp", args.format));
     };
     let (config, _logging) =
         match crate::setup::load_config(Some(&args.config), None, args.data.clone()) {

@@ -587,3 +587,134 @@ fn seeded_tiles_are_answered_without_a_render() {
     assert_eq!(metric(&server, "tuilerie_tile_cache_renders_total"), 0);
     assert_eq!(metric(&server, "tuilerie_tile_cache_hits_total"), 4);
 }
+
+#[test]
+fn layers_choose_their_formats_levels_and_caching() {
+    let dir = tempfile::tempdir().unwrap();
+    let sld = style(dir.path(), "plain.sld", false, "#E41A1C");
+    let gpkg = repo().join("fixtures/gpkg/communes_2154.gpkg");
+    let text = format!(
+        r#"
+[data]
+dir = "{data}"
+
+[[layers]]
+name = "communes"
+kind = "vector"
+source = "{gpkg}"
+table = "Communes-IDF"
+style = "{sld}"
+cache_control = "public, max-age=60"
+[layers.tiles]
+formats = ["webp", "png8", "mvt"]
+min_zoom = 6
+max_zoom = 12
+
+[[layers]]
+name = "quiet"
+kind = "vector"
+source = "{gpkg}"
+table = "Communes-IDF"
+style = "{sld}"
+[layers.tiles]
+enabled = false
+"#,
+        data = dir.path().join("data").display(),
+        gpkg = gpkg.display(),
+        sld = sld.display(),
+    );
+    let config = dir.path().join("tuilerie.toml");
+    std::fs::write(&config, text).unwrap();
+    let server = serve(&config);
+
+    // Capabilities: the layer's formats only, its levels only; the quiet layer is not tiled.
+    let (status, _, xml) = get(&server.url("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"));
+    assert_eq!(status, 200);
+    assert!(!xml.contains("<ows:Identifier>quiet</ows:Identifier>"), "{xml}");
+    let layer = &xml[xml
+        .find("<ows:Identifier>communes</ows:Identifier>")
+        .unwrap()..];
+    let layer = &layer[..layer.find("</Layer>").unwrap()];
+    let formats: Vec<&str> = layer
+        .match_indices("<Format>")
+        .map(|(i, _)| &layer[i + 8..i + layer[i..].find("</Format>").unwrap()])
+        .collect();
+    assert_eq!(
+        formats,
+        [
+            "image/webp",
+            "image/png; mode=8bit",
+            "application/vnd.mapbox-vector-tile"
+        ]
+    );
+    assert!(layer.contains("<TileMatrix>6</TileMatrix>"), "{layer}");
+    assert!(layer.contains("<TileMatrix>12</TileMatrix>"), "{layer}");
+    assert!(!layer.contains("<TileMatrix>5</TileMatrix>"), "{layer}");
+    assert!(!layer.contains("<TileMatrix>13</TileMatrix>"), "{layer}");
+
+    // WebP: lossless, decodable, with the layer's Cache-Control and a Last-Modified that
+    // If-Modified-Since answers 304 from.
+    let webp_url = server.url("/wmts/communes/normal/PM_0_18/12/1409/2074.webp");
+    let (status, headers, body) = get_bytes(&webp_url, &[]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(header(&headers, "content-type"), Some("image/webp"));
+    assert_eq!(header(&headers, "cache-control"), Some("public, max-age=60"));
+    let webp = image::load_from_memory_with_format(&body, image::ImageFormat::WebP)
+        .unwrap()
+        .to_rgba8();
+    assert_eq!(webp.dimensions(), (256, 256));
+    assert!(webp.pixels().any(|p| p.0[3] > 0), "the tile shows communes");
+    let modified = header(&headers, "last-modified").unwrap().to_owned();
+    let (status, _, body) = get_bytes(&webp_url, &[("If-Modified-Since", &modified)]);
+    assert_eq!(status, 304);
+    assert!(body.is_empty());
+
+    // PNG8: a palette PNG (colour type 3), the same picture as the WebP within the palette.
+    let (status, headers, body) = get_bytes(
+        &server.url(
+            "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=communes&STYLE=normal&FORMAT=image/png8&TILEMATRIXSET=PM_0_18&TILEMATRIX=12&TILEROW=1409&TILECOL=2074",
+        ),
+        &[],
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(header(&headers, "content-type"), Some("image/png"));
+    assert_eq!(body[25], 3, "IHDR colour type: palette");
+    let png8 = png(&body);
+    let far = png8
+        .pixels()
+        .zip(webp.pixels())
+        .filter(|(a, b)| a.0.iter().zip(b.0).any(|(p, q)| p.abs_diff(q) > 16))
+        .count();
+    assert!(far < 256 * 256 / 100, "{far} pixels differ between PNG8 and WebP");
+
+    // Vector tiles, at the layer's levels, with the same caching.
+    let (status, headers, _) = get_bytes(&server.url("/tms/1.0.0/communes/12/2074/1409.pbf"), &[]);
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "cache-control"), Some("public, max-age=60"));
+    assert_eq!(header(&headers, "last-modified"), Some(modified.as_str()));
+
+    // What the layer does not offer is named as such.
+    for (path, expected) in [
+        ("/wmts/communes/normal/PM_0_18/12/1408/2073.png", "use .webp or .png8 or .pbf"),
+        ("/wmts/communes/normal/PM_0_18/13/2816/4146.webp", "served: 6 to 12"),
+        ("/wmts/communes/normal/PM_0_18/5/22/16.webp", "served: 6 to 12"),
+        ("/tms/1.0.0/communes/13/4146/2816.pbf", "zoom 6 to 12"),
+        ("/wmts/quiet/normal/PM_0_18/12/1408/2073.png", "WMS only"),
+        ("/tms/1.0.0/quiet/12/2073/1408.png", "WMS only"),
+        ("/tms/1.0.0/quiet/metadata.json", "WMS only"),
+    ] {
+        let (status, _, body) = get(&server.url(path));
+        assert!((400..500).contains(&status), "{path}: {status}");
+        assert!(body.contains(expected), "{path}: {body}");
+    }
+    let (_, _, list) = get(&server.url("/tms/1.0.0"));
+    assert!(list.contains("/tms/1.0.0/communes\""), "{list}");
+    assert!(!list.contains("/tms/1.0.0/quiet\""), "{list}");
+    // The quiet layer is still a WMS layer.
+    let (status, headers, _) = get_bytes(
+        &server.url("/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=quiet&STYLES=&CRS=EPSG:3857&BBOX=250000,6250000,270000,6270000&WIDTH=64&HEIGHT=64&FORMAT=image/png"),
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), Some("image/png"));
+}

@@ -103,6 +103,18 @@ fn kvp_and_rest_tiles_are_identical_and_cacheable() {
     let (status, _, body) = get_bytes(&kvp, &[("If-None-Match", &etag)]);
     assert_eq!(status, 304);
     assert!(body.is_empty());
+    // Last-Modified is the descriptor's time; If-Modified-Since answers 304 from it on, and
+    // If-None-Match decides when both are sent.
+    let modified = header(&headers, "last-modified").unwrap().to_owned();
+    let (status, _, _) = get_bytes(&kvp, &[("If-Modified-Since", &modified)]);
+    assert_eq!(status, 304);
+    let (status, _, _) = get_bytes(&kvp, &[("If-Modified-Since", "Thu, 01 Jan 1998 00:00:00 GMT")]);
+    assert_eq!(status, 200);
+    let (status, _, _) = get_bytes(
+        &kvp,
+        &[("If-Modified-Since", &modified), ("If-None-Match", "\"other\"")],
+    );
+    assert_eq!(status, 200);
 }
 
 #[test]

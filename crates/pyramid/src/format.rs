@@ -27,6 +27,9 @@ pub enum TileFormat {
     ZipFloat32,
     /// `TIFF_RAW_FLOAT32`: uncompressed little-endian 32-bit floats.
     RawFloat32,
+    /// `TIFF_WEBP_UINT8`: lossless WebP files, 1 to 4 channels (TIFF compression 50001, as
+    /// libtiff names WebP). A Tuilerie extension: ROK4 does not read it.
+    WebpUint8,
     /// `TIFF_PBF_MVT`: Mapbox Vector Tiles (protobuf), a vector pyramid. Tiles are served as
     /// stored; they have no pixels.
     PbfMvt,
@@ -51,10 +54,11 @@ impl SampleType {
     }
 }
 
-const ALL: [TileFormat; 8] = [
+const ALL: [TileFormat; 9] = [
     TileFormat::JpgUint8,
     TileFormat::Jpg90Uint8,
     TileFormat::PngUint8,
+    TileFormat::WebpUint8,
     TileFormat::ZipUint8,
     TileFormat::RawUint8,
     TileFormat::ZipFloat32,
@@ -74,6 +78,7 @@ impl TileFormat {
             TileFormat::JpgUint8 => "TIFF_JPG_UINT8",
             TileFormat::Jpg90Uint8 => "TIFF_JPG90_UINT8",
             TileFormat::PngUint8 => "TIFF_PNG_UINT8",
+            TileFormat::WebpUint8 => "TIFF_WEBP_UINT8",
             TileFormat::ZipUint8 => "TIFF_ZIP_UINT8",
             TileFormat::RawUint8 => "TIFF_RAW_UINT8",
             TileFormat::ZipFloat32 => "TIFF_ZIP_FLOAT32",
@@ -100,16 +105,18 @@ impl TileFormat {
         match self {
             TileFormat::JpgUint8 | TileFormat::Jpg90Uint8 => "image/jpeg",
             TileFormat::PngUint8 => "image/png",
+            TileFormat::WebpUint8 => "image/webp",
             TileFormat::PbfMvt => "application/vnd.mapbox-vector-tile",
             _ => "image/tiff",
         }
     }
 
-    /// The file extension of a tile served as stored (`jpg`, `png`, `tif`, `pbf`).
+    /// The file extension of a tile served as stored (`jpeg`, `png`, `webp`, `tiff`, `pbf`).
     pub fn extension(self) -> &'static str {
         match self {
             TileFormat::JpgUint8 | TileFormat::Jpg90Uint8 => "jpeg",
             TileFormat::PngUint8 => "png",
+            TileFormat::WebpUint8 => "webp",
             TileFormat::PbfMvt => "pbf",
             _ => "tiff",
         }
@@ -119,7 +126,10 @@ impl TileFormat {
     pub fn is_image_file(self) -> bool {
         matches!(
             self,
-            TileFormat::JpgUint8 | TileFormat::Jpg90Uint8 | TileFormat::PngUint8
+            TileFormat::JpgUint8
+                | TileFormat::Jpg90Uint8
+                | TileFormat::PngUint8
+                | TileFormat::WebpUint8
         )
     }
 
@@ -143,6 +153,7 @@ impl TileFormat {
             TileFormat::JpgUint8 | TileFormat::Jpg90Uint8 => 7,
             TileFormat::PngUint8 | TileFormat::ZipUint8 | TileFormat::ZipFloat32 => 8,
             TileFormat::RawUint8 | TileFormat::RawFloat32 | TileFormat::PbfMvt => 1,
+            TileFormat::WebpUint8 => 50001,
         }
     }
 

@@ -144,6 +144,19 @@ pub fn encode(format: TileFormat, tile: &TileImage) -> Result<Vec<u8>, String> {
             .map_err(|e| format!("PNG encoding failed: {e}"))?;
             Ok(out)
         }
+        (TileFormat::WebpUint8, Samples::U8(samples)) => {
+            let color = match tile.channels {
+                1 => ExtendedColorType::L8,
+                2 => ExtendedColorType::La8,
+                3 => ExtendedColorType::Rgb8,
+                _ => ExtendedColorType::Rgba8,
+            };
+            let mut out = Vec::with_capacity(samples.len() / 2);
+            image::codecs::webp::WebPEncoder::new_lossless(&mut out)
+                .write_image(samples, tile.width, tile.height, color)
+                .map_err(|e| format!("WebP encoding failed: {e}"))?;
+            Ok(out)
+        }
         (TileFormat::RawUint8, Samples::U8(samples)) => Ok(samples.clone()),
         (TileFormat::ZipUint8, Samples::U8(samples)) => zlib(samples),
         (TileFormat::RawFloat32, Samples::F32(samples)) => Ok(f32_bytes(samples)),
@@ -163,11 +176,14 @@ pub fn decode(
     bytes: &[u8],
 ) -> Result<TileImage, String> {
     let samples = match format {
-        TileFormat::JpgUint8 | TileFormat::Jpg90Uint8 | TileFormat::PngUint8 => {
-            let image_format = if format == TileFormat::PngUint8 {
-                ImageFormat::Png
-            } else {
-                ImageFormat::Jpeg
+        TileFormat::JpgUint8
+        | TileFormat::Jpg90Uint8
+        | TileFormat::PngUint8
+        | TileFormat::WebpUint8 => {
+            let image_format = match format {
+                TileFormat::PngUint8 => ImageFormat::Png,
+                TileFormat::WebpUint8 => ImageFormat::WebP,
+                _ => ImageFormat::Jpeg,
             };
             let image = image::load_from_memory_with_format(bytes, image_format)
                 .map_err(|e| format!("cannot decode the stored image: {e}"))?;
@@ -283,6 +299,7 @@ mod tests {
             let tile = gradient(channels);
             for format in [
                 TileFormat::PngUint8,
+                TileFormat::WebpUint8,
                 TileFormat::ZipUint8,
                 TileFormat::RawUint8,
             ] {

@@ -255,6 +255,13 @@ impl Store {
         format!("{}:{len}:{modified}", self.metadata.id)
     }
 
+    /// When the stored GeoPackage last changed (`None` when the system cannot tell).
+    pub fn modified(&self) -> Option<std::time::SystemTime> {
+        std::fs::metadata(self.dir.join(DATA_FILE))
+            .and_then(|m| m.modified())
+            .ok()
+    }
+
     /// The stored data's metadata.
     pub fn metadata(&self) -> &StoredMetadata {
         &self.metadata

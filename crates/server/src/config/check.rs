@@ -11,7 +11,8 @@ use toml::Spanned;
 
 use super::{
     check_public_url, is_valid_layer_name, parse_listen, parse_log_format, Config, ConfigError,
-    EmptyTile, LayerConfig, LayerKind, LayerMetadataConfig, Problem, Problems, ServerConfig,
+    CacheFormat, EmptyTile, LayerConfig, LayerKind, LayerMetadataConfig, LayerTilesConfig, Problem,
+    Problems, ServerConfig,
     TileCacheConfig, TilesConfig, VectorTilesConfig, WfsConfig, WmsConfig,
 };
 
@@ -77,7 +78,9 @@ const TILE_CACHE_KEYS: &[&str] = &[
     "buffer",
     "max_bytes",
     "open_slabs",
+    "formats",
 ];
+const LAYER_TILES_KEYS: &[&str] = &["enabled", "formats", "min_zoom", "max_zoom"];
 const VECTOR_TILES_KEYS: &[&str] = &[
     "enabled",
     "min_zoom",
@@ -138,6 +141,7 @@ const API_KEYS: &[&str] = &[
 ];
 const LAYER_COMMON_KEYS: &[&str] = &[
     "name",
+    "cache_control",
     "title",
     "abstract",
     "keywords",
@@ -146,7 +150,7 @@ const LAYER_COMMON_KEYS: &[&str] = &[
     "attribution",
     "attribution_url",
 ];
-const LAYER_VECTOR_KEYS: &[&str] = &["source", "table", "style", "queryable", "wfs"];
+const LAYER_VECTOR_KEYS: &[&str] = &["source", "table", "style", "queryable", "wfs", "tiles"];
 const LAYER_PYRAMID_KEYS: &[&str] = &[
     "pyramid",
     "getfeatureinfo",
@@ -419,6 +423,58 @@ impl Walker<'_> {
         if let Some(n) = self.integer(table, "open_slabs", P, 1, 1_000_000) {
             cache.open_slabs = n as usize;
         }
+        if let Some((formats, _)) = self.tile_formats(table, P, false) {
+            cache.formats = formats;
+        }
+    }
+
+    /// A `formats` list of tile formats (`png`, `png8`, `jpeg`, `webp`, and `mvt` where
+    /// `with_mvt`): the image formats, and whether `mvt` was listed.
+    fn tile_formats(
+        &mut self,
+        table: &Table<'_>,
+        path: &str,
+        with_mvt: bool,
+    ) -> Option<(Vec<CacheFormat>, bool)> {
+        let value = table.get("formats")?;
+        let names = self.string_list(table, "formats", path);
+        let mut formats = Vec::new();
+        let mut mvt = false;
+        for name in names {
+            if with_mvt && (name.eq_ignore_ascii_case("mvt") || name.eq_ignore_ascii_case("pbf")) {
+                mvt = true;
+                continue;
+            }
+            match CacheFormat::from_name(&name) {
+                Some(format) if !formats.contains(&format) => formats.push(format),
+                Some(_) => {}
+                None => self.push(
+                    value.span().start,
+                    &join(path, "formats"),
+                    format!("unknown tile format '{name}'"),
+                    Some(format!(
+                        "use some of \"png\", \"png8\", \"jpeg\", \"webp\"{}",
+                        if with_mvt { ", \"mvt\"" } else { "" }
+                    )),
+                ),
+            }
+        }
+        Some((formats, mvt))
+    }
+
+    /// `[layers.tiles]` of a vector layer.
+    fn layer_tiles(&mut self, table: &Table<'_>, path: &str, tiles: &mut LayerTilesConfig) {
+        let path = join(path, "tiles");
+        self.unknown_keys(table, &path, LAYER_TILES_KEYS);
+        tiles.enabled = self.boolean(table, "enabled", &path);
+        if let Some((formats, mvt)) = self.tile_formats(table, &path, true) {
+            tiles.formats = Some(formats);
+            tiles.vector_tiles = Some(mvt);
+        }
+        let (mut min, mut max) = (0, 30);
+        self.zoom_range(table, &path, 30, (&mut min, &mut max));
+        tiles.min_zoom = table.contains_key("min_zoom").then_some(min);
+        tiles.max_zoom = table.contains_key("max_zoom").then_some(max);
     }
 
     fn wms(&mut self, table: &Table<'_>, wms: &mut WmsConfig) {
@@ -574,6 +630,10 @@ impl Walker<'_> {
                 .string(table, "attribution_url", path)
                 .unwrap_or_default(),
         };
+        let mut tiles = LayerTilesConfig {
+            cache_control: self.string(table, "cache_control", path),
+            ..LayerTilesConfig::default()
+        };
         let kind = self.required_string(table, "kind", path, start);
         let kind = match kind.as_ref().map(|(k, o)| (k.as_str(), *o)) {
             Some(("vector", _)) => {
@@ -589,6 +649,9 @@ impl Walker<'_> {
                 let style = self.existing_file(table, "style", path, start);
                 let queryable = self.boolean(table, "queryable", path).unwrap_or(true);
                 let wfs = self.boolean(table, "wfs", path).unwrap_or(false);
+                if let Some(tiles_table) = self.table(table, "tiles", path) {
+                    self.layer_tiles(tiles_table, path, &mut tiles);
+                }
                 match (source, table_name, style) {
                     (Some(source), Some((table_name, _)), Some(style)) => Some(LayerKind::Vector {
                         source,
@@ -680,6 +743,7 @@ impl Walker<'_> {
             abstract_text,
             keywords,
             metadata,
+            tiles,
             kind: kind?,
         })
     }

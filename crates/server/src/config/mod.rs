@@ -230,6 +230,84 @@ pub struct TileCacheConfig {
     /// Slab files each cache (layer, style, format) keeps open: a slab is a metatile, so a
     /// cache has 16 times the files of a pyramid of 16×16-tile slabs.
     pub open_slabs: usize,
+    /// Image formats tiles are offered in, the preferred first (a layer may narrow them).
+    pub formats: Vec<CacheFormat>,
+}
+
+/// An image format of rendered tiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CacheFormat {
+    /// PNG, 32-bit with transparency.
+    Png,
+    /// PNG with a palette of at most 256 colours (smaller files; transparency kept).
+    Png8,
+    /// JPEG on white.
+    Jpeg,
+    /// Lossless WebP with transparency.
+    Webp,
+}
+
+impl CacheFormat {
+    /// Every format, in the order capabilities list them.
+    pub const ALL: [CacheFormat; 4] = [
+        CacheFormat::Png,
+        CacheFormat::Jpeg,
+        CacheFormat::Png8,
+        CacheFormat::Webp,
+    ];
+
+    /// The name used in the config file (`png`, `png8`, `jpeg`, `webp`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CacheFormat::Png => "png",
+            CacheFormat::Png8 => "png8",
+            CacheFormat::Jpeg => "jpeg",
+            CacheFormat::Webp => "webp",
+        }
+    }
+
+    /// The format of a config name (`jpg` too).
+    pub fn from_name(name: &str) -> Option<CacheFormat> {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "png" => Some(CacheFormat::Png),
+            "png8" => Some(CacheFormat::Png8),
+            "jpeg" | "jpg" => Some(CacheFormat::Jpeg),
+            "webp" => Some(CacheFormat::Webp),
+            _ => None,
+        }
+    }
+}
+
+impl LayerTilesConfig {
+    /// A served zoom range narrowed to the layer's own (empty when they do not meet).
+    pub fn narrow(&self, zooms: std::ops::RangeInclusive<u32>) -> std::ops::RangeInclusive<u32> {
+        let start = self.min_zoom.map_or(*zooms.start(), |z| z.max(*zooms.start()));
+        let end = self.max_zoom.map_or(*zooms.end(), |z| z.min(*zooms.end()));
+        start..=end
+    }
+
+    /// Whether the layer is tiled (not turned off).
+    pub fn tiled(&self) -> bool {
+        self.enabled != Some(false)
+    }
+}
+
+/// A layer's own tile settings: `cache_control` on any layer, `[layers.tiles]` on a vector
+/// layer. Each unset one is the server's (`[tiles]`, `[tile_cache]`, `[vector_tiles]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LayerTilesConfig {
+    /// `Cache-Control` of the layer's tiles.
+    pub cache_control: Option<String>,
+    /// Whether the layer is tiled at all (WMTS, TMS); `false`: WMS only.
+    pub enabled: Option<bool>,
+    /// Image formats of its rendered tiles (empty: none).
+    pub formats: Option<Vec<CacheFormat>>,
+    /// Whether it is offered as vector tiles (`"mvt"` among `formats`).
+    pub vector_tiles: Option<bool>,
+    /// Coarsest level served (within the server's range).
+    pub min_zoom: Option<u32>,
+    /// Finest level served (within the server's range).
+    pub max_zoom: Option<u32>,
 }
 
 impl Default for TileCacheConfig {
@@ -243,6 +321,7 @@ impl Default for TileCacheConfig {
             buffer: 64,
             max_bytes: 2 << 30,
             open_slabs: 1024,
+            formats: vec![CacheFormat::Png, CacheFormat::Jpeg],
         }
     }
 }
@@ -354,6 +433,8 @@ pub struct LayerConfig {
     pub keywords: Vec<String>,
     /// Metadata links and attribution.
     pub metadata: LayerMetadataConfig,
+    /// Its own tile settings.
+    pub tiles: LayerTilesConfig,
     /// What the layer serves.
     pub kind: LayerKind,
 }
@@ -750,6 +831,42 @@ mod tests {
                 interpolation: pyramid::Interpolation::Bilinear,
             }
         );
+    }
+
+    #[test]
+    fn layers_choose_their_tile_settings_and_mistakes_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("w.gpkg"), b"x").unwrap();
+        std::fs::write(dir.path().join("w.sld"), b"x").unwrap();
+        let layer = "[[layers]]\nname = \"w\"\nkind = \"vector\"\nsource = \"w.gpkg\"\ntable = \"t\"\nstyle = \"w.sld\"\ncache_control = \"no-cache\"\n";
+        let text = format!("[tile_cache]\nformats = [\"webp\", \"jpg\"]\n{layer}[layers.tiles]\nformats = [\"png8\", \"mvt\"]\nmax_zoom = 12\n");
+        let config = Config::parse(&text, "t", dir.path()).unwrap();
+        assert_eq!(
+            config.tile_cache.formats,
+            [CacheFormat::Webp, CacheFormat::Jpeg]
+        );
+        let tiles = &config.layers[0].tiles;
+        assert_eq!(tiles.cache_control.as_deref(), Some("no-cache"));
+        assert_eq!(tiles.formats.as_deref(), Some(&[CacheFormat::Png8][..]));
+        assert_eq!(tiles.vector_tiles, Some(true));
+        assert_eq!((tiles.min_zoom, tiles.max_zoom), (None, Some(12)));
+        assert_eq!(tiles.narrow(0..=18), 0..=12);
+        assert!(tiles.tiled());
+        let text = format!("[tile_cache]\nformats = [\"gif\"]\n{layer}[layers.tiles]\nformats = [\"mvt\", \"tiff\"]\nmin_zoom = 9\nmax_zoom = 3\nenabled = \"no\"\nsets = []\n");
+        let found = problems(&text, dir.path());
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "tile_cache.formats",
+                "layers[0].tiles.formats",
+                "layers[0].tiles.min_zoom",
+                "layers[0].tiles.enabled",
+                "layers[0].tiles.sets"
+            ],
+            "{found:?}"
+        );
+        assert!(found[1].message.contains("'tiff'"), "{found:?}");
     }
 
     #[test]

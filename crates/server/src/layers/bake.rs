@@ -134,7 +134,10 @@ pub fn bake(
     }
     let channels: u8 = match options.format {
         TileFormat::JpgUint8 | TileFormat::Jpg90Uint8 => 3,
-        TileFormat::PngUint8 | TileFormat::ZipUint8 | TileFormat::RawUint8 => 4,
+        TileFormat::PngUint8
+        | TileFormat::WebpUint8
+        | TileFormat::ZipUint8
+        | TileFormat::RawUint8 => 4,
         format => return Err(BakeError::NotColours { format }),
     };
     if options.buffer > MAX_BUFFER {

@@ -11,12 +11,14 @@ use crs::{Bbox, Crs, Transformer};
 use pyramid::{CacheLimits, Interpolation, Pyramid, TileMatrix, TileMatrixSets};
 
 use super::layer::{
-    Access, Layer, LayerError, LayerSource, LayerStyle, Layers, PyramidLayer, VectorLayer,
-    VectorRelation,
+    file_modified, newest, Access, Layer, LayerError, LayerSource, LayerStyle, Layers,
+    PyramidLayer, VectorLayer, VectorRelation,
 };
 use super::snapshot::Snapshot;
 use super::styles::{load_styles, read_sld, styles_for};
-use crate::config::{Config, EmptyTile, LayerConfig, LayerKind, LayerMetadataConfig};
+use crate::config::{
+    Config, EmptyTile, LayerConfig, LayerKind, LayerMetadataConfig, LayerTilesConfig,
+};
 
 impl Layers {
     /// Builds the layers of a configuration (its `[[layers]]` only).
@@ -246,6 +248,7 @@ impl LayerFactory {
                 metadata: publication_metadata(publication),
                 source: LayerSource::Vector(Box::new(vector_layer(name, &[spec], false)?)),
                 access: publication_access(publication),
+                tiles: LayerTilesConfig::default(),
             });
         }
         Ok(layers)
@@ -303,6 +306,7 @@ impl LayerFactory {
             metadata: publication_metadata(publication),
             source,
             access: publication_access(publication),
+            tiles: LayerTilesConfig::default(),
         })
     }
 
@@ -376,6 +380,7 @@ fn build_layer(
         metadata: config.metadata.clone(),
         source,
         access: Access::Open,
+        tiles: config.tiles.clone(),
     })
 }
 
@@ -487,7 +492,13 @@ pub(crate) fn pyramid_layer(
         let id = |level: u32| set.matrix_at(level).map_or("", TileMatrix::id).to_owned();
         format!("{}_{}_{}", set.id(), id(top), id(bottom))
     };
+    let modified = newest(
+        std::iter::once(settings.descriptor)
+            .chain(settings.styles.iter().map(PathBuf::as_path))
+            .map(file_modified),
+    );
     Ok(PyramidLayer {
+        modified,
         nodata_tile: std::sync::OnceLock::new(),
         link,
         pyramid: opened,
@@ -618,12 +629,18 @@ pub(crate) fn vector_layer(
             .and_then(|t| t.transform_bbox(&wgs84_bbox))
             .map_err(|e| invalid(format!("cannot compute its extent: {e}")))?;
     }
+    let modified = newest(
+        specs
+            .iter()
+            .flat_map(|s| [s.store.modified(), s.style.and_then(file_modified)]),
+    );
     Ok(VectorLayer {
         relations,
         crs,
         native_bbox,
         wgs84_bbox,
         queryable,
+        modified,
     })
 }
 

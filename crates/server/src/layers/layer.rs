@@ -9,7 +9,7 @@ use std::sync::Arc;
 use crs::{Bbox, Crs};
 use pyramid::{Interpolation, Pyramid, TileMatrix, TileMatrixSet};
 
-use crate::config::{EmptyTile, LayerMetadataConfig};
+use crate::config::{EmptyTile, LayerMetadataConfig, LayerTilesConfig};
 
 /// Errors of building the layers.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +77,8 @@ pub struct Layer {
     pub source: LayerSource,
     /// Who may see it.
     pub access: Access,
+    /// Its own tile settings (API-published layers: none, the server's apply).
+    pub tiles: LayerTilesConfig,
 }
 
 /// Who may see a layer.
@@ -120,6 +122,20 @@ impl Layer {
             LayerSource::Pyramid(p) => p.tile_matrix_set().crs(),
             LayerSource::Vector(v) => &v.crs,
         }
+    }
+
+    /// When its data or style files last changed, to the second: the `Last-Modified` of its
+    /// tiles.
+    pub fn modified(&self) -> Option<std::time::SystemTime> {
+        match &self.source {
+            LayerSource::Pyramid(p) => p.modified,
+            LayerSource::Vector(v) => v.modified,
+        }
+    }
+
+    /// The `Cache-Control` of the layer's tiles: its own, else `default`.
+    pub fn cache_control<'a>(&'a self, default: &'a str) -> &'a str {
+        self.tiles.cache_control.as_deref().unwrap_or(default)
     }
 
     /// Extent in the native CRS and in CRS:84.
@@ -185,6 +201,8 @@ pub struct VectorLayer {
     pub wgs84_bbox: Bbox,
     /// Whether GetFeatureInfo answers.
     pub queryable: bool,
+    /// When its stored data or SLD files last changed, to the second.
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// One table of a vector layer.
@@ -315,6 +333,21 @@ pub struct PyramidLayer {
     pub styles: Vec<LayerStyle>,
     /// WMS resampling.
     pub interpolation: Interpolation,
+    /// When its descriptor or style files last changed, to the second.
+    pub modified: Option<std::time::SystemTime>,
+}
+
+/// The newest of some modification times, to the whole second (HTTP dates have no less):
+/// `None` when none is known.
+pub(crate) fn newest(times: impl IntoIterator<Item = Option<std::time::SystemTime>>) -> Option<std::time::SystemTime> {
+    let newest = times.into_iter().flatten().max()?;
+    let seconds = newest.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+}
+
+/// A file's modification time, `None` when unknown.
+pub(crate) fn file_modified(path: &std::path::Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 impl PyramidLayer {

@@ -10,8 +10,9 @@ use axum::response::Response;
 
 use crate::layers::{Layer, Layers};
 use crate::services::tile_cache::{
-    CacheFormat, CachedTileRequest, TileCache, TILE_MATRIX_SET as SET,
+    link_id, union, CacheFormat, CachedTileRequest, TileCache, TILE_MATRIX_SET as SET,
 };
+use crate::services::tiles::Caching;
 use crate::services::vector_tiles::{
     self, AddressError, OnDemandTileError, TileAddress, VectorTiler,
 };
@@ -69,26 +70,41 @@ pub struct OnDemandTiles {
 }
 
 impl OnDemandTiles {
-    /// The formats a vector layer's tiles are offered in, images first (WMTS clients such as
-    /// GDAL take the first tile ResourceURL).
+    /// The formats a vector layer's tiles are offered in: its images (the preferred first:
+    /// WMTS clients such as GDAL take the first tile ResourceURL), then vector tiles.
     pub fn formats(&self, layer: &Layer) -> Vec<OnDemandFormat> {
-        [
-            OnDemandFormat::Image(CacheFormat::Png),
-            OnDemandFormat::Image(CacheFormat::Jpeg),
-            OnDemandFormat::Mvt,
-        ]
-        .into_iter()
-        .filter(|f| self.offers(layer, *f))
-        .collect()
+        let images = if self.images.serves(layer) {
+            self.images.formats_of(layer)
+        } else {
+            &[]
+        };
+        images
+            .iter()
+            .map(|f| OnDemandFormat::Image(*f))
+            .chain(self.vector.serves(layer).then_some(OnDemandFormat::Mvt))
+            .collect()
+    }
+
+    /// Whether a vector layer is tiled in some format.
+    pub fn tiled(&self, layer: &Layer) -> bool {
+        self.vector.serves(layer) || self.images.serves(layer)
+    }
+
+    /// The message for a vector layer that is not tiled.
+    pub fn untiled_message(layer: &Layer) -> String {
+        format!(
+            "layer '{}' has no tiles: it is served by WMS only, ask /wms for it",
+            layer.name
+        )
     }
 
     /// Whether a vector layer's tiles are offered in a format (no allocation: the tile path).
     pub fn offers(&self, layer: &Layer, format: OnDemandFormat) -> bool {
         match format {
-            OnDemandFormat::Mvt => {
-                self.vector.enabled() && vector_tiles::vector_source(layer).is_some()
+            OnDemandFormat::Mvt => self.vector.serves(layer),
+            OnDemandFormat::Image(image) => {
+                self.images.serves(layer) && self.images.formats_of(layer).contains(&image)
             }
-            OnDemandFormat::Image(_) => self.images.serves(layer),
         }
     }
 
@@ -108,37 +124,35 @@ impl OnDemandTiles {
             .join(" or ")
     }
 
-    /// The zoom levels of a format.
-    pub fn zooms_of(&self, format: OnDemandFormat) -> RangeInclusive<u32> {
+    /// The zoom levels of a layer's tiles in a format.
+    pub fn zooms_of(&self, layer: &Layer, format: OnDemandFormat) -> RangeInclusive<u32> {
         match format {
-            OnDemandFormat::Mvt => self.vector.zooms(),
-            OnDemandFormat::Image(_) => self.images.zooms(),
+            OnDemandFormat::Mvt => self.vector.zooms_of(layer),
+            OnDemandFormat::Image(_) => self.images.zooms_of(layer),
         }
+    }
+
+    /// The zoom levels of a layer's tiles in any of its formats.
+    pub fn layer_zooms(&self, layer: &Layer) -> RangeInclusive<u32> {
+        union([
+            self.vector.serves(layer).then(|| self.vector.zooms_of(layer)),
+            self.images.serves(layer).then(|| self.images.zooms_of(layer)),
+        ])
     }
 
     /// The zoom levels of every offered format together.
     pub fn zooms(&self) -> RangeInclusive<u32> {
-        let ranges = [
+        union([
             self.vector.enabled().then(|| self.vector.zooms()),
             self.images.enabled().then(|| self.images.zooms()),
-        ];
-        let min = ranges.iter().flatten().map(|r| *r.start()).min();
-        let max = ranges.iter().flatten().map(|r| *r.end()).max();
-        min.unwrap_or(0)..=max.unwrap_or(0)
+        ])
     }
 
     /// The Web Mercator set and the id vector layers link to: `PM` when every matrix of it is
     /// served, else `PM_{min}_{max}` (a subset, as for pyramids).
     pub fn link(&self) -> Option<(&pyramid::TileMatrixSet, String)> {
         let set = self.images.tile_matrix_set()?;
-        let zooms = self.zooms();
-        let whole = *zooms.start() == 0 && *zooms.end() as usize + 1 == set.matrices().len();
-        let id = if whole {
-            SET.to_owned()
-        } else {
-            format!("{SET}_{}_{}", zooms.start(), zooms.end())
-        };
-        Some((set, id))
+        Some((set, link_id(set, &self.zooms())))
     }
 
     /// Whether a tile matrix set id designates the vector layers' link.
@@ -146,17 +160,18 @@ impl OnDemandTiles {
         id == SET || self.link().is_some_and(|(_, link)| link == id)
     }
 
-    /// A tile address of a format from request numbers (rows from the top).
+    /// A tile address of a layer's format from request numbers (rows from the top).
     pub fn address(
         &self,
+        layer: &Layer,
         format: OnDemandFormat,
         z: u32,
         x: i64,
         y: i64,
     ) -> Result<TileAddress, AddressError> {
         match format {
-            OnDemandFormat::Mvt => self.vector.address(z, x, y),
-            OnDemandFormat::Image(_) => self.images.address(z, x, y),
+            OnDemandFormat::Mvt => self.vector.address(layer, z, x, y),
+            OnDemandFormat::Image(_) => self.images.address(layer, z, x, y),
         }
     }
 
@@ -170,12 +185,12 @@ impl OnDemandTiles {
         format: OnDemandFormat,
         tile: TileAddress,
         request_headers: &HeaderMap,
-        cache_control: &str,
+        caching: Caching<'_>,
     ) -> Result<Response, OnDemandTileError> {
         match format {
             OnDemandFormat::Mvt => {
                 self.vector
-                    .response(layers, layer, tile, request_headers, cache_control)
+                    .response(layers, layer, tile, request_headers, caching)
                     .await
             }
             OnDemandFormat::Image(format) => {
@@ -185,9 +200,10 @@ impl OnDemandTiles {
                     tile,
                 };
                 self.images
-                    .response(layer, request, request_headers, cache_control)
+                    .response(layer, request, request_headers, caching)
                     .await
             }
         }
     }
 }
+

@@ -9,10 +9,30 @@ use bytes::Bytes;
 use pyramid::{SampleType, TileCoord, TileFormat, TileImage};
 
 use crate::config::EmptyTile;
-use crate::layers::PyramidLayer;
+use crate::layers::{Layer, PyramidLayer};
 
 /// The style identifier of a tiled layer's default style (ROK4's): a pyramid's only style.
 pub const DEFAULT_STYLE: &str = "normal";
+
+/// How a tile answer may be cached: the layer's `Cache-Control`, and when its data or style
+/// last changed (`Last-Modified`, and 304 on `If-Modified-Since`).
+#[derive(Debug, Clone, Copy)]
+pub struct Caching<'a> {
+    /// `Cache-Control`.
+    pub cache_control: &'a str,
+    /// `Last-Modified` (`None`: not sent).
+    pub modified: Option<std::time::SystemTime>,
+}
+
+impl<'a> Caching<'a> {
+    /// The caching of a layer's tiles: its own `Cache-Control`, else `default`.
+    pub fn of(layer: &'a Layer, default: &'a str) -> Caching<'a> {
+        Caching {
+            cache_control: layer.cache_control(default),
+            modified: layer.modified(),
+        }
+    }
+}
 
 /// The format tiles of a pyramid are served in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +50,10 @@ const JPEG: ServedFormat = ServedFormat {
 const PNG: ServedFormat = ServedFormat {
     mime: "image/png",
     extension: "png",
+};
+const WEBP: ServedFormat = ServedFormat {
+    mime: "image/webp",
+    extension: "webp",
 };
 const TIFF: ServedFormat = ServedFormat {
     mime: "image/tiff",
@@ -53,6 +77,7 @@ pub fn served_formats(format: TileFormat) -> &'static [ServedFormat] {
         TileFormat::JpgUint8 | TileFormat::Jpg90Uint8 => &[JPEG],
         TileFormat::ZipFloat32 | TileFormat::RawFloat32 => &[TIFF, BIL],
         TileFormat::PbfMvt => &[MVT],
+        TileFormat::WebpUint8 => &[WEBP],
         _ => &[PNG],
     }
 }
@@ -133,11 +158,11 @@ pub fn tile_response(
     tile: TileCoord,
     served: ServedFormat,
     request_headers: &HeaderMap,
-    cache_control: &str,
+    caching: Caching<'_>,
 ) -> Result<Response, TileError> {
     let pyramid = &layer.pyramid;
     let Some(stored) = pyramid.read_tile(tile)? else {
-        return empty_tile(layer, tile, served, cache_control);
+        return empty_tile(layer, tile, served, caching);
     };
     // One resource, several representations: the validator names the format too.
     let stored = if served_formats(pyramid.format()).len() > 1 {
@@ -152,11 +177,11 @@ pub fn tile_response(
     } else {
         stored
     };
-    if not_modified(request_headers, &stored.etag) {
+    if not_modified(request_headers, &stored.etag, caching) {
         return Ok(with_cache_headers(
             StatusCode::NOT_MODIFIED.into_response(),
             &stored.etag,
-            cache_control,
+            caching,
         ));
     }
     let etag = stored.etag.clone();
@@ -164,6 +189,7 @@ pub fn tile_response(
         (pyramid.format(), served.extension),
         (TileFormat::JpgUint8 | TileFormat::Jpg90Uint8, "jpeg")
             | (TileFormat::PngUint8, "png")
+            | (TileFormat::WebpUint8, "webp")
             | (TileFormat::RawFloat32, "bil")
             | (TileFormat::PbfMvt, "pbf")
     );
@@ -171,7 +197,7 @@ pub fn tile_response(
         Bytes::from(stored.bytes)
     } else {
         let Some(image) = pyramid.read_pixels(tile)? else {
-            return empty_tile(layer, tile, served, cache_control);
+            return empty_tile(layer, tile, served, caching);
         };
         Bytes::from(encode_served(&image, served, pyramid.nodata())?)
     };
@@ -180,14 +206,14 @@ pub fn tile_response(
         Body::from(body),
     )
         .into_response();
-    Ok(with_cache_headers(response, &etag, cache_control))
+    Ok(with_cache_headers(response, &etag, caching))
 }
 
 fn empty_tile(
     layer: &PyramidLayer,
     tile: TileCoord,
     served: ServedFormat,
-    cache_control: &str,
+    caching: Caching<'_>,
 ) -> Result<Response, TileError> {
     match layer.empty_tile {
         EmptyTile::NoContent => Ok(StatusCode::NO_CONTENT.into_response()),
@@ -237,7 +263,7 @@ fn empty_tile(
             )
                 .into_response();
             let etag = format!("\"nodata-{}\"", served.extension);
-            Ok(with_cache_headers(response, &etag, cache_control))
+            Ok(with_cache_headers(response, &etag, caching))
         }
     }
 }
@@ -304,21 +330,17 @@ pub(crate) fn bytes_response(
     bytes: Bytes,
     etag: &str,
     request_headers: &HeaderMap,
-    cache_control: &str,
+    caching: Caching<'_>,
 ) -> Response {
-    if not_modified(request_headers, etag) {
-        return with_cache_headers(
-            StatusCode::NOT_MODIFIED.into_response(),
-            etag,
-            cache_control,
-        );
+    if not_modified(request_headers, etag, caching) {
+        return with_cache_headers(StatusCode::NOT_MODIFIED.into_response(), etag, caching);
     }
     let response = (
         [(header::CONTENT_TYPE, HeaderValue::from_static(mime))],
         Body::from(bytes),
     )
         .into_response();
-    with_cache_headers(response, etag, cache_control)
+    with_cache_headers(response, etag, caching)
 }
 
 /// A strong validator of bytes the server made: `"{prefix}-{hash}-{length}"`, the same for the
@@ -330,29 +352,39 @@ pub(crate) fn content_etag(prefix: &str, bytes: &[u8]) -> String {
     format!("\"{prefix}-{:016x}-{}\"", hasher.finish(), bytes.len())
 }
 
-pub(crate) fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
-    headers
+/// Whether the client's copy is current (RFC 9110 §13.2.2): `If-None-Match` decides when
+/// present (weak comparison); else `If-Modified-Since`, against the layer's last change.
+pub(crate) fn not_modified(headers: &HeaderMap, etag: &str, caching: Caching<'_>) -> bool {
+    let mut tags = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|candidate| {
+        .peekable();
+    if tags.peek().is_some() {
+        return tags.flat_map(|v| v.split(',')).any(|candidate| {
             let candidate = candidate.trim();
             candidate == "*" || candidate.trim_start_matches("W/") == etag
-        })
+        });
+    }
+    let since = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok());
+    matches!((caching.modified, since), (Some(modified), Some(since)) if modified <= since)
 }
 
-pub(crate) fn with_cache_headers(
-    mut response: Response,
-    etag: &str,
-    cache_control: &str,
-) -> Response {
+pub(crate) fn with_cache_headers(mut response: Response, etag: &str, caching: Caching<'_>) -> Response {
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, value);
     }
-    if let Ok(value) = HeaderValue::from_str(cache_control) {
+    if let Ok(value) = HeaderValue::from_str(caching.cache_control) {
         headers.insert(header::CACHE_CONTROL, value);
+    }
+    if let Some(modified) = caching.modified {
+        if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(modified)) {
+            headers.insert(header::LAST_MODIFIED, value);
+        }
     }
     response
 }

@@ -80,6 +80,7 @@ pub fn routes(state: &AppState, tiles: Arc<OnDemandTiles>) -> Router<AppState> {
 async fn service(
     View(layers): View,
     State(state): State<AppState>,
+    Extension(tiles): Extension<Arc<OnDemandTiles>>,
     headers: HeaderMap,
 ) -> Response {
     let base = ogc::base_url(state.config.server.public_url.as_deref(), &headers);
@@ -93,6 +94,7 @@ async fn service(
             LayerSource::Pyramid(pyramid) => {
                 (pyramid.tile_matrix_set().crs().code(), profile(pyramid))
             }
+            LayerSource::Vector(_) if !tiles.tiled(layer) => continue,
             LayerSource::Vector(_) => ("EPSG:3857", "global-mercator"),
         };
         let _ = writeln!(
@@ -128,15 +130,25 @@ fn describe(
     let base = ogc::base_url(state.config.server.public_url.as_deref(), headers);
     if let Some(found) = layers.get(&layer) {
         if let LayerSource::Vector(vector) = &found.source {
+            if !tiles.tiled(found) {
+                return JsonError::client(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    OnDemandTiles::untiled_message(found),
+                )
+                .into_response();
+            }
             let kvp = ogc::Kvp::parse(query.as_deref());
             // Without vector tiles, a vector layer's tiles are its images.
             let asked = kvp
                 .non_empty("format")
-                .or((!tiles.vector.enabled()).then_some("png"));
+                .or((!tiles.offers(found, OnDemandFormat::Mvt)).then(|| {
+                    tiles.formats(found).first().map_or("png", |f| f.extension())
+                }));
             if let Some(asked) = asked {
                 return image_description(description, &tiles, found, vector, asked, &base);
             }
-            let zooms = tiles.vector.zooms();
+            let zooms = tiles.vector.zooms_of(found);
             return match description {
                 Description::TileMap => ogc::xml_response(vector_tile_map(
                     found,
@@ -338,7 +350,7 @@ async fn tile(
         }
     }
     let result = (|| {
-        let (_, pyramid) = pyramid_layer(layers.get(&layer).map(AsRef::as_ref), &layer)?;
+        let (found, pyramid) = pyramid_layer(layers.get(&layer).map(AsRef::as_ref), &layer)?;
         let not_found = |text: String| JsonError::client(StatusCode::NOT_FOUND, "not_found", text);
         let (y, extension) = file
             .rsplit_once('.')
@@ -380,7 +392,7 @@ async fn tile(
             tile,
             served,
             &headers,
-            &state.config.tiles.cache_control,
+            tiles::Caching::of(found, &state.config.tiles.cache_control),
         )
         .map_err(|error| JsonError::internal("reading a tile", &error))
     })();
@@ -445,6 +457,9 @@ async fn vector_tile(
 ) -> Result<Response, Response> {
     let not_found =
         |text: String| JsonError::client(StatusCode::NOT_FOUND, "not_found", text).into_response();
+    if !tiles.tiled(layer) {
+        return Err(not_found(OnDemandTiles::untiled_message(layer)));
+    }
     let extensions = || tiles.offered_list(layer, false);
     let (y, extension) = file
         .rsplit_once('.')
@@ -462,7 +477,7 @@ async fn vector_tile(
         return Err(not_found(format!("'{z}/{x}/{y}' are not tile numbers")));
     };
     let tile = tiles
-        .address(format, z, x, y)
+        .address(layer, format, z, x, y)
         .map_err(|error| match error {
             AddressError::Zoom(text) => not_found(text),
             AddressError::OutOfRange(text) => {
@@ -478,7 +493,7 @@ async fn vector_tile(
             format,
             tile,
             headers,
-            &state.config.tiles.cache_control,
+            tiles::Caching::of(layer, &state.config.tiles.cache_control),
         )
         .await
         .map_err(IntoResponse::into_response)
@@ -502,13 +517,22 @@ fn image_description(
             StatusCode::BAD_REQUEST,
             "invalid_format",
             format!(
-                "format '{asked}' is not offered as images of layer '{}': use format=png or format=jpeg, or leave format out for its vector tiles",
-                layer.name
+                "format '{asked}' is not offered as images of layer '{}': use {}",
+                layer.name,
+                tiles
+                    .formats(layer)
+                    .iter()
+                    .map(|f| match f {
+                        OnDemandFormat::Mvt => "no format for its vector tiles".to_owned(),
+                        other => format!("format={}", other.extension()),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" or ")
             ),
         )
         .into_response();
     };
-    let zooms = tiles.zooms_of(format);
+    let zooms = tiles.zooms_of(layer, format);
     let template = format!(
         "{base}/tms/1.0.0/{}/{{z}}/{{x}}/{{y}}.{}",
         layer.name,

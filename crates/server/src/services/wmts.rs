@@ -128,6 +128,12 @@ async fn vector_kvp(
 ) -> Result<Response, Response> {
     let (style, format, address) = (|| {
         check_kvp(kvp)?;
+        if !tiles.tiled(layer) {
+            return Err(OwsException::invalid(
+                "LAYER",
+                OnDemandTiles::untiled_message(layer),
+            ));
+        }
         let required = |name: &str, hint: &str| {
             kvp.non_empty(name)
                 .ok_or_else(|| OwsException::missing(name, hint))
@@ -175,7 +181,7 @@ async fn vector_kvp(
             format,
             address,
             headers,
-            &state.config.tiles.cache_control,
+            tiles::Caching::of(layer, &state.config.tiles.cache_control),
         )
         .await
         .map_err(IntoResponse::into_response)
@@ -218,7 +224,7 @@ fn vector_address(
             ),
         ));
     }
-    let zooms = tiles.zooms_of(format);
+    let zooms = tiles.zooms_of(layer, format);
     let z = matrix
         .trim()
         .parse::<u32>()
@@ -243,7 +249,7 @@ fn vector_address(
     };
     let (row_number, col_number) = (parse(row, "TILEROW")?, parse(col, "TILECOL")?);
     let address = tiles
-        .address(format, z, col_number, row_number)
+        .address(layer, format, z, col_number, row_number)
         .map_err(|error| {
             let text = match error {
                 vector_tiles::AddressError::Zoom(text)
@@ -453,7 +459,7 @@ fn tile(
         request.tile,
         served,
         headers,
-        &state.config.tiles.cache_control,
+        tiles::Caching::of(request.layer, &state.config.tiles.cache_control),
     )
     .map_err(|error| OwsException::internal("reading a tile", &error))
 }
@@ -537,6 +543,12 @@ async fn rest_tile(
         .filter(|l| vector_tiles::vector_source(l).is_some())
     {
         let address = (|| {
+            if !tiles.tiled(found) {
+                return Err(OwsException::invalid(
+                    "LAYER",
+                    OnDemandTiles::untiled_message(found),
+                ));
+            }
             let extensions = || tiles.offered_list(found, false);
             let (col, extension) = file.rsplit_once('.').ok_or_else(|| {
                 OwsException::invalid(
@@ -566,7 +578,7 @@ async fn rest_tile(
                     format,
                     address,
                     &headers,
-                    &state.config.tiles.cache_control,
+                    tiles::Caching::of(found, &state.config.tiles.cache_control),
                 )
                 .await
                 .unwrap_or_else(IntoResponse::into_response),
@@ -720,7 +732,7 @@ pub fn capabilities(layers: &Layers, base: &str, tiles: &OnDemandTiles) -> Strin
                     formats: &formats,
                     set,
                     link,
-                    zooms: tiles.zooms(),
+                    zooms: tiles.layer_zooms(layer),
                 };
                 write_vector_layer(&mut out, layer, &on, &base);
                 vectors = true;

@@ -16,10 +16,28 @@ use super::metatile::Metatile;
 use super::storage;
 use crate::config::TileCacheConfig;
 use crate::layers::Layer;
-use crate::services::tiles::{bytes_response, DEFAULT_STYLE};
+use crate::services::tiles::{bytes_response, Caching, DEFAULT_STYLE};
 
 /// The tile matrix set rendered tiles are cut on.
 pub const TILE_MATRIX_SET: &str = "PM";
+
+/// The levels from the coarsest to the finest of some ranges (empty without any).
+pub fn union(ranges: [Option<std::ops::RangeInclusive<u32>>; 2]) -> std::ops::RangeInclusive<u32> {
+    let min = ranges.iter().flatten().map(|r| *r.start()).min();
+    let max = ranges.iter().flatten().map(|r| *r.end()).max();
+    min.unwrap_or(1)..=max.unwrap_or(0)
+}
+
+/// The id of the Web Mercator link over some levels: `PM` when they are all of its
+/// matrices, else `PM_{min}_{max}`.
+pub fn link_id(set: &pyramid::TileMatrixSet, zooms: &std::ops::RangeInclusive<u32>) -> String {
+    let whole = *zooms.start() == 0 && *zooms.end() as usize + 1 == set.matrices().len();
+    if whole {
+        TILE_MATRIX_SET.to_owned()
+    } else {
+        format!("{TILE_MATRIX_SET}_{}_{}", zooms.start(), zooms.end())
+    }
+}
 
 /// The index of a requested style of a layer: its default for ``, `default` and
 /// [`DEFAULT_STYLE`], else the style of that name.
@@ -188,16 +206,16 @@ impl LayerCache {
         set: &TileMatrixSet,
         z: u32,
         request_headers: &HeaderMap,
-        cache_control: &str,
+        caching: Caching<'_>,
     ) -> Response {
         match found {
-            Found::Blank => self.blank_response(set, z, request_headers, cache_control),
+            Found::Blank => self.blank_response(set, z, request_headers, caching),
             Found::Tile(bytes, etag) => bytes_response(
-                self.format.mime(),
+                self.format.content_type(),
                 bytes,
                 &etag,
                 request_headers,
-                cache_control,
+                caching,
             ),
         }
     }
@@ -208,7 +226,7 @@ impl LayerCache {
         set: &TileMatrixSet,
         z: u32,
         request_headers: &HeaderMap,
-        cache_control: &str,
+        caching: Caching<'_>,
     ) -> Response {
         let bytes = self
             .blank
@@ -230,11 +248,11 @@ impl LayerCache {
             .clone();
         let etag = format!("\"blank-{}\"", self.format.extension());
         bytes_response(
-            self.format.mime(),
+            self.format.content_type(),
             bytes,
             &etag,
             request_headers,
-            cache_control,
+            caching,
         )
     }
 }

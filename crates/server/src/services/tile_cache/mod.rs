@@ -25,7 +25,7 @@ mod seed;
 mod storage;
 
 pub use self::format::CacheFormat;
-pub use self::layer_cache::{style_index, TILE_MATRIX_SET};
+pub use self::layer_cache::{link_id, style_index, union, TILE_MATRIX_SET};
 use self::layer_cache::{CachePlace, Found, LayerCache};
 pub use self::seed::{seed, SeedError, SeedOptions, SeedReport};
 
@@ -48,7 +48,7 @@ use crate::error::JsonError;
 use crate::layers::{Layer, LayerSource, Snapshot};
 use crate::metrics::TileCacheMetrics;
 use crate::services::render_pool::{JobError, RenderPool};
-use crate::services::tiles::content_etag;
+use crate::services::tiles::{content_etag, Caching};
 use crate::services::vector_tiles::{AddressError, OnDemandTileError, TileAddress};
 use crate::services::wms::cache::{CachedImage, ImageCache};
 
@@ -137,14 +137,33 @@ impl TileCache {
         self.settings.enabled && self.set.is_some()
     }
 
-    /// Whether a layer's tiles are rendered by the cache (vector layers, when enabled).
+    /// Whether a layer's tiles are rendered by the cache (vector layers, when enabled, in
+    /// some format, at some level).
     pub fn serves(&self, layer: &Layer) -> bool {
-        self.enabled() && matches!(layer.source, LayerSource::Vector(_))
+        self.enabled()
+            && matches!(layer.source, LayerSource::Vector(_))
+            && layer.tiles.tiled()
+            && !self.formats_of(layer).is_empty()
+            && !self.zooms_of(layer).is_empty()
     }
 
-    /// The served zoom levels.
+    /// The image formats of a layer's tiles: its own, else the server's.
+    pub fn formats_of<'a>(&'a self, layer: &'a Layer) -> &'a [CacheFormat] {
+        layer
+            .tiles
+            .formats
+            .as_deref()
+            .unwrap_or(&self.settings.formats)
+    }
+
+    /// The zoom levels served for any layer.
     pub fn zooms(&self) -> RangeInclusive<u32> {
         self.settings.min_zoom..=self.settings.max_zoom
+    }
+
+    /// The zoom levels of a layer's rendered tiles.
+    pub fn zooms_of(&self, layer: &Layer) -> RangeInclusive<u32> {
+        layer.tiles.narrow(self.zooms())
     }
 
     /// The Web Mercator set.
@@ -152,9 +171,15 @@ impl TileCache {
         self.set.as_ref()
     }
 
-    /// A tile address from request numbers (rows from the top).
-    pub fn address(&self, z: u32, x: i64, y: i64) -> Result<TileAddress, AddressError> {
-        TileAddress::checked(&self.zooms(), "rendered tiles exist", "", (z, x, y))
+    /// A tile address of a layer from request numbers (rows from the top).
+    pub fn address(
+        &self,
+        layer: &Layer,
+        z: u32,
+        x: i64,
+        y: i64,
+    ) -> Result<TileAddress, AddressError> {
+        TileAddress::checked(&self.zooms_of(layer), "rendered tiles exist", "", (z, x, y))
     }
 
     /// The answer for a tile of a vector layer: from the cache, or rendered now with its
@@ -165,7 +190,7 @@ impl TileCache {
         layer: &Arc<Layer>,
         request: CachedTileRequest,
         request_headers: &HeaderMap,
-        cache_control: &str,
+        caching: Caching<'_>,
     ) -> Result<Response, OnDemandTileError> {
         self.sweep_if_changed();
         let Some(set) = self.set.as_ref() else {
@@ -188,7 +213,7 @@ impl TileCache {
                 &opened
             };
             if let Some(answer) =
-                self.stored(cache, set, request.tile, request_headers, cache_control)?
+                self.stored(cache, set, request.tile, request_headers, caching)?
             {
                 return Ok(answer);
             }
@@ -208,7 +233,7 @@ impl TileCache {
             drop(guard);
             cache.land(metatile);
             self.metrics.hits.inc();
-            return Ok(cache.answer(found, set, z, request_headers, cache_control));
+            return Ok(cache.answer(found, set, z, request_headers, caching));
         }
         let rendered = self.render(layer, &cache, request, metatile).await;
         drop(guard);
@@ -226,7 +251,7 @@ impl TileCache {
                 None => Found::Blank,
             },
         };
-        Ok(cache.answer(found, set, z, request_headers, cache_control))
+        Ok(cache.answer(found, set, z, request_headers, caching))
     }
 
     /// The answer of a tile the cache holds, or that needs no render (outside the data's
@@ -237,14 +262,14 @@ impl TileCache {
         set: &TileMatrixSet,
         TileAddress { z, x, y }: TileAddress,
         request_headers: &HeaderMap,
-        cache_control: &str,
+        caching: Caching<'_>,
     ) -> Result<Option<Response>, OnDemandTileError> {
         let Some(level) = cache.levels.get(&z) else {
             return Ok(Some(cache.blank_response(
                 set,
                 z,
                 request_headers,
-                cache_control,
+                caching,
             )));
         };
         let limits = level.tile_limits;
@@ -255,7 +280,7 @@ impl TileCache {
                 set,
                 z,
                 request_headers,
-                cache_control,
+                caching,
             )));
         }
         let Some(found) = self.lookup(cache, z, x, y)? else {
@@ -267,7 +292,7 @@ impl TileCache {
             set,
             z,
             request_headers,
-            cache_control,
+            caching,
         )))
     }
 
@@ -533,7 +558,7 @@ impl TileCache {
         let mut live = HashSet::new();
         for layer in snapshot.tiles.iter().filter(|l| self.serves(l)) {
             for style in 0..layer.styles().len() {
-                for format in CacheFormat::ALL {
+                for &format in self.formats_of(layer) {
                     if let Some(dir) =
                         storage::relative_dir(layer, style, format, &self.settings, &set)
                     {

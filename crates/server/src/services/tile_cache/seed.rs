@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 
 use super::format::CacheFormat;
-use super::layer_cache::{style_index, CachePlace, LayerCache, TILE_MATRIX_SET};
+use super::layer_cache::{link_id, style_index, union, CachePlace, LayerCache, TILE_MATRIX_SET};
 use super::metatile::{self, Drawing, Metatile};
 use crate::config::Config;
 use crate::layers::{LayerError, LayerSource, Layers};
@@ -79,8 +79,18 @@ pub enum SeedError {
     /// The tile matrix set is not the one rendered tiles are cut on.
     #[error("tile matrix set '{0}' is not served for rendered tiles: use PM (Web Mercator)")]
     UnknownSet(String),
+    /// The layer's tiles are not offered in that format.
+    #[error("layer '{layer}' has no {format} tiles (its formats: {})", if offered.is_empty() { "none, its tiles are turned off".to_owned() } else { offered.join(", ") })]
+    Format {
+        /// The layer.
+        layer: String,
+        /// The format asked for.
+        format: &'static str,
+        /// Its image formats.
+        offered: Vec<&'static str>,
+    },
     /// The levels are not served.
-    #[error("levels {asked}: rendered tiles are served for zoom {min} to {max} ([tile_cache] min_zoom and max_zoom)")]
+    #[error("levels {asked}: rendered tiles of this layer are served for zoom {min} to {max} ([tile_cache] and the layer's min_zoom and max_zoom)")]
     Levels {
         /// The levels asked for.
         asked: String,
@@ -130,23 +140,16 @@ pub fn seed(
     let set = sets
         .get(TILE_MATRIX_SET)
         .ok_or_else(|| SeedError::UnknownSet(TILE_MATRIX_SET.to_owned()))?;
-    let link = format!(
-        "{}_{}_{}",
-        TILE_MATRIX_SET, settings.min_zoom, settings.max_zoom
+    let vector = &config.vector_tiles;
+    let link = link_id(
+        set,
+        &union([
+            vector.enabled.then_some(vector.min_zoom..=vector.max_zoom),
+            Some(settings.min_zoom..=settings.max_zoom),
+        ]),
     );
     if !(options.tms == set.id() || options.tms == link) {
         return Err(SeedError::UnknownSet(options.tms.to_owned()));
-    }
-    let served = settings.min_zoom..=settings.max_zoom;
-    if options.levels.is_empty()
-        || !served.contains(options.levels.start())
-        || !served.contains(options.levels.end())
-    {
-        return Err(SeedError::Levels {
-            asked: format!("{}-{}", options.levels.start(), options.levels.end()),
-            min: settings.min_zoom,
-            max: settings.max_zoom,
-        });
     }
     let layers = Layers::from_config(config)?;
     let Some(layer) = layers.get(options.layer) else {
@@ -161,6 +164,29 @@ pub fn seed(
     };
     if !matches!(layer.source, LayerSource::Vector(_)) {
         return Err(SeedError::NotVector(options.layer.to_owned()));
+    }
+    let offered = layer.tiles.formats.as_deref().unwrap_or(&settings.formats);
+    if !layer.tiles.tiled() || !offered.contains(&options.format) {
+        return Err(SeedError::Format {
+            layer: layer.name.clone(),
+            format: options.format.name(),
+            offered: if layer.tiles.tiled() {
+                offered.iter().map(|f| f.name()).collect()
+            } else {
+                Vec::new()
+            },
+        });
+    }
+    let served = layer.tiles.narrow(settings.min_zoom..=settings.max_zoom);
+    if options.levels.is_empty()
+        || !served.contains(options.levels.start())
+        || !served.contains(options.levels.end())
+    {
+        return Err(SeedError::Levels {
+            asked: format!("{}-{}", options.levels.start(), options.levels.end()),
+            min: *served.start(),
+            max: *served.end(),
+        });
     }
     let style = match options.style {
         None => 0,

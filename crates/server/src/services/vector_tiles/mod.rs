@@ -26,7 +26,7 @@ use crate::config::VectorTilesConfig;
 use crate::error::JsonError;
 use crate::layers::{Layer, LayerSource, Layers, MvtSettings, VectorLayer};
 use crate::services::render_pool::{Cancel, JobError, RenderPool};
-use crate::services::tiles::{bytes_response, content_etag};
+use crate::services::tiles::{bytes_response, content_etag, Caching};
 use crate::services::wms::cache::{CachedImage, ImageCache};
 
 /// The MIME type of vector tiles.
@@ -155,6 +155,21 @@ impl VectorTiler {
         self.settings.enabled
     }
 
+    /// Whether a layer is served as vector tiles: a vector layer, when enabled and not turned
+    /// off for it, at some level.
+    pub fn serves(&self, layer: &Layer) -> bool {
+        self.enabled()
+            && vector_source(layer).is_some()
+            && layer.tiles.tiled()
+            && layer.tiles.vector_tiles != Some(false)
+            && !self.zooms_of(layer).is_empty()
+    }
+
+    /// The zoom levels of a layer's vector tiles.
+    pub fn zooms_of(&self, layer: &Layer) -> RangeInclusive<u32> {
+        layer.tiles.narrow(self.zooms())
+    }
+
     /// The glyphs URL template GL styles name (`None`: none configured).
     pub fn glyphs_url(&self) -> Option<&str> {
         Some(self.settings.glyphs_url.as_str()).filter(|u| !u.is_empty())
@@ -165,10 +180,16 @@ impl VectorTiler {
         self.settings.min_zoom..=self.settings.max_zoom
     }
 
-    /// A tile address from request numbers (rows from the top).
-    pub fn address(&self, z: u32, x: i64, y: i64) -> Result<TileAddress, AddressError> {
+    /// A tile address of a layer from request numbers (rows from the top).
+    pub fn address(
+        &self,
+        layer: &Layer,
+        z: u32,
+        x: i64,
+        y: i64,
+    ) -> Result<TileAddress, AddressError> {
         TileAddress::checked(
-            &self.zooms(),
+            &self.zooms_of(layer),
             "vector tiles exist",
             " (clients overzoom beyond)",
             (z, x, y),
@@ -183,7 +204,7 @@ impl VectorTiler {
         layer: &Arc<Layer>,
         tile: TileAddress,
         request_headers: &HeaderMap,
-        cache_control: &str,
+        caching: Caching<'_>,
     ) -> Result<Response, OnDemandTileError> {
         let key = format!(
             "{}\u{0}{}\u{0}{}/{}/{}",
@@ -231,7 +252,7 @@ impl VectorTiler {
             cached.bytes.clone(),
             etag,
             request_headers,
-            cache_control,
+            caching,
         ))
     }
 }
