@@ -107,7 +107,10 @@ pub(crate) fn run(args: &SeedArgs) -> ExitCode {
         },
     };
     let Some(format) = CacheFormat::from_extension(&args.format) else {
-        return usage(&format!("--format {}: use png, png8, jpeg or webp", args.format));
+        return usage(&format!(
+            "--format {}: use png, png8, jpeg or webp",
+            args.format
+        ));
     };
     let (config, _logging) =
         match crate::setup::load_config(Some(&args.config), None, args.data.clone()) {

@@ -630,7 +630,10 @@ enabled = false
     // Capabilities: the layer's formats only, its levels only; the quiet layer is not tiled.
     let (status, _, xml) = get(&server.url("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"));
     assert_eq!(status, 200);
-    assert!(!xml.contains("<ows:Identifier>quiet</ows:Identifier>"), "{xml}");
+    assert!(
+        !xml.contains("<ows:Identifier>quiet</ows:Identifier>"),
+        "{xml}"
+    );
     let layer = &xml[xml
         .find("<ows:Identifier>communes</ows:Identifier>")
         .unwrap()..];
@@ -658,7 +661,10 @@ enabled = false
     let (status, headers, body) = get_bytes(&webp_url, &[]);
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(header(&headers, "content-type"), Some("image/webp"));
-    assert_eq!(header(&headers, "cache-control"), Some("public, max-age=60"));
+    assert_eq!(
+        header(&headers, "cache-control"),
+        Some("public, max-age=60")
+    );
     let webp = image::load_from_memory_with_format(&body, image::ImageFormat::WebP)
         .unwrap()
         .to_rgba8();
@@ -685,19 +691,34 @@ enabled = false
         .zip(webp.pixels())
         .filter(|(a, b)| a.0.iter().zip(b.0).any(|(p, q)| p.abs_diff(q) > 16))
         .count();
-    assert!(far < 256 * 256 / 100, "{far} pixels differ between PNG8 and WebP");
+    assert!(
+        far < 256 * 256 / 100,
+        "{far} pixels differ between PNG8 and WebP"
+    );
 
     // Vector tiles, at the layer's levels, with the same caching.
     let (status, headers, _) = get_bytes(&server.url("/tms/1.0.0/communes/12/2074/1409.pbf"), &[]);
     assert_eq!(status, 200);
-    assert_eq!(header(&headers, "cache-control"), Some("public, max-age=60"));
+    assert_eq!(
+        header(&headers, "cache-control"),
+        Some("public, max-age=60")
+    );
     assert_eq!(header(&headers, "last-modified"), Some(modified.as_str()));
 
     // What the layer does not offer is named as such.
     for (path, expected) in [
-        ("/wmts/communes/normal/PM_0_18/12/1408/2073.png", "use .webp or .png8 or .pbf"),
-        ("/wmts/communes/normal/PM_0_18/13/2816/4146.webp", "served: 6 to 12"),
-        ("/wmts/communes/normal/PM_0_18/5/22/16.webp", "served: 6 to 12"),
+        (
+            "/wmts/communes/normal/PM_0_18/12/1408/2073.png",
+            "use .webp or .png8 or .pbf",
+        ),
+        (
+            "/wmts/communes/normal/PM_0_18/13/2816/4146.webp",
+            "served: 6 to 12",
+        ),
+        (
+            "/wmts/communes/normal/PM_0_18/5/22/16.webp",
+            "served: 6 to 12",
+        ),
         ("/tms/1.0.0/communes/13/4146/2816.pbf", "zoom 6 to 12"),
         ("/wmts/quiet/normal/PM_0_18/12/1408/2073.png", "WMS only"),
         ("/tms/1.0.0/quiet/12/2073/1408.png", "WMS only"),
@@ -717,4 +738,165 @@ enabled = false
     );
     assert_eq!(status, 200);
     assert_eq!(header(&headers, "content-type"), Some("image/png"));
+}
+
+/// A block of tiles of one set stitched into one image.
+fn stitch_set(
+    server: &Server,
+    set: &str,
+    size: u32,
+    (z, col0, row0): (u32, u32, u32),
+    n: u32,
+) -> image::RgbaImage {
+    let mut out = image::RgbaImage::new(n * size, n * size);
+    for r in 0..n {
+        for c in 0..n {
+            let path = format!(
+                "/wmts/communes/normal/{set}/{z}/{}/{}.png",
+                row0 + r,
+                col0 + c
+            );
+            let (status, _, body) = get_bytes(&server.url(&path), &[]);
+            assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+            let tile = png(&body);
+            assert_eq!(tile.dimensions(), (size, size), "{path}");
+            image::imageops::replace(&mut out, &tile, i64::from(c * size), i64::from(r * size));
+        }
+    }
+    out
+}
+
+#[test]
+fn hidpi_tiles_have_twice_the_pixels_and_labels_drawn_at_twice_the_dpi() {
+    let dir = tempfile::tempdir().unwrap();
+    let sld = style(dir.path(), "labels.sld", true, "#E41A1C");
+    let config = config(dir.path(), &sld, "");
+    let server = serve(&config);
+
+    // Capabilities: the layer links to the 512-pixel variant of its set too.
+    let (_, _, xml) = get(&server.url("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"));
+    let layer = &xml[xml
+        .find("<ows:Identifier>communes</ows:Identifier>")
+        .unwrap()..];
+    let layer = &layer[..layer.find("</Layer>").unwrap()];
+    assert!(
+        layer.contains("<TileMatrixSet>PM_0_18@2x</TileMatrixSet>"),
+        "{layer}"
+    );
+    let set = &xml[xml
+        .find("<ows:Identifier>PM_0_18@2x</ows:Identifier>")
+        .unwrap()..];
+    let z14 = &set[set.find("<ows:Identifier>14</ows:Identifier>").unwrap()..];
+    assert!(z14.contains("<TileWidth>512</TileWidth>"), "{z14}");
+    assert!(z14.contains("<MatrixWidth>16384</MatrixWidth>"), "{z14}");
+
+    // One metatile of labels at z14: the HiDPI tiles cover the same ground with twice the
+    // pixels, and their labels are drawn at twice the size in pixels (four times the pixels).
+    let block = (14, 8292, 5636);
+    let red = |img: &image::RgbaImage| {
+        img.pixels()
+            .filter(|p| p.0[3] > 128 && p.0[0] > 160 && p.0[1] < 110 && p.0[2] < 110)
+            .count()
+    };
+    let standard = stitch_set(&server, "PM_0_18", 256, block, 4);
+    let hidpi = stitch_set(&server, "PM_0_18@2x", 512, block, 4);
+    let (one, two) = (red(&standard), red(&hidpi));
+    assert!(one > 500, "the block should hold labels: {one} red pixels");
+    let ratio = two as f64 / one as f64;
+    assert!(
+        (2.5..6.0).contains(&ratio),
+        "labels at twice the DPI cover about 4× the pixels: {one} at 1×, {two} at 2×"
+    );
+
+    // TMS `@2x` is the same tile; TileJSON `scale=2` says so.
+    let (status, headers, wmts) = get_bytes(
+        &server.url("/wmts/communes/normal/PM_0_18@2x/14/5637/8293.png"),
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), Some("image/png"));
+    let (status, _, tms) = get_bytes(&server.url("/tms/1.0.0/communes/14/8293/5637@2x.png"), &[]);
+    assert_eq!(status, 200);
+    assert_eq!(tms, wmts);
+    let (status, _, json) = get(&server.url("/tms/1.0.0/communes/metadata.json?scale=2"));
+    assert_eq!(status, 200, "{json}");
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(json["tileSize"], 512);
+    assert!(
+        json["tiles"][0]
+            .as_str()
+            .unwrap()
+            .ends_with("/tms/1.0.0/communes/{z}/{x}/{y}@2x.png"),
+        "{json}"
+    );
+    for (path, expected) in [
+        ("/tms/1.0.0/communes/14/8293/5637@2x.pbf", "only as images"),
+        ("/tms/1.0.0/communes/metadata.json?scale=3", "scale=3"),
+        ("/tms/1.0.0/communes?scale=2", "TileJSON"),
+    ] {
+        let (status, _, body) = get(&server.url(path));
+        assert!((400..500).contains(&status), "{path}: {status}");
+        assert!(body.contains(expected), "{path}: {body}");
+    }
+    // Kept in a cache of their own.
+    let caches: Vec<String> = std::fs::read_dir(dir.path().join("data/tile-cache/communes"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(caches.iter().any(|c| c.ends_with("-png@2x")), "{caches:?}");
+    assert!(caches.iter().any(|c| c.ends_with("-png")), "{caches:?}");
+}
+
+/// QGIS (PyQGIS, headless) loads the vector layer as a WMTS layer through its capabilities,
+/// on the standard set and on the HiDPI one, and draws the communes' colours.
+#[test]
+fn qgis_draws_the_layer_as_wmts() {
+    let Some(python) = common::pyqgis() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sld = style(dir.path(), "plain.sld", false, "#E41A1C");
+    let server = serve(&config(dir.path(), &sld, ""));
+    let script = dir.path().join("draw_wmts.py");
+    std::fs::write(
+        &script,
+        r##"
+import os, sys, urllib.parse
+from qgis.core import (QgsApplication, QgsRasterLayer, QgsMapSettings,
+    QgsMapRendererSequentialJob, QgsRectangle, QgsCoordinateReferenceSystem)
+from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtGui import QColor
+app = QgsApplication([], False)
+app.initQgis()
+base = sys.argv[1]
+for tile_matrix_set in ("PM_0_18", "PM_0_18@2x"):
+    capabilities = urllib.parse.quote(f"{base}/wmts?SERVICE=WMTS&REQUEST=GetCapabilities", safe="")
+    uri = (f"contextualWMSLegend=0&crs=EPSG:3857&dpiMode=7&format=image/png&layers=communes"
+           f"&styles=normal&tileMatrixSet={tile_matrix_set}&url={capabilities}")
+    layer = QgsRasterLayer(uri, "communes", "wms")
+    assert layer.isValid(), (tile_matrix_set, layer.error().message())
+    settings = QgsMapSettings()
+    settings.setLayers([layer])
+    settings.setDestinationCrs(QgsCoordinateReferenceSystem("EPSG:3857"))
+    settings.setExtent(QgsRectangle(243000, 6232000, 273000, 6250000))
+    settings.setOutputSize(QSize(512, 300))
+    settings.setBackgroundColor(QColor(255, 255, 255))
+    job = QgsMapRendererSequentialJob(settings)
+    job.start()
+    job.waitForFinished()
+    image = job.renderedImage()
+    counts = {}
+    for x in range(0, 512, 4):
+        for y in range(0, 300, 4):
+            name = image.pixelColor(x, y).name()
+            counts[name] = counts.get(name, 0) + 1
+    for colour in ("#e41a1c", "#377eb8", "#4daf4a", "#ff7f00"):
+        assert counts.get(colour, 0) > 300, (tile_matrix_set, colour, sorted(counts.items(), key=lambda kv: -kv[1])[:8])
+print("ok", flush=True)
+# PyQGIS 3.22 may crash while tearing down offscreen: leave at once.
+os._exit(0)
+"##,
+    )
+    .unwrap();
+    common::run_pyqgis(python, &script, &[server.base.as_ref()]);
 }

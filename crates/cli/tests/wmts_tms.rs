@@ -108,11 +108,17 @@ fn kvp_and_rest_tiles_are_identical_and_cacheable() {
     let modified = header(&headers, "last-modified").unwrap().to_owned();
     let (status, _, _) = get_bytes(&kvp, &[("If-Modified-Since", &modified)]);
     assert_eq!(status, 304);
-    let (status, _, _) = get_bytes(&kvp, &[("If-Modified-Since", "Thu, 01 Jan 1998 00:00:00 GMT")]);
+    let (status, _, _) = get_bytes(
+        &kvp,
+        &[("If-Modified-Since", "Thu, 01 Jan 1998 00:00:00 GMT")],
+    );
     assert_eq!(status, 200);
     let (status, _, _) = get_bytes(
         &kvp,
-        &[("If-Modified-Since", &modified), ("If-None-Match", "\"other\"")],
+        &[
+            ("If-Modified-Since", &modified),
+            ("If-None-Match", "\"other\""),
+        ],
     );
     assert_eq!(status, 200);
 }

@@ -161,6 +161,29 @@ impl TileMatrixSet {
         })
     }
 
+    /// The same grid of tiles with `factor` times the pixels across each tile (a HiDPI
+    /// variant: 512-pixel tiles of PM for `factor` 2), named `id`: each tile covers the same
+    /// ground, at `factor` times finer resolution and scale (exactly, for powers of two).
+    #[must_use]
+    pub fn scaled(&self, factor: u32, id: &str) -> TileMatrixSet {
+        let f = f64::from(factor.max(1));
+        let mut scaled = self.clone();
+        id.clone_into(&mut scaled.id);
+        scaled.uri = None;
+        scaled.well_known_scale_set = None;
+        scaled.title = self
+            .title
+            .as_ref()
+            .map(|t| format!("{t} ({factor}× pixels)"));
+        for m in &mut scaled.matrices {
+            m.tile_width *= factor.max(1);
+            m.tile_height *= factor.max(1);
+            m.resolution /= f;
+            m.scale_denominator /= f;
+        }
+        scaled
+    }
+
     /// The identifier (`PM`, `WebMercatorQuad`, `LAMB93_10cm`…).
     pub fn id(&self) -> &str {
         &self.id
@@ -501,4 +524,30 @@ struct OutMatrix<'a> {
     tile_height: u32,
     matrix_width: u32,
     matrix_height: u32,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::float_cmp)]
+mod tests {
+    use crate::TileMatrixSets;
+
+    #[test]
+    fn a_scaled_set_covers_the_same_tiles_with_more_pixels() {
+        let sets = TileMatrixSets::builtin();
+        let pm = sets.get("PM").unwrap();
+        let hidpi = pm.scaled(2, "PM@2x");
+        assert_eq!(hidpi.id(), "PM@2x");
+        assert_eq!(hidpi.matrices().len(), pm.matrices().len());
+        for (a, b) in pm.matrices().iter().zip(hidpi.matrices()) {
+            assert_eq!(b.tile_width(), 2 * a.tile_width());
+            assert_eq!(
+                (b.matrix_width(), b.matrix_height()),
+                (a.matrix_width(), a.matrix_height())
+            );
+            assert_eq!(b.tile_span_x(), a.tile_span_x());
+            assert_eq!(b.resolution() * 2.0, a.resolution());
+            let tile = a.tile(0, i64::from(a.matrix_height()) - 1).unwrap();
+            assert_eq!(b.tile_bbox(tile), a.tile_bbox(tile));
+        }
+    }
 }

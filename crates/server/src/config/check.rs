@@ -10,10 +10,9 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::{
-    check_public_url, is_valid_layer_name, parse_listen, parse_log_format, Config, ConfigError,
-    CacheFormat, EmptyTile, LayerConfig, LayerKind, LayerMetadataConfig, LayerTilesConfig, Problem,
-    Problems, ServerConfig,
-    TileCacheConfig, TilesConfig, VectorTilesConfig, WfsConfig, WmsConfig,
+    check_public_url, is_valid_layer_name, parse_listen, parse_log_format, CacheFormat, Config,
+    ConfigError, EmptyTile, LayerConfig, LayerKind, LayerMetadataConfig, LayerTilesConfig, Problem,
+    Problems, ServerConfig, TileCacheConfig, TilesConfig, VectorTilesConfig, WfsConfig, WmsConfig,
 };
 
 /// Walks the span-carrying TOML tree, building the config and collecting problems.
@@ -79,6 +78,7 @@ const TILE_CACHE_KEYS: &[&str] = &[
     "max_bytes",
     "open_slabs",
     "formats",
+    "hidpi",
 ];
 const LAYER_TILES_KEYS: &[&str] = &["enabled", "formats", "min_zoom", "max_zoom"];
 const VECTOR_TILES_KEYS: &[&str] = &[
@@ -425,6 +425,9 @@ impl Walker<'_> {
         }
         if let Some((formats, _)) = self.tile_formats(table, P, false) {
             cache.formats = formats;
+        }
+        if let Some(hidpi) = self.boolean(table, "hidpi", P) {
+            cache.hidpi = hidpi;
         }
     }
 

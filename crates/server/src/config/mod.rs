@@ -232,6 +232,9 @@ pub struct TileCacheConfig {
     pub open_slabs: usize,
     /// Image formats tiles are offered in, the preferred first (a layer may narrow them).
     pub formats: Vec<CacheFormat>,
+    /// Whether tiles are also offered at twice the pixels (`@2x`: 512-pixel tiles drawn at
+    /// twice the DPI, for HiDPI screens).
+    pub hidpi: bool,
 }
 
 /// An image format of rendered tiles.
@@ -281,7 +284,9 @@ impl CacheFormat {
 impl LayerTilesConfig {
     /// A served zoom range narrowed to the layer's own (empty when they do not meet).
     pub fn narrow(&self, zooms: std::ops::RangeInclusive<u32>) -> std::ops::RangeInclusive<u32> {
-        let start = self.min_zoom.map_or(*zooms.start(), |z| z.max(*zooms.start()));
+        let start = self
+            .min_zoom
+            .map_or(*zooms.start(), |z| z.max(*zooms.start()));
         let end = self.max_zoom.map_or(*zooms.end(), |z| z.min(*zooms.end()));
         start..=end
     }
@@ -322,6 +327,7 @@ impl Default for TileCacheConfig {
             max_bytes: 2 << 30,
             open_slabs: 1024,
             formats: vec![CacheFormat::Png, CacheFormat::Jpeg],
+            hidpi: true,
         }
     }
 }

@@ -339,7 +339,9 @@ pub struct PyramidLayer {
 
 /// The newest of some modification times, to the whole second (HTTP dates have no less):
 /// `None` when none is known.
-pub(crate) fn newest(times: impl IntoIterator<Item = Option<std::time::SystemTime>>) -> Option<std::time::SystemTime> {
+pub(crate) fn newest(
+    times: impl IntoIterator<Item = Option<std::time::SystemTime>>,
+) -> Option<std::time::SystemTime> {
     let newest = times.into_iter().flatten().max()?;
     let seconds = newest.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
     Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))

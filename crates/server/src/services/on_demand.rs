@@ -10,7 +10,7 @@ use axum::response::Response;
 
 use crate::layers::{Layer, Layers};
 use crate::services::tile_cache::{
-    link_id, union, CacheFormat, CachedTileRequest, TileCache, TILE_MATRIX_SET as SET,
+    hidpi_id, link_id, union, CacheFormat, CachedTileRequest, TileCache, TILE_MATRIX_SET as SET,
 };
 use crate::services::tiles::Caching;
 use crate::services::vector_tiles::{
@@ -134,15 +134,19 @@ impl OnDemandTiles {
 
     /// The zoom levels of a layer's tiles in any of its formats.
     pub fn layer_zooms(&self, layer: &Layer) -> RangeInclusive<u32> {
-        union([
-            self.vector.serves(layer).then(|| self.vector.zooms_of(layer)),
-            self.images.serves(layer).then(|| self.images.zooms_of(layer)),
+        union(&[
+            self.vector
+                .serves(layer)
+                .then(|| self.vector.zooms_of(layer)),
+            self.images
+                .serves(layer)
+                .then(|| self.images.zooms_of(layer)),
         ])
     }
 
     /// The zoom levels of every offered format together.
     pub fn zooms(&self) -> RangeInclusive<u32> {
-        union([
+        union(&[
             self.vector.enabled().then(|| self.vector.zooms()),
             self.images.enabled().then(|| self.images.zooms()),
         ])
@@ -155,9 +159,23 @@ impl OnDemandTiles {
         Some((set, link_id(set, &self.zooms())))
     }
 
-    /// Whether a tile matrix set id designates the vector layers' link.
-    pub fn accepts_tile_matrix_set(&self, id: &str) -> bool {
-        id == SET || self.link().is_some_and(|(_, link)| link == id)
+    /// The scale of the tiles a tile matrix set id designates for vector layers: 1 for the
+    /// link (or `PM`), 2 for its HiDPI variant (`{link}@2x`, `PM@2x`) when offered.
+    pub fn tile_matrix_set_scale(&self, id: &str) -> Option<u32> {
+        let named = |id: &str| id == SET || self.link().is_some_and(|(_, link)| link == id);
+        if named(id) {
+            return Some(1);
+        }
+        id.strip_suffix("@2x")
+            .filter(|base| self.images.hidpi() && named(base))
+            .map(|_| 2)
+    }
+
+    /// The HiDPI variant of the link, when offered: its set (512-pixel tiles) and id.
+    pub fn hidpi_link(&self) -> Option<(&pyramid::TileMatrixSet, String)> {
+        let set = self.images.tile_matrix_set_at(2)?;
+        let (_, link) = self.link()?;
+        Some((set, hidpi_id(&link)))
     }
 
     /// A tile address of a layer's format from request numbers (rows from the top).
@@ -175,14 +193,15 @@ impl OnDemandTiles {
         }
     }
 
-    /// The answer for a tile of a vector layer.
+    /// The answer for a tile of a vector layer; images at `scale` pixels per standard pixel
+    /// (vector tiles have no pixels: the same at any scale).
     #[allow(clippy::too_many_arguments)]
     pub async fn response(
         &self,
         layers: &Layers,
         layer: &Arc<Layer>,
         style: usize,
-        format: OnDemandFormat,
+        (format, scale): (OnDemandFormat, u32),
         tile: TileAddress,
         request_headers: &HeaderMap,
         caching: Caching<'_>,
@@ -198,6 +217,7 @@ impl OnDemandTiles {
                     style,
                     format,
                     tile,
+                    scale,
                 };
                 self.images
                     .response(layer, request, request_headers, caching)
@@ -206,4 +226,3 @@ impl OnDemandTiles {
         }
     }
 }
-

@@ -373,7 +373,11 @@ pub(crate) fn not_modified(headers: &HeaderMap, etag: &str, caching: Caching<'_>
     matches!((caching.modified, since), (Some(modified), Some(since)) if modified <= since)
 }
 
-pub(crate) fn with_cache_headers(mut response: Response, etag: &str, caching: Caching<'_>) -> Response {
+pub(crate) fn with_cache_headers(
+    mut response: Response,
+    etag: &str,
+    caching: Caching<'_>,
+) -> Response {
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, value);

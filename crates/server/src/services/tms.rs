@@ -139,14 +139,46 @@ fn describe(
                 .into_response();
             }
             let kvp = ogc::Kvp::parse(query.as_deref());
-            // Without vector tiles, a vector layer's tiles are its images.
-            let asked = kvp
-                .non_empty("format")
-                .or((!tiles.offers(found, OnDemandFormat::Mvt)).then(|| {
-                    tiles.formats(found).first().map_or("png", |f| f.extension())
-                }));
+            let scale = match kvp.non_empty("scale").map(str::trim) {
+                None | Some("1") => 1,
+                Some("2") if tiles.images.hidpi() => 2,
+                Some(other) => {
+                    return JsonError::client(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_scale",
+                        format!(
+                            "scale={other} is not offered: use scale=1{}",
+                            if tiles.images.hidpi() {
+                                " or scale=2 (HiDPI images)"
+                            } else {
+                                " ([tile_cache] hidpi is off)"
+                            }
+                        ),
+                    )
+                    .into_response()
+                }
+            };
+            // Without vector tiles (or for HiDPI tiles), a vector layer's tiles are its images.
+            let first_image = || {
+                tiles.formats(found).into_iter().find_map(|f| match f {
+                    OnDemandFormat::Image(image) => Some(image.extension()),
+                    OnDemandFormat::Mvt => None,
+                })
+            };
+            let asked = kvp.non_empty("format").or_else(|| {
+                (scale == 2 || !tiles.offers(found, OnDemandFormat::Mvt))
+                    .then(first_image)
+                    .flatten()
+            });
             if let Some(asked) = asked {
-                return image_description(description, &tiles, found, vector, asked, &base);
+                return image_description(
+                    description,
+                    &tiles,
+                    found,
+                    vector,
+                    (asked, scale),
+                    &base,
+                );
             }
             let zooms = tiles.vector.zooms_of(found);
             return match description {
@@ -473,6 +505,21 @@ async fn vector_tile(
                 extensions()
             ))
         })?;
+    // `{y}@2x.png`: the HiDPI tile (512 pixels, twice the DPI).
+    let (y, scale) = match y.strip_suffix("@2x") {
+        Some(y) if tiles.images.hidpi() && matches!(format, OnDemandFormat::Image(_)) => (y, 2),
+        Some(_) => {
+            return Err(not_found(format!(
+                "'{file}': @2x tiles are offered only as images{}",
+                if tiles.images.hidpi() {
+                    ""
+                } else {
+                    " ([tile_cache] hidpi is off)"
+                }
+            )))
+        }
+        None => (y, 1),
+    };
     let (Ok(z), Ok(x), Ok(y)) = (z.parse::<u32>(), x.parse::<i64>(), y.parse::<i64>()) else {
         return Err(not_found(format!("'{z}/{x}/{y}' are not tile numbers")));
     };
@@ -490,7 +537,7 @@ async fn vector_tile(
             layers,
             layer,
             0,
-            format,
+            (format, scale),
             tile,
             headers,
             tiles::Caching::of(layer, &state.config.tiles.cache_control),
@@ -499,13 +546,14 @@ async fn vector_tile(
         .map_err(IntoResponse::into_response)
 }
 
-/// The TileMap or TileJSON of a vector layer's rendered images (`?format=png|jpeg`).
+/// The TileMap or TileJSON of a vector layer's rendered images (`?format=png|jpeg…`), at
+/// `scale` pixels per standard pixel (`?scale=2`: HiDPI, TileJSON only).
 fn image_description(
     description: Description,
     tiles: &OnDemandTiles,
     layer: &Layer,
     vector: &VectorLayer,
-    asked: &str,
+    (asked, scale): (&str, u32),
     base: &str,
 ) -> Response {
     let format = OnDemandFormat::from_extension(asked)
@@ -524,7 +572,7 @@ fn image_description(
                     .iter()
                     .map(|f| match f {
                         OnDemandFormat::Mvt => "no format for its vector tiles".to_owned(),
-                        other => format!("format={}", other.extension()),
+                        other @ OnDemandFormat::Image(_) => format!("format={}", other.extension()),
                     })
                     .collect::<Vec<_>>()
                     .join(" or ")
@@ -534,8 +582,9 @@ fn image_description(
     };
     let zooms = tiles.zooms_of(layer, format);
     let template = format!(
-        "{base}/tms/1.0.0/{}/{{z}}/{{x}}/{{y}}.{}",
+        "{base}/tms/1.0.0/{}/{{z}}/{{x}}/{{y}}{}.{}",
         layer.name,
+        if scale == 2 { "@2x" } else { "" },
         format.extension()
     );
     match description {
@@ -543,9 +592,18 @@ fn image_description(
             let mut json = vector_tiles::tilejson(layer, vector, &zooms, &template);
             if let Some(object) = json.as_object_mut() {
                 object.remove("vector_layers");
+                // Read by MapLibre from TileJSON: the pixels of one tile.
+                object.insert("tileSize".to_owned(), (256 * scale).into());
             }
             Json(json).into_response()
         }
+        Description::TileMap if scale == 2 => JsonError::client(
+            StatusCode::BAD_REQUEST,
+            "invalid_scale",
+            "a TMS TileMap cannot name @2x tiles: ask metadata.json?scale=2 (TileJSON) for HiDPI tiles"
+                .to_owned(),
+        )
+        .into_response(),
         Description::TileMap => {
             ogc::xml_response(vector_tile_map(layer, vector, &zooms, format, base))
         }

@@ -187,7 +187,7 @@ async fn vector_kvp(
         .map_err(IntoResponse::into_response)
 }
 
-/// Style (index), format and tile of a vector layer's tile request.
+/// Style (index), format with scale, and tile of a vector layer's tile request.
 #[allow(clippy::too_many_arguments)]
 fn vector_address(
     tiles: &OnDemandTiles,
@@ -198,7 +198,7 @@ fn vector_address(
     matrix: &str,
     row: &str,
     col: &str,
-) -> Result<(usize, OnDemandFormat, TileAddress), OwsException> {
+) -> Result<(usize, (OnDemandFormat, u32), TileAddress), OwsException> {
     let style_index = crate::services::tile_cache::style_index(layer, style).ok_or_else(|| {
         let names: Vec<&str> = std::iter::once(DEFAULT_STYLE)
             .chain(layer.styles().iter().skip(1).map(|s| s.name.as_str()))
@@ -212,7 +212,7 @@ fn vector_address(
             ),
         )
     })?;
-    if !tiles.accepts_tile_matrix_set(tms) {
+    let Some(scale) = tiles.tile_matrix_set_scale(tms) else {
         let link = tiles.link().map(|(_, id)| id);
         return Err(OwsException::invalid(
             "TILEMATRIXSET",
@@ -223,7 +223,7 @@ fn vector_address(
                     .unwrap_or(crate::services::tile_cache::TILE_MATRIX_SET)
             ),
         ));
-    }
+    };
     let zooms = tiles.zooms_of(layer, format);
     let z = matrix
         .trim()
@@ -262,7 +262,7 @@ fn vector_address(
             };
             OwsException::new(OwsCode::TileOutOfRange, locator, text)
         })?;
-    Ok((style_index, format, address))
+    Ok((style_index, (format, scale), address))
 }
 
 fn kvp_inner(
@@ -721,29 +721,42 @@ pub fn capabilities(layers: &Layers, base: &str, tiles: &OnDemandTiles) -> Strin
         }
     }
     let vector_set = tiles.link();
-    let mut vectors = false;
+    let hidpi = tiles.hidpi_link();
+    let (mut vectors, mut images) = (false, false);
     if let Some((set, link)) = &vector_set {
         for layer in layers.iter() {
             let formats = tiles.formats(layer);
             if let (Some(vector), false) = (vector_tiles::vector_source(layer), formats.is_empty())
             {
+                let has_images = formats
+                    .iter()
+                    .any(|f| matches!(f, OnDemandFormat::Image(_)));
                 let on = VectorLayerTiles {
                     vector,
                     formats: &formats,
                     set,
                     link,
+                    hidpi_link: hidpi
+                        .as_ref()
+                        .map(|(_, id)| id.as_str())
+                        .filter(|_| has_images),
                     zooms: tiles.layer_zooms(layer),
                 };
                 write_vector_layer(&mut out, layer, &on, &base);
                 vectors = true;
+                images |= has_images;
             }
         }
     }
     for pyramid in &linked {
         write_tile_matrix_set(&mut out, pyramid);
     }
+    let hidpi = hidpi.filter(|_| images);
     if let (true, Some((set, link))) = (vectors, vector_set) {
-        if !linked.iter().any(|p| p.link == link) {
+        for (set, link) in std::iter::once((set, link)).chain(hidpi) {
+            if linked.iter().any(|p| p.link == link) {
+                continue;
+            }
             let _ = writeln!(
                 out,
                 "    <TileMatrixSet>\n      <ows:Identifier>{}</ows:Identifier>\n      <ows:SupportedCRS>{}</ows:SupportedCRS>",
@@ -886,6 +899,8 @@ struct VectorLayerTiles<'a> {
     formats: &'a [OnDemandFormat],
     set: &'a TileMatrixSet,
     link: &'a str,
+    /// The HiDPI variant of the link (512-pixel images), when offered.
+    hidpi_link: Option<&'a str>,
     zooms: std::ops::RangeInclusive<u32>,
 }
 
@@ -918,21 +933,17 @@ fn write_vector_layer(out: &mut String, layer: &Layer, on: &VectorLayerTiles<'_>
     for format in on.formats {
         let _ = writeln!(out, "      <Format>{}</Format>", format.mime());
     }
-    let _ = writeln!(
-        out,
-        "      <TileMatrixSetLink>\n        <TileMatrixSet>{}</TileMatrixSet>\n        <TileMatrixSetLimits>",
-        xml_escape(on.link)
-    );
     let mercator = crs::Transformer::new(&crs::Crs::crs84(), on.set.crs())
         .and_then(|t| t.transform_bbox(&b))
         .ok();
+    let mut limits = String::new();
     if let Some(extent) = mercator {
         for z in on.zooms.clone() {
             let Some(range) = on.set.matrix_at(z).and_then(|m| m.tile_range(&extent)) else {
                 continue;
             };
             let _ = writeln!(
-                out,
+                limits,
                 "          <TileMatrixLimits>\n            <TileMatrix>{z}</TileMatrix>\n            <MinTileRow>{}</MinTileRow>\n            \
                  <MaxTileRow>{}</MaxTileRow>\n            <MinTileCol>{}</MinTileCol>\n            <MaxTileCol>{}</MaxTileCol>\n          </TileMatrixLimits>",
                 range.min_row(),
@@ -942,7 +953,16 @@ fn write_vector_layer(out: &mut String, layer: &Layer, on: &VectorLayerTiles<'_>
             );
         }
     }
-    out.push_str("        </TileMatrixSetLimits>\n      </TileMatrixSetLink>\n");
+    // The HiDPI set has the same tiles: the same limits.
+    for link in std::iter::once(on.link).chain(on.hidpi_link) {
+        let _ = writeln!(
+            out,
+            "      <TileMatrixSetLink>\n        <TileMatrixSet>{}</TileMatrixSet>\n        <TileMatrixSetLimits>",
+            xml_escape(link)
+        );
+        out.push_str(&limits);
+        out.push_str("        </TileMatrixSetLimits>\n      </TileMatrixSetLink>\n");
+    }
     for format in on.formats {
         let _ = writeln!(
             out,

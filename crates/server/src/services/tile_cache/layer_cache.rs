@@ -22,7 +22,7 @@ use crate::services::tiles::{bytes_response, Caching, DEFAULT_STYLE};
 pub const TILE_MATRIX_SET: &str = "PM";
 
 /// The levels from the coarsest to the finest of some ranges (empty without any).
-pub fn union(ranges: [Option<std::ops::RangeInclusive<u32>>; 2]) -> std::ops::RangeInclusive<u32> {
+pub fn union(ranges: &[Option<std::ops::RangeInclusive<u32>>; 2]) -> std::ops::RangeInclusive<u32> {
     let min = ranges.iter().flatten().map(|r| *r.start()).min();
     let max = ranges.iter().flatten().map(|r| *r.end()).max();
     min.unwrap_or(1)..=max.unwrap_or(0)
@@ -37,6 +37,11 @@ pub fn link_id(set: &pyramid::TileMatrixSet, zooms: &std::ops::RangeInclusive<u3
     } else {
         format!("{TILE_MATRIX_SET}_{}_{}", zooms.start(), zooms.end())
     }
+}
+
+/// The id of a set's HiDPI variant: `{id}@2x`.
+pub fn hidpi_id(id: &str) -> String {
+    format!("{id}@2x")
 }
 
 /// The index of a requested style of a layer: its default for ``, `default` and

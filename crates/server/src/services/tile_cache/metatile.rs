@@ -64,8 +64,10 @@ pub struct Drawing<'a> {
     pub format: CacheFormat,
     /// The tile matrix set.
     pub set: &'a TileMatrixSet,
-    /// Pixels drawn around the metatile and cut away.
+    /// Pixels drawn around the metatile and cut away (at scale 1).
     pub buffer: u32,
+    /// Pixels per standard pixel: 2 for HiDPI tiles (drawn at twice the DPI).
+    pub scale: u32,
 }
 
 /// Draws `metatile` and cuts it: the encoded tiles in slab order (`size`² slots), `None` for
@@ -94,7 +96,8 @@ pub fn draw(
         .map_err(|e| WmsError::internal("drawing a metatile", &e))?;
     let inner = matrix.tile_bbox(first).union(&matrix.tile_bbox(last));
     let resolution = matrix.resolution();
-    let margin = f64::from(drawing.buffer) * resolution;
+    let buffer = drawing.buffer * drawing.scale.max(1);
+    let margin = f64::from(buffer) * resolution;
     let bbox = crs::Bbox::new(
         inner.min_x() - margin,
         inner.min_y() - margin,
@@ -102,8 +105,8 @@ pub fn draw(
         inner.max_y() + margin,
     )
     .map_err(|e| WmsError::internal("drawing a metatile", &e))?;
-    let width = metatile.cols * tile_w + 2 * drawing.buffer;
-    let height = metatile.rows * tile_h + 2 * drawing.buffer;
+    let width = metatile.cols * tile_w + 2 * buffer;
+    let height = metatile.rows * tile_h + 2 * buffer;
     let map = MapParams {
         layers: vec![(Arc::clone(drawing.layer), drawing.style)],
         crs: drawing.set.crs().clone(),
@@ -113,8 +116,8 @@ pub fn draw(
         format: drawing.format.map_format(),
         transparent: drawing.format.transparent(),
         bgcolor: [255, 255, 255],
-        dpi: STANDARD_DPI,
-        label_buffer: -i32::try_from(drawing.buffer).unwrap_or(0),
+        dpi: STANDARD_DPI * f64::from(drawing.scale.max(1)),
+        label_buffer: -i32::try_from(buffer).unwrap_or(0),
     };
     let image = draw_image(renderer, &map, cancel)?;
     let rgba = image.to_rgba8();
@@ -130,8 +133,8 @@ pub fn draw(
             if cancel.is_cancelled() {
                 return Err(WmsError::cancelled());
             }
-            let x0 = (drawing.buffer + c * tile_w) as usize;
-            let y0 = (drawing.buffer + r * tile_h) as usize;
+            let x0 = (buffer + c * tile_w) as usize;
+            let y0 = (buffer + r * tile_h) as usize;
             let mut pixels = Vec::with_capacity((tile_w * tile_h * 4) as usize);
             for y in y0..y0 + tile_h as usize {
                 pixels.extend_from_slice(

@@ -25,7 +25,7 @@ mod seed;
 mod storage;
 
 pub use self::format::CacheFormat;
-pub use self::layer_cache::{link_id, style_index, union, TILE_MATRIX_SET};
+pub use self::layer_cache::{hidpi_id, link_id, style_index, union, TILE_MATRIX_SET};
 use self::layer_cache::{CachePlace, Found, LayerCache};
 pub use self::seed::{seed, SeedError, SeedOptions, SeedReport};
 
@@ -69,20 +69,27 @@ pub struct CachedTileRequest {
     pub format: CacheFormat,
     /// The tile (rows from the top).
     pub tile: TileAddress,
+    /// Pixels per standard pixel: 1, or 2 for HiDPI (`@2x`) tiles.
+    pub scale: u32,
 }
+
+/// An opened cache: (layer address, style, format, scale).
+type CacheKey = (usize, usize, CacheFormat, u32);
 
 /// Renders, keeps and answers the tiles of vector layers.
 pub struct TileCache {
     settings: TileCacheConfig,
     root: PathBuf,
     set: Option<TileMatrixSet>,
+    /// The HiDPI variant of `set` (512-pixel tiles), when offered.
+    hidpi: Option<TileMatrixSet>,
     renderer: Arc<render::Renderer>,
     pool: Arc<RenderPool>,
     metrics: TileCacheMetrics,
     snapshot: Arc<ArcSwap<Snapshot>>,
-    /// The opened caches by (layer, style, format); a layer is known by its address, which its
-    /// `Weak` in the cache keeps from being reused.
-    caches: ArcSwap<HashMap<(usize, usize, CacheFormat), Arc<LayerCache>>>,
+    /// The opened caches by (layer, style, format, scale); a layer is known by its address,
+    /// which its `Weak` in the cache keeps from being reused.
+    caches: ArcSwap<HashMap<CacheKey, Arc<LayerCache>>>,
     opening: Mutex<()>,
     usage: Arc<Mutex<Usage>>,
     memory: ImageCache,
@@ -108,6 +115,11 @@ impl TileCache {
         metrics: TileCacheMetrics,
     ) -> Result<TileCache, render::RenderError> {
         let settings = config.tile_cache.clone();
+        let set = TileMatrixSets::builtin().get(TILE_MATRIX_SET).cloned();
+        let hidpi = set
+            .as_ref()
+            .filter(|_| settings.hidpi)
+            .map(|set| set.scaled(2, &hidpi_id(set.id())));
         let renderer = render::Renderer::new(render::RendererOptions {
             font_dir: config.wms.font_dir.clone(),
             graphics_dir: None,
@@ -119,7 +131,8 @@ impl TileCache {
                 .unwrap_or_else(|| config.data.dir.join("tile-cache")),
             usage: Arc::new(Mutex::new(Usage::new(settings.max_bytes))),
             settings,
-            set: TileMatrixSets::builtin().get(TILE_MATRIX_SET).cloned(),
+            set,
+            hidpi,
             renderer: Arc::new(renderer),
             pool,
             metrics,
@@ -171,6 +184,21 @@ impl TileCache {
         self.set.as_ref()
     }
 
+    /// The set of tiles at `scale` pixels per standard pixel: the Web Mercator set (1), its
+    /// HiDPI variant (2, when offered).
+    pub fn tile_matrix_set_at(&self, scale: u32) -> Option<&TileMatrixSet> {
+        match scale {
+            1 => self.set.as_ref(),
+            2 => self.hidpi.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Whether tiles are offered at twice the pixels.
+    pub fn hidpi(&self) -> bool {
+        self.hidpi.is_some()
+    }
+
     /// A tile address of a layer from request numbers (rows from the top).
     pub fn address(
         &self,
@@ -193,15 +221,20 @@ impl TileCache {
         caching: Caching<'_>,
     ) -> Result<Response, OnDemandTileError> {
         self.sweep_if_changed();
-        let Some(set) = self.set.as_ref() else {
+        let Some(set) = self.tile_matrix_set_at(request.scale) else {
             return Err(OnDemandTileError::Internal(JsonError::broken(
-                "the tile cache has no Web Mercator set",
+                "the tile cache has no Web Mercator set at this scale",
             )));
         };
         // Fast path, a stored tile: no lock but the slab cache's, no shared reference count.
         let cache = {
             let caches = self.caches.load();
-            let key = (Arc::as_ptr(layer) as usize, request.style, request.format);
+            let key = (
+                Arc::as_ptr(layer) as usize,
+                request.style,
+                request.format,
+                request.scale,
+            );
             let opened;
             let cache = if let Some(known) = caches
                 .get(&key)
@@ -209,12 +242,10 @@ impl TileCache {
             {
                 known
             } else {
-                opened = self.layer_cache(layer, request.style, request.format, set);
+                opened = self.layer_cache(layer, key, set);
                 &opened
             };
-            if let Some(answer) =
-                self.stored(cache, set, request.tile, request_headers, caching)?
-            {
+            if let Some(answer) = self.stored(cache, set, request.tile, request_headers, caching)? {
                 return Ok(answer);
             }
             Arc::clone(cache)
@@ -265,35 +296,19 @@ impl TileCache {
         caching: Caching<'_>,
     ) -> Result<Option<Response>, OnDemandTileError> {
         let Some(level) = cache.levels.get(&z) else {
-            return Ok(Some(cache.blank_response(
-                set,
-                z,
-                request_headers,
-                caching,
-            )));
+            return Ok(Some(cache.blank_response(set, z, request_headers, caching)));
         };
         let limits = level.tile_limits;
         let inside = (limits.min_col..=limits.max_col).contains(&x)
             && (limits.min_row..=limits.max_row).contains(&y);
         if !inside {
-            return Ok(Some(cache.blank_response(
-                set,
-                z,
-                request_headers,
-                caching,
-            )));
+            return Ok(Some(cache.blank_response(set, z, request_headers, caching)));
         }
         let Some(found) = self.lookup(cache, z, x, y)? else {
             return Ok(None);
         };
         self.metrics.hits.inc();
-        Ok(Some(cache.answer(
-            found,
-            set,
-            z,
-            request_headers,
-            caching,
-        )))
+        Ok(Some(cache.answer(found, set, z, request_headers, caching)))
     }
 
     /// Renders a metatile on the render pool and stores it (slab, or memory when the disk
@@ -308,7 +323,7 @@ impl TileCache {
         let renderer = Arc::clone(&self.renderer);
         let job_layer = Arc::clone(layer);
         let job_cache = Arc::clone(cache);
-        let set = self.set.clone();
+        let set = self.tile_matrix_set_at(request.scale).cloned();
         let buffer = self.settings.buffer;
         let job = move |cancel: &crate::services::render_pool::Cancel| {
             let Some(set) = set else {
@@ -320,6 +335,7 @@ impl TileCache {
                 format: request.format,
                 set: &set,
                 buffer,
+                scale: request.scale,
             };
             let tiles = metatile::draw(&renderer, &drawing, metatile, cancel)?;
             let stored = job_cache.store(&set, metatile, &tiles);
@@ -410,12 +426,12 @@ impl TileCache {
                         CachedImage {
                             etag: Some(Arc::from(content_etag("m", &bytes))),
                             bytes,
-                            content_type: cache.format.mime(),
+                            content_type: cache.format.content_type(),
                         }
                     }
                     None => CachedImage {
                         bytes: Bytes::new(),
-                        content_type: cache.format.mime(),
+                        content_type: cache.format.content_type(),
                         etag: None,
                     },
                 };
@@ -481,11 +497,10 @@ impl TileCache {
     fn layer_cache(
         &self,
         layer: &Arc<Layer>,
-        style: usize,
-        format: CacheFormat,
+        key: CacheKey,
         set: &TileMatrixSet,
     ) -> Arc<LayerCache> {
-        let key = (Arc::as_ptr(layer) as usize, style, format);
+        let (_, style, format, _) = key;
         // One opening at a time; readers never wait (the map is swapped whole).
         let _opening = self
             .opening
@@ -552,17 +567,20 @@ impl TileCache {
         if previous == sequence {
             return;
         }
-        let Some(set) = self.set.clone() else {
+        let sets: Vec<&TileMatrixSet> = self.set.iter().chain(&self.hidpi).collect();
+        if sets.is_empty() {
             return;
-        };
+        }
         let mut live = HashSet::new();
         for layer in snapshot.tiles.iter().filter(|l| self.serves(l)) {
             for style in 0..layer.styles().len() {
                 for &format in self.formats_of(layer) {
-                    if let Some(dir) =
-                        storage::relative_dir(layer, style, format, &self.settings, &set)
-                    {
-                        live.insert(dir);
+                    for set in &sets {
+                        if let Some(dir) =
+                            storage::relative_dir(layer, style, format, &self.settings, set)
+                        {
+                            live.insert(dir);
+                        }
                     }
                 }
             }

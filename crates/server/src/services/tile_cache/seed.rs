@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use rayon::prelude::*;
 
 use super::format::CacheFormat;
-use super::layer_cache::{link_id, style_index, union, CachePlace, LayerCache, TILE_MATRIX_SET};
+use super::layer_cache::{
+    hidpi_id, link_id, style_index, union, CachePlace, LayerCache, TILE_MATRIX_SET,
+};
 use super::metatile::{self, Drawing, Metatile};
 use crate::config::Config;
 use crate::layers::{LayerError, LayerSource, Layers};
@@ -77,7 +79,7 @@ pub enum SeedError {
         known: Vec<String>,
     },
     /// The tile matrix set is not the one rendered tiles are cut on.
-    #[error("tile matrix set '{0}' is not served for rendered tiles: use PM (Web Mercator)")]
+    #[error("tile matrix set '{0}' is not served for rendered tiles: use PM (Web Mercator), or PM@2x for HiDPI tiles when [tile_cache] hidpi is on")]
     UnknownSet(String),
     /// The layer's tiles are not offered in that format.
     #[error("layer '{layer}' has no {format} tiles (its formats: {})", if offered.is_empty() { "none, its tiles are turned off".to_owned() } else { offered.join(", ") })]
@@ -143,14 +145,26 @@ pub fn seed(
     let vector = &config.vector_tiles;
     let link = link_id(
         set,
-        &union([
+        &union(&[
             vector.enabled.then_some(vector.min_zoom..=vector.max_zoom),
             Some(settings.min_zoom..=settings.max_zoom),
         ]),
     );
-    if !(options.tms == set.id() || options.tms == link) {
+    // `{set}@2x`: the HiDPI tiles.
+    let (base, scale) = match options.tms.strip_suffix("@2x") {
+        Some(base) if settings.hidpi => (base, 2),
+        _ => (options.tms, 1),
+    };
+    if !(base == set.id() || base == link) {
         return Err(SeedError::UnknownSet(options.tms.to_owned()));
     }
+    let scaled;
+    let set = if scale == 2 {
+        scaled = set.scaled(2, &hidpi_id(set.id()));
+        &scaled
+    } else {
+        set
+    };
     let layers = Layers::from_config(config)?;
     let Some(layer) = layers.get(options.layer) else {
         return Err(SeedError::UnknownLayer {
@@ -238,6 +252,7 @@ pub fn seed(
         format: options.format,
         set,
         buffer: settings.buffer,
+        scale,
     };
     let cancel = Cancel::never();
     pool.install(|| {

@@ -84,8 +84,19 @@ pub fn relative_dir(
         identity.push('|');
         let _ = write!(identity, "{:?}", relation.user_style(style_name));
     }
+    // HiDPI caches say their scale: `…-png@2x`.
+    let scale = set
+        .matrices()
+        .first()
+        .map_or(1, |m| m.tile_width() / 256)
+        .max(1);
+    let scale = if scale > 1 {
+        format!("@{scale}x")
+    } else {
+        String::new()
+    };
     Some(PathBuf::from(segment(&layer.name)).join(format!(
-        "{:016x}-{}-{}",
+        "{:016x}-{}-{}{scale}",
         fnv1a(&identity),
         segment(style_name),
         format.extension()
