@@ -555,8 +555,15 @@ fn seeded_tiles_are_answered_without_a_render() {
     for (args, text) in [
         (vec!["--layer", "nope", "--levels", "3"], "layer 'nope'"),
         (
-            vec!["--layer", "communes", "--levels", "3", "--tms", "LAMB93"],
-            "'LAMB93'",
+            vec![
+                "--layer",
+                "communes",
+                "--levels",
+                "3",
+                "--tms",
+                "WorldCRS84Quad",
+            ],
+            "'WorldCRS84Quad'",
         ),
         (
             vec!["--layer", "communes", "--levels", "3-30"],
@@ -609,6 +616,7 @@ cache_control = "public, max-age=60"
 formats = ["webp", "png8", "mvt"]
 min_zoom = 6
 max_zoom = 12
+sets = ["PM"]
 
 [[layers]]
 name = "quiet"
@@ -654,6 +662,8 @@ enabled = false
     assert!(layer.contains("<TileMatrix>12</TileMatrix>"), "{layer}");
     assert!(!layer.contains("<TileMatrix>5</TileMatrix>"), "{layer}");
     assert!(!layer.contains("<TileMatrix>13</TileMatrix>"), "{layer}");
+    // Its own sets: not its native LAMB93.
+    assert!(!layer.contains("LAMB93"), "{layer}");
 
     // WebP: lossless, decodable, with the layer's Cache-Control and a Last-Modified that
     // If-Modified-Since answers 304 from.
@@ -899,4 +909,121 @@ os._exit(0)
     )
     .unwrap();
     common::run_pyqgis(python, &script, &[server.base.as_ref()]);
+}
+
+/// The layer's native set: Lambert-93 data are tiled on LAMB93 too (linked beside Web
+/// Mercator), and a block of LAMB93 tiles equals the WMS map of the same extent in EPSG:2154.
+#[test]
+fn lambert_93_layers_are_tiled_on_their_native_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let sld = style(dir.path(), "plain.sld", false, "#E41A1C");
+    let server = serve(&config(dir.path(), &sld, ""));
+    let (status, _, xml) = get(&server.url("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"));
+    assert_eq!(status, 200);
+    let layer = &xml[xml
+        .find("<ows:Identifier>communes</ows:Identifier>")
+        .unwrap()..];
+    let layer = &layer[..layer.find("</Layer>").unwrap()];
+    let links: Vec<&str> = layer
+        .match_indices("<TileMatrixSet>")
+        .map(|(i, _)| &layer[i + 15..i + layer[i..].find("</TileMatrixSet>").unwrap()])
+        .collect();
+    assert_eq!(
+        links,
+        ["PM_0_18", "LAMB93_0_18", "PM_0_18@2x", "LAMB93_0_18@2x"]
+    );
+    let set = &xml[xml
+        .find("<ows:Identifier>LAMB93_0_18</ows:Identifier>")
+        .unwrap()..];
+    let set = &set[..set.find("</TileMatrixSet>").unwrap()];
+    assert!(
+        set.contains("<ows:SupportedCRS>urn:ogc:def:crs:EPSG::2154</ows:SupportedCRS>"),
+        "{set}"
+    );
+    assert!(set.contains("<ows:Identifier>18</ows:Identifier>"), "{set}");
+    assert!(
+        !set.contains("<ows:Identifier>19</ows:Identifier>"),
+        "{set}"
+    );
+
+    // LAMB93 level 12 from the set's own definition.
+    let tms: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("config/tilematrixsets/LAMB93.json")).unwrap(),
+    )
+    .unwrap();
+    let matrix = tms["tileMatrices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "12")
+        .unwrap();
+    let cell = matrix["cellSize"].as_f64().unwrap();
+    let (x0, y0) = (
+        matrix["pointOfOrigin"][0].as_f64().unwrap(),
+        matrix["pointOfOrigin"][1].as_f64().unwrap(),
+    );
+    let span = cell * 256.0;
+    // Paris (652 000, 6 862 000) in a 4 × 4 block.
+    let (col0, row0) = (
+        ((652_000.0 - x0) / span) as u32 - 2,
+        ((y0 - 6_862_000.0) / span) as u32 - 2,
+    );
+    let mut tiles = image::RgbaImage::new(1024, 1024);
+    for r in 0..4 {
+        for c in 0..4 {
+            let path = format!(
+                "/wmts/communes/normal/LAMB93_0_18/12/{}/{}.png",
+                row0 + r,
+                col0 + c
+            );
+            let (status, _, body) = get_bytes(&server.url(&path), &[]);
+            assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+            image::imageops::replace(
+                &mut tiles,
+                &png(&body),
+                i64::from(c * 256),
+                i64::from(r * 256),
+            );
+        }
+    }
+    let (min_x, max_y) = (x0 + f64::from(col0) * span, y0 - f64::from(row0) * span);
+    let url = server.url(&format!(
+        "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=communes&STYLES=&CRS=EPSG:2154&BBOX={},{},{},{}&WIDTH=1024&HEIGHT=1024&FORMAT=image/png&TRANSPARENT=TRUE",
+        min_x,
+        max_y - 4.0 * span,
+        min_x + 4.0 * span,
+        max_y
+    ));
+    let (status, _, body) = get_bytes(&url, &[]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let map = png(&body);
+    let drawn = tiles.pixels().filter(|p| p.0[3] > 0).count();
+    assert!(
+        drawn > 100_000,
+        "the block should hold the communes: {drawn} pixels drawn"
+    );
+    let differing = tiles
+        .pixels()
+        .zip(map.pixels())
+        .filter(|(a, b)| a.0.iter().zip(b.0).any(|(p, q)| p.abs_diff(q) > 8))
+        .count();
+    assert!(
+        differing <= 1024 * 1024 / 1000,
+        "{differing} pixels differ between the LAMB93 tiles and the WMS map"
+    );
+    // Kept apart from the Web Mercator tiles; a tile outside the matrix is named.
+    let caches: Vec<String> = std::fs::read_dir(dir.path().join("data/tile-cache/communes"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        caches.iter().any(|c| c.ends_with("-LAMB93-png")),
+        "{caches:?}"
+    );
+    let width = matrix["matrixWidth"].as_u64().unwrap();
+    let (status, _, body) = get(&server.url(&format!(
+        "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=communes&STYLE=normal&FORMAT=image/png&TILEMATRIXSET=LAMB93_0_18&TILEMATRIX=12&TILEROW=0&TILECOL={width}"
+    )));
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("TileOutOfRange"), "{body}");
 }

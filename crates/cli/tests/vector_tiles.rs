@@ -491,7 +491,7 @@ fn wmts_serves_the_same_tiles_and_every_mistake_is_named() {
         ("/tms/1.0.0/nowhere/2/1/1.pbf", 404, "no tile map 'nowhere'"),
         ("/wmts/communes/normal/PM/16/0/0.pbf", 404, "not served"),
         ("/wmts/communes/normal/PM/2/0/9.pbf", 400, "TileOutOfRange"),
-        ("/wmts/communes/normal/LAMB93/2/0/0.pbf", 404, "is tiled on &apos;PM_0_15&apos;"),
+        ("/wmts/communes/normal/LAMB93/2/0/0.pbf", 404, "on &apos;PM_0_15&apos;, not &apos;LAMB93&apos;"),
         ("/wmts/communes/fancy/PM/2/0/0.pbf", 404, "no style &apos;fancy&apos;"),
         ("/wmts?SERVICE=WMTS&VERSION=1.0.0&REQUEST=GetTile&LAYER=communes&STYLE=normal&TILEMATRIXSET=PM&TILEMATRIX=2&TILEROW=0&TILECOL=0&FORMAT=image/png", 400, "use FORMAT=application/vnd.mapbox-vector-tile"),
         ("/wmts?SERVICE=WMTS&VERSION=1.0.0&REQUEST=GetTile&LAYER=communes&TILEMATRIXSET=PM&TILEMATRIX=2&TILEROW=0&TILECOL=0", 400, "MissingParameterValue"),

@@ -33,6 +33,7 @@ impl Config {
             source: text,
             base,
             problems: Vec::new(),
+            sets: None,
         };
         let config = walker.document();
         if walker.problems.is_empty() {
@@ -51,6 +52,8 @@ pub(super) struct Walker<'a> {
     pub(super) source: &'a str,
     pub(super) base: &'a Path,
     pub(super) problems: Vec<Problem>,
+    /// The tile matrix sets known (built-in and `[tiles] tile_matrix_sets_dir`), once read.
+    pub(super) sets: Option<pyramid::TileMatrixSets>,
 }
 
 type Table<'i> = DeTable<'i>;
@@ -79,8 +82,9 @@ const TILE_CACHE_KEYS: &[&str] = &[
     "open_slabs",
     "formats",
     "hidpi",
+    "sets",
 ];
-const LAYER_TILES_KEYS: &[&str] = &["enabled", "formats", "min_zoom", "max_zoom"];
+const LAYER_TILES_KEYS: &[&str] = &["enabled", "formats", "min_zoom", "max_zoom", "sets"];
 const VECTOR_TILES_KEYS: &[&str] = &[
     "enabled",
     "min_zoom",
@@ -234,6 +238,13 @@ impl Walker<'_> {
         }
         if let Some(table) = self.table(&root, "tiles", "") {
             self.tiles(table, &mut config.tiles);
+        }
+        if let Some(dir) = &config.tiles.tile_matrix_sets_dir {
+            let mut sets = pyramid::TileMatrixSets::builtin();
+            // A folder that does not load is reported when the server reads it.
+            if sets.extend_from_dir(dir).is_ok() {
+                self.sets = Some(sets);
+            }
         }
         if let Some(table) = self.table(&root, "wms", "") {
             self.wms(table, &mut config.wms);
@@ -429,6 +440,9 @@ impl Walker<'_> {
         if let Some(hidpi) = self.boolean(table, "hidpi", P) {
             cache.hidpi = hidpi;
         }
+        if let Some(sets) = self.tile_matrix_set_ids(table, P) {
+            cache.sets = sets;
+        }
     }
 
     /// A `formats` list of tile formats (`png`, `png8`, `jpeg`, `webp`, and `mvt` where
@@ -465,6 +479,32 @@ impl Walker<'_> {
         Some((formats, mvt))
     }
 
+    /// A `sets` list of tile matrix set ids, each known (built-in or from
+    /// `[tiles] tile_matrix_sets_dir`).
+    fn tile_matrix_set_ids(&mut self, table: &Table<'_>, path: &str) -> Option<Vec<String>> {
+        let value = table.get("sets")?;
+        let ids = self.string_list(table, "sets", path);
+        let known = self
+            .sets
+            .get_or_insert_with(pyramid::TileMatrixSets::builtin);
+        let unknown: Vec<String> = ids
+            .iter()
+            .filter(|id| known.get(id).is_none())
+            .cloned()
+            .collect();
+        if !unknown.is_empty() {
+            let mut names: Vec<String> = known.iter().map(|s| s.id().to_owned()).collect();
+            names.sort_unstable();
+            self.push(
+                value.span().start,
+                &join(path, "sets"),
+                format!("unknown tile matrix set(s): {}", unknown.join(", ")),
+                Some(format!("use some of: {}", names.join(", "))),
+            );
+        }
+        Some(ids)
+    }
+
     /// `[layers.tiles]` of a vector layer.
     fn layer_tiles(&mut self, table: &Table<'_>, path: &str, tiles: &mut LayerTilesConfig) {
         let path = join(path, "tiles");
@@ -474,6 +514,7 @@ impl Walker<'_> {
             tiles.formats = Some(formats);
             tiles.vector_tiles = Some(mvt);
         }
+        tiles.sets = self.tile_matrix_set_ids(table, &path);
         let (mut min, mut max) = (0, 30);
         self.zoom_range(table, &path, 30, (&mut min, &mut max));
         tiles.min_zoom = table.contains_key("min_zoom").then_some(min);

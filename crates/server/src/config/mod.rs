@@ -235,6 +235,9 @@ pub struct TileCacheConfig {
     /// Whether tiles are also offered at twice the pixels (`@2x`: 512-pixel tiles drawn at
     /// twice the DPI, for HiDPI screens).
     pub hidpi: bool,
+    /// Tile matrix sets tiles are offered on: each Web Mercator one for every layer, each
+    /// other one for the layers in its CRS (their native set).
+    pub sets: Vec<String>,
 }
 
 /// An image format of rendered tiles.
@@ -309,6 +312,8 @@ pub struct LayerTilesConfig {
     pub formats: Option<Vec<CacheFormat>>,
     /// Whether it is offered as vector tiles (`"mvt"` among `formats`).
     pub vector_tiles: Option<bool>,
+    /// Tile matrix sets its rendered tiles are offered on (any CRS: the data are reprojected).
+    pub sets: Option<Vec<String>>,
     /// Coarsest level served (within the server's range).
     pub min_zoom: Option<u32>,
     /// Finest level served (within the server's range).
@@ -328,6 +333,7 @@ impl Default for TileCacheConfig {
             open_slabs: 1024,
             formats: vec![CacheFormat::Png, CacheFormat::Jpeg],
             hidpi: true,
+            sets: vec!["PM".to_owned(), "LAMB93".to_owned()],
         }
     }
 }
@@ -858,7 +864,7 @@ mod tests {
         assert_eq!((tiles.min_zoom, tiles.max_zoom), (None, Some(12)));
         assert_eq!(tiles.narrow(0..=18), 0..=12);
         assert!(tiles.tiled());
-        let text = format!("[tile_cache]\nformats = [\"gif\"]\n{layer}[layers.tiles]\nformats = [\"mvt\", \"tiff\"]\nmin_zoom = 9\nmax_zoom = 3\nenabled = \"no\"\nsets = []\n");
+        let text = format!("[tile_cache]\nformats = [\"gif\"]\n{layer}[layers.tiles]\nformats = [\"mvt\", \"tiff\"]\nmin_zoom = 9\nmax_zoom = 3\nenabled = \"no\"\nlevels = []\nsets = [\"PM\", \"Mars\"]\n");
         let found = problems(&text, dir.path());
         let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(
@@ -868,11 +874,17 @@ mod tests {
                 "layers[0].tiles.formats",
                 "layers[0].tiles.min_zoom",
                 "layers[0].tiles.enabled",
+                "layers[0].tiles.levels",
                 "layers[0].tiles.sets"
             ],
             "{found:?}"
         );
         assert!(found[1].message.contains("'tiff'"), "{found:?}");
+        assert!(found[5].message.contains("Mars"), "{found:?}");
+        assert!(
+            found[5].hint.as_deref().unwrap_or("").contains("LAMB93"),
+            "{found:?}"
+        );
     }
 
     #[test]

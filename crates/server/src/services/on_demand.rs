@@ -10,7 +10,7 @@ use axum::response::Response;
 
 use crate::layers::{Layer, Layers};
 use crate::services::tile_cache::{
-    hidpi_id, link_id, union, CacheFormat, CachedTileRequest, TileCache, TILE_MATRIX_SET as SET,
+    hidpi_id, link_id, union, CacheFormat, CachedTileRequest, TileCache,
 };
 use crate::services::tiles::Caching;
 use crate::services::vector_tiles::{
@@ -58,6 +58,34 @@ impl OnDemandFormat {
         }
         CacheFormat::from_extension(extension).map(OnDemandFormat::Image)
     }
+}
+
+/// Where tiles are asked: a tile matrix set of the tile cache (0: Web Mercator) at a scale
+/// (1, or 2 for HiDPI images).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TilePlace {
+    /// The set's index in the tile cache.
+    pub set: usize,
+    /// Pixels per standard pixel.
+    pub scale: u32,
+}
+
+impl TilePlace {
+    /// Web Mercator at `scale`.
+    pub fn web_mercator(scale: u32) -> TilePlace {
+        TilePlace { set: 0, scale }
+    }
+}
+
+/// A tile matrix set link of a vector layer.
+#[derive(Debug)]
+pub struct Link<'a> {
+    /// The set (the HiDPI variant for scale 2).
+    pub set: &'a pyramid::TileMatrixSet,
+    /// The id the layer links to.
+    pub id: String,
+    /// Where its tiles are.
+    pub place: TilePlace,
 }
 
 /// Vector tiles and rendered images of vector layers.
@@ -152,56 +180,101 @@ impl OnDemandTiles {
         ])
     }
 
-    /// The Web Mercator set and the id vector layers link to: `PM` when every matrix of it is
-    /// served, else `PM_{min}_{max}` (a subset, as for pyramids).
-    pub fn link(&self) -> Option<(&pyramid::TileMatrixSet, String)> {
-        let set = self.images.tile_matrix_set()?;
-        Some((set, link_id(set, &self.zooms())))
+    /// The link id of a set: for Web Mercator (`PM`, index 0, shared with vector tiles),
+    /// `PM` when every matrix is served, else `PM_{min}_{max}`; for another set, the same over
+    /// the levels of rendered tiles.
+    pub fn link_of(&self, set: usize) -> Option<(&pyramid::TileMatrixSet, String)> {
+        let tile_matrix_set = self.images.set_at(set, 1)?;
+        let zooms = if set == 0 {
+            self.zooms()
+        } else {
+            self.images.zooms()
+        };
+        Some((tile_matrix_set, link_id(tile_matrix_set, &zooms)))
     }
 
-    /// The scale of the tiles a tile matrix set id designates for vector layers: 1 for the
-    /// link (or `PM`), 2 for its HiDPI variant (`{link}@2x`, `PM@2x`) when offered.
-    pub fn tile_matrix_set_scale(&self, id: &str) -> Option<u32> {
-        let named = |id: &str| id == SET || self.link().is_some_and(|(_, link)| link == id);
-        if named(id) {
-            return Some(1);
+    /// The tile matrix set links of a vector layer: Web Mercator when it has vector tiles or
+    /// images there, each other set of its images, then the HiDPI variants of its images'
+    /// sets.
+    pub fn links(&self, layer: &Layer) -> Vec<Link<'_>> {
+        let images = self.images.serves(layer);
+        let mut links = Vec::new();
+        for scale in [1, 2] {
+            if scale == 2 && !(images && self.images.hidpi()) {
+                break;
+            }
+            for set in 0..self.images.set_count() {
+                let on_images = images && self.images.offers_set(layer, set);
+                let on_vectors = set == 0 && scale == 1 && self.vector.serves(layer);
+                if !(on_images || on_vectors) {
+                    continue;
+                }
+                let (Some(tile_matrix_set), Some((_, id))) =
+                    (self.images.set_at(set, scale), self.link_of(set))
+                else {
+                    continue;
+                };
+                links.push(Link {
+                    set: tile_matrix_set,
+                    id: if scale == 2 { hidpi_id(&id) } else { id },
+                    place: TilePlace { set, scale },
+                });
+            }
         }
-        id.strip_suffix("@2x")
-            .filter(|base| self.images.hidpi() && named(base))
-            .map(|_| 2)
+        links
     }
 
-    /// The HiDPI variant of the link, when offered: its set (512-pixel tiles) and id.
-    pub fn hidpi_link(&self) -> Option<(&pyramid::TileMatrixSet, String)> {
-        let set = self.images.tile_matrix_set_at(2)?;
-        let (_, link) = self.link()?;
-        Some((set, hidpi_id(&link)))
+    /// Where a tile matrix set id of a request puts a vector layer's tiles: a set by its id
+    /// or link id, `@2x` for its HiDPI variant; `None` when the layer is not tiled there.
+    pub fn place(&self, layer: &Layer, id: &str) -> Option<TilePlace> {
+        let (base, scale) = match id.strip_suffix("@2x") {
+            Some(base) => (base, 2),
+            None => (id, 1),
+        };
+        let set = (0..self.images.set_count()).find(|&set| {
+            self.images.set_at(set, 1).is_some_and(|s| s.id() == base)
+                || self.link_of(set).is_some_and(|(_, link)| link == base)
+        })?;
+        let on_images = self.images.serves(layer)
+            && self.images.offers_set(layer, set)
+            && (scale == 1 || self.images.hidpi());
+        let on_vectors = set == 0 && self.vector.serves(layer);
+        (on_images || on_vectors).then_some(TilePlace { set, scale })
     }
 
-    /// A tile address of a layer's format from request numbers (rows from the top).
+    /// The link ids of a vector layer, for messages: `'PM_0_18', 'LAMB93_0_18'…`.
+    pub fn link_list(&self, layer: &Layer) -> String {
+        self.links(layer)
+            .iter()
+            .map(|l| format!("'{}'", l.id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A tile address of a layer's format on a set from request numbers (rows from the top).
     pub fn address(
         &self,
         layer: &Layer,
-        format: OnDemandFormat,
+        (format, place): (OnDemandFormat, TilePlace),
         z: u32,
         x: i64,
         y: i64,
     ) -> Result<TileAddress, AddressError> {
         match format {
             OnDemandFormat::Mvt => self.vector.address(layer, z, x, y),
-            OnDemandFormat::Image(_) => self.images.address(layer, z, x, y),
+            OnDemandFormat::Image(_) => self.images.address(layer, place.set, z, x, y),
         }
     }
 
-    /// The answer for a tile of a vector layer; images at `scale` pixels per standard pixel
-    /// (vector tiles have no pixels: the same at any scale).
+    /// The answer for a tile of a vector layer; images on the place's set and scale (vector
+    /// tiles have no pixels: the same at any scale).
     #[allow(clippy::too_many_arguments)]
     pub async fn response(
         &self,
         layers: &Layers,
         layer: &Arc<Layer>,
         style: usize,
-        (format, scale): (OnDemandFormat, u32),
+        (format, place): (OnDemandFormat, TilePlace),
         tile: TileAddress,
         request_headers: &HeaderMap,
         caching: Caching<'_>,
@@ -217,7 +290,8 @@ impl OnDemandTiles {
                     style,
                     format,
                     tile,
-                    scale,
+                    set: place.set,
+                    scale: place.scale,
                 };
                 self.images
                     .response(layer, request, request_headers, caching)

@@ -29,7 +29,7 @@ use crate::error::JsonError;
 use crate::layers::{Layer, LayerSource, PyramidLayer, Service, VectorLayer};
 use crate::metrics;
 use crate::services::ogc::{self, coordinate, number, xml_escape};
-use crate::services::on_demand::{OnDemandFormat, OnDemandTiles};
+use crate::services::on_demand::{OnDemandFormat, OnDemandTiles, TilePlace};
 use crate::services::tiles;
 use crate::services::tiles::DEFAULT_STYLE;
 use crate::services::vector_tiles::{self, AddressError};
@@ -520,11 +520,19 @@ async fn vector_tile(
         }
         None => (y, 1),
     };
+    if matches!(format, OnDemandFormat::Image(_)) && !tiles.images.offers_set(layer, 0) {
+        return Err(not_found(format!(
+            "the images of layer '{}' are not on Web Mercator: ask WMTS for them (sets: {})",
+            layer.name,
+            tiles.link_list(layer)
+        )));
+    }
     let (Ok(z), Ok(x), Ok(y)) = (z.parse::<u32>(), x.parse::<i64>(), y.parse::<i64>()) else {
         return Err(not_found(format!("'{z}/{x}/{y}' are not tile numbers")));
     };
+    let place = TilePlace::web_mercator(scale);
     let tile = tiles
-        .address(layer, format, z, x, y)
+        .address(layer, (format, place), z, x, y)
         .map_err(|error| match error {
             AddressError::Zoom(text) => not_found(text),
             AddressError::OutOfRange(text) => {
@@ -537,7 +545,7 @@ async fn vector_tile(
             layers,
             layer,
             0,
-            (format, scale),
+            (format, place),
             tile,
             headers,
             tiles::Caching::of(layer, &state.config.tiles.cache_control),

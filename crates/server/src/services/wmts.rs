@@ -22,7 +22,7 @@ use crate::layers::{Layer, Layers, PyramidLayer, Service};
 use crate::metrics;
 use crate::services::info_format::InfoFormat;
 use crate::services::ogc::{self, coordinate, number, xml_escape, Kvp, OwsCode, OwsException};
-use crate::services::on_demand::{OnDemandFormat, OnDemandTiles};
+use crate::services::on_demand::{OnDemandFormat, OnDemandTiles, TilePlace};
 use crate::services::pixel_info;
 use crate::services::tiles;
 use crate::services::vector_tiles::{self, TileAddress};
@@ -198,7 +198,7 @@ fn vector_address(
     matrix: &str,
     row: &str,
     col: &str,
-) -> Result<(usize, (OnDemandFormat, u32), TileAddress), OwsException> {
+) -> Result<(usize, (OnDemandFormat, TilePlace), TileAddress), OwsException> {
     let style_index = crate::services::tile_cache::style_index(layer, style).ok_or_else(|| {
         let names: Vec<&str> = std::iter::once(DEFAULT_STYLE)
             .chain(layer.styles().iter().skip(1).map(|s| s.name.as_str()))
@@ -212,15 +212,28 @@ fn vector_address(
             ),
         )
     })?;
-    let Some(scale) = tiles.tile_matrix_set_scale(tms) else {
-        let link = tiles.link().map(|(_, id)| id);
+    // Vector tiles are on Web Mercator only; images on the layer's sets.
+    let place = tiles.place(layer, tms).filter(|place| match format {
+        OnDemandFormat::Mvt => place.set == 0,
+        OnDemandFormat::Image(_) => tiles.images.offers_set(layer, place.set),
+    });
+    let Some(place) = place else {
         return Err(OwsException::invalid(
             "TILEMATRIXSET",
             format!(
-                "layer '{}' is tiled on '{}', not '{tms}'",
+                "layer '{}' is tiled in {} on {}, not '{tms}'",
                 layer.name,
-                link.as_deref()
-                    .unwrap_or(crate::services::tile_cache::TILE_MATRIX_SET)
+                format.mime(),
+                tiles
+                    .links(layer)
+                    .iter()
+                    .filter(|l| match format {
+                        OnDemandFormat::Mvt => l.place.set == 0,
+                        OnDemandFormat::Image(_) => tiles.images.offers_set(layer, l.place.set),
+                    })
+                    .map(|l| format!("'{}'", l.id))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         ));
     };
@@ -249,7 +262,7 @@ fn vector_address(
     };
     let (row_number, col_number) = (parse(row, "TILEROW")?, parse(col, "TILECOL")?);
     let address = tiles
-        .address(layer, format, z, col_number, row_number)
+        .address(layer, (format, place), z, col_number, row_number)
         .map_err(|error| {
             let text = match error {
                 vector_tiles::AddressError::Zoom(text)
@@ -262,7 +275,7 @@ fn vector_address(
             };
             OwsException::new(OwsCode::TileOutOfRange, locator, text)
         })?;
-    Ok((style_index, (format, scale), address))
+    Ok((style_index, (format, place), address))
 }
 
 fn kvp_inner(
@@ -720,56 +733,63 @@ pub fn capabilities(layers: &Layers, base: &str, tiles: &OnDemandTiles) -> Strin
             linked.push(pyramid);
         }
     }
-    let vector_set = tiles.link();
-    let hidpi = tiles.hidpi_link();
-    let (mut vectors, mut images) = (false, false);
-    if let Some((set, link)) = &vector_set {
-        for layer in layers.iter() {
-            let formats = tiles.formats(layer);
-            if let (Some(vector), false) = (vector_tiles::vector_source(layer), formats.is_empty())
-            {
-                let has_images = formats
-                    .iter()
-                    .any(|f| matches!(f, OnDemandFormat::Image(_)));
-                let on = VectorLayerTiles {
-                    vector,
-                    formats: &formats,
-                    set,
-                    link,
-                    hidpi_link: hidpi
-                        .as_ref()
-                        .map(|(_, id)| id.as_str())
-                        .filter(|_| has_images),
-                    zooms: tiles.layer_zooms(layer),
+    // Each set a vector layer links to is written once, over the levels of its link.
+    let mut vector_sets: Vec<(String, &TileMatrixSet, std::ops::RangeInclusive<u32>)> = Vec::new();
+    for layer in layers.iter() {
+        let formats = tiles.formats(layer);
+        let Some(vector) = vector_tiles::vector_source(layer) else {
+            continue;
+        };
+        if formats.is_empty() {
+            continue;
+        }
+        let links = tiles.links(layer);
+        let zooms = |place: TilePlace| {
+            if place.set == 0 {
+                tiles.layer_zooms(layer)
+            } else {
+                tiles.images.zooms_of(layer)
+            }
+        };
+        let on = VectorLayerTiles {
+            vector,
+            formats: &formats,
+            links: links
+                .iter()
+                .map(|l| (l.id.as_str(), l.set, zooms(l.place)))
+                .collect(),
+        };
+        write_vector_layer(&mut out, layer, &on, &base);
+        for link in links {
+            if !vector_sets.iter().any(|(id, _, _)| *id == link.id) {
+                let levels = if link.place.set == 0 {
+                    tiles.zooms()
+                } else {
+                    tiles.images.zooms()
                 };
-                write_vector_layer(&mut out, layer, &on, &base);
-                vectors = true;
-                images |= has_images;
+                vector_sets.push((link.id, link.set, levels));
             }
         }
     }
     for pyramid in &linked {
         write_tile_matrix_set(&mut out, pyramid);
     }
-    let hidpi = hidpi.filter(|_| images);
-    if let (true, Some((set, link))) = (vectors, vector_set) {
-        for (set, link) in std::iter::once((set, link)).chain(hidpi) {
-            if linked.iter().any(|p| p.link == link) {
-                continue;
-            }
-            let _ = writeln!(
-                out,
-                "    <TileMatrixSet>\n      <ows:Identifier>{}</ows:Identifier>\n      <ows:SupportedCRS>{}</ows:SupportedCRS>",
-                xml_escape(&link),
-                xml_escape(&set.crs().urn())
-            );
-            for z in tiles.zooms() {
-                if let Some(matrix) = set.matrix_at(z) {
-                    write_tile_matrix(&mut out, set, matrix);
-                }
-            }
-            out.push_str("    </TileMatrixSet>\n");
+    for (link, set, levels) in vector_sets {
+        if linked.iter().any(|p| p.link == link) {
+            continue;
         }
+        let _ = writeln!(
+            out,
+            "    <TileMatrixSet>\n      <ows:Identifier>{}</ows:Identifier>\n      <ows:SupportedCRS>{}</ows:SupportedCRS>",
+            xml_escape(&link),
+            xml_escape(&set.crs().urn())
+        );
+        for z in levels {
+            if let Some(matrix) = set.matrix_at(z) {
+                write_tile_matrix(&mut out, set, matrix);
+            }
+        }
+        out.push_str("    </TileMatrixSet>\n");
     }
     let _ = write!(
         out,
@@ -897,11 +917,8 @@ fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &s
 struct VectorLayerTiles<'a> {
     vector: &'a crate::layers::VectorLayer,
     formats: &'a [OnDemandFormat],
-    set: &'a TileMatrixSet,
-    link: &'a str,
-    /// The HiDPI variant of the link (512-pixel images), when offered.
-    hidpi_link: Option<&'a str>,
-    zooms: std::ops::RangeInclusive<u32>,
+    /// The links: id, set, levels.
+    links: Vec<(&'a str, &'a TileMatrixSet, std::ops::RangeInclusive<u32>)>,
 }
 
 /// A vector layer: vector tiles and rendered images on the Web Mercator set, limited to the
@@ -933,34 +950,33 @@ fn write_vector_layer(out: &mut String, layer: &Layer, on: &VectorLayerTiles<'_>
     for format in on.formats {
         let _ = writeln!(out, "      <Format>{}</Format>", format.mime());
     }
-    let mercator = crs::Transformer::new(&crs::Crs::crs84(), on.set.crs())
-        .and_then(|t| t.transform_bbox(&b))
-        .ok();
-    let mut limits = String::new();
-    if let Some(extent) = mercator {
-        for z in on.zooms.clone() {
-            let Some(range) = on.set.matrix_at(z).and_then(|m| m.tile_range(&extent)) else {
+    for (link, set, zooms) in &on.links {
+        let _ = writeln!(
+            out,
+            "      <TileMatrixSetLink>\n        <TileMatrixSet>{}</TileMatrixSet>\n        <TileMatrixSetLimits>",
+            xml_escape(link)
+        );
+        let extent = crs::Transformer::new(&crs::Crs::crs84(), set.crs())
+            .and_then(|t| t.transform_bbox(&b))
+            .ok();
+        for z in zooms.clone() {
+            let Some(range) = extent
+                .as_ref()
+                .and_then(|extent| set.matrix_at(z)?.tile_range(extent))
+            else {
                 continue;
             };
             let _ = writeln!(
-                limits,
-                "          <TileMatrixLimits>\n            <TileMatrix>{z}</TileMatrix>\n            <MinTileRow>{}</MinTileRow>\n            \
+                out,
+                "          <TileMatrixLimits>\n            <TileMatrix>{}</TileMatrix>\n            <MinTileRow>{}</MinTileRow>\n            \
                  <MaxTileRow>{}</MaxTileRow>\n            <MinTileCol>{}</MinTileCol>\n            <MaxTileCol>{}</MaxTileCol>\n          </TileMatrixLimits>",
+                set.matrix_at(z).map_or("", TileMatrix::id),
                 range.min_row(),
                 range.max_row(),
                 range.min_col(),
                 range.max_col()
             );
         }
-    }
-    // The HiDPI set has the same tiles: the same limits.
-    for link in std::iter::once(on.link).chain(on.hidpi_link) {
-        let _ = writeln!(
-            out,
-            "      <TileMatrixSetLink>\n        <TileMatrixSet>{}</TileMatrixSet>\n        <TileMatrixSetLimits>",
-            xml_escape(link)
-        );
-        out.push_str(&limits);
         out.push_str("        </TileMatrixSetLimits>\n      </TileMatrixSetLink>\n");
     }
     for format in on.formats {

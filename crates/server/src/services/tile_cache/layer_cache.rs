@@ -28,15 +28,28 @@ pub fn union(ranges: &[Option<std::ops::RangeInclusive<u32>>; 2]) -> std::ops::R
     min.unwrap_or(1)..=max.unwrap_or(0)
 }
 
-/// The id of the Web Mercator link over some levels: `PM` when they are all of its
-/// matrices, else `PM_{min}_{max}`.
+/// The id of a set's link over some levels: the set's id when they are all of its matrices,
+/// else `{set}_{first}_{last}` (matrix ids, as pyramids name their subsets: `PM_0_18`).
 pub fn link_id(set: &pyramid::TileMatrixSet, zooms: &std::ops::RangeInclusive<u32>) -> String {
     let whole = *zooms.start() == 0 && *zooms.end() as usize + 1 == set.matrices().len();
     if whole {
-        TILE_MATRIX_SET.to_owned()
-    } else {
-        format!("{TILE_MATRIX_SET}_{}_{}", zooms.start(), zooms.end())
+        return set.id().to_owned();
     }
+    let id = |level: u32| {
+        set.matrix_at(level)
+            .map_or_else(|| level.to_string(), |m| m.id().to_owned())
+    };
+    format!("{}_{}_{}", set.id(), id(*zooms.start()), id(*zooms.end()))
+}
+
+/// Whether a layer's rendered tiles are offered on a set: the sets it names, else a set
+/// `listed` in `[tile_cache] sets` that is Web Mercator or in the layer's CRS (its native set).
+pub fn offered_on(layer: &Layer, set: &TileMatrixSet, listed: bool) -> bool {
+    if let Some(ids) = &layer.tiles.sets {
+        return ids.iter().any(|id| id == set.id());
+    }
+    let crs = set.crs();
+    listed && (crs.equivalent(&crs::Crs::web_mercator()) || crs.equivalent(layer.crs()))
 }
 
 /// The id of a set's HiDPI variant: `{id}@2x`.

@@ -26,7 +26,7 @@ mod storage;
 
 pub use self::format::CacheFormat;
 pub use self::layer_cache::{hidpi_id, link_id, style_index, union, TILE_MATRIX_SET};
-use self::layer_cache::{CachePlace, Found, LayerCache};
+use self::layer_cache::{offered_on, CachePlace, Found, LayerCache};
 pub use self::seed::{seed, SeedError, SeedOptions, SeedReport};
 
 use std::collections::{HashMap, HashSet};
@@ -69,20 +69,31 @@ pub struct CachedTileRequest {
     pub format: CacheFormat,
     /// The tile (rows from the top).
     pub tile: TileAddress,
+    /// The tile matrix set: its index among the cache's sets (0: Web Mercator).
+    pub set: usize,
     /// Pixels per standard pixel: 1, or 2 for HiDPI (`@2x`) tiles.
     pub scale: u32,
 }
 
-/// An opened cache: (layer address, style, format, scale).
-type CacheKey = (usize, usize, CacheFormat, u32);
+/// A tile matrix set rendered tiles are cut on, with its HiDPI variant.
+#[derive(Debug)]
+struct CacheSet {
+    standard: TileMatrixSet,
+    hidpi: Option<TileMatrixSet>,
+    /// Listed in `[tile_cache] sets`: offered to layers that do not choose their own.
+    listed: bool,
+}
+
+/// An opened cache: (layer address, style, format, set, scale).
+type CacheKey = (usize, usize, CacheFormat, usize, u32);
 
 /// Renders, keeps and answers the tiles of vector layers.
 pub struct TileCache {
     settings: TileCacheConfig,
     root: PathBuf,
-    set: Option<TileMatrixSet>,
-    /// The HiDPI variant of `set` (512-pixel tiles), when offered.
-    hidpi: Option<TileMatrixSet>,
+    /// The sets tiles may be cut on: Web Mercator (`PM`) first, then those the configuration
+    /// names.
+    sets: Vec<CacheSet>,
     renderer: Arc<render::Renderer>,
     pool: Arc<RenderPool>,
     metrics: TileCacheMetrics,
@@ -115,11 +126,35 @@ impl TileCache {
         metrics: TileCacheMetrics,
     ) -> Result<TileCache, render::RenderError> {
         let settings = config.tile_cache.clone();
-        let set = TileMatrixSets::builtin().get(TILE_MATRIX_SET).cloned();
-        let hidpi = set
-            .as_ref()
-            .filter(|_| settings.hidpi)
-            .map(|set| set.scaled(2, &hidpi_id(set.id())));
+        let mut registry = TileMatrixSets::builtin();
+        if let Some(dir) = &config.tiles.tile_matrix_sets_dir {
+            // Refused at start-up by the layers when it does not load.
+            let _ = registry.extend_from_dir(dir);
+        }
+        let named = std::iter::once(TILE_MATRIX_SET)
+            .chain(settings.sets.iter().map(String::as_str))
+            .chain(
+                config
+                    .layers
+                    .iter()
+                    .filter_map(|l| l.tiles.sets.as_ref())
+                    .flatten()
+                    .map(String::as_str),
+            );
+        let mut sets: Vec<CacheSet> = Vec::new();
+        for id in named {
+            let Some(set) = registry.get(id) else {
+                continue;
+            };
+            if sets.iter().any(|s| s.standard.id() == id) {
+                continue;
+            }
+            sets.push(CacheSet {
+                hidpi: settings.hidpi.then(|| set.scaled(2, &hidpi_id(set.id()))),
+                listed: settings.sets.iter().any(|s| s == id),
+                standard: set.clone(),
+            });
+        }
         let renderer = render::Renderer::new(render::RendererOptions {
             font_dir: config.wms.font_dir.clone(),
             graphics_dir: None,
@@ -131,8 +166,7 @@ impl TileCache {
                 .unwrap_or_else(|| config.data.dir.join("tile-cache")),
             usage: Arc::new(Mutex::new(Usage::new(settings.max_bytes))),
             settings,
-            set,
-            hidpi,
+            sets,
             renderer: Arc::new(renderer),
             pool,
             metrics,
@@ -147,17 +181,36 @@ impl TileCache {
 
     /// Whether vector layers are served as rendered tiles.
     pub fn enabled(&self) -> bool {
-        self.settings.enabled && self.set.is_some()
+        self.settings.enabled && !self.sets.is_empty()
     }
 
     /// Whether a layer's tiles are rendered by the cache (vector layers, when enabled, in
-    /// some format, at some level).
+    /// some format, on some set, at some level).
     pub fn serves(&self, layer: &Layer) -> bool {
         self.enabled()
             && matches!(layer.source, LayerSource::Vector(_))
             && layer.tiles.tiled()
             && !self.formats_of(layer).is_empty()
             && !self.zooms_of(layer).is_empty()
+            && self.sets_of(layer).next().is_some()
+    }
+
+    /// Whether a layer's tiles are offered on a set: the sets it names, else each listed
+    /// Web Mercator set and each listed set in the layer's CRS (its native set).
+    pub fn offers_set(&self, layer: &Layer, set: usize) -> bool {
+        self.sets
+            .get(set)
+            .is_some_and(|entry| offered_on(layer, &entry.standard, entry.listed))
+    }
+
+    /// The sets a layer's tiles are offered on (indices).
+    pub fn sets_of<'a>(&'a self, layer: &'a Layer) -> impl Iterator<Item = usize> + 'a {
+        (0..self.sets.len()).filter(move |&set| self.offers_set(layer, set))
+    }
+
+    /// How many sets tiles may be cut on.
+    pub fn set_count(&self) -> usize {
+        self.sets.len()
     }
 
     /// The image formats of a layer's tiles: its own, else the server's.
@@ -179,35 +232,51 @@ impl TileCache {
         layer.tiles.narrow(self.zooms())
     }
 
-    /// The Web Mercator set.
-    pub fn tile_matrix_set(&self) -> Option<&TileMatrixSet> {
-        self.set.as_ref()
-    }
-
-    /// The set of tiles at `scale` pixels per standard pixel: the Web Mercator set (1), its
+    /// A set tiles are cut on at `scale` pixels per standard pixel: the set itself (1), its
     /// HiDPI variant (2, when offered).
-    pub fn tile_matrix_set_at(&self, scale: u32) -> Option<&TileMatrixSet> {
+    pub fn set_at(&self, set: usize, scale: u32) -> Option<&TileMatrixSet> {
+        let entry = self.sets.get(set)?;
         match scale {
-            1 => self.set.as_ref(),
-            2 => self.hidpi.as_ref(),
+            1 => Some(&entry.standard),
+            2 => entry.hidpi.as_ref(),
             _ => None,
         }
     }
 
     /// Whether tiles are offered at twice the pixels.
     pub fn hidpi(&self) -> bool {
-        self.hidpi.is_some()
+        self.settings.hidpi
     }
 
-    /// A tile address of a layer from request numbers (rows from the top).
+    /// A tile address of a layer on a set from request numbers (rows from the top).
     pub fn address(
         &self,
         layer: &Layer,
+        set: usize,
         z: u32,
         x: i64,
         y: i64,
     ) -> Result<TileAddress, AddressError> {
-        TileAddress::checked(&self.zooms_of(layer), "rendered tiles exist", "", (z, x, y))
+        let zooms = self.zooms_of(layer);
+        let matrix = self
+            .set_at(set, 1)
+            .and_then(|s| s.matrix_at(z))
+            .filter(|_| zooms.contains(&z))
+            .ok_or_else(|| {
+                AddressError::Zoom(format!(
+                    "zoom level {z} is not served: rendered tiles exist for zoom {} to {}",
+                    zooms.start(),
+                    zooms.end()
+                ))
+            })?;
+        let (width, height) = (matrix.matrix_width(), matrix.matrix_height());
+        let (Ok(col), Ok(row)) = (u32::try_from(x), u32::try_from(y)) else {
+            return Err(out_of_range(z, x, y, width, height));
+        };
+        if col >= width || row >= height {
+            return Err(out_of_range(z, x, y, width, height));
+        }
+        Ok(TileAddress { z, x: col, y: row })
     }
 
     /// The answer for a tile of a vector layer: from the cache, or rendered now with its
@@ -221,9 +290,9 @@ impl TileCache {
         caching: Caching<'_>,
     ) -> Result<Response, OnDemandTileError> {
         self.sweep_if_changed();
-        let Some(set) = self.tile_matrix_set_at(request.scale) else {
+        let Some(set) = self.set_at(request.set, request.scale) else {
             return Err(OnDemandTileError::Internal(JsonError::broken(
-                "the tile cache has no Web Mercator set at this scale",
+                "the tile cache has no such set at this scale",
             )));
         };
         // Fast path, a stored tile: no lock but the slab cache's, no shared reference count.
@@ -233,6 +302,7 @@ impl TileCache {
                 Arc::as_ptr(layer) as usize,
                 request.style,
                 request.format,
+                request.set,
                 request.scale,
             );
             let opened;
@@ -323,7 +393,7 @@ impl TileCache {
         let renderer = Arc::clone(&self.renderer);
         let job_layer = Arc::clone(layer);
         let job_cache = Arc::clone(cache);
-        let set = self.tile_matrix_set_at(request.scale).cloned();
+        let set = self.set_at(request.set, request.scale).cloned();
         let buffer = self.settings.buffer;
         let job = move |cancel: &crate::services::render_pool::Cancel| {
             let Some(set) = set else {
@@ -500,7 +570,7 @@ impl TileCache {
         key: CacheKey,
         set: &TileMatrixSet,
     ) -> Arc<LayerCache> {
-        let (_, style, format, _) = key;
+        let (_, style, format, _, _) = key;
         // One opening at a time; readers never wait (the map is swapped whole).
         let _opening = self
             .opening
@@ -567,12 +637,13 @@ impl TileCache {
         if previous == sequence {
             return;
         }
-        let sets: Vec<&TileMatrixSet> = self.set.iter().chain(&self.hidpi).collect();
-        if sets.is_empty() {
-            return;
-        }
         let mut live = HashSet::new();
         for layer in snapshot.tiles.iter().filter(|l| self.serves(l)) {
+            let sets: Vec<&TileMatrixSet> = self
+                .sets_of(layer)
+                .flat_map(|i| [self.set_at(i, 1), self.set_at(i, 2)])
+                .flatten()
+                .collect();
             for style in 0..layer.styles().len() {
                 for &format in self.formats_of(layer) {
                     for set in &sets {
@@ -625,6 +696,15 @@ impl TileCache {
             sweep();
         }
     }
+}
+
+/// The error of a tile outside its matrix.
+fn out_of_range(z: u32, x: i64, y: i64, width: u32, height: u32) -> AddressError {
+    AddressError::OutOfRange(format!(
+        "tile {x}/{y} is outside zoom level {z}: columns go from 0 to {}, rows from 0 to {}",
+        width.saturating_sub(1),
+        height.saturating_sub(1)
+    ))
 }
 
 fn memory_key(cache: &LayerCache, z: u32, x: u32, y: u32) -> String {

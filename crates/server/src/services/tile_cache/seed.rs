@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use super::format::CacheFormat;
 use super::layer_cache::{
-    hidpi_id, link_id, style_index, union, CachePlace, LayerCache, TILE_MATRIX_SET,
+    hidpi_id, link_id, offered_on, style_index, union, CachePlace, LayerCache, TILE_MATRIX_SET,
 };
 use super::metatile::{self, Drawing, Metatile};
 use crate::config::Config;
@@ -78,8 +78,8 @@ pub enum SeedError {
         /// Its styles.
         known: Vec<String>,
     },
-    /// The tile matrix set is not the one rendered tiles are cut on.
-    #[error("tile matrix set '{0}' is not served for rendered tiles: use PM (Web Mercator), or PM@2x for HiDPI tiles when [tile_cache] hidpi is on")]
+    /// The layer's tiles are not offered on the tile matrix set.
+    #[error("tile matrix set '{0}' is not served for this layer's rendered tiles: use one of [tile_cache] sets (PM for Web Mercator; a set in the layer's CRS) or of its [layers.tiles] sets, with @2x for HiDPI tiles when [tile_cache] hidpi is on")]
     UnknownSet(String),
     /// The layer's tiles are not offered in that format.
     #[error("layer '{layer}' has no {format} tiles (its formats: {})", if offered.is_empty() { "none, its tiles are turned off".to_owned() } else { offered.join(", ") })]
@@ -138,33 +138,32 @@ pub fn seed(
     if !settings.enabled {
         return Err(SeedError::Disabled);
     }
-    let sets = pyramid::TileMatrixSets::builtin();
-    let set = sets
-        .get(TILE_MATRIX_SET)
-        .ok_or_else(|| SeedError::UnknownSet(TILE_MATRIX_SET.to_owned()))?;
-    let vector = &config.vector_tiles;
-    let link = link_id(
-        set,
-        &union(&[
-            vector.enabled.then_some(vector.min_zoom..=vector.max_zoom),
-            Some(settings.min_zoom..=settings.max_zoom),
-        ]),
-    );
+    let mut sets = pyramid::TileMatrixSets::builtin();
+    if let Some(dir) = &config.tiles.tile_matrix_sets_dir {
+        // Refused with a message when the layers are read.
+        let _ = sets.extend_from_dir(dir);
+    }
     // `{set}@2x`: the HiDPI tiles.
     let (base, scale) = match options.tms.strip_suffix("@2x") {
         Some(base) if settings.hidpi => (base, 2),
         _ => (options.tms, 1),
     };
-    if !(base == set.id() || base == link) {
-        return Err(SeedError::UnknownSet(options.tms.to_owned()));
-    }
-    let scaled;
-    let set = if scale == 2 {
-        scaled = set.scaled(2, &hidpi_id(set.id()));
-        &scaled
-    } else {
-        set
-    };
+    // A set by id, or by the link id capabilities name it with (`PM_0_18`).
+    let vector = &config.vector_tiles;
+    let set = sets
+        .iter()
+        .find(|set| {
+            let zooms = if set.id() == TILE_MATRIX_SET {
+                union(&[
+                    vector.enabled.then_some(vector.min_zoom..=vector.max_zoom),
+                    Some(settings.min_zoom..=settings.max_zoom),
+                ])
+            } else {
+                settings.min_zoom..=settings.max_zoom
+            };
+            set.id() == base || link_id(set, &zooms) == base
+        })
+        .ok_or_else(|| SeedError::UnknownSet(options.tms.to_owned()))?;
     let layers = Layers::from_config(config)?;
     let Some(layer) = layers.get(options.layer) else {
         return Err(SeedError::UnknownLayer {
@@ -179,6 +178,16 @@ pub fn seed(
     if !matches!(layer.source, LayerSource::Vector(_)) {
         return Err(SeedError::NotVector(options.layer.to_owned()));
     }
+    if !offered_on(layer, set, settings.sets.iter().any(|s| s == set.id())) {
+        return Err(SeedError::UnknownSet(options.tms.to_owned()));
+    }
+    let scaled;
+    let set = if scale == 2 {
+        scaled = set.scaled(2, &hidpi_id(set.id()));
+        &scaled
+    } else {
+        set
+    };
     let offered = layer.tiles.formats.as_deref().unwrap_or(&settings.formats);
     if !layer.tiles.tiled() || !offered.contains(&options.format) {
         return Err(SeedError::Format {

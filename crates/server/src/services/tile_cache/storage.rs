@@ -46,8 +46,9 @@ fn segment(name: &str) -> String {
     }
 }
 
-/// The cache folder of a layer's style in a format, relative to the cache root:
-/// `{layer}/{fingerprint}-{style}-{format}`. The fingerprint covers what the tiles depend
+/// The cache folder of a layer's style in a format on a set, relative to the cache root:
+/// `{layer}/{fingerprint}-{style}-{format}` on Web Mercator, `…-{style}-{set}-{format}` on
+/// another set, `@2x` after HiDPI ones. The fingerprint covers what the tiles depend
 /// on — the server version, the stored data (id, size, modification time of each table's
 /// GeoPackage), the tables and attributes, the SLD style itself, the tile settings — so a
 /// change of any of them names another folder. `None` for layers the cache does not draw.
@@ -95,8 +96,15 @@ pub fn relative_dir(
     } else {
         String::new()
     };
+    // Other sets than Web Mercator say theirs: `…-LAMB93-png`.
+    let base = set.id().strip_suffix(&scale).unwrap_or(set.id());
+    let on = if base == super::TILE_MATRIX_SET {
+        String::new()
+    } else {
+        format!("{}-", segment(base))
+    };
     Some(PathBuf::from(segment(&layer.name)).join(format!(
-        "{:016x}-{}-{}{scale}",
+        "{:016x}-{}-{on}{}{scale}",
         fnv1a(&identity),
         segment(style_name),
         format.extension()
