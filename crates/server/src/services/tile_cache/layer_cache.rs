@@ -18,9 +18,6 @@ use crate::config::TileCacheConfig;
 use crate::layers::Layer;
 use crate::services::tiles::{bytes_response, Caching, DEFAULT_STYLE};
 
-/// The tile matrix set rendered tiles are cut on.
-pub const TILE_MATRIX_SET: &str = "PM";
-
 /// The levels from the coarsest to the finest of some ranges (empty without any).
 pub fn union(ranges: &[Option<std::ops::RangeInclusive<u32>>; 2]) -> std::ops::RangeInclusive<u32> {
     let min = ranges.iter().flatten().map(|r| *r.start()).min();

@@ -25,9 +25,10 @@ mod seed;
 mod storage;
 
 pub use self::format::CacheFormat;
-pub use self::layer_cache::{hidpi_id, link_id, style_index, union, TILE_MATRIX_SET};
+pub use self::layer_cache::{hidpi_id, link_id, style_index, union};
 use self::layer_cache::{offered_on, CachePlace, Found, LayerCache};
 pub use self::seed::{seed, SeedError, SeedOptions, SeedReport};
+pub use self::storage::TILE_MATRIX_SET;
 
 use std::collections::{HashMap, HashSet};
 use std::ops::RangeInclusive;

@@ -12,9 +12,10 @@ use rayon::prelude::*;
 
 use super::format::CacheFormat;
 use super::layer_cache::{
-    hidpi_id, link_id, offered_on, style_index, union, CachePlace, LayerCache, TILE_MATRIX_SET,
+    hidpi_id, link_id, offered_on, style_index, union, CachePlace, LayerCache,
 };
 use super::metatile::{self, Drawing, Metatile};
+use super::storage::TILE_MATRIX_SET;
 use crate::config::Config;
 use crate::layers::{LayerError, LayerSource, Layers};
 use crate::services::render_pool::Cancel;

@@ -15,6 +15,9 @@ use super::format::CacheFormat;
 use crate::config::TileCacheConfig;
 use crate::layers::{Layer, LayerSource};
 
+/// The Web Mercator set: every layer's tiles, vector tiles and TMS are on it.
+pub const TILE_MATRIX_SET: &str = "PM";
+
 /// FNV-1a, 64 bits: a stable hash (the same across runs and builds), for folder names.
 fn fnv1a(text: &str) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -98,7 +101,7 @@ pub fn relative_dir(
     };
     // Other sets than Web Mercator say theirs: `…-LAMB93-png`.
     let base = set.id().strip_suffix(&scale).unwrap_or(set.id());
-    let on = if base == super::TILE_MATRIX_SET {
+    let on = if base == TILE_MATRIX_SET {
         String::new()
     } else {
         format!("{}-", segment(base))
