@@ -339,3 +339,109 @@ fn gdal_reads_the_layer_through_its_wmts_driver() {
         String::from_utf8_lossy(&translated.stderr)
     );
 }
+
+/// A raster layer's SLD styles are WMTS styles too: their tiles are drawn by the WMS renderer
+/// on the pyramid's own set and levels (PNG), cached, and equal the WMS map of the tile.
+#[test]
+fn styled_raster_tiles_are_drawn_with_the_layer_styles() {
+    let dir = tempfile::tempdir().unwrap();
+    write_test_pyramids(dir.path());
+    let sld = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/wms/dem.sld");
+    let config = dir.path().join("tuilerie.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[layers]]\nname = \"dem\"\nkind = \"pyramid\"\npyramid = \"dem/pyramid.json\"\nstyle = \"{}\"\ninterpolation = \"nearest\"\n",
+            sld.display()
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    let (_, _, xml) = get(&server.url("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities"));
+    let layer = &xml[xml.find("<ows:Identifier>dem</ows:Identifier>").unwrap()..];
+    let layer = &layer[..layer.find("</Layer>").unwrap()];
+    for expected in [
+        "<ows:Identifier>normal</ows:Identifier>",
+        "<ows:Title>Elevation tints</ows:Title>\n        <ows:Identifier>hypsometric</ows:Identifier>",
+        "<Format>image/x-bil;bits=32</Format>",
+        "<Format>image/png</Format>",
+        "<TileMatrixSet>PM_2_3</TileMatrixSet>",
+    ] {
+        assert!(layer.contains(expected), "missing {expected}\n{layer}");
+    }
+
+    let rest = server.url("/wmts/dem/hypsometric/PM_2_3/3/2/4.png");
+    let (status, headers, body) = get_bytes(&rest, &[]);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(header(&headers, "content-type"), Some("image/png"));
+    let etag = header(&headers, "etag").unwrap().to_owned();
+    let (_, _, kvp) = get_bytes(
+        &server.url("/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=dem&STYLE=hypsometric&FORMAT=image/png&TILEMATRIXSET=PM_2_3&TILEMATRIX=3&TILEROW=2&TILECOL=4"),
+        &[],
+    );
+    assert_eq!(kvp, body);
+    let (status, _, _) = get_bytes(&rest, &[("If-None-Match", &etag)]);
+    assert_eq!(status, 304);
+    let tile = image::load_from_memory(&body).unwrap().to_rgba8();
+    assert_eq!(tile.dimensions(), (256, 256));
+    // The WMS map of the same extent, same style.
+    let size = 2.0 * 20_037_508.342_789_244 / 8.0;
+    let (min_x, max_y) = (
+        -20_037_508.342_789_244 + 4.0 * size,
+        20_037_508.342_789_244 - 2.0 * size,
+    );
+    let (status, _, map) = get_bytes(
+        &server.url(&format!(
+            "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=dem&STYLES=hypsometric&CRS=EPSG:3857&BBOX={},{},{},{}&WIDTH=256&HEIGHT=256&FORMAT=image/png&TRANSPARENT=TRUE",
+            min_x,
+            max_y - size,
+            min_x + size,
+            max_y
+        )),
+        &[],
+    );
+    assert_eq!(status, 200);
+    let map = image::load_from_memory(&map).unwrap().to_rgba8();
+    let coloured = tile.pixels().filter(|p| p.0[3] > 0).count();
+    assert!(
+        coloured > 1000,
+        "the tile shows the elevations: {coloured} pixels"
+    );
+    let differing = tile
+        .pixels()
+        .zip(map.pixels())
+        .filter(|(a, b)| a.0.iter().zip(b.0).any(|(p, q)| p.abs_diff(q) > 8))
+        .count();
+    assert!(
+        differing < 256 * 256 / 100,
+        "{differing} pixels differ from the WMS map"
+    );
+    // Not the stored values: the tints.
+    let (_, _, stored) = get_bytes(&server.url("/wmts/dem/normal/PM_2_3/3/2/4.bil"), &[]);
+    assert_eq!(stored.len(), 256 * 256 * 4);
+    for (path, expected) in [
+        ("/wmts/dem/hypsometric/PM_2_3/3/2/4.bil", "drawn as PNG"),
+        ("/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=dem&STYLE=hypsometric&FORMAT=image/tiff&TILEMATRIXSET=PM_2_3&TILEMATRIX=3&TILEROW=2&TILECOL=4", "FORMAT=image/png"),
+        ("/wmts/dem/hypsometric/PM_2_3/9/2/4.png", "not served"),
+        ("/wmts/dem/hypsometric/WebMercatorQuad/3/2/4.png", "PM_2_3"),
+        ("/wmts/dem/fancy/PM_2_3/3/2/4.png", "no style"),
+    ] {
+        let (status, _, body) = get(&server.url(path));
+        assert!((400..500).contains(&status), "{path}: {status} {body}");
+        assert!(body.contains(expected), "{path}: {body}");
+    }
+    let caches: Vec<String> = std::fs::read_dir(data.join("tile-cache/dem"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        caches.iter().any(|c| c.ends_with("-hypsometric-png")),
+        "{caches:?}"
+    );
+}

@@ -24,6 +24,7 @@ use crate::services::info_format::InfoFormat;
 use crate::services::ogc::{self, coordinate, number, xml_escape, Kvp, OwsCode, OwsException};
 use crate::services::on_demand::{OnDemandFormat, OnDemandTiles, TilePlace};
 use crate::services::pixel_info;
+use crate::services::tile_cache::{CacheFormat, CachedTileRequest};
 use crate::services::tiles;
 use crate::services::vector_tiles::{self, TileAddress};
 use crate::state::AppState;
@@ -76,10 +77,105 @@ async fn kvp(
             Ok(response) | Err(response) => response,
         };
     }
+    let styled = kvp
+        .non_empty("REQUEST")
+        .filter(|r| r.eq_ignore_ascii_case("GetTile"))
+        .and_then(|_| layers.get(kvp.non_empty("LAYER")?))
+        .and_then(|layer| Some((layer, rendered_style(&tiles, layer, kvp.get("STYLE")?)?)));
+    if let Some((layer, style)) = styled {
+        let asked = (|| {
+            check_kvp(&kvp)?;
+            let required = |name: &str, hint: &str| {
+                kvp.non_empty(name)
+                    .ok_or_else(|| OwsException::missing(name, hint))
+            };
+            let format = required("FORMAT", "use FORMAT=image/png")?;
+            if CacheFormat::from_mime(format) != Some(CacheFormat::Png) {
+                return Err(OwsException::invalid(
+                    "FORMAT",
+                    format!(
+                        "style '{}' of layer '{}' is drawn as image/png, not {format}: use FORMAT=image/png",
+                        layer.styles()[style].name,
+                        layer.name
+                    ),
+                ));
+            }
+            Ok((
+                required(
+                    "TILEMATRIXSET",
+                    "name the tile matrix set, as in the layer's TileMatrixSetLink",
+                )?,
+                required("TILEMATRIX", "name the tile matrix (zoom level)")?,
+                required("TILEROW", "give the tile row (0 at the top)")?,
+                required("TILECOL", "give the tile column (0 at the left)")?,
+            ))
+        })();
+        return match asked {
+            Ok(address) => styled_tile(&state, &tiles, &layers, (layer, style), address, &headers)
+                .await
+                .unwrap_or_else(IntoResponse::into_response),
+            Err(exception) => exception.into_response(),
+        };
+    }
     match kvp_inner(&state, &layers, &kvp, &headers, &tiles) {
         Ok(response) => response,
         Err(exception) => exception.into_response(),
     }
+}
+
+/// The index of a raster layer's style drawn by the tile cache (an SLD style named in the
+/// request; `normal` is the pyramid as stored).
+fn rendered_style(tiles: &OnDemandTiles, layer: &Layer, name: &str) -> Option<usize> {
+    if name.is_empty() || name == DEFAULT_STYLE || name.eq_ignore_ascii_case("default") {
+        return None;
+    }
+    let style = layer.styles().iter().position(|s| s.name == name)?;
+    tiles.images.renders_style(layer, style).then_some(style)
+}
+
+/// A tile of a raster layer drawn with one of its SLD styles: rendered in metatiles on the
+/// pyramid's own set and levels, and cached, as vector layers' tiles are.
+async fn styled_tile(
+    state: &AppState,
+    tiles: &OnDemandTiles,
+    layers: &Layers,
+    (layer, style): (&Arc<Layer>, usize),
+    (tms, matrix, row, col): (&str, &str, &str, &str),
+    headers: &HeaderMap,
+) -> Result<Response, Response> {
+    let request = resolve(layers, &layer.name, "", tms, matrix, row, col)
+        .map_err(IntoResponse::into_response)?;
+    let set = tiles
+        .images
+        .set_index(request.pyramid.tile_matrix_set().id())
+        .ok_or_else(|| {
+            OwsException::internal(
+                "drawing a styled tile",
+                &std::io::Error::other("the pyramid's set is not known to the tile cache"),
+            )
+            .into_response()
+        })?;
+    let cached = CachedTileRequest {
+        style,
+        format: CacheFormat::Png,
+        tile: TileAddress {
+            z: request.tile.level(),
+            x: request.tile.col(),
+            y: request.tile.row(),
+        },
+        set,
+        scale: 1,
+    };
+    tiles
+        .images
+        .response(
+            layer,
+            cached,
+            headers,
+            tiles::Caching::of(layer, &state.config.tiles.cache_control),
+        )
+        .await
+        .map_err(IntoResponse::into_response)
 }
 
 /// The checks every KVP request passes: SERVICE, REQUEST, and VERSION when not
@@ -551,6 +647,32 @@ async fn rest_tile(
     }): Path<TilePath>,
     headers: HeaderMap,
 ) -> Response {
+    let styled = layers
+        .get(&layer)
+        .and_then(|found| Some((found, rendered_style(&tiles, found, &style)?)));
+    if let Some((found, style_index)) = styled {
+        let extension = file.rsplit_once('.').map_or("", |(_, e)| e);
+        if CacheFormat::from_extension(extension) != Some(CacheFormat::Png) {
+            return rest_status(OwsException::invalid(
+                "FORMAT",
+                format!(
+                    "style '{style}' of layer '{layer}' is drawn as PNG: ask {{TileCol}}.png, not '{file}'"
+                ),
+            ))
+            .into_response();
+        }
+        let col = file.rsplit_once('.').map_or(file.as_str(), |(c, _)| c);
+        return styled_tile(
+            &state,
+            &tiles,
+            &layers,
+            (found, style_index),
+            (&tms, &matrix, &row, col),
+            &headers,
+        )
+        .await
+        .unwrap_or_else(|response| response);
+    }
     if let Some(found) = layers
         .get(&layer)
         .filter(|l| vector_tiles::vector_source(l).is_some())
@@ -728,7 +850,12 @@ pub fn capabilities(layers: &Layers, base: &str, tiles: &OnDemandTiles) -> Strin
     out.push_str("  </ows:OperationsMetadata>\n  <Contents>\n");
     let mut linked: Vec<&PyramidLayer> = Vec::new();
     for (layer, pyramid) in layers.pyramids() {
-        write_layer(&mut out, layer, pyramid, &base);
+        let styles: Vec<&crate::layers::LayerStyle> = tiles
+            .images
+            .rendered_styles(layer)
+            .filter_map(|i| layer.styles().get(i))
+            .collect();
+        write_layer(&mut out, layer, (pyramid, &styles), &base);
         if !linked.iter().any(|l| l.link == pyramid.link) {
             linked.push(pyramid);
         }
@@ -846,7 +973,14 @@ fn write_style(out: &mut String, identifier: &str, title: &str, default: bool) {
     );
 }
 
-fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &str) {
+/// A pyramid layer: its tiles as stored (`normal`), and the SLD styles the tile cache draws
+/// (as PNG).
+fn write_layer(
+    out: &mut String,
+    layer: &Layer,
+    (pyramid, styles): (&PyramidLayer, &[&crate::layers::LayerStyle]),
+    base: &str,
+) {
     let name = xml_escape(&layer.name);
     write_layer_head(out, layer, &pyramid.wgs84_bbox);
     let served_formats = tiles::served_formats(pyramid.pyramid.format());
@@ -866,7 +1000,24 @@ fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &s
     );
     write_metadata(out, layer);
     write_style(out, DEFAULT_STYLE, "Default", true);
-    for served in served_formats {
+    for style in styles {
+        let title = if style.title.is_empty() {
+            &style.name
+        } else {
+            &style.title
+        };
+        write_style(out, &style.name, title, false);
+    }
+    // Styled tiles are PNG, whatever the pyramid stores.
+    let png = tiles::ServedFormat {
+        mime: "image/png",
+        extension: "png",
+    };
+    let mut served_formats = served_formats.to_vec();
+    if !styles.is_empty() && !served_formats.contains(&png) {
+        served_formats.push(png);
+    }
+    for served in &served_formats {
         let _ = writeln!(out, "      <Format>{}</Format>", served.mime);
     }
     if pyramid.getfeatureinfo {
@@ -893,7 +1044,7 @@ fn write_layer(out: &mut String, layer: &Layer, pyramid: &PyramidLayer, base: &s
         );
     }
     out.push_str("        </TileMatrixSetLimits>\n      </TileMatrixSetLink>\n");
-    for served in served_formats {
+    for served in &served_formats {
         let _ = writeln!(
             out,
             "      <ResourceURL format=\"{}\" resourceType=\"tile\" template=\"{base}/wmts/{name}/{{Style}}/{{TileMatrixSet}}/{{TileMatrix}}/{{TileRow}}/{{TileCol}}.{}\"/>",

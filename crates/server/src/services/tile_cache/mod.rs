@@ -132,16 +132,11 @@ impl TileCache {
             // Refused at start-up by the layers when it does not load.
             let _ = registry.extend_from_dir(dir);
         }
-        let named = std::iter::once(TILE_MATRIX_SET)
-            .chain(settings.sets.iter().map(String::as_str))
-            .chain(
-                config
-                    .layers
-                    .iter()
-                    .filter_map(|l| l.tiles.sets.as_ref())
-                    .flatten()
-                    .map(String::as_str),
-            );
+        // Web Mercator first, then every known set: layers may name any, and styled raster
+        // layers are tiled on their pyramid's.
+        let mut ids: Vec<&str> = registry.iter().map(TileMatrixSet::id).collect();
+        ids.sort_unstable();
+        let named = std::iter::once(TILE_MATRIX_SET).chain(ids);
         let mut sets: Vec<CacheSet> = Vec::new();
         for id in named {
             let Some(set) = registry.get(id) else {
@@ -207,6 +202,29 @@ impl TileCache {
     /// The sets a layer's tiles are offered on (indices).
     pub fn sets_of<'a>(&'a self, layer: &'a Layer) -> impl Iterator<Item = usize> + 'a {
         (0..self.sets.len()).filter(move |&set| self.offers_set(layer, set))
+    }
+
+    /// The index of a set by id (`PM`, `LAMB93`…), among the sets tiles may be cut on.
+    pub fn set_index(&self, id: &str) -> Option<usize> {
+        self.sets.iter().position(|s| s.standard.id() == id)
+    }
+
+    /// Whether a raster layer's style is drawn by the cache: an SLD style of a raster
+    /// pyramid (its stored tiles are its `normal` style).
+    pub fn renders_style(&self, layer: &Layer, style: usize) -> bool {
+        let LayerSource::Pyramid(pyramid) = &layer.source else {
+            return false;
+        };
+        self.settings.enabled
+            && layer.tiles.tiled()
+            && !pyramid.pyramid.format().is_vector()
+            && pyramid.styles.get(style).is_some_and(|s| s.style.is_some())
+            && self.set_index(pyramid.tile_matrix_set().id()).is_some()
+    }
+
+    /// The styles of a raster layer drawn by the cache (indices).
+    pub fn rendered_styles<'a>(&'a self, layer: &'a Layer) -> impl Iterator<Item = usize> + 'a {
+        (0..layer.styles().len()).filter(move |&style| self.renders_style(layer, style))
     }
 
     /// How many sets tiles may be cut on.
@@ -639,6 +657,21 @@ impl TileCache {
             return;
         }
         let mut live = HashSet::new();
+        for layer in snapshot.tiles.iter() {
+            let pyramid_set = match &layer.source {
+                LayerSource::Pyramid(pyramid) => Some(pyramid.tile_matrix_set()),
+                LayerSource::Vector(_) => None,
+            };
+            if let Some(set) = pyramid_set {
+                for style in self.rendered_styles(layer) {
+                    if let Some(dir) =
+                        storage::relative_dir(layer, style, CacheFormat::Png, &self.settings, set)
+                    {
+                        live.insert(dir);
+                    }
+                }
+            }
+        }
         for layer in snapshot.tiles.iter().filter(|l| self.serves(l)) {
             let sets: Vec<&TileMatrixSet> = self
                 .sets_of(layer)

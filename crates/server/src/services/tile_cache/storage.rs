@@ -54,7 +54,9 @@ fn segment(name: &str) -> String {
 /// another set, `@2x` after HiDPI ones. The fingerprint covers what the tiles depend
 /// on — the server version, the stored data (id, size, modification time of each table's
 /// GeoPackage), the tables and attributes, the SLD style itself, the tile settings — so a
-/// change of any of them names another folder. `None` for layers the cache does not draw.
+/// change of any of them names another folder. For a styled raster layer, the pyramid's
+/// descriptor (path and modification time) stands for the stored data. `None` for layers the
+/// cache does not draw.
 pub fn relative_dir(
     layer: &Layer,
     style: usize,
@@ -62,9 +64,6 @@ pub fn relative_dir(
     settings: &TileCacheConfig,
     set: &TileMatrixSet,
 ) -> Option<PathBuf> {
-    let LayerSource::Vector(vector) = &layer.source else {
-        return None;
-    };
     let style_name = layer.styles().get(style)?.name.as_str();
     let mut identity = format!(
         "{}|{}|{}|{}|{}|{}|{}|{}|{}",
@@ -78,15 +77,33 @@ pub fn relative_dir(
         settings.metatile,
         settings.buffer,
     );
-    for relation in &vector.relations {
-        identity.push('|');
-        identity.push_str(&relation.store.version_stamp());
-        identity.push('|');
-        identity.push_str(&relation.table);
-        identity.push('|');
-        identity.push_str(&relation.attributes.join(","));
-        identity.push('|');
-        let _ = write!(identity, "{:?}", relation.user_style(style_name));
+    match &layer.source {
+        LayerSource::Vector(vector) => {
+            for relation in &vector.relations {
+                identity.push('|');
+                identity.push_str(&relation.store.version_stamp());
+                identity.push('|');
+                identity.push_str(&relation.table);
+                identity.push('|');
+                identity.push_str(&relation.attributes.join(","));
+                identity.push('|');
+                let _ = write!(identity, "{:?}", relation.user_style(style_name));
+            }
+        }
+        LayerSource::Pyramid(pyramid) => {
+            let style = pyramid.styles.get(style)?.style.as_ref()?;
+            let modified = layer
+                .modified()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_secs());
+            let _ = write!(
+                identity,
+                "|{}|{modified}|{:?}|{:?}|{style:?}",
+                pyramid.pyramid.path().display(),
+                pyramid.levels,
+                pyramid.interpolation
+            );
+        }
     }
     // HiDPI caches say their scale: `…-png@2x`.
     let scale = set
@@ -124,7 +141,7 @@ pub fn descriptor(
 ) -> Option<Descriptor> {
     let extent = extent_in(layer, set)?;
     let mut levels = Vec::new();
-    for level in settings.min_zoom..=settings.max_zoom {
+    for level in cached_levels(layer, settings) {
         let Some(matrix) = set.matrix_at(level) else {
             continue;
         };
@@ -171,7 +188,11 @@ pub fn descriptor(
 
 /// The layer's extent in the set's CRS (Web Mercator is clamped to its latitudes).
 pub fn extent_in(layer: &Layer, set: &TileMatrixSet) -> Option<crs::Bbox> {
-    let (_, wgs84) = layer.extent();
+    let (native, wgs84) = layer.extent();
+    // Exact in the layer's own CRS (a pyramid's extent is whole tiles of its set).
+    if set.crs().equivalent(layer.crs()) {
+        return Some(*native);
+    }
     let clamped = crs::Bbox::new(
         wgs84.min_x().max(-180.0),
         wgs84.min_y().max(-85.051_128_78),
@@ -181,6 +202,15 @@ pub fn extent_in(layer: &Layer, set: &TileMatrixSet) -> Option<crs::Bbox> {
     .ok()?;
     let transformer = crs::Transformer::new(&crs::Crs::crs84(), set.crs()).ok()?;
     transformer.transform_bbox(&clamped).ok()
+}
+
+/// The levels a layer's cache pyramid holds: `[tile_cache]`'s for a vector layer, the served
+/// levels of a styled raster layer's pyramid.
+pub fn cached_levels(layer: &Layer, settings: &TileCacheConfig) -> std::ops::RangeInclusive<u32> {
+    match &layer.source {
+        LayerSource::Pyramid(pyramid) => pyramid.levels.clone(),
+        LayerSource::Vector(_) => settings.min_zoom..=settings.max_zoom,
+    }
 }
 
 /// The slabs of the cache, least recently used first, and their bytes.
