@@ -1654,3 +1654,122 @@ fn a_vector_pyramid_processing_publishes_vector_tiles_on_tms() {
 
 /// A vector tile of the API-published vector pyramid (zoom 10).
 const COMMUNES_PBF: &str = "/tms/1.0.0/communes_pbf/10/518/352.pbf";
+
+/// A published layer is seeded through the API: the job runs in the background, its
+/// progress is shown, the seeded tiles are then answered without a render; mistakes are named,
+/// and another datastore's layer is not found.
+#[test]
+fn a_published_layer_is_seeded_through_the_api() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(&["--data", data.path().to_str().unwrap()]);
+    let api = Api::new(&server, data.path());
+    let upload = api.upload(
+        "VECTOR",
+        "EPSG:2154",
+        &[("communes.gpkg", &fixture("gpkg/communes_2154.gpkg"))],
+    );
+    let (_, stored) = api.process("integration-vector-db", &id(&upload), json!({}));
+    let sld = std::fs::read_to_string(fixture("wms/communes.sld")).unwrap();
+    let style = api.ok(api.style("communes", &sld), 201);
+    let config = api.ok(
+        api.post(
+            "/configurations",
+            &wms_vector("communes", &id(&stored), "communes_idf", &id(&style)),
+        ),
+        201,
+    );
+    api.ok(
+        api.post(
+            &format!("/configurations/{}/offerings", id(&config)),
+            &json!({"endpoint": "wms-vector", "open": true}),
+        ),
+        201,
+    );
+    for (body, status, expected) in [
+        (
+            json!({"layer": "nowhere", "levels": "10"}),
+            404,
+            "no published layer 'nowhere'",
+        ),
+        (
+            json!({"layer": "communes", "levels": "10-40"}),
+            400,
+            "within 0 to 18",
+        ),
+        (
+            json!({"layer": "communes", "levels": "10", "tms": "WorldCRS84Quad"}),
+            400,
+            "not tiled on 'WorldCRS84Quad'",
+        ),
+        (
+            json!({"layer": "communes", "levels": "10", "format": "gif"}),
+            400,
+            "use png, png8, jpeg or webp",
+        ),
+        (
+            json!({"layer": "communes", "levels": "10", "style": "fancy"}),
+            400,
+            "no style 'fancy'",
+        ),
+        (
+            json!({"layer": "communes", "levels": "10", "colour": "red"}),
+            400,
+            "unknown field `colour`",
+        ),
+    ] {
+        let (got, answer) = api.post("/seeds", &body);
+        assert_eq!(got, status, "{body}: {answer}");
+        let message = answer["error_description"].as_str().unwrap_or_default();
+        assert!(message.contains(expected), "{body}: {message}");
+    }
+    let created = api.ok(
+        api.post(
+            "/seeds",
+            &json!({"layer": "communes", "levels": "9-12", "tms": "PM_0_18", "bbox": [2.2, 48.8, 2.5, 48.95]}),
+        ),
+        201,
+    );
+    let job = id(&created);
+    assert_eq!(created["layer"], "communes");
+    assert_eq!(created["levels"], "9-12");
+    let done = api.wait(&format!("/seeds/{job}"), &["SUCCESS", "FAILURE"]);
+    assert_eq!(done["status"], "SUCCESS", "{done}");
+    let total = done["progress"]["total"].as_u64().unwrap();
+    assert!(total > 0, "{done}");
+    assert_eq!(done["progress"]["done"], total, "{done}");
+    assert_eq!(done["rendered"], total, "{done}");
+    let listed = api.ok(api.get("/seeds"), 200);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    // The seeded tiles are answered from the cache: no render.
+    let renders = || {
+        let (_, _, text) = get(&server.url("/metrics"));
+        text.lines()
+            .find_map(|l| l.strip_prefix("tuilerie_tile_cache_renders_total "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap()
+    };
+    let before = renders();
+    for (z, row, col) in [(12, 1409, 2074), (11, 704, 1037), (9, 176, 259)] {
+        let (status, _, body) = get_bytes(
+            &server.url(&format!(
+                "/wmts/communes/normal/PM_0_18/{z}/{row}/{col}.png"
+            )),
+            &[],
+        );
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    }
+    assert_eq!(renders(), before, "seeded tiles are not drawn again");
+    // Again: every metatile is kept; an ended job cannot be aborted.
+    let again = api.ok(
+        api.post(
+            "/seeds",
+            &json!({"layer": "communes", "levels": "9-12", "bbox": [2.2, 48.8, 2.5, 48.95]}),
+        ),
+        201,
+    );
+    let again = api.wait(&format!("/seeds/{}", id(&again)), &["SUCCESS", "FAILURE"]);
+    assert_eq!(again["rendered"], 0, "{again}");
+    assert_eq!(again["progress"]["done"], total, "{again}");
+    assert_eq!(api.delete(&format!("/seeds/{job}")), 409);
+    assert_eq!(api.delete("/seeds/nope"), 404);
+}

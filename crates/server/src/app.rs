@@ -31,7 +31,7 @@ use crate::error::JsonError;
 use crate::metrics::{self, RequestLabels, Route};
 use crate::services::on_demand::OnDemandTiles;
 use crate::services::render_pool::RenderPool;
-use crate::services::tile_cache::TileCache;
+use crate::services::tile_cache::{SeedJobs, TileCache};
 use crate::services::vector_tiles::VectorTiler;
 use crate::services::{api, features, preview, tms, wms, wmts};
 use crate::state::AppState;
@@ -71,9 +71,10 @@ pub fn router(state: AppState) -> Result<Router, wms::StartError> {
         state.metrics.tile_cache.clone(),
     )
     .map_err(wms::StartError::Renderer)?;
+    let images = Arc::new(images);
     let on_demand = Arc::new(OnDemandTiles {
         vector: tiler,
-        images: Arc::new(images),
+        images: Arc::clone(&images),
     });
     let services = Router::new()
         .merge(preview::routes())
@@ -85,7 +86,10 @@ pub fn router(state: AppState) -> Result<Router, wms::StartError> {
         .merge(features::routes(&state))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(cors);
-    let mut api = api::routes(&state).method_not_allowed_fallback(method_not_allowed);
+    let mut api = api::routes(&state)
+        .layer(axum::Extension(images))
+        .layer(axum::Extension(Arc::new(SeedJobs::default())))
+        .method_not_allowed_fallback(method_not_allowed);
     if !state.config.api.cors_allow_origin.trim().is_empty() {
         api = api.layer(cors_layer(&state.config.api.cors_allow_origin));
     }

@@ -25,6 +25,7 @@ use subtle::ConstantTimeEq as _;
 use catalog::{Catalog, CatalogError};
 
 use crate::error::JsonError;
+use crate::services::tile_cache::{NewSeed, SeedJob, SeedJobs, SeedStatus, SeedView, TileCache};
 use crate::state::AppState;
 
 /// One route of the API.
@@ -456,6 +457,34 @@ pub const ROUTES: &[ApiRoute] = &[
     ),
     route(
         "POST",
+        "/api/datastores/{datastore}/seeds",
+        "Draw a published layer's tiles ahead of time into the tile cache (in the background; stored metatiles are kept unless refresh)",
+        Some("json:NewSeed"),
+        201,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/seeds",
+        "List seed jobs (since the server started)",
+        None,
+        200,
+    ),
+    route(
+        "GET",
+        "/api/datastores/{datastore}/seeds/{id}",
+        "A seed job: status, progress in metatiles",
+        None,
+        200,
+    ),
+    route(
+        "DELETE",
+        "/api/datastores/{datastore}/seeds/{id}",
+        "Abort a waiting or running seed job",
+        None,
+        204,
+    ),
+    route(
+        "POST",
         "/api/users/me/keys",
         "Create an API key (its value is answered once)",
         Some("json:NewKey"),
@@ -588,6 +617,10 @@ fn handler(r: &ApiRoute) -> Option<MethodRouter<AppState>> {
         ("GET", "/permissions") => get(list_permissions),
         ("GET", "/permissions/{id}") => get(permission),
         ("DELETE", "/permissions/{id}") => delete(delete_permission),
+        ("POST", "/seeds") => post(create_seed),
+        ("GET", "/seeds") => get(list_seeds),
+        ("GET", "/seeds/{id}") => get(seed_job),
+        ("DELETE", "/seeds/{id}") => delete(abort_seed),
         ("POST", "/api/users/me/keys") => post(create_key),
         ("GET", "/api/users/me/keys") => get(list_keys),
         ("DELETE", "/api/users/me/keys/{id}") => delete(delete_key),
@@ -1717,6 +1750,8 @@ fn component_schemas() -> JsonValue {
         "NewKey" => catalog::NewKey,
         "KeyAccess" => catalog::KeyAccess,
         "Key" => catalog::Key,
+        "NewSeed" => NewSeed,
+        "Seed" => SeedView,
     );
     // The types' own definitions replace the references `subschema_for` answered for them.
     for (name, schema) in generator.take_definitions(true) {
@@ -1874,6 +1909,113 @@ async fn openapi() -> Response {
         Body::from(DOCUMENT.as_ref().clone()),
     )
         .into_response()
+}
+
+/// `POST …/seeds`: a layer of one of the datastore's offerings, seeded in the background.
+async fn create_seed(
+    State(state): State<AppState>,
+    Path(ds): Path<String>,
+    axum::Extension(images): axum::Extension<Arc<TileCache>>,
+    axum::Extension(jobs): axum::Extension<Arc<SeedJobs>>,
+    ApiJson(new): ApiJson<NewSeed>,
+) -> Result<Response, JsonError> {
+    let (datastore, name) = (ds.clone(), new.layer.clone());
+    let offered = blocking(&state, move |c| {
+        Ok(c.offerings(&datastore)?
+            .into_iter()
+            .any(|o| o.layer_name == name))
+    })
+    .await?;
+    let snapshot = state.layers.load();
+    let layer = offered
+        .then(|| {
+            snapshot
+                .tiles
+                .get(&new.layer)
+                .or_else(|| snapshot.wms.get(&new.layer))
+        })
+        .flatten()
+        .cloned()
+        .ok_or_else(|| {
+            JsonError::client(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!(
+                    "no published layer '{}' in datastore '{ds}': name the layer_name of one of its offerings",
+                    new.layer
+                ),
+            )
+        })?;
+    let (plan, tms) = images.plan_seed(&layer, &new).map_err(invalid)?;
+    let view = SeedView {
+        id: uuid::Uuid::new_v4().to_string(),
+        datastore: ds,
+        layer: layer.name.clone(),
+        style: layer
+            .styles()
+            .get(plan.style)
+            .map(|s| s.name.clone())
+            .unwrap_or_default(),
+        tms,
+        levels: format!("{}-{}", plan.levels.start(), plan.levels.end()),
+        format: plan.format.name().to_owned(),
+        status: SeedStatus::Waiting,
+        progress: crate::services::tile_cache::SeedProgress { done: 0, total: 0 },
+        rendered: 0,
+        creation: crate::services::tile_cache::seed_now(),
+        start: None,
+        finish: None,
+        message: None,
+    };
+    let job = Arc::new(SeedJob::new(view));
+    jobs.add(Arc::clone(&job));
+    images
+        .start_seed(layer, plan, Arc::clone(&job))
+        .map_err(|e| JsonError::internal("starting a seed job", &e))?;
+    Ok(ok(StatusCode::CREATED, &job.view()))
+}
+
+/// `GET …/seeds`
+async fn list_seeds(
+    Path(ds): Path<String>,
+    axum::Extension(jobs): axum::Extension<Arc<SeedJobs>>,
+) -> Response {
+    let views: Vec<SeedView> = jobs.of(&ds).iter().map(|j| j.view()).collect();
+    ok(StatusCode::OK, &views)
+}
+
+fn seed_not_found(id: &str) -> JsonError {
+    JsonError::client(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no seed job '{id}' in this datastore (jobs are kept in memory until a restart)"),
+    )
+}
+
+/// `GET …/seeds/{id}`
+async fn seed_job(
+    Path((ds, id)): Ids,
+    axum::Extension(jobs): axum::Extension<Arc<SeedJobs>>,
+) -> Result<Response, JsonError> {
+    let job = jobs.get(&ds, &id).ok_or_else(|| seed_not_found(&id))?;
+    Ok(ok(StatusCode::OK, &job.view()))
+}
+
+/// `DELETE …/seeds/{id}`: stops a waiting or running job (409 when it has ended).
+async fn abort_seed(
+    Path((ds, id)): Ids,
+    axum::Extension(jobs): axum::Extension<Arc<SeedJobs>>,
+) -> Result<Response, JsonError> {
+    let job = jobs.get(&ds, &id).ok_or_else(|| seed_not_found(&id))?;
+    if job.abort() {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(JsonError::client(
+            StatusCode::CONFLICT,
+            "conflict",
+            format!("seed job '{id}' has ended ({:?})", job.view().status),
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -19,12 +19,14 @@
 //! LRU instead, and the log says why once.
 
 mod format;
+mod jobs;
 mod layer_cache;
 mod metatile;
 mod seed;
 mod storage;
 
 pub use self::format::CacheFormat;
+pub use self::jobs::{seed_now, NewSeed, SeedJob, SeedJobs, SeedProgress, SeedStatus, SeedView};
 pub use self::layer_cache::{hidpi_id, link_id, style_index, union};
 use self::layer_cache::{offered_on, CachePlace, Found, LayerCache};
 pub use self::seed::{seed, SeedError, SeedOptions, SeedReport};

@@ -233,7 +233,12 @@ pub fn seed(
     if let Some(error) = refused {
         return Err(SeedError::Storage(error));
     }
-    let metatiles = plan(&cache, set, settings.metatile, options)?;
+    let metatiles = plan(
+        &cache,
+        set,
+        settings.metatile,
+        (&options.levels, options.bbox.as_ref()),
+    )?;
     let renderer = render::Renderer::new(render::RendererOptions {
         font_dir: config.wms.font_dir.clone(),
         graphics_dir: None,
@@ -295,14 +300,15 @@ pub fn seed(
     })
 }
 
-/// The metatiles of the asked levels over the data (or the asked extent), coarsest first.
-fn plan(
+/// The metatiles of the asked levels over the data (or the asked extent, CRS:84), coarsest
+/// first.
+pub(super) fn plan(
     cache: &LayerCache,
     set: &pyramid::TileMatrixSet,
     size: u32,
-    options: &SeedOptions<'_>,
+    (levels, bbox): (&RangeInclusive<u32>, Option<&crs::Bbox>),
 ) -> Result<Vec<Metatile>, SeedError> {
-    let extent = match &options.bbox {
+    let extent = match bbox {
         Some(bbox) => Some(
             crs::Transformer::new(&crs::Crs::crs84(), set.crs())
                 .and_then(|t| t.transform_bbox(&clamp_latitudes(bbox)))
@@ -310,13 +316,13 @@ fn plan(
                     level: 0,
                     col: 0,
                     row: 0,
-                    reason: format!("the extent cannot be put in Web Mercator: {e}"),
+                    reason: format!("the extent cannot be put in {}: {e}", set.id()),
                 })?,
         ),
         None => None,
     };
     let mut out = Vec::new();
-    for z in options.levels.clone() {
+    for z in levels.clone() {
         let (Some(level), Some(matrix)) = (cache.levels.get(&z), set.matrix_at(z)) else {
             continue;
         };
