@@ -11,8 +11,12 @@ use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
+use super::cache::TileCache;
+use super::format::CacheFormat;
+use super::layer_cache::LayerCache;
+use super::metatile::Metatile;
 use super::metatile::{self, Drawing};
-use super::{seed, CacheFormat, TileCache};
+use super::seed;
 use crate::layers::Layer;
 use crate::services::render_pool::Cancel;
 
@@ -242,7 +246,7 @@ impl TileCache {
             crate::layers::LayerSource::Vector(_) => None,
         };
         let style = match (pyramid, new.style.as_deref()) {
-            (None, name) => super::style_index(layer, name.unwrap_or("")).ok_or_else(|| {
+            (None, name) => super::layer_cache::style_index(layer, name.unwrap_or("")).ok_or_else(|| {
                 format!(
                     "layer '{}' has no style '{}' (styles: {})",
                     layer.name,
@@ -291,7 +295,9 @@ impl TileCache {
                     .join(", ")
             ));
         }
-        let default_tms = pyramid.map_or(super::TILE_MATRIX_SET, |p| p.tile_matrix_set().id());
+        let default_tms = pyramid.map_or(super::storage::TILE_MATRIX_SET, |p| {
+            p.tile_matrix_set().id()
+        });
         let tms = new.tms.as_deref().unwrap_or(default_tms);
         let (base, scale) = match tms.strip_suffix("@2x") {
             Some(base) if pyramid.is_none() && self.hidpi() => (base, 2),
@@ -464,8 +470,8 @@ impl TileCache {
     fn draw_and_keep(
         &self,
         drawing: &Drawing<'_>,
-        cache: &super::LayerCache,
-        metatile: super::Metatile,
+        cache: &LayerCache,
+        metatile: Metatile,
         cancel: &Cancel,
     ) -> Result<(), Option<String>> {
         let tiles = metatile::draw(&self.renderer, drawing, metatile, cancel).map_err(|e| {
