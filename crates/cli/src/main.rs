@@ -7,6 +7,7 @@
 mod config_check;
 mod health;
 mod ingest;
+mod log_writer;
 mod progress;
 mod publish;
 mod pyramid;

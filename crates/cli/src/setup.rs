@@ -7,11 +7,11 @@ use std::process::ExitCode;
 use server::{error_chain, Config, ConfigError, LogFormat, Overrides};
 use tracing_subscriber::EnvFilter;
 
-/// Keeps the log writer's thread: log lines still queued are written when this is dropped,
+/// Keeps the log writer's thread: log lines still waiting are written when this is dropped,
 /// so a command holds it until it returns.
 #[must_use = "dropping it stops logging"]
 pub(crate) struct Logging {
-    _writer: Option<tracing_appender::non_blocking::WorkerGuard>,
+    _writer: Option<crate::log_writer::LogFlusher>,
 }
 
 /// The configuration of a command: the file (or the embedded defaults), then environment
@@ -59,9 +59,9 @@ pub(crate) fn report_config_error(error: &ConfigError) -> ExitCode {
     ExitCode::FAILURE
 }
 
-/// Log lines are formatted on the thread that logs them and written by a thread of their own
-/// (tracing-appender), in batches: a request's log line costs no write system call on the
-/// thread that answers it. The queue blocks rather than drops lines when full.
+/// Log lines are formatted on the thread that logs them and written by a thread of their own,
+/// in batches every 100 ms (`log_writer`): a request's log line costs neither a write system
+/// call nor a thread wake-up on the thread that answers it.
 fn init_logging(config: &Config) -> Logging {
     // TUILERIE_LOG (already in config.log.level) wins; else RUST_LOG; else the file's level.
     let filter = if std::env::var_os("TUILERIE_LOG").is_none() {
@@ -71,13 +71,10 @@ fn init_logging(config: &Config) -> Logging {
     }
     .or_else(|| EnvFilter::try_new(&config.log.level).ok())
     .unwrap_or_else(|| EnvFilter::new("info"));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("log-writer")
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
+    let Some((writer, flusher)) = crate::log_writer::batch_writer(std::io::stderr()) else {
+        eprintln!("warning: logging not initialised: cannot start the log writer thread");
+        return Logging { _writer: None };
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
@@ -91,6 +88,6 @@ fn init_logging(config: &Config) -> Logging {
         return Logging { _writer: None };
     }
     Logging {
-        _writer: Some(guard),
+        _writer: Some(flusher),
     }
 }

@@ -605,6 +605,9 @@ fn layers_choose_their_formats_levels_and_caching() {
 [data]
 dir = "{data}"
 
+[tile_cache]
+hidpi = false
+
 [[layers]]
 name = "communes"
 kind = "vector"
@@ -662,8 +665,9 @@ enabled = false
     assert!(layer.contains("<TileMatrix>12</TileMatrix>"), "{layer}");
     assert!(!layer.contains("<TileMatrix>5</TileMatrix>"), "{layer}");
     assert!(!layer.contains("<TileMatrix>13</TileMatrix>"), "{layer}");
-    // Its own sets: not its native LAMB93.
+    // Its own sets: not its native LAMB93; no HiDPI set.
     assert!(!layer.contains("LAMB93"), "{layer}");
+    assert!(!layer.contains("@2x"), "{layer}");
 
     // WebP: lossless, decodable, with the layer's Cache-Control and a Last-Modified that
     // If-Modified-Since answers 304 from.
@@ -733,6 +737,12 @@ enabled = false
         ("/wmts/quiet/normal/PM_0_18/12/1408/2073.png", "WMS only"),
         ("/tms/1.0.0/quiet/12/2073/1408.png", "WMS only"),
         ("/tms/1.0.0/quiet/metadata.json", "WMS only"),
+        // HiDPI tiles are off.
+        (
+            "/wmts/communes/normal/PM_0_18@2x/12/1409/2074.webp",
+            "not &apos;PM_0_18@2x&apos;",
+        ),
+        ("/tms/1.0.0/communes/12/2074/1409@2x.webp", "hidpi is off"),
     ] {
         let (status, _, body) = get(&server.url(path));
         assert!((400..500).contains(&status), "{path}: {status}");

@@ -459,6 +459,44 @@ impl Image {
         Ok(Image { pixmap })
     }
 
+    /// The part of the image at (`x`, `y`) of `width` × `height` pixels (inside it), copied
+    /// row by row as stored: no colour conversion (cutting metatiles into tiles).
+    pub fn crop(&self, x: u32, y: u32, width: u32, height: u32) -> Result<Image, RenderError> {
+        if x.saturating_add(width) > self.width() || y.saturating_add(height) > self.height() {
+            return Err(RenderError::Size { width, height });
+        }
+        let mut pixmap = new_pixmap(width, height)?;
+        let stride = self.width() as usize * 4;
+        let row = width as usize * 4;
+        let source = self.pixmap.data();
+        for (r, out) in pixmap.data_mut().chunks_exact_mut(row).enumerate() {
+            let start = (y as usize + r) * stride + x as usize * 4;
+            out.copy_from_slice(&source[start..start + row]);
+        }
+        Ok(Image { pixmap })
+    }
+
+    /// Whether every pixel is `color` (straight RGBA): nothing was drawn on a background of
+    /// it. A fully transparent colour matches every fully transparent pixel.
+    pub fn is_filled_with(&self, color: [u8; 4]) -> bool {
+        let data = self.pixmap.data();
+        if color[3] == 0 {
+            // OR of the alpha bytes, block by block (vectorizes).
+            return data
+                .chunks(4096)
+                .all(|block| block.chunks_exact(4).fold(0u8, |a, p| a | p[3]) == 0);
+        }
+        let premultiplied =
+            tiny_skia::ColorU8::from_rgba(color[0], color[1], color[2], color[3]).premultiply();
+        let expected = [
+            premultiplied.red(),
+            premultiplied.green(),
+            premultiplied.blue(),
+            premultiplied.alpha(),
+        ];
+        data.chunks_exact(4).all(|p| p == expected)
+    }
+
     pub(crate) fn from_pixmap(pixmap: tiny_skia::Pixmap) -> Image {
         Image { pixmap }
     }
@@ -480,6 +518,26 @@ mod tests {
             transparent: false,
             buffer: 0,
         }
+    }
+
+    #[test]
+    fn a_crop_copies_the_pixels_and_blank_tiles_are_told() {
+        let mut pixels = vec![0u8; 4 * 4 * 4];
+        // One half-transparent red pixel at (2, 1).
+        pixels[(4 + 2) * 4..(4 + 2) * 4 + 4].copy_from_slice(&[255, 0, 0, 128]);
+        let image = Image::from_rgba8(4, 4, pixels).unwrap();
+        let part = image.crop(2, 1, 2, 2).unwrap();
+        assert_eq!((part.width(), part.height()), (2, 2));
+        let back = part.to_rgba8();
+        assert_eq!(&back[..4], &[255, 0, 0, 128]);
+        assert!(!part.is_filled_with([0, 0, 0, 0]));
+        assert!(image.crop(0, 2, 4, 2).unwrap().is_filled_with([0, 0, 0, 0]));
+        assert!(image.crop(3, 3, 2, 1).is_err());
+        let white = Image::new(3, 3, [255, 255, 255, 255]).unwrap();
+        assert!(white.is_filled_with([255, 255, 255, 255]));
+        assert!(!white.is_filled_with([255, 255, 254, 255]));
+        let veil = Image::new(2, 2, [10, 20, 30, 100]).unwrap();
+        assert!(veil.is_filled_with([10, 20, 30, 100]));
     }
 
     #[test]

@@ -231,15 +231,39 @@ impl OnDemandTiles {
             Some(base) => (base, 2),
             None => (id, 1),
         };
-        let set = (0..self.images.set_count()).find(|&set| {
-            self.images.set_at(set, 1).is_some_and(|s| s.id() == base)
-                || self.link_of(set).is_some_and(|(_, link)| link == base)
-        })?;
+        let set = (0..self.images.set_count()).find(|&set| self.is_link(set, base))?;
         let on_images = self.images.serves(layer)
             && self.images.offers_set(layer, set)
             && (scale == 1 || self.images.hidpi());
         let on_vectors = set == 0 && self.vector.serves(layer);
         (on_images || on_vectors).then_some(TilePlace { set, scale })
+    }
+
+    /// Whether `name` is a set's id or its link id ([`OnDemandTiles::link_of`]), without
+    /// allocating (the tile path).
+    fn is_link(&self, set: usize, name: &str) -> bool {
+        let Some(tile_matrix_set) = self.images.set_at(set, 1) else {
+            return false;
+        };
+        if name == tile_matrix_set.id() {
+            return true;
+        }
+        let zooms = if set == 0 {
+            self.zooms()
+        } else {
+            self.images.zooms()
+        };
+        let (Some(first), Some(last)) = (
+            tile_matrix_set.matrix_at(*zooms.start()),
+            tile_matrix_set.matrix_at(*zooms.end()),
+        ) else {
+            return false;
+        };
+        name.strip_prefix(tile_matrix_set.id())
+            .and_then(|r| r.strip_prefix('_'))
+            .and_then(|r| r.strip_prefix(first.id()))
+            .and_then(|r| r.strip_prefix('_'))
+            == Some(last.id())
     }
 
     /// The link ids of a vector layer, for messages: `'PM_0_18', 'LAMB93_0_18'…`.

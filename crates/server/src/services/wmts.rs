@@ -311,7 +311,9 @@ fn vector_address(
     // Vector tiles are on Web Mercator only; images on the layer's sets.
     let place = tiles.place(layer, tms).filter(|place| match format {
         OnDemandFormat::Mvt => place.set == 0,
-        OnDemandFormat::Image(_) => tiles.images.offers_set(layer, place.set),
+        OnDemandFormat::Image(_) => {
+            tiles.images.offers_set(layer, place.set) && (place.scale == 1 || tiles.images.hidpi())
+        }
     });
     let Some(place) = place else {
         return Err(OwsException::invalid(
