@@ -672,8 +672,18 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
     assert_eq!(status, 401);
     let (status, _, _) = get_bytes(&server.url(COMMUNES_MAP), &[("X-Api-Key", &granted_key)]);
     assert_eq!(status, 200);
-    // Its vector tiles and TileJSON follow the offering: the key's answers are private.
-    for path in [COMMUNES_TILE, "/tms/1.0.0/communes/metadata.json"] {
+    // Its vector tiles, rendered tiles (every set and scale) and TileJSON follow the offering:
+    // the key's answers are private.
+    for path in [
+        COMMUNES_TILE,
+        "/tms/1.0.0/communes/metadata.json",
+        "/tms/1.0.0/communes/metadata.json?scale=2",
+        "/tms/1.0.0/communes/12/2074/1409.png",
+        "/wmts/communes/normal/PM_0_18/12/1409/2074.png",
+        "/wmts/communes/normal/PM_0_18@2x/12/1409/2074.png",
+        "/wmts/communes/normal/LAMB93_0_18/12/786/99.png",
+        "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=communes&STYLE=normal&FORMAT=image/jpeg&TILEMATRIXSET=PM_0_18&TILEMATRIX=12&TILEROW=1409&TILECOL=2074",
+    ] {
         assert_eq!(get_bytes(&server.url(path), &[]).0, 401, "{path}");
         let other = get_bytes(&server.url(path), &[("X-Api-Key", &other_key)]);
         assert_eq!(other.0, 403, "{path}");
@@ -685,6 +695,16 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
     }
     assert!(capabilities(&server, Some(&granted_key)).contains("<Name>communes</Name>"));
     assert!(!capabilities(&server, Some(&other_key)).contains("<Name>communes</Name>"));
+    // WMTS capabilities name the layer and its sets to the granted key only.
+    let wmts =
+        |key: &str| get(&server.url(&format!("/wmts?SERVICE=WMTS&REQUEST=GetCapabilities{key}"))).2;
+    assert!(wmts(&format!("&apikey={granted_key}"))
+        .contains("<ows:Identifier>communes</ows:Identifier>"));
+    for anonymous in [String::new(), format!("&apikey={other_key}")] {
+        let xml = wmts(&anonymous);
+        assert!(!xml.contains("communes"), "{xml}");
+        assert!(!xml.contains("LAMB93_0_18"), "{xml}");
+    }
 
     // Unpublished: gone.
     assert_eq!(api.delete(&format!("/offerings/{offering_id}")), 204);
