@@ -939,3 +939,75 @@ fn renders_of_clients_that_left_are_cancelled_and_free_the_pool() {
     let (_, _, text) = get(&server.url("/metrics"));
     assert!(text.contains("status=\"499\""), "{text}");
 }
+
+/// A layer's rate limit: past its burst, a client gets 429 with Retry-After and a message
+/// naming the layer; another layer and the same layer a moment later answer; counted in
+/// /metrics.
+#[test]
+fn a_rate_limited_layer_refuses_a_client_past_its_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = repo().join("fixtures");
+    let config = dir.path().join("tuilerie.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[layers]]\nname = \"communes\"\nkind = \"vector\"\nsource = \"{gpkg}/communes_2154.gpkg\"\ntable = \"Communes-IDF\"\nstyle = \"{wms}/communes.sld\"\nrate_limit = 5\n\n\
+             [[layers]]\nname = \"ecoles\"\nkind = \"vector\"\nsource = \"{gpkg}/communes_2154.gpkg\"\ntable = \"Écoles\"\nstyle = \"{wms}/ecoles.sld\"\n",
+            gpkg = fixtures.join("gpkg").display(),
+            wms = fixtures.join("wms").display(),
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&["--config", config.to_str().unwrap()]);
+    let map = |layer: &str| {
+        server.url(&format!("/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS={layer}&STYLES=&CRS=EPSG:2154&BBOX=640000,6850000,660000,6870000&WIDTH=16&HEIGHT=16&FORMAT=image/png"))
+    };
+    let mut statuses = Vec::new();
+    let mut refused = None;
+    let started = std::time::Instant::now();
+    // Until refused (at once on any machine that answers faster than 5 maps a second).
+    for _ in 0..60 {
+        let (status, headers, body) = get_bytes(&map("communes"), &[]);
+        if status == 429 && refused.is_none() {
+            refused = Some((headers, String::from_utf8_lossy(&body).into_owned()));
+        }
+        statuses.push(status);
+        if refused.is_some() && statuses.len() >= 12 {
+            break;
+        }
+    }
+    // The burst of 5, and what refilled meanwhile (5 per second).
+    let refilled = (started.elapsed().as_secs_f64() * 5.0).ceil() as usize;
+    let ok = statuses.iter().filter(|s| **s == 200).count();
+    assert!(
+        (5..=5 + refilled).contains(&ok),
+        "{statuses:?} ({refilled} refilled)"
+    );
+    assert!(statuses[..5].iter().all(|s| *s == 200), "{statuses:?}");
+    let (headers, body) = refused.expect("some requests are refused");
+    let wait: u64 = header(&headers, "retry-after").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    assert!(
+        body.contains("layer 'communes' takes at most 5 requests per second"),
+        "{body}"
+    );
+    // Another layer: its own (absent) limit.
+    for _ in 0..12 {
+        assert_eq!(get_bytes(&map("ecoles"), &[]).0, 200);
+    }
+    // A moment later: answered again.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(get_bytes(&map("communes"), &[]).0, 200);
+    let (_, _, metrics) = get(&server.url("/metrics"));
+    let counted: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("tuilerie_rate_limited_total "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        counted as usize,
+        statuses.iter().filter(|s| **s == 429).count()
+    );
+}

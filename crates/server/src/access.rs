@@ -23,8 +23,10 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq as _;
 use tower::Layer;
 
+use crate::connection::ClientAddr;
 use crate::error::JsonError;
 use crate::layers::{may_see, Access, Layers, Service, Snapshot};
+use crate::rate_limit::Client;
 use crate::state::AppState;
 
 /// The layers the current request may see, set by the gate of its service.
@@ -188,6 +190,9 @@ fn private_directives(value: &str) -> String {
 fn admit(guard: &Guard, request: &mut Request) -> Result<Shield, Refusal> {
     let service = guard.service;
     let snapshot = guard.state.layers.load();
+    if snapshot.has_rate_limits(service) {
+        within_rates(guard, &snapshot, request)?;
+    }
     // The common case: nothing restricted on this service, nothing to check.
     if !snapshot.has_restricted(service) {
         let all = Arc::clone(snapshot.all(service));
@@ -248,17 +253,69 @@ fn admit(guard: &Guard, request: &mut Request) -> Result<Shield, Refusal> {
     Ok(shield)
 }
 
+/// Refuses a request past the rate of a layer it names, for its client (its API key, else
+/// its address).
+fn within_rates(guard: &Guard, snapshot: &Snapshot, request: &Request) -> Result<(), Refusal> {
+    let service = guard.service;
+    let all = snapshot.all(service);
+    let names = named_layers(request);
+    let limited = names
+        .iter()
+        .filter_map(|name| all.get(name))
+        .filter(|layer| layer.rate.of(service) > 0);
+    let mut client = None;
+    let now = std::time::Instant::now();
+    for layer in limited {
+        let client = *client.get_or_insert_with(|| match presented_key(request) {
+            Some(key) => Client::key(&key),
+            None => Client::Address(
+                request
+                    .extensions()
+                    .get::<ClientAddr>()
+                    .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |a| a.0),
+            ),
+        });
+        let rate = layer.rate.of(service);
+        if let Err(wait) = guard
+            .state
+            .rate_limiter
+            .check(&layer.name, client, rate, now)
+        {
+            guard.state.metrics.rate_limited.inc();
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Err(Refusal {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                error: "too_many_requests",
+                message: format!(
+                    "layer '{}' takes at most {rate} requests per second from one client: retry in {seconds} s",
+                    layer.name
+                ),
+                retry_after: Some(seconds.max(1)),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Why the gate refused a request.
 #[derive(Debug)]
 struct Refusal {
     status: StatusCode,
     error: &'static str,
     message: String,
+    /// Seconds to wait (429).
+    retry_after: Option<u64>,
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        JsonError::client(self.status, self.error, self.message).into_response()
+        let mut response = JsonError::client(self.status, self.error, self.message).into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -267,6 +324,7 @@ fn refusal(status: StatusCode, error: &'static str, message: &str) -> Refusal {
         status,
         error,
         message: message.to_owned(),
+        retry_after: None,
     }
 }
 

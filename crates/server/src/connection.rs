@@ -240,12 +240,17 @@ impl AsyncWrite for ClientStream {
 pub struct Announced<S> {
     inner: S,
     link: Arc<Link>,
+    peer: std::net::IpAddr,
 }
 
+/// The address of the client of a request (its connection's peer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
 impl<S> Announced<S> {
-    /// `inner` serving the connection of `link`.
-    pub fn new(inner: S, link: Arc<Link>) -> Announced<S> {
-        Announced { inner, link }
+    /// `inner` serving the connection of `link`, from `peer`.
+    pub fn new(inner: S, link: Arc<Link>, peer: std::net::IpAddr) -> Announced<S> {
+        Announced { inner, link, peer }
     }
 }
 
@@ -257,8 +262,9 @@ where
     type Error = S::Error;
     type Future = S::Future;
 
-    fn call(&self, request: axum::http::Request<B>) -> Self::Future {
+    fn call(&self, mut request: axum::http::Request<B>) -> Self::Future {
         self.link.begin(request.version());
+        request.extensions_mut().insert(ClientAddr(self.peer));
         self.inner.call(request)
     }
 }

@@ -20,6 +20,7 @@ mod layers;
 mod listener;
 mod metrics;
 mod publish;
+mod rate_limit;
 mod services;
 mod state;
 

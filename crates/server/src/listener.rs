@@ -217,7 +217,7 @@ async fn serve_listener(
                 let connection = builder
                     .serve_connection(
                         TokioIo::new(stream),
-                        Announced::new(service.clone(), Arc::clone(&link)),
+                        Announced::new(service.clone(), Arc::clone(&link), peer.ip()),
                     )
                     .into_owned();
                 let connection = graceful.watch(connection);

@@ -64,6 +64,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     durations: HistogramFamily,
     in_flight: Gauge,
+    /// Requests refused by a rate limit.
+    pub rate_limited: Counter,
     /// What the render pool reports.
     pub render: RenderMetrics,
     /// What the tile cache reports.
@@ -106,6 +108,12 @@ impl Metrics {
             })
             .set(1);
         registry.register("build_info", "Version of the running server", build);
+        let rate_limited = Counter::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused (429) by a layer's rate limit",
+            rate_limited.clone(),
+        );
         let render = RenderMetrics::default();
         registry.register(
             "renders_cancelled",
@@ -143,6 +151,7 @@ impl Metrics {
             requests,
             durations,
             in_flight,
+            rate_limited,
             render,
             tile_cache,
         }

@@ -34,6 +34,8 @@ pub struct SharedState {
     pub metrics: Metrics,
     /// When the server started.
     pub started: Instant,
+    /// Request rates per client and layer.
+    pub rate_limiter: crate::rate_limit::RateLimiter,
     request_ids: AtomicU64,
 }
 
@@ -55,6 +57,7 @@ impl AppState {
             api_token: published.api_token,
             metrics: Metrics::new(),
             started: Instant::now(),
+            rate_limiter: crate::rate_limit::RateLimiter::default(),
             request_ids: AtomicU64::new(1),
         }))
     }

@@ -69,8 +69,10 @@ const TOP_KEYS: &[&str] = &[
     "wfs",
     "vector_tiles",
     "tile_cache",
+    "rate_limits",
     "layers",
 ];
+const RATE_LIMITS_KEYS: &[&str] = &["wms_vector", "wms_raster", "tiles", "features"];
 const TILE_CACHE_KEYS: &[&str] = &[
     "enabled",
     "dir",
@@ -146,6 +148,7 @@ const API_KEYS: &[&str] = &[
 const LAYER_COMMON_KEYS: &[&str] = &[
     "name",
     "cache_control",
+    "rate_limit",
     "title",
     "abstract",
     "keywords",
@@ -257,6 +260,21 @@ impl Walker<'_> {
         }
         if let Some(table) = self.table(&root, "tile_cache", "") {
             self.tile_cache(table, &mut config.tile_cache);
+        }
+        if let Some(table) = self.table(&root, "rate_limits", "") {
+            const P: &str = "rate_limits";
+            self.unknown_keys(table, P, RATE_LIMITS_KEYS);
+            let limits = &mut config.rate_limits;
+            for (key, field) in [
+                ("wms_vector", &mut limits.wms_vector),
+                ("wms_raster", &mut limits.wms_raster),
+                ("tiles", &mut limits.tiles),
+                ("features", &mut limits.features),
+            ] {
+                if let Some(n) = self.integer(table, key, P, 0, 1_000_000) {
+                    *field = n as u32;
+                }
+            }
         }
         if let Some(layers) = root.get("layers") {
             config.layers = self.layers(layers);
@@ -678,6 +696,9 @@ impl Walker<'_> {
             cache_control: self.string(table, "cache_control", path),
             ..LayerTilesConfig::default()
         };
+        let rate_limit = self
+            .integer(table, "rate_limit", path, 0, 1_000_000)
+            .map_or(0, |n| n as u32);
         let kind = self.required_string(table, "kind", path, start);
         let kind = match kind.as_ref().map(|(k, o)| (k.as_str(), *o)) {
             Some(("vector", _)) => {
@@ -788,6 +809,7 @@ impl Walker<'_> {
             keywords,
             metadata,
             tiles,
+            rate_limit,
             kind: kind?,
         })
     }

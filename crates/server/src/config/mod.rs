@@ -40,6 +40,8 @@ pub struct Config {
     pub wfs: WfsConfig,
     /// `[vector_tiles]`
     pub vector_tiles: VectorTilesConfig,
+    /// `[rate_limits]`
+    pub rate_limits: RateLimitsConfig,
     /// `[tile_cache]`
     pub tile_cache: TileCacheConfig,
     /// `[[layers]]`
@@ -205,6 +207,32 @@ impl Default for VectorTilesConfig {
             max_tile_bytes: 500_000,
             cache_bytes: 64 * 1024 * 1024,
             glyphs_url: String::new(),
+        }
+    }
+}
+
+/// `[rate_limits]`: requests per second per client (its API key, else its address) on each
+/// layer published through the API, by the configuration's type; 0: no limit. `[[layers]]` set
+/// their own (`rate_limit`, none by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitsConfig {
+    /// WMS-VECTOR layers, through WMS (the Géoplateforme's 50).
+    pub wms_vector: u32,
+    /// WMS-RASTER layers, through WMS (the Géoplateforme's 40).
+    pub wms_raster: u32,
+    /// Tiles (WMTS, TMS) of any layer.
+    pub tiles: u32,
+    /// Features (WFS, OGC API – Features).
+    pub features: u32,
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        RateLimitsConfig {
+            wms_vector: 50,
+            wms_raster: 40,
+            tiles: 0,
+            features: 0,
         }
     }
 }
@@ -447,6 +475,8 @@ pub struct LayerConfig {
     pub metadata: LayerMetadataConfig,
     /// Its own tile settings.
     pub tiles: LayerTilesConfig,
+    /// Requests per second per client on it, through any service (0: no limit).
+    pub rate_limit: u32,
     /// What the layer serves.
     pub kind: LayerKind,
 }
@@ -513,6 +543,7 @@ impl Default for Config {
             wfs: WfsConfig::default(),
             vector_tiles: VectorTilesConfig::default(),
             tile_cache: TileCacheConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
             layers: Vec::new(),
         }
     }
@@ -774,6 +805,7 @@ mod tests {
         assert_eq!(config.wfs, defaults.wfs);
         assert_eq!(config.vector_tiles, defaults.vector_tiles);
         assert_eq!(config.tile_cache, defaults.tile_cache);
+        assert_eq!(config.rate_limits, defaults.rate_limits);
         assert!(config.layers.is_empty());
         assert!(config.data.dir.ends_with("data"));
     }

@@ -12,12 +12,13 @@ use pyramid::{CacheLimits, Interpolation, Pyramid, TileMatrix, TileMatrixSets};
 
 use super::layer::{
     file_modified, newest, Access, Layer, LayerError, LayerSource, LayerStyle, Layers,
-    PyramidLayer, VectorLayer, VectorRelation,
+    PyramidLayer, RateLimit, VectorLayer, VectorRelation,
 };
 use super::snapshot::Snapshot;
 use super::styles::{load_styles, read_sld, styles_for};
 use crate::config::{
     Config, EmptyTile, LayerConfig, LayerKind, LayerMetadataConfig, LayerTilesConfig,
+    RateLimitsConfig,
 };
 
 impl Layers {
@@ -45,6 +46,8 @@ pub struct LayerFactory {
     /// Whether vector layers are tiled layers too (vector tiles made on the fly, rendered
     /// images cached).
     vector_tiles: bool,
+    /// Request rates of published layers.
+    rate_limits: RateLimitsConfig,
 }
 
 impl std::fmt::Debug for LayerFactory {
@@ -105,6 +108,7 @@ impl LayerFactory {
             built: std::sync::Mutex::new(Vec::new()),
             interpolation: Interpolation::Bilinear,
             vector_tiles: config.vector_tiles.enabled || config.tile_cache.enabled,
+            rate_limits: config.rate_limits,
         })
     }
 
@@ -249,6 +253,7 @@ impl LayerFactory {
                 source: LayerSource::Vector(Box::new(vector_layer(name, &[spec], false)?)),
                 access: publication_access(publication),
                 tiles: LayerTilesConfig::default(),
+                rate: self.publication_rate(publication),
             });
         }
         Ok(layers)
@@ -307,7 +312,25 @@ impl LayerFactory {
             source,
             access: publication_access(publication),
             tiles: LayerTilesConfig::default(),
+            rate: self.publication_rate(publication),
         })
+    }
+
+    /// The request rates of a publication's layer: its configuration type's through the
+    /// service it is offered on, and `[rate_limits]`' tiles and features where it is also
+    /// served so.
+    fn publication_rate(&self, publication: &catalog::Publication) -> RateLimit {
+        let limits = &self.rate_limits;
+        let wms = match publication.kind {
+            catalog::ConfigurationType::WmsVector => limits.wms_vector,
+            catalog::ConfigurationType::WmsRaster => limits.wms_raster,
+            catalog::ConfigurationType::WmtsTms | catalog::ConfigurationType::Wfs => 0,
+        };
+        RateLimit {
+            wms,
+            tiles: limits.tiles,
+            features: limits.features,
+        }
     }
 
     fn store(&self, layer: &str, dir: &Path) -> Result<Arc<vectorstore::Store>, LayerError> {
@@ -381,6 +404,7 @@ fn build_layer(
         source,
         access: Access::Open,
         tiles: config.tiles.clone(),
+        rate: RateLimit::all(config.rate_limit),
     })
 }
 

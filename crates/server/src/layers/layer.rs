@@ -79,6 +79,30 @@ pub struct Layer {
     pub access: Access,
     /// Its own tile settings (API-published layers: none, the server's apply).
     pub tiles: LayerTilesConfig,
+    /// Requests per second per client on it, by service (0: no limit).
+    pub rate: RateLimit,
+}
+
+/// Requests per second per client on a layer, by service; 0: no limit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Through WMS.
+    pub wms: u32,
+    /// Tiles (WMTS, TMS).
+    pub tiles: u32,
+    /// Features (WFS, OGC API – Features).
+    pub features: u32,
+}
+
+impl RateLimit {
+    /// The same limit on every service.
+    pub fn all(rate: u32) -> RateLimit {
+        RateLimit {
+            wms: rate,
+            tiles: rate,
+            features: rate,
+        }
+    }
 }
 
 /// Who may see a layer.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::layer::{Access, Layer, Layers};
+use super::layer::{Access, Layer, Layers, RateLimit};
 
 /// The service a request is for: WMS, or tiles (WMTS and TMS).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +16,17 @@ pub enum Service {
     Tiles,
     /// WFS (and OGC API – Features): the features themselves.
     Features,
+}
+
+impl RateLimit {
+    /// The limit through a service.
+    pub fn of(self, service: Service) -> u32 {
+        match service {
+            Service::Wms => self.wms,
+            Service::Tiles => self.tiles,
+            Service::Features => self.features,
+        }
+    }
 }
 
 /// Everything published, as the request path reads it: the layers of each service, and what
@@ -33,6 +44,8 @@ pub struct Snapshot {
     open_wms: Arc<Layers>,
     open_tiles: Arc<Layers>,
     open_features: Arc<Layers>,
+    /// Whether some layer of WMS, tiles, features has a rate limit there.
+    rate_limited: [bool; 3],
 }
 
 impl Default for Snapshot {
@@ -60,7 +73,15 @@ impl Snapshot {
                 .map(|(n, l)| (n.clone(), Arc::clone(l)))
                 .collect()
         };
+        let limited = |map: &BTreeMap<String, Arc<Layer>>, service: Service| {
+            map.values().any(|l| l.rate.of(service) > 0)
+        };
         Snapshot {
+            rate_limited: [
+                limited(&wms, Service::Wms),
+                limited(&tiles, Service::Tiles),
+                limited(&features, Service::Features),
+            ],
             open_wms: Arc::new(Layers::from_map(open(&wms), sequence)),
             open_tiles: Arc::new(Layers::from_map(open(&tiles), sequence)),
             open_features: Arc::new(Layers::from_map(open(&features), sequence)),
@@ -78,6 +99,11 @@ impl Snapshot {
             Service::Tiles => &self.tiles,
             Service::Features => &self.features,
         }
+    }
+
+    /// Whether some layer of a service has a rate limit there.
+    pub fn has_rate_limits(&self, service: Service) -> bool {
+        self.rate_limited[service as usize]
     }
 
     /// Whether some layer of a service is restricted to API keys.
