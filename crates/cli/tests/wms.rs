@@ -1011,3 +1011,25 @@ fn a_rate_limited_layer_refuses_a_client_past_its_rate() {
         statuses.iter().filter(|s| **s == 429).count()
     );
 }
+
+/// `/metrics` counts the image cache's hits and misses (its hit ratio).
+#[test]
+fn the_image_cache_lookups_are_counted() {
+    let (_dir, server) = start();
+    let lookups = |result: &str| -> u64 {
+        let (_, _, text) = get(&server.url("/metrics"));
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!(
+                    "tuilerie_response_cache_lookups_total{{cache=\"wms\",result=\"{result}\"}} "
+                ))
+            })
+            .map_or(0, |v| v.trim().parse().unwrap())
+    };
+    let url = server.url("/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=countries&STYLES=&CRS=EPSG:4326&BBOX=-90,-180,90,180&WIDTH=64&HEIGHT=32&FORMAT=image/png");
+    let (hits, misses) = (lookups("hit"), lookups("miss"));
+    assert_eq!(get_bytes(&url, &[]).0, 200);
+    assert_eq!(get_bytes(&url, &[]).0, 200);
+    assert_eq!(lookups("miss"), misses + 1);
+    assert_eq!(lookups("hit"), hits + 1);
+}

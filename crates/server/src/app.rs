@@ -63,6 +63,7 @@ pub fn router(state: AppState) -> Result<Router, wms::StartError> {
     let tiler = Arc::new(VectorTiler::new(
         &state.config.vector_tiles,
         Arc::clone(&pool),
+        state.metrics.cache("vector_tiles"),
     ));
     let images = TileCache::new(
         &state.config,

@@ -35,6 +35,24 @@ pub struct RequestLabels {
 
 type HistogramFamily = Family<RequestLabels, Histogram, fn() -> Histogram>;
 
+/// The labels of one response cache's lookups.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    /// `wms` (GetMap images) or `vector_tiles`.
+    pub cache: &'static str,
+    /// `hit` or `miss`.
+    pub result: &'static str,
+}
+
+/// The hit and miss counters of one response cache.
+#[derive(Debug, Clone, Default)]
+pub struct CacheCounters {
+    /// Lookups answered from the cache.
+    pub hits: Counter,
+    /// Lookups that had to make the answer.
+    pub misses: Counter,
+}
+
 /// What the render pool reports to `/metrics`.
 #[derive(Debug, Clone, Default)]
 pub struct RenderMetrics {
@@ -66,6 +84,8 @@ pub struct Metrics {
     in_flight: Gauge,
     /// Requests refused by a rate limit.
     pub rate_limited: Counter,
+    /// Lookups of the response caches, by cache and result (their hit ratio).
+    caches: Family<CacheLabels, Counter>,
     /// What the render pool reports.
     pub render: RenderMetrics,
     /// What the tile cache reports.
@@ -108,6 +128,12 @@ impl Metrics {
             })
             .set(1);
         registry.register("build_info", "Version of the running server", build);
+        let caches = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "response_cache_lookups",
+            "Lookups of the in-memory response caches (WMS images, vector tiles), by result",
+            caches.clone(),
+        );
         let rate_limited = Counter::default();
         registry.register(
             "rate_limited",
@@ -152,8 +178,22 @@ impl Metrics {
             durations,
             in_flight,
             rate_limited,
+            caches,
             render,
             tile_cache,
+        }
+    }
+
+    /// The counters of a response cache.
+    pub fn cache(&self, cache: &'static str) -> CacheCounters {
+        let counter = |result| {
+            self.caches
+                .get_or_create(&CacheLabels { cache, result })
+                .clone()
+        };
+        CacheCounters {
+            hits: counter("hit"),
+            misses: counter("miss"),
         }
     }
 

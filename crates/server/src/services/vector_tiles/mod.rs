@@ -141,12 +141,17 @@ pub struct VectorTiler {
 }
 
 impl VectorTiler {
-    /// A tiler for `[vector_tiles]`, drawing on `pool`.
-    pub fn new(settings: &VectorTilesConfig, pool: Arc<RenderPool>) -> VectorTiler {
+    /// A tiler for `[vector_tiles]`, drawing on `pool`, its cache lookups counted in
+    /// `counters`.
+    pub fn new(
+        settings: &VectorTilesConfig,
+        pool: Arc<RenderPool>,
+        counters: crate::metrics::CacheCounters,
+    ) -> VectorTiler {
         VectorTiler {
             settings: settings.clone(),
             pool,
-            cache: ImageCache::new(settings.cache_bytes),
+            cache: ImageCache::counted(settings.cache_bytes, counters),
         }
     }
 

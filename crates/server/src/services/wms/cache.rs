@@ -28,6 +28,8 @@ pub struct CachedImage {
 pub struct ImageCache {
     inner: Mutex<Inner>,
     capacity: usize,
+    /// Lookups counted for `/metrics`.
+    counters: Option<crate::metrics::CacheCounters>,
 }
 
 #[derive(Debug)]
@@ -45,6 +47,15 @@ impl ImageCache {
                 bytes: 0,
             }),
             capacity,
+            counters: None,
+        }
+    }
+
+    /// The same, its lookups counted (hits and misses) for `/metrics`.
+    pub fn counted(capacity: usize, counters: crate::metrics::CacheCounters) -> ImageCache {
+        ImageCache {
+            counters: Some(counters),
+            ..ImageCache::new(capacity)
         }
     }
 
@@ -53,11 +64,21 @@ impl ImageCache {
         if self.capacity == 0 {
             return None;
         }
-        let mut inner = self
+        let found = self
             .inner
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        inner.entries.get(key).cloned()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entries
+            .get(key)
+            .cloned();
+        if let Some(counters) = &self.counters {
+            if found.is_some() {
+                counters.hits.inc();
+            } else {
+                counters.misses.inc();
+            }
+        }
+        found
     }
 
     /// Stores an image; images larger than an eighth of the cache are not kept.

@@ -54,7 +54,11 @@ use runtime::{Call, WmsRuntime, WmsState};
 pub fn routes(state: &AppState, pool: Arc<RenderPool>) -> Result<Router<AppState>, StartError> {
     let wms = WmsState {
         app: state.clone(),
-        wms: Arc::new(WmsRuntime::new(&state.config.wms, pool)?),
+        wms: Arc::new(WmsRuntime::new(
+            &state.config.wms,
+            pool,
+            state.metrics.cache("wms"),
+        )?),
     };
     Ok(Router::new()
         .route("/wms", get(kvp))

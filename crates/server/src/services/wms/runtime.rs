@@ -74,10 +74,12 @@ pub struct WmsRuntime {
 }
 
 impl WmsRuntime {
-    /// The runtime of a `[wms]` configuration.
+    /// The runtime of a `[wms]` configuration; its image cache's lookups counted in
+    /// `counters`.
     pub(super) fn new(
         config: &crate::config::WmsConfig,
         pool: Arc<RenderPool>,
+        counters: crate::metrics::CacheCounters,
     ) -> Result<WmsRuntime, StartError> {
         let renderer = render::Renderer::new(render::RendererOptions {
             font_dir: config.font_dir.clone(),
@@ -87,7 +89,7 @@ impl WmsRuntime {
         Ok(WmsRuntime {
             renderer: std::sync::Arc::new(renderer),
             pool,
-            cache: ImageCache::new(config.cache_bytes),
+            cache: ImageCache::counted(config.cache_bytes, counters),
             capabilities: CapabilitiesCache::default(),
         })
     }
