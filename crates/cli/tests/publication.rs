@@ -1854,7 +1854,7 @@ fn a_restricted_offering_leaks_through_no_endpoint() {
         200,
     );
 
-    const SECRET: &str = "secretlayer";
+    let secret = "secretlayer";
     let data_requests = [
         "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=secretlayer&STYLES=&CRS=EPSG:2154&BBOX=640000,6850000,670000,6880000&WIDTH=64&HEIGHT=64&FORMAT=image/png",
         "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=openlayer,secretlayer&STYLES=,&CRS=EPSG:2154&BBOX=640000,6850000,670000,6880000&WIDTH=64&HEIGHT=64&FORMAT=image/png",
@@ -1907,7 +1907,7 @@ fn a_restricted_offering_leaks_through_no_endpoint() {
             let (status, _, body) = with_key(path, key);
             let text = String::from_utf8_lossy(&body);
             assert!(
-                !text.contains(SECRET),
+                !text.contains(secret),
                 "{who}: {path} names the layer ({status})"
             );
         }
@@ -1938,5 +1938,5 @@ fn a_restricted_offering_leaks_through_no_endpoint() {
     let (_, _, capabilities) = get(&server.url(&format!(
         "/wmts?SERVICE=WMTS&REQUEST=GetCapabilities&apikey={granted}"
     )));
-    assert!(capabilities.contains(SECRET));
+    assert!(capabilities.contains(secret));
 }
