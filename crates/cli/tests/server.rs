@@ -301,3 +301,94 @@ fn config_check_accepts_the_shipped_config() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Slowloris: hundreds of connections that send half a request head and stall do not keep
+/// other clients from their answers.
+#[test]
+fn slow_clients_do_not_starve_the_others() {
+    let server = Server::start(&[]);
+    let stalled: Vec<TcpStream> = (0..300)
+        .map(|i| {
+            let mut stream = TcpStream::connect(&server.addr).unwrap();
+            stream
+                .write_all(format!("GET /health?{i} HTTP/1.1\r\nHost: x\r\nX-Slow: ").as_bytes())
+                .unwrap();
+            stream
+        })
+        .collect();
+    for _ in 0..20 {
+        let (status, _, body) = get(&server.url("/health"));
+        assert_eq!(status, 200, "{body}");
+    }
+    drop(stalled);
+    let (status, _, _) = get(&server.url("/health"));
+    assert_eq!(status, 200);
+}
+
+/// `server.max_connections`: past the cap a new connection waits (in the listen backlog) and
+/// is served when one closes; the log says the cap was reached.
+#[test]
+fn past_the_connection_cap_new_connections_wait_and_the_log_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tuilerie.toml");
+    std::fs::write(&config, "[server]\nmax_connections = 4\n").unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data")
+        .arg(dir.path().join("data"))
+        .env("TUILERIE_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .unwrap()
+        .to_owned();
+    let ask = |stream: &mut TcpStream| {
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        answer
+    };
+    // Four idle connections take every slot.
+    let mut idle: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut fifth = TcpStream::connect(&addr).unwrap();
+    fifth
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    fifth
+        .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut buffer = [0u8; 64];
+    let waited = fifth.read(&mut buffer);
+    assert!(
+        waited.is_err(),
+        "a connection past the cap is not served yet: {waited:?}"
+    );
+    // One closes: the fifth is served; the others still are.
+    drop(idle.pop());
+    fifth
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut answer = String::new();
+    fifth.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(ask(&mut idle[0]).starts_with("HTTP/1.1 200"));
+    drop(idle);
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&output.stderr);
+    assert!(log.contains("connection limit reached"), "{log}");
+}

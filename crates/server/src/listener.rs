@@ -104,8 +104,13 @@ impl Server {
             let _entered = runtime.enter();
             shutdown_signal()
         };
-        let grace = config.server.shutdown_grace;
-        let max_header_bytes = config.server.max_header_bytes.max(8192);
+        let limits = Limits {
+            grace: config.server.shutdown_grace,
+            max_header_bytes: config.server.max_header_bytes.max(8192),
+            connections: Arc::new(tokio::sync::Semaphore::new(config.server.max_connections)),
+            max_connections: config.server.max_connections,
+            warned: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+        };
         let app = router(AppState::new(config, published))?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         tracing::info!(%local, workers = listeners.len(), "listening");
@@ -117,6 +122,7 @@ impl Server {
         for (index, listener) in listeners.enumerate() {
             let app = app.clone();
             let stopped = stopped.clone();
+            let limits = limits.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("tuilerie-worker-{}", index + 1))
                 .spawn(move || -> Result<(), ServeError> {
@@ -124,13 +130,7 @@ impl Server {
                         .enable_all()
                         .build()
                         .map_err(ServeError::Runtime)?;
-                    runtime.block_on(serve_listener(
-                        listener,
-                        app,
-                        stopped,
-                        grace,
-                        max_header_bytes,
-                    ))
+                    runtime.block_on(serve_listener(listener, app, stopped, limits))
                 })
                 .map_err(ServeError::Runtime)?;
             threads.push(thread);
@@ -140,10 +140,8 @@ impl Server {
                 shutdown.await;
                 let _ = stop.send(true);
             };
-            let ((), served) = tokio::join!(
-                signal,
-                serve_listener(main_listener, app, stopped, grace, max_header_bytes)
-            );
+            let ((), served) =
+                tokio::join!(signal, serve_listener(main_listener, app, stopped, limits));
             served
         })?;
         for thread in threads {
@@ -179,14 +177,60 @@ fn bind_listener(addr: SocketAddr) -> Result<std::net::TcpListener, ServeError> 
     Ok(socket.into())
 }
 
+/// What every accept loop shares: the shutdown grace, the request head limit, and the
+/// connections served at once (past the cap, new ones wait in the listen backlog).
+#[derive(Debug, Clone)]
+struct Limits {
+    grace: Duration,
+    max_header_bytes: usize,
+    connections: Arc<tokio::sync::Semaphore>,
+    max_connections: usize,
+    /// When the cap was last logged (seconds since the epoch): once a minute at most.
+    warned: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Limits {
+    /// A connection slot, waiting (and saying so, once a minute) when every one is taken.
+    async fn slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        if let Ok(permit) = Arc::clone(&self.connections).try_acquire_owned() {
+            return Some(permit);
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = self.warned.load(std::sync::atomic::Ordering::Relaxed);
+        if now >= last + 60
+            && self
+                .warned
+                .compare_exchange(
+                    last,
+                    now,
+                    std::sync::atomic::Ordering::Relaxed,
+                    std::sync::atomic::Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            tracing::warn!(
+                max_connections = self.max_connections,
+                "connection limit reached: new connections wait until one closes (server.max_connections)"
+            );
+        }
+        Arc::clone(&self.connections).acquire_owned().await.ok()
+    }
+}
+
 /// Accepts and serves connections of one listener until `stopped` turns true, then drains.
 async fn serve_listener(
     listener: std::net::TcpListener,
     app: axum::Router,
     mut stopped: tokio::sync::watch::Receiver<bool>,
-    grace: Duration,
-    max_header_bytes: usize,
+    limits: Limits,
 ) -> Result<(), ServeError> {
+    let Limits {
+        grace,
+        max_header_bytes,
+        ..
+    } = limits;
     let listener = TcpListener::from_std(listener).map_err(ServeError::LocalAddr)?;
     let service = TowerToHyperService::new(app);
     let mut builder = auto::Builder::new(TokioExecutor::new());
@@ -201,6 +245,10 @@ async fn serve_listener(
     let graceful = GracefulShutdown::new();
 
     loop {
+        let slot = tokio::select! {
+            slot = limits.slot() => slot,
+            _ = stopped.wait_for(|stop| *stop) => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
@@ -225,6 +273,7 @@ async fn serve_listener(
                     if let Err(error) = connection.await {
                         tracing::debug!(%peer, error = %error, "connection ended with an error");
                     }
+                    drop(slot);
                 }));
             }
             _ = stopped.wait_for(|stop| *stop) => break,

@@ -135,6 +135,7 @@ const SERVER_KEYS: &[&str] = &[
     "request_timeout_secs",
     "shutdown_grace_secs",
     "workers",
+    "max_connections",
 ];
 const LOG_KEYS: &[&str] = &["level", "format"];
 const DATA_KEYS: &[&str] = &["dir"];
@@ -329,6 +330,9 @@ impl Walker<'_> {
         }
         if let Some(n) = self.integer(table, "workers", P, 0, 1024) {
             server.workers = n as usize;
+        }
+        if let Some(n) = self.integer(table, "max_connections", P, 1, 1_000_000) {
+            server.max_connections = n as usize;
         }
     }
 

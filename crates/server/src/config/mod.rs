@@ -69,6 +69,8 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Worker threads (0: one per CPU).
     pub workers: usize,
+    /// Connections served at once; past it, new ones wait until one closes (logged).
+    pub max_connections: usize,
 }
 
 /// `[log]`
@@ -529,6 +531,7 @@ impl Default for Config {
                 request_timeout: Duration::from_mins(1),
                 shutdown_grace: Duration::from_secs(30),
                 workers: 0,
+                max_connections: 8192,
             },
             log: LogConfig {
                 level: "info".to_owned(),
