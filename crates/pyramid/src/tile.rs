@@ -113,6 +113,16 @@ impl TileImage {
     }
 }
 
+/// The 8-bit colour type of 1 to 4 channels.
+fn color_type(channels: u8) -> ExtendedColorType {
+    match channels {
+        1 => ExtendedColorType::L8,
+        2 => ExtendedColorType::La8,
+        3 => ExtendedColorType::Rgb8,
+        _ => ExtendedColorType::Rgba8,
+    }
+}
+
 /// Encodes a tile for a slab of `format`.
 pub fn encode(format: TileFormat, tile: &TileImage) -> Result<Vec<u8>, String> {
     match (format, &tile.samples) {
@@ -128,12 +138,7 @@ pub fn encode(format: TileFormat, tile: &TileImage) -> Result<Vec<u8>, String> {
             Ok(out)
         }
         (TileFormat::PngUint8, Samples::U8(samples)) => {
-            let color = match tile.channels {
-                1 => ExtendedColorType::L8,
-                2 => ExtendedColorType::La8,
-                3 => ExtendedColorType::Rgb8,
-                _ => ExtendedColorType::Rgba8,
-            };
+            let color = color_type(tile.channels);
             let mut out = Vec::with_capacity(samples.len() / 2);
             image::codecs::png::PngEncoder::new_with_quality(
                 &mut out,
@@ -145,12 +150,7 @@ pub fn encode(format: TileFormat, tile: &TileImage) -> Result<Vec<u8>, String> {
             Ok(out)
         }
         (TileFormat::WebpUint8, Samples::U8(samples)) => {
-            let color = match tile.channels {
-                1 => ExtendedColorType::L8,
-                2 => ExtendedColorType::La8,
-                3 => ExtendedColorType::Rgb8,
-                _ => ExtendedColorType::Rgba8,
-            };
+            let color = color_type(tile.channels);
             let mut out = Vec::with_capacity(samples.len() / 2);
             image::codecs::webp::WebPEncoder::new_lossless(&mut out)
                 .write_image(samples, tile.width, tile.height, color)

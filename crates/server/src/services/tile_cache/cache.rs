@@ -422,15 +422,27 @@ impl TileCache {
             Err(_) => return Err(OnDemandTileError::Internal(JsonError::internal_answer())),
         };
         self.metrics.renders.inc();
+        self.keep(cache, metatile, &tiles, stored.unwrap_or(Ok(None)));
+        Ok(tiles)
+    }
+
+    /// Accounts a drawn metatile by how its slab write went: counted against the cap when
+    /// written, else kept in memory (and the refusal said once).
+    pub(super) fn keep(
+        &self,
+        cache: &LayerCache,
+        metatile: Metatile,
+        tiles: &[Option<Vec<u8>>],
+        stored: Result<Option<(PathBuf, u64)>, pyramid::PyramidError>,
+    ) {
         match stored {
-            Some(Ok(Some((path, size)))) => self.account(path, size),
-            Some(Ok(None)) | None => self.remember(cache, metatile, &tiles),
-            Some(Err(error)) => {
+            Ok(Some((path, size))) => self.account(path, size),
+            Ok(None) => self.remember(cache, metatile, tiles),
+            Err(error) => {
                 self.refused(&cache.dir, &error);
-                self.remember(cache, metatile, &tiles);
+                self.remember(cache, metatile, tiles);
             }
         }
-        Ok(tiles)
     }
 
     /// Counts a written slab against the cap, removing the least recently used slabs.

@@ -484,14 +484,8 @@ impl TileCache {
             ))
         })?;
         self.metrics.renders.inc();
-        match cache.store(drawing.set, metatile, &tiles) {
-            Ok(Some((path, size))) => self.account(path, size),
-            Ok(None) => self.remember(cache, metatile, &tiles),
-            Err(error) => {
-                self.refused(&cache.dir, &error);
-                self.remember(cache, metatile, &tiles);
-            }
-        }
+        let stored = cache.store(drawing.set, metatile, &tiles);
+        self.keep(cache, metatile, &tiles, stored);
         Ok(())
     }
 }
