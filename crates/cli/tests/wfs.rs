@@ -732,8 +732,21 @@ fn ogc_api_features_landing_conformance_collections_and_html() {
         .iter()
         .map(|c| c["id"].as_str().unwrap())
         .collect();
-    assert_eq!(ids, ["communes", "countries"]);
+    // Every layer is a collection; only the WFS ones have items (`ecoles` is a map only).
+    assert_eq!(ids, ["communes", "countries", "ecoles"]);
+    let rels = |collection: &serde_json::Value| -> Vec<String> {
+        collection["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["rel"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let ecoles = &collections["collections"][2];
+    assert!(!rels(ecoles).contains(&"items".to_owned()), "{ecoles}");
+    assert!(rels(ecoles).contains(&"http://www.opengis.net/def/rel/ogc/1.0/map".to_owned()));
     let (_, _, communes) = api_json(&server, "/ogcapi/collections/communes");
+    assert!(rels(&communes).contains(&"items".to_owned()));
     assert_eq!(
         communes["storageCrs"],
         "http://www.opengis.net/def/crs/EPSG/0/2154"
@@ -919,7 +932,7 @@ fn ogc_api_clients_read_every_feature_and_the_api_definition_is_valid() {
             r#"
 from owslib.ogcapi.features import Features
 api = Features("{base}/ogcapi")
-assert [c["id"] for c in api.collections()["collections"]] == ["communes", "countries"]
+assert [c["id"] for c in api.collections()["collections"]] == ["communes", "countries", "ecoles"]
 items = api.collection_items("communes", limit=5)
 assert items["numberMatched"] == 60 and len(items["features"]) == 5, items
 print("ok")

@@ -192,6 +192,14 @@ impl TileMatrixSet {
     pub fn title(&self) -> Option<&str> {
         self.title.as_deref()
     }
+    /// The set's registered URI, when the file has one (OGC).
+    pub fn uri(&self) -> Option<&str> {
+        self.uri.as_deref()
+    }
+    /// The well-known scale set it follows, when the file names one (OGC).
+    pub fn well_known_scale_set(&self) -> Option<&str> {
+        self.well_known_scale_set.as_deref()
+    }
     /// The CRS.
     pub fn crs(&self) -> &crs::Crs {
         &self.crs

@@ -33,6 +33,30 @@ use crate::state::AppState;
 #[derive(Debug, Clone)]
 pub struct View(pub Arc<Layers>);
 
+/// The layers the current request may see through each service, set by the gate of routes
+/// about every service at once (the OGC API's landing page and collections).
+#[derive(Debug, Clone)]
+pub struct Views {
+    /// Through WMS (and OGC API – Maps).
+    pub wms: Arc<Layers>,
+    /// Through WMTS and TMS (and OGC API – Tiles).
+    pub tiles: Arc<Layers>,
+    /// Through WFS (and OGC API – Features).
+    pub features: Arc<Layers>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Views {
+    type Rejection = JsonError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Views, JsonError> {
+        parts.extensions.get::<Views>().cloned().ok_or_else(|| {
+            JsonError::broken(
+                "a route that reads the published layers of every service is not behind the gate of every service",
+            )
+        })
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for View {
     type Rejection = JsonError;
 
@@ -45,18 +69,29 @@ impl<S: Send + Sync> FromRequestParts<S> for View {
     }
 }
 
-/// What the gate of one service needs: the state and the service it guards.
+/// What the gate of one service needs: the state and the service it guards (`None`: every
+/// service, for resources about all of them).
 #[derive(Debug, Clone)]
 pub struct Guard {
     state: AppState,
-    service: Service,
+    service: Option<Service>,
 }
 
 /// The gate of a service's routes (`route_layer`).
 pub fn gate(state: &AppState, service: Service) -> Guard {
     Guard {
         state: state.clone(),
-        service,
+        service: Some(service),
+    }
+}
+
+/// The gate of routes about every service (`route_layer`): their handlers read [`Views`].
+/// A layer a request names must be visible through some service; no rate limit applies
+/// (these routes describe layers, they draw nothing).
+pub fn gate_every(state: &AppState) -> Guard {
+    Guard {
+        state: state.clone(),
+        service: None,
     }
 }
 
@@ -188,10 +223,12 @@ fn private_directives(value: &str) -> String {
 
 /// Lets a request through with its [`View`], or answers its refusal.
 fn admit(guard: &Guard, request: &mut Request) -> Result<Shield, Refusal> {
-    let service = guard.service;
+    let Some(service) = guard.service else {
+        return admit_every(guard, request);
+    };
     let snapshot = guard.state.layers.load();
     if snapshot.has_rate_limits(service) {
-        within_rates(guard, &snapshot, request)?;
+        within_rates(guard, service, &snapshot, request)?;
     }
     // The common case: nothing restricted on this service, nothing to check.
     if !snapshot.has_restricted(service) {
@@ -199,20 +236,61 @@ fn admit(guard: &Guard, request: &mut Request) -> Result<Shield, Refusal> {
         request.extensions_mut().insert(View(all));
         return Ok(Shield::Open);
     }
-    let presented = presented_key(request);
-    let granted: Option<&[String]> =
-        match &presented {
-            None => None,
-            Some(value) => match grant_of(&snapshot, value) {
-                Some(offerings) => Some(offerings),
-                None => return Err(refusal(
-                    StatusCode::UNAUTHORIZED,
-                    "invalid_key",
-                    "the API key is not valid (revoked or mistyped): ask the publisher for a key",
-                )),
-            },
-        };
-    let all = snapshot.all(service);
+    let granted = granted_offerings(&snapshot, request)?;
+    let shield = check_named(request, granted, &[snapshot.all(service)])?;
+    let view = snapshot.view(service, granted);
+    request.extensions_mut().insert(View(view));
+    Ok(shield)
+}
+
+/// [`admit`] for routes about every service: the request's [`Views`].
+fn admit_every(guard: &Guard, request: &mut Request) -> Result<Shield, Refusal> {
+    const SERVICES: [Service; 3] = [Service::Wms, Service::Tiles, Service::Features];
+    let snapshot = guard.state.layers.load();
+    if !SERVICES.iter().any(|s| snapshot.has_restricted(*s)) {
+        request.extensions_mut().insert(Views {
+            wms: Arc::clone(snapshot.all(Service::Wms)),
+            tiles: Arc::clone(snapshot.all(Service::Tiles)),
+            features: Arc::clone(snapshot.all(Service::Features)),
+        });
+        return Ok(Shield::Open);
+    }
+    let granted = granted_offerings(&snapshot, request)?;
+    let all = SERVICES.map(|s| snapshot.all(s));
+    let shield = check_named(request, granted, &all)?;
+    request.extensions_mut().insert(Views {
+        wms: snapshot.view(Service::Wms, granted),
+        tiles: snapshot.view(Service::Tiles, granted),
+        features: snapshot.view(Service::Features, granted),
+    });
+    Ok(shield)
+}
+
+/// The offerings the request's key grants (`None` without a key); 401 for a key that is not
+/// valid.
+fn granted_offerings<'a>(
+    snapshot: &'a Snapshot,
+    request: &Request,
+) -> Result<Option<&'a [String]>, Refusal> {
+    match presented_key(request) {
+        None => Ok(None),
+        Some(value) => grant_of(snapshot, &value).map(Some).ok_or_else(|| {
+            refusal(
+                StatusCode::UNAUTHORIZED,
+                "invalid_key",
+                "the API key is not valid (revoked or mistyped): ask the publisher for a key",
+            )
+        }),
+    }
+}
+
+/// Refuses a request naming a restricted layer (of any of `services`) its key does not
+/// grant; else how its answer must be shielded from shared caches.
+fn check_named(
+    request: &Request,
+    granted: Option<&[String]>,
+    services: &[&Arc<Layers>],
+) -> Result<Shield, Refusal> {
     let names = named_layers(request);
     // An answer about no layer in particular (capabilities) lists what the key grants.
     let mut shield = if names.is_empty() && granted.is_some() {
@@ -221,42 +299,44 @@ fn admit(guard: &Guard, request: &mut Request) -> Result<Shield, Refusal> {
         Shield::Vary
     };
     for name in names {
-        let Some(layer) = all.get(&name) else {
-            continue;
-        };
-        if matches!(layer.access, Access::Open) {
-            continue;
-        }
-        shield = Shield::Private;
-        match granted {
-            None => {
-                return Err(refusal(
-                    StatusCode::UNAUTHORIZED,
-                    "key_required",
-                    &format!(
-                        "layer '{name}' is restricted: send an API key granted it, as the apikey parameter or the X-Api-Key header"
-                    ),
-                ))
+        let restricted = services
+            .iter()
+            .filter_map(|all| all.get(&name))
+            .filter(|layer| !matches!(layer.access, Access::Open));
+        for layer in restricted {
+            shield = Shield::Private;
+            match granted {
+                None => {
+                    return Err(refusal(
+                        StatusCode::UNAUTHORIZED,
+                        "key_required",
+                        &format!(
+                            "layer '{name}' is restricted: send an API key granted it, as the apikey parameter or the X-Api-Key header"
+                        ),
+                    ))
+                }
+                Some(offerings) if !may_see(layer, offerings) => {
+                    return Err(refusal(
+                        StatusCode::FORBIDDEN,
+                        "not_granted",
+                        &format!("this API key does not grant layer '{name}': ask the publisher for access"),
+                    ))
+                }
+                Some(_) => {}
             }
-            Some(offerings) if !may_see(layer, offerings) => {
-                return Err(refusal(
-                    StatusCode::FORBIDDEN,
-                    "not_granted",
-                    &format!("this API key does not grant layer '{name}': ask the publisher for access"),
-                ))
-            }
-            Some(_) => {}
         }
     }
-    let view = snapshot.view(service, granted);
-    request.extensions_mut().insert(View(view));
     Ok(shield)
 }
 
 /// Refuses a request past the rate of a layer it names, for its client (its API key, else
 /// its address).
-fn within_rates(guard: &Guard, snapshot: &Snapshot, request: &Request) -> Result<(), Refusal> {
-    let service = guard.service;
+fn within_rates(
+    guard: &Guard,
+    service: Service,
+    snapshot: &Snapshot,
+    request: &Request,
+) -> Result<(), Refusal> {
     let all = snapshot.all(service);
     let names = named_layers(request);
     let limited = names
@@ -367,7 +447,17 @@ fn named_layers(request: &Request) -> Vec<String> {
             // WMS and WMTS name layers; WFS names feature types (with or without prefix, in
             // parentheses for several queries) or features (`type.12`).
             let ids = is(&["resourceid", "featureid", "id"]);
-            if !(ids || is(&["layers", "layer", "query_layers", "typenames", "typename"])) {
+            // OGC API – Maps and Tiles name collections.
+            if !(ids
+                || is(&[
+                    "layers",
+                    "layer",
+                    "query_layers",
+                    "typenames",
+                    "typename",
+                    "collections",
+                ]))
+            {
                 continue;
             }
             for name in value

@@ -33,7 +33,7 @@ use crate::services::on_demand::OnDemandTiles;
 use crate::services::render_pool::RenderPool;
 use crate::services::tile_cache::{SeedJobs, TileCache};
 use crate::services::vector_tiles::VectorTiler;
-use crate::services::{api, features, preview, tms, wms, wmts};
+use crate::services::{api, features, ogc_api, preview, tms, wms, wmts};
 use crate::state::AppState;
 
 /// The router with every route and middleware; fails when a service cannot start (the WMS
@@ -77,14 +77,21 @@ pub fn router(state: AppState) -> Result<Router, wms::StartError> {
         vector: tiler,
         images: Arc::clone(&images),
     });
+    let maps = wms::Maps::new(&state, Arc::clone(&pool))?;
     let services = Router::new()
         .merge(preview::routes())
         .merge(health)
         .merge(metrics)
-        .merge(wms::routes(&state, Arc::clone(&pool))?)
+        .merge(wms::routes(&state, &maps))
         .merge(wmts::routes(&state, Arc::clone(&on_demand)))
-        .merge(tms::routes(&state, on_demand))
+        .merge(tms::routes(&state, Arc::clone(&on_demand)))
         .merge(features::routes(&state))
+        .merge(ogc_api::routes(
+            &state,
+            on_demand,
+            maps,
+            tile_matrix_sets(&state),
+        ))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(cors);
     let mut api = api::routes(&state)
@@ -102,6 +109,16 @@ pub fn router(state: AppState) -> Result<Router, wms::StartError> {
         .layer(middleware::from_fn_with_state(state.clone(), limits))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state))
+}
+
+/// The known tile matrix sets: built in, and `[tiles] tile_matrix_sets_dir` (a directory that
+/// does not load was refused at start-up by the layers naming its sets).
+fn tile_matrix_sets(state: &AppState) -> pyramid::TileMatrixSets {
+    let mut sets = pyramid::TileMatrixSets::builtin();
+    if let Some(dir) = &state.config.tiles.tile_matrix_sets_dir {
+        let _ = sets.extend_from_dir(dir);
+    }
+    sets
 }
 
 fn cors_layer(allow_origin: &str) -> CorsLayer {

@@ -1,5 +1,6 @@
 //! The services, one module each, every one handing its routes to the router with `routes()`:
-//! WMS, WMTS, TMS (+ TileJSON), WFS (`features`), the preview page and the publication API. `ogc` (KVP parsing,
+//! WMS, WMTS, TMS (+ TileJSON), WFS (`features`), the OGC API (`ogc_api`: its common part, Tiles
+//! and Maps; Features lives in `features`), the preview page and the publication API. `ogc` (KVP parsing,
 //! OWS exceptions, XML helpers), `tiles` (tile answers and HTTP caching), `info_format` and
 //! `pixel_info` (GetFeatureInfo formats, pixel values as answers), `render_pool` (the threads
 //! CPU-bound work runs on), `vector_tiles` (MVT made on the fly), `tile_cache` (vector layers
@@ -10,6 +11,7 @@ pub mod api;
 pub mod features;
 pub mod info_format;
 pub mod ogc;
+pub mod ogc_api;
 pub mod on_demand;
 pub mod pixel_info;
 pub mod preview;

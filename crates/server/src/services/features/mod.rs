@@ -32,6 +32,8 @@ use crate::state::AppState;
 
 use protocol::Version;
 
+pub use ogc_api::{collection_part, openapi_paths, CONFORMANCE};
+
 /// The routes of WFS and OGC API – Features, behind the access gate.
 pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()

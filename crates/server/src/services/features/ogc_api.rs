@@ -2,18 +2,18 @@
 //! reference), under `/ogcapi`: the same feature types as WFS, the same scans and the same
 //! streamed GeoJSON.
 //!
-//! The landing page, `/conformance` and `/api` are the API's common part; OGC API – Tiles and
-//! Maps will add their classes and collections' links beside these.
+//! The landing page, `/conformance`, `/api` and the collections are the API's common part
+//! (`services::ogc_api`): this module hands it what Features adds to them.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use crs::{AxisOrder, Bbox, Crs};
 use serde_json::{json, Value};
 
@@ -23,10 +23,16 @@ use super::schema::FeatureType;
 use crate::access::{self, View};
 use crate::layers::{Layers, Service};
 use crate::metrics;
-use crate::services::ogc::{self, xml_escape, Kvp};
+use crate::services::ogc::{xml_escape, Kvp};
+use crate::services::ogc_api::base;
+use crate::services::ogc_api::link;
+use crate::services::ogc_api::openapi;
+use crate::services::ogc_api::wants_html;
+use crate::services::ogc_api::Problem;
 use crate::state::AppState;
 
-const CONFORMANCE: &[&str] = &[
+/// The conformance classes of OGC API – Features served here.
+pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
@@ -52,136 +58,11 @@ const DEFAULT_LIMIT: u64 = 10;
 /// The routes of OGC API – Features, behind the access gate of the feature service.
 pub fn routes(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route("/ogcapi", get(landing))
-        .route("/ogcapi/", get(landing))
-        .route("/ogcapi/conformance", get(conformance))
-        .route("/ogcapi/api", get(api))
-        .route("/ogcapi/collections", get(collections))
-        .route("/ogcapi/collections/{layer}", get(collection))
         .route("/ogcapi/collections/{layer}/items", get(items))
         .route("/ogcapi/collections/{layer}/queryables", get(queryables))
         .route("/ogcapi/collections/{layer}/items/{feature}", get(item))
         .route_layer(access::gate(state, Service::Features))
         .route_layer(metrics::label("ogcapi"))
-}
-
-/// An OGC API exception: `{"code", "description"}` with its status.
-struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    description: String,
-}
-
-impl ApiError {
-    fn bad(description: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::BAD_REQUEST,
-            code: "InvalidParameterValue",
-            description: description.into(),
-        }
-    }
-
-    fn not_found(description: impl Into<String>) -> ApiError {
-        ApiError {
-            status: StatusCode::NOT_FOUND,
-            code: "NotFound",
-            description: description.into(),
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        (
-            self.status,
-            Json(json!({"code": self.code, "description": self.description})),
-        )
-            .into_response()
-    }
-}
-
-/// JSON or HTML: `f=json|html`, else the `Accept` header (browsers ask for HTML).
-fn wants_html(kvp: &Kvp, headers: &HeaderMap) -> Result<bool, ApiError> {
-    match kvp.non_empty("f") {
-        Some(f) if f.eq_ignore_ascii_case("json") || f.eq_ignore_ascii_case("geojson") => Ok(false),
-        Some(f) if f.eq_ignore_ascii_case("html") => Ok(true),
-        Some(f) => Err(ApiError::bad(format!("f={f}: use f=json or f=html"))),
-        None => Ok(headers
-            .get(header::ACCEPT)
-            .and_then(|a| a.to_str().ok())
-            .is_some_and(|a| a.contains("text/html"))),
-    }
-}
-
-fn base(state: &AppState, headers: &HeaderMap) -> String {
-    format!(
-        "{}/ogcapi",
-        ogc::base_url(state.config.server.public_url.as_deref(), headers)
-    )
-}
-
-fn link(href: &str, rel: &str, kind: &str, title: &str) -> Value {
-    json!({"href": href, "rel": rel, "type": kind, "title": title})
-}
-
-/// A JSON document, or the same as a plain HTML page (title, links, the JSON itself).
-fn answer(document: &Value, html: bool, title: &str) -> Response {
-    if !html {
-        return Json(document.clone()).into_response();
-    }
-    let mut page = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{0}</title></head><body><h1>{0}</h1>\n<ul>\n",
-        xml_escape(title)
-    );
-    for l in document["links"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            page,
-            "<li><a href=\"{}\">{}</a> ({})</li>",
-            xml_escape(l["href"].as_str().unwrap_or_default()),
-            xml_escape(
-                l["title"]
-                    .as_str()
-                    .unwrap_or(l["rel"].as_str().unwrap_or_default())
-            ),
-            xml_escape(l["rel"].as_str().unwrap_or_default())
-        );
-    }
-    page.push_str("</ul>\n<pre>");
-    page.push_str(&xml_escape(
-        &serde_json::to_string_pretty(document).unwrap_or_default(),
-    ));
-    page.push_str("</pre></body></html>\n");
-    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
-}
-
-async fn landing(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let html = wants_html(&Kvp::parse_as_sent(query.as_deref()), &headers)?;
-    let base = base(&state, &headers);
-    let document = json!({
-        "title": state.config.wfs.title,
-        "description": state.config.wfs.abstract_text,
-        "links": [
-            link(&format!("{base}?f=json"), "self", "application/json", "this document"),
-            link(&format!("{base}?f=html"), "alternate", "text/html", "this document as HTML"),
-            link(&format!("{base}/api"), "service-desc", "application/vnd.oai.openapi+json;version=3.0", "the API definition"),
-            link(&format!("{base}/conformance"), "conformance", "application/json", "conformance classes"),
-            link(&format!("{base}/collections"), "data", "application/json", "collections"),
-        ]
-    });
-    Ok(answer(&document, html, &state.config.wfs.title))
-}
-
-async fn conformance(RawQuery(query): RawQuery, headers: HeaderMap) -> Result<Response, ApiError> {
-    let html = wants_html(&Kvp::parse_as_sent(query.as_deref()), &headers)?;
-    Ok(answer(
-        &json!({"conformsTo": CONFORMANCE}),
-        html,
-        "Conformance",
-    ))
 }
 
 /// The CRSs a collection is served in, as URIs: CRS84 first (the default), then its own.
@@ -196,87 +77,25 @@ fn crs_uris(feature_type: &FeatureType<'_>) -> Vec<String> {
     uris
 }
 
-fn collection_document(feature_type: &FeatureType<'_>, base: &str) -> Value {
-    let layer = feature_type.layer;
-    let (_, wgs84) = layer.extent();
-    let id = feature_type.name();
-    let here = format!("{base}/collections/{id}");
-    json!({
-        "id": id,
-        "title": layer.title,
-        "description": layer.abstract_text,
-        "keywords": layer.keywords,
-        "itemType": "feature",
-        "extent": {"spatial": {
-            "bbox": [[wgs84.min_x(), wgs84.min_y(), wgs84.max_x(), wgs84.max_y()]],
-            "crs": Crs::crs84().uri()
-        }},
-        "crs": crs_uris(feature_type),
-        "storageCrs": layer.crs().uri(),
-        "links": [
-            link(&format!("{here}?f=json"), "self", "application/json", "this collection"),
-            link(&format!("{here}?f=html"), "alternate", "text/html", "this collection as HTML"),
-            link(&format!("{here}/items?f=json"), "items", GEOJSON, "the features"),
-            link(&format!("{here}/items?f=html"), "items", "text/html", "the features as HTML"),
-        ]
-    })
-}
-
-async fn collections(
-    View(layers): View,
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let html = wants_html(&Kvp::parse_as_sent(query.as_deref()), &headers)?;
-    let base = base(&state, &headers);
-    let collections: Vec<Value> = layers
-        .iter()
-        .filter_map(|l| FeatureType::of(l))
-        .map(|t| collection_document(&t, &base))
-        .collect();
-    let document = json!({
-        "links": [
-            link(&format!("{base}/collections?f=json"), "self", "application/json", "the collections"),
-            link(&format!("{base}/collections?f=html"), "alternate", "text/html", "the collections as HTML"),
-        ],
-        "collections": collections,
-    });
-    Ok(answer(&document, html, "Collections"))
-}
-
-fn feature_type<'a>(layers: &'a Layers, id: &str) -> Result<FeatureType<'a>, ApiError> {
+fn feature_type<'a>(layers: &'a Layers, id: &str) -> Result<FeatureType<'a>, Problem> {
     layers
         .get(id)
         .and_then(|l| FeatureType::of(l))
         .ok_or_else(|| {
-            ApiError::not_found(format!(
+            Problem::not_found(format!(
                 "no collection '{id}': GET /ogcapi/collections lists them"
             ))
         })
 }
 
-async fn collection(
-    View(layers): View,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let html = wants_html(&Kvp::parse_as_sent(query.as_deref()), &headers)?;
-    let feature_type = feature_type(&layers, &id)?;
-    let document = collection_document(&feature_type, &base(&state, &headers));
-    Ok(answer(&document, html, &feature_type.layer.title))
-}
-
 /// `crs=` (Part 2): one of the collection's CRSs; CRS84 by default.
-fn output_crs(kvp: &Kvp, feature_type: &FeatureType<'_>) -> Result<Crs, ApiError> {
+fn output_crs(kvp: &Kvp, feature_type: &FeatureType<'_>) -> Result<Crs, Problem> {
     let Some(text) = kvp.non_empty("crs") else {
         return Ok(Crs::crs84());
     };
-    let crs = Crs::parse(text).map_err(|e| ApiError::bad(format!("crs={text}: {e}")))?;
+    let crs = Crs::parse(text).map_err(|e| Problem::bad(format!("crs={text}: {e}")))?;
     if !crs_uris(feature_type).contains(&crs.uri()) {
-        return Err(ApiError::bad(format!(
+        return Err(Problem::bad(format!(
             "crs={text} is not offered by this collection: use one of {}",
             crs_uris(feature_type).join(", ")
         )));
@@ -286,16 +105,16 @@ fn output_crs(kvp: &Kvp, feature_type: &FeatureType<'_>) -> Result<Crs, ApiError
 
 /// `bbox=` (4 numbers, or 6 with heights, which are ignored) in `bbox-crs` (CRS84 by
 /// default), in that CRS's axis order.
-fn bbox(kvp: &Kvp, feature_type: &FeatureType<'_>) -> Result<Option<(Bbox, Crs)>, ApiError> {
+fn bbox(kvp: &Kvp, feature_type: &FeatureType<'_>) -> Result<Option<(Bbox, Crs)>, Problem> {
     let Some(text) = kvp.non_empty("bbox") else {
         return Ok(None);
     };
     let crs = match kvp.non_empty("bbox-crs") {
         None => Crs::crs84(),
         Some(c) => {
-            let crs = Crs::parse(c).map_err(|e| ApiError::bad(format!("bbox-crs={c}: {e}")))?;
+            let crs = Crs::parse(c).map_err(|e| Problem::bad(format!("bbox-crs={c}: {e}")))?;
             if !crs_uris(feature_type).contains(&crs.uri()) {
-                return Err(ApiError::bad(format!(
+                return Err(Problem::bad(format!(
                     "bbox-crs={c} is not offered by this collection: use one of {}",
                     crs_uris(feature_type).join(", ")
                 )));
@@ -311,22 +130,22 @@ fn bbox(kvp: &Kvp, feature_type: &FeatureType<'_>) -> Result<Option<(Bbox, Crs)>
         Ok(n) if n.len() == 4 && n.iter().all(|v| v.is_finite()) => [n[0], n[1], n[2], n[3]],
         Ok(n) if n.len() == 6 && n.iter().all(|v| v.is_finite()) => [n[0], n[1], n[3], n[4]],
         _ => {
-            return Err(ApiError::bad(format!(
+            return Err(Problem::bad(format!(
                 "bbox={text}: give four numbers (min x, min y, max x, max y in the axis order of bbox-crs)"
             )))
         }
     };
     let bbox =
-        Bbox::from_ogc(values, &crs).map_err(|e| ApiError::bad(format!("bbox={text}: {e}")))?;
+        Bbox::from_ogc(values, &crs).map_err(|e| Problem::bad(format!("bbox={text}: {e}")))?;
     Ok(Some((bbox, crs)))
 }
 
-fn whole(kvp: &Kvp, name: &str, default: u64, min: u64) -> Result<u64, ApiError> {
+fn whole(kvp: &Kvp, name: &str, default: u64, min: u64) -> Result<u64, Problem> {
     match kvp.non_empty(name) {
         None => Ok(default),
         Some(text) => match text.trim().parse::<u64>() {
             Ok(n) if n >= min => Ok(n),
-            _ => Err(ApiError::bad(format!(
+            _ => Err(Problem::bad(format!(
                 "{name}={text} is not a whole number of at least {min}"
             ))),
         },
@@ -337,7 +156,7 @@ fn whole(kvp: &Kvp, name: &str, default: u64, min: u64) -> Result<u64, ApiError>
 fn property_filter(
     kvp: &Kvp,
     feature_type: &FeatureType<'_>,
-) -> Result<Option<sld::Filter>, ApiError> {
+) -> Result<Option<sld::Filter>, Problem> {
     const KNOWN: &[&str] = &[
         "f",
         "limit",
@@ -362,7 +181,7 @@ fn property_filter(
             .iter()
             .find(|a| a.name.eq_ignore_ascii_case(name))
         else {
-            return Err(ApiError::bad(format!(
+            return Err(Problem::bad(format!(
                 "unknown parameter '{name}': the parameters are {}, and the properties of {} ({})",
                 KNOWN.join(", "),
                 feature_type.name(),
@@ -374,12 +193,12 @@ fn property_filter(
     if let Some(text) = kvp.non_empty("filter") {
         let crs = match kvp.non_empty("filter-crs") {
             None => Crs::crs84(),
-            Some(c) => Crs::parse(c).map_err(|e| ApiError::bad(format!("filter-crs={c}: {e}")))?,
+            Some(c) => Crs::parse(c).map_err(|e| Problem::bad(format!("filter-crs={c}: {e}")))?,
         };
         let parsed = super::cql::parse(text, kvp.non_empty("filter-lang"), crs.code())
-            .map_err(ApiError::bad)?;
+            .map_err(Problem::bad)?;
         super::filter::check_properties(&parsed, feature_type).map_err(|_| {
-            ApiError::bad(format!(
+            Problem::bad(format!(
                 "filter names a property {} does not have: its queryables are geom, {}",
                 feature_type.name(),
                 feature_type.attribute_list()
@@ -403,7 +222,7 @@ async fn items(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Problem> {
     let kvp = Kvp::parse_as_sent(query.as_deref());
     items_inner(&state, &layers, &id, &kvp, &headers, None).await
 }
@@ -414,10 +233,10 @@ async fn item(
     Path((id, feature)): Path<(String, String)>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Problem> {
     let kvp = Kvp::parse_as_sent(query.as_deref());
     let fid = feature.parse::<i64>().map_err(|_| {
-        ApiError::not_found(format!(
+        Problem::not_found(format!(
             "no feature '{feature}' in collection '{id}': feature ids are numbers"
         ))
     })?;
@@ -431,7 +250,7 @@ async fn items_inner(
     kvp: &Kvp,
     headers: &HeaderMap,
     fid: Option<i64>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Problem> {
     let html = wants_html(kvp, headers)?;
     let feature_type = feature_type(layers, id)?;
     let crs = output_crs(kvp, &feature_type)?;
@@ -450,7 +269,7 @@ async fn items_inner(
             .map(|f| super::filter::localize(&f, &Crs::crs84(), &crs))
             .transpose()
             .map_err(|_| {
-                ApiError::bad("filter: a geometry cannot be brought into the answer's CRS")
+                Problem::bad("filter: a geometry cannot be brought into the answer's CRS")
             })?
     };
     let query = Query {
@@ -470,18 +289,12 @@ async fn items_inner(
         by_id: fid.is_some(),
         value_reference: None,
     };
-    let matched = count_matches(layers, &query).await.map_err(|error| {
-        tracing::error!(%error, "counting features failed");
-        ApiError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "InternalError",
-            description: "the server failed to answer this request; the cause is in its log"
-                .to_owned(),
-        }
-    })?;
+    let matched = count_matches(layers, &query)
+        .await
+        .map_err(|error| Problem::internal("counting features", &std::io::Error::other(error)))?;
     let total: u64 = matched.iter().sum();
     if fid.is_some() && total == 0 {
-        return Err(ApiError::not_found(format!(
+        return Err(Problem::not_found(format!(
             "no feature {} in collection '{id}'",
             fid.unwrap_or_default()
         )));
@@ -639,7 +452,7 @@ async fn queryables(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, Problem> {
     let feature_type = feature_type(&layers, &id)?;
     let mut properties = serde_json::Map::new();
     properties.insert(
@@ -679,115 +492,147 @@ async fn queryables(
         .into_response())
 }
 
-/// `GET /ogcapi/api`: the OpenAPI 3.0 definition of these routes, each collection's
-/// properties as its items' query parameters.
-async fn api(View(layers): View, State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let base = base(&state, &headers);
-    let parameter = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema, "style": "form", "explode": false});
-    let f = parameter(
-        "f",
-        "the format",
-        json!({"type": "string", "enum": ["json", "html"]}),
-    );
-    let document_response = json!({"200": {"description": "the document", "content": {
-        "application/json": {"schema": {"type": "object"}},
-        "text/html": {"schema": {"type": "string"}}
-    }}});
-    let mut paths = serde_json::Map::new();
-    for (path, summary) in [
-        ("/", "landing page"),
-        ("/conformance", "conformance classes"),
-        ("/collections", "the collections"),
-    ] {
-        paths.insert(
-            path.to_owned(),
-            json!({"get": {"summary": summary, "operationId": format!("get{}", summary.replace(' ', "_")), "parameters": [f], "responses": document_response}}),
-        );
-    }
-    paths.insert(
-        "/api".to_owned(),
-        json!({"get": {"summary": "this API definition", "operationId": "getApi", "responses": {"200": {"description": "the OpenAPI 3.0 document", "content": {"application/vnd.oai.openapi+json;version=3.0": {"schema": {"type": "object"}}}}}}}),
-    );
-    let error = json!({"description": "an error", "content": {"application/json": {"schema": {"type": "object", "properties": {"code": {"type": "string"}, "description": {"type": "string"}}}}}});
-    for feature_type in layers.iter().filter_map(|l| FeatureType::of(l)) {
+/// The paths OGC API – Features adds to the OpenAPI document: each feature type's items
+/// (its properties as query parameters), one item, and queryables.
+pub fn openapi_paths(features: &Layers, most: u64, paths: &mut serde_json::Map<String, Value>) {
+    let f = openapi::f(&["json", "html"]);
+    let error = openapi::problem();
+    for feature_type in features.iter().filter_map(|l| FeatureType::of(l)) {
         let id = feature_type.name();
         let mut item_parameters = vec![
             f.clone(),
-            parameter(
+            openapi::query(
                 "limit",
                 "most features in a page",
-                json!({"type": "integer", "minimum": 1, "maximum": state.config.wfs.count_default, "default": DEFAULT_LIMIT}),
+                json!({"type": "integer", "minimum": 1, "maximum": most, "default": DEFAULT_LIMIT}),
             ),
-            parameter(
+            openapi::query(
                 "offset",
                 "features skipped",
                 json!({"type": "integer", "minimum": 0, "default": 0}),
             ),
-            json!({"name": "bbox", "in": "query", "required": false, "description": "features meeting this box (bbox-crs, CRS84 by default)", "schema": {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}, "style": "form", "explode": false}),
-            parameter(
+            openapi::query(
+                "bbox",
+                "features meeting this box (bbox-crs, CRS84 by default)",
+                json!({"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}}),
+            ),
+            openapi::query(
                 "bbox-crs",
                 "the CRS of bbox",
                 json!({"type": "string", "format": "uri", "enum": crs_uris(&feature_type)}),
             ),
-            parameter(
+            openapi::query(
                 "crs",
                 "the CRS of the answer",
                 json!({"type": "string", "format": "uri", "enum": crs_uris(&feature_type)}),
             ),
-            parameter(
+            openapi::query(
                 "datetime",
                 "accepted; the collections have no time",
                 json!({"type": "string"}),
             ),
+            openapi::query(
+                "filter",
+                "a CQL2 filter (text or JSON)",
+                json!({"type": "string"}),
+            ),
+            openapi::query(
+                "filter-lang",
+                "the language of filter",
+                json!({"type": "string", "enum": ["cql2-text", "cql2-json"]}),
+            ),
         ];
         for attribute in &feature_type.meta.attributes {
-            item_parameters.push(parameter(
+            item_parameters.push(openapi::query(
                 &attribute.name,
                 "features whose property equals this value",
                 json!({"type": "string"}),
             ));
         }
         paths.insert(
-            format!("/collections/{id}"),
-            json!({"get": {"summary": format!("collection {id}"), "operationId": format!("describeCollection_{id}"), "parameters": [f], "responses": {"200": document_response["200"], "404": error}}}),
-        );
-        paths.insert(
             format!("/collections/{id}/items"),
-            json!({"get": {"summary": format!("features of {id}"), "operationId": format!("getFeatures_{id}"), "parameters": item_parameters, "responses": {
-                "200": {"description": "a page of features", "content": {GEOJSON: {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}},
-                "400": error, "404": error
-            }}}),
+            openapi::get(
+                &format!("features of {id}"),
+                &format!("getFeatures_{id}"),
+                item_parameters,
+                json!({
+                    "200": {"description": "a page of features", "content": {GEOJSON: {"schema": {"type": "object"}}, "text/html": {"schema": {"type": "string"}}}},
+                    "400": error, "404": error
+                }),
+            ),
         );
         paths.insert(
             format!("/collections/{id}/queryables"),
-            json!({"get": {"summary": format!("queryables of {id}"), "operationId": format!("getQueryables_{id}"), "responses": {
-                "200": {"description": "the properties filters may use (JSON Schema)", "content": {"application/schema+json": {"schema": {"type": "object"}}}},
-                "404": error
-            }}}),
+            openapi::get(
+                &format!("queryables of {id}"),
+                &format!("getQueryables_{id}"),
+                Vec::new(),
+                json!({
+                    "200": {"description": "the properties filters may use (JSON Schema)", "content": {"application/schema+json": {"schema": {"type": "object"}}}},
+                    "404": error
+                }),
+            ),
         );
         paths.insert(
             format!("/collections/{id}/items/{{featureId}}"),
-            json!({"get": {"summary": format!("one feature of {id}"), "operationId": format!("getFeature_{id}"), "parameters": [
-                {"name": "featureId", "in": "path", "required": true, "schema": {"type": "integer"}},
-                f, parameter("crs", "the CRS of the answer", json!({"type": "string", "format": "uri"}))
-            ], "responses": {
-                "200": {"description": "the feature", "content": {GEOJSON: {"schema": {"type": "object"}}}},
-                "404": error
-            }}}),
+            openapi::get(
+                &format!("one feature of {id}"),
+                &format!("getFeature_{id}"),
+                vec![
+                    openapi::path("featureId", "the feature's id", json!({"type": "integer"})),
+                    f.clone(),
+                    openapi::query(
+                        "crs",
+                        "the CRS of the answer",
+                        json!({"type": "string", "format": "uri"}),
+                    ),
+                ],
+                json!({
+                    "200": {"description": "the feature", "content": {GEOJSON: {"schema": {"type": "object"}}}},
+                    "404": error
+                }),
+            ),
         );
     }
-    let document = json!({
-        "openapi": "3.0.3",
-        "info": {"title": state.config.wfs.title, "version": env!("CARGO_PKG_VERSION"), "description": "OGC API – Features of this Tuilerie server"},
-        "servers": [{"url": base}],
-        "paths": paths,
-    });
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/vnd.oai.openapi+json;version=3.0",
-        )],
-        document.to_string(),
-    )
-        .into_response()
+}
+
+/// What OGC API – Features adds to a collection: `itemType`, its CRSs and links to its items
+/// (`None` when the layer is not a feature type the request may see).
+pub fn collection_part(features: &Layers, id: &str, here: &str) -> Option<FeaturesPart> {
+    let feature_type = FeatureType::of(features.get(id)?)?;
+    Some(FeaturesPart {
+        crs: crs_uris(&feature_type),
+        storage_crs: feature_type.layer.crs().uri(),
+        links: vec![
+            link(
+                &format!("{here}/items?f=json"),
+                "items",
+                GEOJSON,
+                "the features",
+            ),
+            link(
+                &format!("{here}/items?f=html"),
+                "items",
+                "text/html",
+                "the features as HTML",
+            ),
+            link(
+                &format!("{here}/queryables"),
+                "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "application/schema+json",
+                "the properties filters may use",
+            ),
+        ],
+    })
+}
+
+/// See [`collection_part`].
+#[derive(Debug)]
+pub struct FeaturesPart {
+    /// The CRSs features are served in, CRS84 first.
+    pub crs: Vec<String>,
+    /// The CRS the features are stored in.
+    pub storage_crs: String,
+    /// Links to the items.
+    pub links: Vec<Value>,
 }

@@ -36,7 +36,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::access::{self, View};
-use crate::layers::Service;
+use crate::layers::{Layers, Service};
 use crate::metrics;
 use crate::services::ogc::Kvp;
 use crate::services::render_pool::RenderPool;
@@ -49,22 +49,44 @@ use protocol::{Code, Version};
 pub use runtime::StartError;
 use runtime::{Call, WmsRuntime, WmsState};
 
-/// The routes of WMS, behind the access gate, drawing on `pool`; fails when the renderer
-/// cannot start.
-pub fn routes(state: &AppState, pool: Arc<RenderPool>) -> Result<Router<AppState>, StartError> {
-    let wms = WmsState {
-        app: state.clone(),
-        wms: Arc::new(WmsRuntime::new(
-            &state.config.wms,
-            pool,
-            state.metrics.cache("wms"),
-        )?),
-    };
-    Ok(Router::new()
+/// WMS's renderer, render pool and map cache, shared with the services that draw maps the
+/// same way (OGC API – Maps).
+#[derive(Debug, Clone)]
+pub struct Maps(WmsState);
+
+impl Maps {
+    /// The map service of a state, drawing on `pool`; fails when the renderer cannot start.
+    pub fn new(state: &AppState, pool: Arc<RenderPool>) -> Result<Maps, StartError> {
+        Ok(Maps(WmsState {
+            app: state.clone(),
+            wms: Arc::new(WmsRuntime::new(
+                &state.config.wms,
+                pool,
+                state.metrics.cache("wms"),
+            )?),
+        }))
+    }
+
+    /// A WMS 1.3.0 GetMap of `kvp` (LAYERS, STYLES, CRS, BBOX, WIDTH, HEIGHT, FORMAT,
+    /// TRANSPARENT, BGCOLOR…) over the layers a caller may see; its errors as WMS raises them.
+    pub async fn get_map(&self, layers: &Arc<Layers>, kvp: &Kvp) -> Result<Response, WmsError> {
+        let call = Call {
+            state: &self.0,
+            layers,
+            kvp,
+            version: Version::V130,
+        };
+        map::answer(call).await
+    }
+}
+
+/// The routes of WMS, behind the access gate, drawing with `maps`.
+pub fn routes(state: &AppState, maps: &Maps) -> Router<AppState> {
+    Router::new()
         .route("/wms", get(kvp))
         .route_layer(access::gate(state, Service::Wms))
         .route_layer(metrics::label("wms"))
-        .with_state(wms))
+        .with_state(maps.0.clone())
 }
 
 /// `GET /wms?SERVICE=WMS&REQUEST=…`

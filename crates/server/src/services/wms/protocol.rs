@@ -198,6 +198,16 @@ impl WmsError {
         &self.text
     }
 
+    /// The parameter at fault, for client errors.
+    pub fn locator(&self) -> Option<&'static str> {
+        self.locator
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
     /// The exception report in a version's dialect.
     pub fn into_report(self, version: Version) -> Response {
         let locator = self
