@@ -162,7 +162,7 @@ pub fn tile_response(
 ) -> Result<Response, TileError> {
     let pyramid = &layer.pyramid;
     let Some(stored) = pyramid.read_tile(tile)? else {
-        return empty_tile(layer, tile, served, caching);
+        return empty_tile(layer, tile, served, request_headers, caching);
     };
     // One resource, several representations: the validator names the format too.
     let stored = if served_formats(pyramid.format()).len() > 1 {
@@ -197,7 +197,7 @@ pub fn tile_response(
         Bytes::from(stored.bytes)
     } else {
         let Some(image) = pyramid.read_pixels(tile)? else {
-            return empty_tile(layer, tile, served, caching);
+            return empty_tile(layer, tile, served, request_headers, caching);
         };
         Bytes::from(encode_served(&image, served, pyramid.nodata())?)
     };
@@ -213,6 +213,7 @@ fn empty_tile(
     layer: &PyramidLayer,
     tile: TileCoord,
     served: ServedFormat,
+    request_headers: &HeaderMap,
     caching: Caching<'_>,
 ) -> Result<Response, TileError> {
     match layer.empty_tile {
@@ -235,6 +236,14 @@ fn empty_tile(
             let Some(matrix) = pyramid.tile_matrix_set().matrix_of(tile) else {
                 return Ok(StatusCode::NO_CONTENT.into_response());
             };
+            let etag = format!("\"nodata-{}\"", served.extension);
+            if not_modified(request_headers, &etag, caching) {
+                return Ok(with_cache_headers(
+                    StatusCode::NOT_MODIFIED.into_response(),
+                    &etag,
+                    caching,
+                ));
+            }
             let size = (matrix.tile_width(), matrix.tile_height());
             // Encoded once per layer and tile size: edges of a pyramid ask for it a lot.
             let cached = layer
@@ -262,7 +271,6 @@ fn empty_tile(
                 Body::from(bytes),
             )
                 .into_response();
-            let etag = format!("\"nodata-{}\"", served.extension);
             Ok(with_cache_headers(response, &etag, caching))
         }
     }

@@ -79,12 +79,19 @@ pub fn subsets<'a>(
     found
 }
 
-/// The URI of a set: its registered URI, else its document here.
-pub fn uri(set: &TileMatrixSet, id: &str, base: &str) -> String {
-    match set.uri() {
-        Some(uri) if id == ogc_id(set) => uri.to_owned(),
-        _ => format!("{base}/tileMatrixSets/{id}"),
-    }
+/// The URI of a set: its registered URI (the registry's set of that id has one), else its
+/// document here.
+pub fn uri(
+    registry: &pyramid::TileMatrixSets,
+    set: &TileMatrixSet,
+    id: &str,
+    base: &str,
+) -> String {
+    let registered = (id == ogc_id(set))
+        .then(|| registry.get(id))
+        .flatten()
+        .and_then(TileMatrixSet::uri);
+    registered.map_or_else(|| format!("{base}/tileMatrixSets/{id}"), str::to_owned)
 }
 
 /// A set (its `levels` only) as a TMS 2.0 document with the 1.0 keys beside.
@@ -226,7 +233,8 @@ async fn one(
             "no tile matrix set '{id}': GET /ogcapi/tileMatrixSets lists them"
         ))
     })?;
-    let shown = if set.id() == id || ogc_id(set) == id {
+    // A registered set is shown by its OGC id (`PM` is `WebMercatorQuad`), a subset by its own.
+    let shown = if tiles.registry.get(&id).is_some() {
         ogc_id(set).to_owned()
     } else {
         id.clone()

@@ -186,6 +186,7 @@ fn tilesets_path(base: &str, layer: &str, data_type: DataType, style: Option<&st
 
 /// A tileset's metadata (OGC 2D-TMS 2.0 tileset metadata).
 fn tileset_document(
+    registry: &pyramid::TileMatrixSets,
     layer: &Layer,
     tileset: &Tileset<'_>,
     here: &str,
@@ -237,7 +238,7 @@ fn tileset_document(
         "title": format!("{} ({})", layer.title, tileset.id),
         "dataType": tileset.data_type.name(),
         "crs": set.crs().uri(),
-        "tileMatrixSetURI": tile_matrix_sets::uri(set, &tileset.id, base),
+        "tileMatrixSetURI": tile_matrix_sets::uri(registry, set, &tileset.id, base),
         "tileMatrixSetLimits": limits,
         "boundingBox": {
             "lowerLeft": [wgs84.min_x(), wgs84.min_y()],
@@ -340,7 +341,7 @@ fn list(
                 "title": format!("{} ({})", layer.title, tileset.id),
                 "dataType": data_type.name(),
                 "crs": tileset.set.crs().uri(),
-                "tileMatrixSetURI": tile_matrix_sets::uri(tileset.set, &tileset.id, &base),
+                "tileMatrixSetURI": tile_matrix_sets::uri(&asked.tiles.registry, tileset.set, &tileset.id, &base),
                 "links": [
                     link(&here, "self", "application/json", "the tileset"),
                     link(&format!("{base}/tileMatrixSets/{}", tileset.id), TILING_SCHEME, "application/json", "the tile matrix set"),
@@ -410,7 +411,14 @@ fn tileset(
         tileset.id
     );
     let limits = limits(&tileset, layer);
-    let document = tileset_document(layer, &tileset, &here, &base, &limits);
+    let document = tileset_document(
+        &asked.tiles.registry,
+        layer,
+        &tileset,
+        &here,
+        &base,
+        &limits,
+    );
     Ok(answer(
         &document,
         html,
