@@ -411,6 +411,16 @@ fn tilesets_and_tile_matrix_sets_describe_the_tiles() {
     assert!(body.contains("PM_2_3"), "{body}");
 }
 
+/// (OGC API tileset path, WMTS path up to the set, format, level, rows, columns).
+type TileBlock = (
+    &'static str,
+    &'static str,
+    &'static str,
+    u32,
+    (u32, u32),
+    (u32, u32),
+);
+
 fn tile(server: &Server, path: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
     get_bytes(&server.url(path), &[])
 }
@@ -419,7 +429,7 @@ fn tile(server: &Server, path: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
 fn tiles_equal_the_wmts_tiles_byte_for_byte() {
     let (_dir, server) = start();
     // (OGC API tile path prefix, WMTS path prefix, extension), over a block of tiles.
-    let cases: &[(&str, &str, &str, u32, (u32, u32), (u32, u32))] = &[
+    let cases: &[TileBlock] = &[
         // An image pyramid, as stored.
         (
             "/ogcapi/collections/ortho/map/tiles/PM_2_3",
