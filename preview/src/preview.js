@@ -1,7 +1,8 @@
 // The preview page: each published layer on an OpenLayers map, as WMS or as WMTS, in its own
 // CRS when it is projected (Lambert-93 stays Lambert-93), with GetFeatureInfo on click; vector
 // layers also as vector tiles (MVT) drawn with their published GL style (ol-mapbox-style),
-// with the attributes of the features under a click.
+// with the attributes of the features under a click; and through OGC API – Tiles, map tiles
+// (ol/source/OGCMapTile) and vector tiles (ol/source/OGCVectorTile) on Web Mercator.
 //
 // The page's HTML (served by Tuilerie at /) holds the layers the caller may see in
 // <script id="tuilerie-layers" type="application/json">. With `selftest` in the URL's hash,
@@ -18,6 +19,9 @@ import VectorTileLayer from 'ol/layer/VectorTile.js';
 import { applyStyle } from 'ol-mapbox-style';
 import ImageWMS from 'ol/source/ImageWMS.js';
 import WMTS, { optionsFromCapabilities } from 'ol/source/WMTS.js';
+import OGCMapTile from 'ol/source/OGCMapTile.js';
+import OGCVectorTile from 'ol/source/OGCVectorTile.js';
+import MVT from 'ol/format/MVT.js';
 import WMTSCapabilities from 'ol/format/WMTSCapabilities.js';
 import { register } from 'ol/proj/proj4.js';
 import { get as getProjection, transformExtent } from 'ol/proj.js';
@@ -217,6 +221,96 @@ async function showMvt(layer) {
   return { map: m, info, center: getCenter(extent), probe };
 }
 
+// The collection's tileset of a kind (`map/tiles` or `tiles`) on Web Mercator: the registered
+// set, or the level subset a pyramid links to.
+async function webMercatorTileset(layer, kind) {
+  const response = await fetch(withKey(`/ogcapi/collections/${encodeURIComponent(layer.name)}/${kind}`), {
+    headers: { Accept: 'application/json' },
+  });
+  if (!response.ok) throw new Error(`${kind} of ${layer.name}: ${response.status}`);
+  const list = await response.json();
+  const tileset = list.tilesets.find((t) => t.crs === 'http://www.opengis.net/def/crs/EPSG/0/3857');
+  if (!tileset) throw new Error(`${layer.name} has no ${kind} on Web Mercator`);
+  return tileset.links.find((l) => l.rel === 'self').href;
+}
+
+// OGC API sources read their tileset and tile matrix set first: the map waits for them, so
+// that its first render draws tiles.
+function ready(source) {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const state = source.getState();
+      if (state === 'ready') resolve();
+      else if (state === 'error') reject(new Error(String(source.getError ? source.getError() : 'source error')));
+      else source.once('change', check);
+    };
+    check();
+  });
+}
+
+async function showOgcMapTiles(layer) {
+  const projection = getProjection('EPSG:3857');
+  const extent = transformExtent(layer.bbox84, 'EPSG:4326', projection);
+  const m = resetMap(projection, extent);
+  const source = new OGCMapTile({ url: withKey(await webMercatorTileset(layer, 'map/tiles')) });
+  await ready(source);
+  m.addLayer(new TileLayer({ source }));
+  // Map tiles hold pixels only: the popup names the tile under the click.
+  const info = async (coordinate) => {
+    const grid = source.getTileGrid();
+    if (!grid) return '';
+    const z = grid.getZForResolution(m.getView().getResolution());
+    const tile = grid.getTileCoordForCoordAndZ(coordinate, z);
+    const html = `OGC API map tile ${tile[0]}/${tile[2]}/${tile[1]}`;
+    showPopup(coordinate, escape(html));
+    return html;
+  };
+  return { map: m, info, center: getCenter(extent) };
+}
+
+async function showOgcVectorTiles(layer) {
+  const projection = getProjection('EPSG:3857');
+  const extent = transformExtent(layer.bbox84, 'EPSG:4326', projection);
+  const m = resetMap(projection, extent);
+  const source = new OGCVectorTile({
+    url: withKey(await webMercatorTileset(layer, 'tiles')),
+    format: new MVT(),
+  });
+  await ready(source);
+  const tiles = new VectorTileLayer({ source });
+  m.addLayer(tiles);
+  const info = async (coordinate) => {
+    const features = m.getFeaturesAtPixel(m.getPixelFromCoordinate(coordinate), {
+      layerFilter: (l) => l === tiles,
+      hitTolerance: 2,
+    });
+    const collection = {
+      features: features.map((f) => {
+        const properties = { ...f.getProperties() };
+        delete properties.geometry;
+        delete properties.layer;
+        return { properties };
+      }),
+    };
+    const html = featuresHtml(collection);
+    showPopup(coordinate, html);
+    return html;
+  };
+  const probe = () => {
+    const [width, height] = m.getSize();
+    for (let y = 0.5; y < 20; y += 1) {
+      for (let x = 0.5; x < 20; x += 1) {
+        const pixel = [(x * width) / 20, (y * height) / 20];
+        if (m.getFeaturesAtPixel(pixel, { layerFilter: (l) => l === tiles }).length > 0) {
+          return m.getCoordinateFromPixel(pixel);
+        }
+      }
+    }
+    return getCenter(extent);
+  };
+  return { map: m, info, center: getCenter(extent), probe };
+}
+
 function drawnPixels(m) {
   let drawn = 0;
   for (const canvas of m.getViewport().querySelectorAll('canvas')) {
@@ -240,7 +334,9 @@ async function select(name, service) {
   }
   const status = document.getElementById('selftest');
   try {
-    const show = { wms: showWms, wmts: showWmts, mvt: showMvt }[service] || showWms;
+    const show =
+      { wms: showWms, wmts: showWmts, mvt: showMvt, ogcmap: showOgcMapTiles, ogcmvt: showOgcVectorTiles }[service] ||
+      showWms;
     current = await show(layer);
   } catch (error) {
     status.textContent = JSON.stringify({ error: String(error) });

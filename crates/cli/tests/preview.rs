@@ -1,6 +1,7 @@
 //! `tuilerie demo` publishes the sample data, and the preview page shows it: each layer drawn
 //! by OpenLayers in headless Chromium (Debian's, driven by playwright-core from npm), with a
-//! GetFeatureInfo popup holding a value.
+//! GetFeatureInfo popup holding a value; OpenLayers' OGC API – Tiles sources (OGCMapTile,
+//! OGCVectorTile) draw the same layers.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -84,6 +85,10 @@ fn the_demo_publishes_sample_layers_once_and_the_preview_page_draws_them_with_po
                 ("layer=communes&service=wmts", "nom_de_la_commune"),
                 ("layer=ortho&service=wmts", "band_1"),
                 ("layer=altitude&service=wms", "band_1"),
+                // OGC API – Tiles through OpenLayers' own clients.
+                ("layer=communes&service=ogcmap", "OGC API map tile"),
+                ("layer=ortho&service=ogcmap", "OGC API map tile"),
+                ("layer=communes&service=ogcmvt", "nom_de_la_commune"),
             ] {
                 let result = selftest(&server, target);
                 assert!(result.get("error").is_none(), "{target}: {result}");

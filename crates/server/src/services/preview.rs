@@ -197,6 +197,8 @@ fn render(
             "wms": entry.wms,
             "wmts": entry.wmts,
             "mvt": entry.mvt,
+            "ogcmap": entry.wmts,
+            "ogcmvt": entry.mvt,
             "queryable": layer.queryable(),
         }));
         let name = xml_escape(&layer.name);
@@ -216,7 +218,19 @@ fn render(
         if entry.mvt {
             let _ = write!(
                 links,
-                "<a href=\"#layer={name}&amp;service=mvt\" data-layer=\"{name}\" data-service=\"mvt\">MVT</a>"
+                "<a href=\"#layer={name}&amp;service=mvt\" data-layer=\"{name}\" data-service=\"mvt\">MVT</a> "
+            );
+        }
+        if entry.wmts {
+            let _ = write!(
+                links,
+                "<a href=\"#layer={name}&amp;service=ogcmap\" data-layer=\"{name}\" data-service=\"ogcmap\" title=\"OGC API – Tiles, map tiles\">OGC tiles</a> "
+            );
+        }
+        if entry.mvt {
+            let _ = write!(
+                links,
+                "<a href=\"#layer={name}&amp;service=ogcmvt\" data-layer=\"{name}\" data-service=\"ogcmvt\" title=\"OGC API – Tiles, vector tiles\">OGC MVT</a>"
             );
         }
         let _ = writeln!(
@@ -264,7 +278,7 @@ fn render(
 <h1>Tuilerie</h1>
 <p>Published layers: <a href="/wms?SERVICE=WMS&amp;REQUEST=GetCapabilities">WMS</a>,
 <a href="/wmts?SERVICE=WMTS&amp;REQUEST=GetCapabilities">WMTS</a>,
-<a href="/tms/1.0.0">TMS</a>, <a href="/api/openapi.json">API</a>.</p>
+<a href="/tms/1.0.0">TMS</a>, <a href="/ogcapi">OGC API</a>, <a href="/api/openapi.json">API</a>.</p>
 {empty}<ul>
 {list}</ul>
 </nav>
