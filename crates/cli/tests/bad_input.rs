@@ -234,6 +234,13 @@ const OGCAPI_KEYS: &[&str] = &[
     "datetime",
     "properties",
     "sortby",
+    "width",
+    "height",
+    "scale-denominator",
+    "mm-per-pixel",
+    "bgcolor",
+    "transparent",
+    "collections",
 ];
 const TMS_KEYS: &[&str] = &["format", "scale", "style", "apikey"];
 const METHODS: &[&str] = &[
@@ -376,6 +383,24 @@ fn target(rng: &mut Rng) -> (String, &'static str, String) {
                 "/collections/nope/items",
                 "/collections/communes/queryables",
                 "/collections/%zz/items",
+                "/map",
+                "/collections/communes/map",
+                "/collections/dem/map",
+                "/collections/dem/styles/hypsometric/map",
+                "/collections/communes/styles/nope/map",
+                "/collections/communes/styles",
+                "/tileMatrixSets",
+                "/tileMatrixSets/PM_2_3",
+                "/tileMatrixSets/%00",
+                "/collections/communes/map/tiles",
+                "/collections/communes/map/tiles/WebMercatorQuad",
+                "/collections/communes/map/tiles/WebMercatorQuad/12/1409/2073",
+                "/collections/communes/map/tiles/WebMercatorQuad/99/-1/1e9",
+                "/collections/communes/tiles/WebMercatorQuad/12/1409/2073",
+                "/collections/dem/coverage/tiles/PM_2_3/3/2/3",
+                "/collections/dem/coverage/tiles/PM_2_3/3/99999999999999999999/3",
+                "/collections/dem/styles/hypsometric/map/tiles/PM_2_3/3/2/3",
+                "/collections/ortho/map/tiles/PM_2_3/nan/2/3",
             ]);
             (
                 format!("/ogcapi{path}?{}", query(rng, OGCAPI_KEYS)),
