@@ -371,6 +371,7 @@ fn within_rates(
                     layer.name
                 ),
                 retry_after: Some(seconds.max(1)),
+                dialect: Dialect::of(service, request.uri().path()),
             });
         }
     }
@@ -385,11 +386,71 @@ struct Refusal {
     message: String,
     /// Seconds to wait (429).
     retry_after: Option<u64>,
+    /// How the service the request spoke to writes errors.
+    dialect: Dialect,
+}
+
+/// The error format of a service, so that its clients read a refusal as they read its other
+/// errors (an OGC client shows an exception's text; it cannot read a JSON error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// `{"error", "error_description"}` (TMS, the API, key refusals).
+    Json,
+    /// A WMS 1.3.0 `ServiceExceptionReport`.
+    Wms,
+    /// An OWS `ExceptionReport` (WMTS, WFS).
+    Ows,
+    /// RFC 7807 problem details (OGC API).
+    Problem,
+}
+
+impl Dialect {
+    fn of(service: Service, path: &str) -> Dialect {
+        if path.starts_with("/ogcapi") {
+            return Dialect::Problem;
+        }
+        match service {
+            Service::Wms => Dialect::Wms,
+            Service::Tiles if path.starts_with("/wmts") => Dialect::Ows,
+            Service::Features => Dialect::Ows,
+            Service::Tiles => Dialect::Json,
+        }
+    }
 }
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let mut response = JsonError::client(self.status, self.error, self.message).into_response();
+        let mut response = match self.dialect {
+            Dialect::Json => {
+                JsonError::client(self.status, self.error, self.message).into_response()
+            }
+            Dialect::Ows => {
+                crate::services::ogc::OwsException::new(
+                    crate::services::ogc::OwsCode::NoApplicableCode,
+                    "LAYER",
+                    self.message,
+                )
+                .with_status(self.status)
+                .into_response()
+            }
+            Dialect::Wms => (
+                self.status,
+                [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+                format!(
+                    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+                     <ServiceExceptionReport version=\"1.3.0\" xmlns=\"http://www.opengis.net/ogc\">\n  \
+                     <ServiceException>{}</ServiceException>\n</ServiceExceptionReport>\n",
+                    crate::services::ogc::xml_escape(&self.message)
+                ),
+            )
+                .into_response(),
+            Dialect::Problem => crate::services::ogc_api::Problem {
+                status: self.status,
+                code: "TooManyRequests",
+                detail: self.message,
+            }
+            .into_response(),
+        };
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()
@@ -405,6 +466,7 @@ fn refusal(status: StatusCode, error: &'static str, message: &str) -> Refusal {
         error,
         message: message.to_owned(),
         retry_after: None,
+        dialect: Dialect::Json,
     }
 }
 

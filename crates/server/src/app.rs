@@ -142,7 +142,14 @@ fn cors_layer(allow_origin: &str) -> CorsLayer {
             Method::OPTIONS,
         ])
         .allow_headers(Any)
-        .expose_headers([header::ETAG, header::CONTENT_LENGTH, header::CONTENT_TYPE])
+        // Content-Crs and Content-Bbox: what an OGC API map covers, for scripts that place it.
+        .expose_headers([
+            header::ETAG,
+            header::CONTENT_LENGTH,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("content-crs"),
+            header::HeaderName::from_static("content-bbox"),
+        ])
         .max_age(Duration::from_hours(24))
 }
 
