@@ -988,9 +988,28 @@ fn a_rate_limited_layer_refuses_a_client_past_its_rate() {
     let wait: u64 = header(&headers, "retry-after").unwrap().parse().unwrap();
     assert!((1..=2).contains(&wait), "{wait}");
     assert!(
-        body.contains("layer 'communes' takes at most 5 requests per second"),
+        body.contains("layer &apos;communes&apos; takes at most 5 requests per second"),
         "{body}"
     );
+    // In WMS's own dialect, so that an OGC client shows the message.
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("text/xml; charset=utf-8")
+    );
+    assert!(body.contains("<ServiceException>"), "{body}");
+    // The same budget through OGC API – Maps, refused as a problem.
+    let (status, headers, body) = get_bytes(
+        &server.url("/ogcapi/collections/communes/map?width=16"),
+        &[],
+    );
+    if status == 429 {
+        assert_eq!(
+            header(&headers, "content-type"),
+            Some("application/problem+json")
+        );
+        assert!(String::from_utf8_lossy(&body).contains("\"status\":429"));
+    }
+    statuses.push(status);
     // Another layer: its own (absent) limit.
     for _ in 0..12 {
         assert_eq!(get_bytes(&map("ecoles"), &[]).0, 200);
