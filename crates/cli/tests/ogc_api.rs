@@ -126,11 +126,14 @@ const CLASSES: &[&str] = &[
     "cql2/1.0/conf/basic-spatial-functions-plus",
     "cql2/1.0/conf/spatial-functions",
     // Tiles: tiles_equal_the_wmts_tiles_byte_for_byte (png: ortho and communes; jpeg:
-    // communes; tiff: dem; mvt: communes), tilesets_and_tile_matrix_sets_describe_the_tiles.
+    // communes; tiff: dem; mvt: communes), tilesets_and_tile_matrix_sets_describe_the_tiles,
+    // dataset_tiles_draw_the_selected_collections (dataset tilesets, collections selection).
     "ogcapi-tiles-1/1.0/conf/core",
     "ogcapi-tiles-1/1.0/conf/tileset",
     "ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "ogcapi-tiles-1/1.0/conf/dataset-tilesets",
     "ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "ogcapi-tiles-1/1.0/conf/collections-selection",
     "ogcapi-tiles-1/1.0/conf/oas30",
     "ogcapi-tiles-1/1.0/conf/png",
     "ogcapi-tiles-1/1.0/conf/jpeg",
@@ -589,6 +592,90 @@ fn tiles_equal_the_wmts_tiles_byte_for_byte() {
             "{path}"
         );
         assert!(body.contains(words), "{path}: {body}");
+    }
+}
+
+#[test]
+fn dataset_tiles_draw_the_selected_collections() {
+    let (_dir, server) = start();
+    let list = json(&server, "/ogcapi/map/tiles?collections=communes");
+    let ids: Vec<String> = list["tilesets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| hrefs(t, "self")[0].clone())
+        .collect();
+    assert!(
+        ids[0].contains("/ogcapi/map/tiles/WebMercatorQuad?f=json&collections=communes"),
+        "{ids:?}"
+    );
+    let tileset = json(
+        &server,
+        "/ogcapi/map/tiles/WebMercatorQuad?collections=communes",
+    );
+    let item = hrefs(&tileset, "item")[0].clone();
+    assert!(
+        item.ends_with("/{tileMatrix}/{tileRow}/{tileCol}?f=png&collections=communes"),
+        "{item}"
+    );
+    let limits = tileset["tileMatrixSetLimits"].as_array().unwrap();
+    let at_12 = limits.iter().find(|l| l["tileMatrix"] == "12").unwrap();
+    let (row, col) = (
+        at_12["minTileRow"].as_u64().unwrap(),
+        at_12["minTileCol"].as_u64().unwrap(),
+    );
+    // A tile of one collection: the WMS map of the tile's box and size.
+    let (status, headers, ours) = get_bytes(
+        &server.url(&format!(
+            "/ogcapi/map/tiles/WebMercatorQuad/12/{row}/{col}?collections=communes"
+        )),
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), Some("image/png"));
+    let span = 2.0 * 20_037_508.342_789_244 / 4096.0;
+    let (x0, y1) = (
+        -20_037_508.342_789_244 + col as f64 * span,
+        20_037_508.342_789_244 - row as f64 * span,
+    );
+    let (_, _, theirs) = get_bytes(
+        &server.url(&format!(
+            "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=communes&STYLES=&CRS=EPSG:3857&BBOX={x0},{},{},{y1}&WIDTH=256&HEIGHT=256&FORMAT=image/png&TRANSPARENT=TRUE",
+            y1 - span,
+            x0 + span
+        )),
+        &[],
+    );
+    let (a, b) = (rgba(&ours), rgba(&theirs));
+    assert_eq!(a.dimensions(), (256, 256));
+    assert!(
+        max_difference(&a, &b) <= 1,
+        "differs from WMS by {}",
+        max_difference(&a, &b)
+    );
+    assert!(a.pixels().any(|p| p[3] > 0));
+    // Two collections: the raster under the vectors; JPEG too.
+    let (status, headers, _) = get_bytes(
+        &server.url("/ogcapi/map/tiles/WebMercatorQuad/3/2/4?collections=ortho,communes&f=jpeg"),
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), Some("image/jpeg"));
+    for (path, status) in [
+        (
+            "/ogcapi/map/tiles/WebMercatorQuad/3/2/4?collections=nope",
+            400,
+        ),
+        ("/ogcapi/map/tiles/WorldCRS84Quad/3/2/4", 404),
+        ("/ogcapi/map/tiles/WebMercatorQuad/3/99/4", 404),
+        ("/ogcapi/map/tiles/WebMercatorQuad/3/2/4?f=tiff", 400),
+    ] {
+        let (got, headers, body) = get(&server.url(path));
+        assert_eq!(got, status, "{path}: {body}");
+        assert_eq!(
+            header(&headers, "content-type"),
+            Some("application/problem+json")
+        );
     }
 }
 

@@ -1884,6 +1884,8 @@ fn a_restricted_offering_leaks_through_no_endpoint() {
         "/ogcapi/collections/secretlayer/map/tiles/LAMB93/12/786/99?f=png",
         "/ogcapi/collections/secretlayer/tiles/WebMercatorQuad",
         "/ogcapi/collections/secretlayer/tiles/WebMercatorQuad/10/352/518",
+        "/ogcapi/map/tiles/WebMercatorQuad/12/1409/2074?collections=secretlayer",
+        "/ogcapi/map/tiles/WebMercatorQuad?collections=openlayer,secretlayer",
     ];
     let listings = [
         "/wms?SERVICE=WMS&REQUEST=GetCapabilities",

@@ -13,6 +13,7 @@ use axum::{Extension, Router};
 use crs::Crs;
 use serde_json::{json, Value};
 
+use super::dataset_tiles;
 use super::maps::{self, map_crs};
 use super::openapi;
 use super::problem::{answer, base, link, wants_html, Problem};
@@ -52,7 +53,8 @@ pub fn routes(
     Router::new()
         .merge(common_routes(state, Arc::clone(&tiles)))
         .merge(tile_matrix_sets::routes(state, Arc::clone(&tiles)))
-        .merge(tiles::routes(state, tiles))
+        .merge(tiles::routes(state, Arc::clone(&tiles)))
+        .merge(dataset_tiles::routes(state, tiles, maps.clone()))
         .merge(maps::routes(state, maps))
 }
 
@@ -88,6 +90,7 @@ async fn landing(
             link(&format!("{base}/collections"), "data", "application/json", "collections"),
             link(&format!("{base}/tileMatrixSets"), "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes", "application/json", "tile matrix sets"),
             link(&format!("{base}/map?f=png"), maps::MAP_REL, "image/png", "a map of every collection"),
+            link(&format!("{base}/map/tiles"), DataType::Map.rel(), "application/json", "map tiles of every collection"),
         ]
     });
     Ok(answer(&document, html, &state.config.wfs.title))
@@ -353,6 +356,7 @@ async fn api(
     features::openapi_paths(&views.features, state.config.wfs.count_default, &mut paths);
     tiles::openapi_paths(&tiles, &views.tiles, &mut paths);
     maps::openapi_paths(&views.wms, &mut paths);
+    dataset_tiles::openapi_paths(&tiles, &mut paths);
     let document = json!({
         "openapi": "3.0.3",
         "info": {"title": state.config.wfs.title, "version": env!("CARGO_PKG_VERSION"), "description": "OGC API – Features, Tiles and Maps of this Tuilerie server"},

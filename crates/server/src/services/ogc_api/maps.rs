@@ -146,6 +146,17 @@ async fn dataset_map(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let kvp = Kvp::parse_as_sent(query.as_deref());
+    let chosen = dataset_collections(&layers, &kvp)?;
+    let styles = vec![String::new(); chosen.len()];
+    draw(&maps, &layers, &chosen, &styles, &kvp, &headers).await
+}
+
+/// The collections of a dataset map or tile: `collections=a,b` in that order, else every
+/// one (rasters first, so that vectors are drawn over them).
+pub fn dataset_collections<'a>(
+    layers: &'a Layers,
+    kvp: &Kvp,
+) -> Result<Vec<&'a Arc<Layer>>, Problem> {
     let names: Vec<String> = if let Some(list) = kvp.non_empty("collections") {
         list.split(',')
             .map(str::trim)
@@ -168,14 +179,13 @@ async fn dataset_map(
     }
     let mut chosen = Vec::new();
     for name in &names {
-        chosen.push(wms_layer(&layers, name).map_err(|_| {
+        chosen.push(wms_layer(layers, name).map_err(|_| {
             Problem::bad(format!(
                 "collections: '{name}' is not drawn as a map here (GET /ogcapi/collections lists the collections)"
             ))
         })?);
     }
-    let styles = vec![String::new(); chosen.len()];
-    draw(&maps, &layers, &chosen, &styles, &kvp, &headers).await
+    Ok(chosen)
 }
 
 /// `GET /ogcapi/collections/{id}/map`
@@ -212,16 +222,23 @@ async fn styled_map(
 
 /// A map request's parameters, checked.
 #[derive(Debug)]
-struct MapRequest {
-    crs: Crs,
-    bbox: Bbox,
-    width: u32,
-    height: u32,
-    format: MapFormat,
-    transparent: bool,
-    bgcolor: Option<[u8; 3]>,
+pub struct MapRequest {
+    /// The map's CRS.
+    pub crs: Crs,
+    /// Its box, in `crs`.
+    pub bbox: Bbox,
+    /// Pixels across.
+    pub width: u32,
+    /// Pixels down.
+    pub height: u32,
+    /// The image format.
+    pub format: MapFormat,
+    /// Whether the background is transparent.
+    pub transparent: bool,
+    /// The background colour.
+    pub bgcolor: Option<[u8; 3]>,
     /// Dots per inch of the display (`mm-per-pixel`).
-    dpi: Option<f64>,
+    pub dpi: Option<f64>,
 }
 
 async fn draw(
@@ -233,6 +250,17 @@ async fn draw(
     headers: &HeaderMap,
 ) -> Result<Response, Problem> {
     let request = parse(kvp, headers, chosen)?;
+    draw_request(maps, layers, chosen, styles, &request).await
+}
+
+/// Draws a checked request as WMS GetMap, with `Content-Crs` and `Content-Bbox`.
+pub async fn draw_request(
+    maps: &Maps,
+    layers: &Arc<Layers>,
+    chosen: &[&Arc<Layer>],
+    styles: &[String],
+    request: &MapRequest,
+) -> Result<Response, Problem> {
     let bbox = request.bbox.to_ogc(&request.crs);
     let names: Vec<&str> = chosen.iter().map(|l| l.name.as_str()).collect();
     let mut pairs = vec![
@@ -407,7 +435,7 @@ fn parse(kvp: &Kvp, headers: &HeaderMap, chosen: &[&Arc<Layer>]) -> Result<MapRe
 }
 
 /// The image format: `f=png|jpeg`, else the first of `Accept` offered, else PNG.
-fn format(kvp: &Kvp, headers: &HeaderMap) -> Result<MapFormat, Problem> {
+pub fn format(kvp: &Kvp, headers: &HeaderMap) -> Result<MapFormat, Problem> {
     const OFFERED: &str = "f=png or f=jpeg";
     if let Some(f) = kvp.non_empty("f") {
         return match f.to_ascii_lowercase().as_str() {

@@ -7,9 +7,11 @@
 //! layer, behind the gate of every service. Errors are RFC 7807 problem details.
 //!
 //! Modules: `problem` (errors, JSON/HTML, links), `openapi` (pieces of the API document),
-//! `common`, `tile_matrix_sets`, `tiles`, `maps`.
+//! `common`, `tile_matrix_sets`, `tilesets` (what tiles a layer has), `tiles`, `maps`,
+//! `dataset_tiles` (several collections drawn as tiles).
 
 mod common;
+mod dataset_tiles;
 mod maps;
 pub mod openapi;
 mod problem;

@@ -36,13 +36,17 @@ use crate::services::tile_cache::{style_index, CachedTileRequest};
 use crate::services::tiles::{self as tile_answers, Caching};
 use crate::services::vector_tiles::{AddressError, OnDemandTileError, TileAddress};
 use crate::state::AppState;
+use pyramid::TileMatrixSet;
+use std::ops::RangeInclusive;
 
 /// The conformance classes of OGC API – Tiles and of the tile matrix set documents.
 pub const CONFORMANCE: &[&str] = &[
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/dataset-tilesets",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/collections-selection",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/png",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/jpeg",
@@ -278,27 +282,32 @@ fn limits(tileset: &Tileset<'_>, layer: &Layer) -> Vec<Value> {
             .collect();
     }
     let (_, wgs84) = layer.extent();
-    let set = tileset.set;
+    extent_limits(tileset.set, &tileset.levels, wgs84)
+}
+
+/// `tileMatrixSetLimits` of the tiles of `levels` of a set that meet a CRS84 box.
+pub fn extent_limits(
+    set: &TileMatrixSet,
+    levels: &RangeInclusive<u32>,
+    wgs84: &crs::Bbox,
+) -> Vec<Value> {
     let Ok(extent) =
         crs::Transformer::new(&crs::Crs::crs84(), set.crs()).and_then(|t| t.transform_bbox(wgs84))
     else {
         return Vec::new();
     };
-    tileset
-        .levels
+    levels
         .clone()
         .filter_map(|z| {
             let matrix = set.matrix_at(z)?;
             let range = matrix.tile_range(&extent)?;
-            Some(entry(
-                matrix.id(),
-                (
-                    range.min_row(),
-                    range.max_row(),
-                    range.min_col(),
-                    range.max_col(),
-                ),
-            ))
+            Some(json!({
+                "tileMatrix": matrix.id(),
+                "minTileRow": range.min_row(),
+                "maxTileRow": range.max_row(),
+                "minTileCol": range.min_col(),
+                "maxTileCol": range.max_col(),
+            }))
         })
         .collect()
 }

@@ -173,6 +173,12 @@ impl TileCache {
             .is_some_and(|entry| offered_on(layer, &entry.standard, entry.listed))
     }
 
+    /// Whether a set is one of `[tile_cache] sets` (the others are only cut for layers that
+    /// name them, or for the SLD styles of pyramids on them).
+    pub fn listed(&self, set: usize) -> bool {
+        self.sets.get(set).is_some_and(|entry| entry.listed)
+    }
+
     /// The sets a layer's tiles are offered on (indices).
     pub fn sets_of<'a>(&'a self, layer: &'a Layer) -> impl Iterator<Item = usize> + 'a {
         (0..self.sets.len()).filter(move |&set| self.offers_set(layer, set))
