@@ -109,7 +109,7 @@ pub fn ingest(
         fsutil::rename(&target, &old)?;
     }
     fsutil::rename(&staging, &target)?;
-    std::mem::forget(guard);
+    guard.disarm();
     fsutil::remove_tree(&old)?;
     report.stored = Some(target);
     Ok(report)
@@ -130,12 +130,22 @@ fn validate_id(id: &str) -> Result<(), VectorError> {
     }
 }
 
+/// Removes a staging folder unless disarmed (the folder was moved into place).
 #[derive(Debug)]
 struct RemoveOnDrop(PathBuf);
 
+impl RemoveOnDrop {
+    /// Keeps the folder (without leaking the guard, as `mem::forget` would).
+    fn disarm(mut self) {
+        self.0 = PathBuf::new();
+    }
+}
+
 impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        if !self.0.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
     }
 }
 
