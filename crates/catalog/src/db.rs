@@ -206,6 +206,33 @@ pub(crate) fn list<T: DeserializeOwned>(
     bodies.iter().map(|b| decode(kind, b)).collect()
 }
 
+/// How many resources of a kind each `status` counts, in every datastore.
+pub(crate) fn count_by_status(
+    connection: &Connection,
+    kind: Kind,
+) -> Result<Vec<(String, u64)>, CatalogError> {
+    let mut statement = connection
+        .prepare_cached(
+            "SELECT json_extract(body, '$.status') AS status, COUNT(*) FROM resources \
+             WHERE kind = ?1 GROUP BY status ORDER BY status",
+        )
+        .map_err(CatalogError::Database)?;
+    let counts = statement
+        .query_map(params![kind.as_str()], |row| {
+            Ok((
+                row.get::<_, Option<String>>(0)?.unwrap_or_default(),
+                row.get::<_, i64>(1)?,
+            ))
+        })
+        .map_err(CatalogError::Database)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CatalogError::Database)?;
+    Ok(counts
+        .into_iter()
+        .map(|(status, count)| (status, u64::try_from(count).unwrap_or(0)))
+        .collect())
+}
+
 /// Every resource of a kind in every datastore, with its datastore.
 pub(crate) fn list_all<T: DeserializeOwned>(
     connection: &Connection,

@@ -376,6 +376,19 @@ impl Catalog {
         self.resources(Kind::Execution, datastore)
     }
 
+    /// Processing executions and upload checks by status, in every datastore: `("processing",
+    /// "SUCCESS", 3)`… (for `/metrics`).
+    pub fn job_counts(&self) -> Result<Vec<(&'static str, String, u64)>, CatalogError> {
+        let connection = self.db();
+        let mut counts = Vec::new();
+        for (kind, name) in [(Kind::Execution, "processing"), (Kind::Check, "check")] {
+            for (status, count) in db::count_by_status(&connection, kind)? {
+                counts.push((name, status, count));
+            }
+        }
+        Ok(counts)
+    }
+
     /// The log of an execution.
     pub fn execution_logs(&self, datastore: &str, id: &str) -> Result<Vec<String>, CatalogError> {
         self.execution(datastore, id)?;

@@ -340,6 +340,15 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
     assert_eq!(execution["status"], "SUCCESS", "{execution:#}");
     assert_eq!(stored["status"], "GENERATED");
     assert_eq!(stored["type"], "VECTOR-DB");
+    // /metrics counts the jobs by state.
+    let (_, _, metrics) = get(&server.url("/metrics"));
+    for line in [
+        "tuilerie_jobs{kind=\"processing\",status=\"SUCCESS\"} 1",
+        "tuilerie_jobs{kind=\"check\",status=\"SUCCESS\"} ",
+        "tuilerie_jobs{kind=\"check\",status=\"FAILURE\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
     let relations = stored["type_infos"]["relations"].as_array().unwrap();
     let communes = relations
         .iter()

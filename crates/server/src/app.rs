@@ -304,6 +304,18 @@ async fn health(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
+    if let Some(catalog) = &state.catalog {
+        let catalog = std::sync::Arc::clone(catalog);
+        let counts = tokio::task::spawn_blocking(move || catalog.job_counts()).await;
+        match counts {
+            Ok(Ok(counts)) => state.metrics.set_jobs(counts),
+            Ok(Err(error)) => {
+                let error = crate::error::error_chain(&error);
+                tracing::warn!(%error, "cannot count the jobs for /metrics");
+            }
+            Err(error) => tracing::warn!(%error, "cannot count the jobs for /metrics"),
+        }
+    }
     match state.metrics.encode() {
         Ok(text) => (
             [(header::CONTENT_TYPE, metrics::METRICS_CONTENT_TYPE)],

@@ -44,6 +44,15 @@ pub struct CacheLabels {
     pub result: &'static str,
 }
 
+/// The labels of a count of jobs.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct JobLabels {
+    /// `processing` (executions) or `check` (upload checks).
+    pub kind: &'static str,
+    /// The Entrepôt status: `WAITING`, `PROGRESS`, `SUCCESS`, `FAILURE`…
+    pub status: String,
+}
+
 /// The hit and miss counters of one response cache.
 #[derive(Debug, Clone, Default)]
 pub struct CacheCounters {
@@ -90,6 +99,8 @@ pub struct Metrics {
     pub render: RenderMetrics,
     /// What the tile cache reports.
     pub tile_cache: TileCacheMetrics,
+    /// Jobs of the publication API by kind and status (set from the catalog when read).
+    jobs: Family<JobLabels, Gauge>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -172,6 +183,12 @@ impl Metrics {
             "Bytes of slabs in the tile cache",
             tile_cache.bytes.clone(),
         );
+        let jobs = Family::<JobLabels, Gauge>::default();
+        registry.register(
+            "jobs",
+            "Jobs of the publication API (processing executions, upload checks) by status",
+            jobs.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -181,6 +198,17 @@ impl Metrics {
             caches,
             render,
             tile_cache,
+            jobs,
+        }
+    }
+
+    /// Sets the job counts (`(kind, status, count)`), as the catalog has them now.
+    pub fn set_jobs(&self, counts: Vec<(&'static str, String, u64)>) {
+        self.jobs.clear();
+        for (kind, status, count) in counts {
+            self.jobs
+                .get_or_create(&JobLabels { kind, status })
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
         }
     }
 
