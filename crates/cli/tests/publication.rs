@@ -1965,3 +1965,139 @@ fn a_restricted_offering_leaks_through_no_endpoint() {
     )));
     assert!(capabilities.contains(secret));
 }
+
+/// Chaos: twenty publication jobs (vector integrations and raster pyramids), each server
+/// SIGKILLed at a pseudo-random moment after the launch, then restarted on the same data
+/// directory: every job ends SUCCESS or FAILURE with a log, what is GENERATED is whole (all
+/// its features, a pyramid that reads), nothing half-published is served, and no staging
+/// folder is left behind.
+#[test]
+fn jobs_killed_at_random_moments_end_whole_or_failed_with_nothing_left_half_done() {
+    let data = tempfile::tempdir().unwrap();
+    let data_arg = data.path().to_str().unwrap().to_owned();
+    let points = data.path().join("points.gpkg");
+    write_points_gpkg(&points, 30_000);
+    let raster = fixture("rasters/rgb_4326.tif");
+    // A fixed seed: the same kill moments on every run.
+    let mut seed: u64 = 0x5eed_cafe;
+    let mut next = move |below: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % below
+    };
+    let mut jobs: Vec<(String, String, bool)> = Vec::new();
+    let mut interrupted = 0;
+    for round in 0..20 {
+        let server = Server::start(&["--data", &data_arg]);
+        let api = Api::new(&server, data.path());
+        let vector = round % 2 == 0;
+        let (upload, processing, parameters) = if vector {
+            (
+                api.upload("VECTOR", "EPSG:2154", &[("points.gpkg", &points)]),
+                "integration-vector-db",
+                json!({}),
+            )
+        } else {
+            (
+                api.upload("RASTER", "EPSG:4326", &[("rgb.tif", &raster)]),
+                "generation-pyramid-raster",
+                json!({"tms": "PM", "bottom_level": "12", "top_level": "8", "compression": "png", "interpolation": "nearest"}),
+            )
+        };
+        if upload["status"] != "CLOSED" {
+            // Killed before the upload's checks ended in an earlier round: not this one.
+            continue;
+        }
+        let execution = api.ok(
+            api.post(
+                "/processings/executions",
+                &json!({"processing": processing, "inputs": {"upload": [id(&upload)]}, "output": {"stored_data": {"name": format!("round{round}")}}, "parameters": parameters}),
+            ),
+            201,
+        );
+        let execution_id = id(&execution);
+        let stored_id = execution["output"]["stored_data"]["_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        api.ok(
+            api.post(
+                &format!("/processings/executions/{execution_id}/launch"),
+                &json!({}),
+            ),
+            200,
+        );
+        std::thread::sleep(Duration::from_millis(next(400)));
+        let state = api.ok(
+            api.get(&format!("/processings/executions/{execution_id}")),
+            200,
+        );
+        if state["status"] != "SUCCESS" && state["status"] != "FAILURE" {
+            interrupted += 1;
+        }
+        jobs.push((execution_id, stored_id, vector));
+        // `server` is dropped here: SIGKILL.
+    }
+    assert!(jobs.len() >= 18, "only {} jobs were launched", jobs.len());
+    // Most kills must land inside a job, or this test proves nothing.
+    assert!(
+        interrupted >= 5,
+        "only {interrupted} jobs were running when killed"
+    );
+    let server = Server::start(&["--data", &data_arg]);
+    let api = Api::new(&server, data.path());
+    let mut ended = std::collections::BTreeMap::new();
+    for (execution_id, stored_id, vector) in &jobs {
+        let execution = api.wait(
+            &format!("/processings/executions/{execution_id}"),
+            &["SUCCESS", "FAILURE", "ABORTED"],
+        );
+        let status = execution["status"].as_str().unwrap().to_owned();
+        assert!(
+            status == "SUCCESS" || status == "FAILURE",
+            "{execution_id} ended {status}"
+        );
+        let logs = api.ok(
+            api.get(&format!("/processings/executions/{execution_id}/logs")),
+            200,
+        );
+        assert!(
+            !logs.as_array().unwrap().is_empty(),
+            "{execution_id} ended {status} without a log"
+        );
+        let stored = api.ok(api.get(&format!("/stored_data/{stored_id}")), 200);
+        if status == "SUCCESS" {
+            assert_eq!(stored["status"], "GENERATED", "{stored:#}");
+            if *vector {
+                assert_eq!(stored["type_infos"]["relations"][0]["features"], 30_000);
+            } else {
+                assert_eq!(stored["type"], "ROK4-PYRAMID-RASTER");
+            }
+        } else {
+            assert_ne!(stored["status"], "GENERATED", "{stored:#}");
+        }
+        *ended.entry(status).or_insert(0) += 1;
+    }
+    println!(
+        "{} jobs killed at random moments ({interrupted} while running) ended: {ended:?}",
+        jobs.len()
+    );
+    // No staging folder is left, in the stored data or the uploads.
+    let mut leftovers = Vec::new();
+    let mut stack = vec![data.path().to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".partial") || name.ends_with(".tmp") {
+                leftovers.push(path.display().to_string());
+            } else if entry.file_type().unwrap().is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+    let (status, _, _) = get(&server.url("/health"));
+    assert_eq!(status, 200);
+}
