@@ -355,3 +355,115 @@ fn a_vector_layer_renders_into_a_pyramid_whose_tiles_meet() {
     // Sea (the Bay of Biscay, about 5° W 44.5° N) is transparent.
     assert_eq!(west.get_pixel(200, 190).0[3], 0);
 }
+
+/// A small tmpfs mounted for a test and unmounted when dropped.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    /// A tmpfs of `size` (`256k`) at a fresh folder, or `None` (with a message) where this
+    /// process may not mount (not root, or no CAP_SYS_ADMIN in a container).
+    fn mount(dir: &Path, size: &str) -> Option<SmallDisk> {
+        let at = dir.join("disk");
+        std::fs::create_dir_all(&at).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&at)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !mounted {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)");
+            return None;
+        }
+        Some(SmallDisk(at))
+    }
+
+    fn grow(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The disk fills up during a build: a clear error naming the file and the cause, exit 1,
+/// nothing published (no descriptor, no list), no temporary file left; once there is room,
+/// the same command resumes and keeps the slabs already written.
+#[test]
+fn a_full_disk_stops_a_build_cleanly_and_the_build_resumes_once_there_is_room() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(disk) = SmallDisk::mount(dir.path(), "256k") else {
+        return;
+    };
+    let out = disk.0.join("pyr");
+    let input = fixture("rgb_4326.tif");
+    let args = [
+        "--tms",
+        "PM",
+        "--bottom",
+        "13",
+        "--top",
+        "8",
+        "--format",
+        "TIFF_PNG_UINT8",
+    ];
+    let run = || {
+        Command::new(BIN)
+            .args(["pyramid", "build", "-i"])
+            .arg(&input)
+            .args(args)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap()
+    };
+    let output = run();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("No space left on device") && stderr.contains(&out.display().to_string()),
+        "{stderr}"
+    );
+    assert!(!out.join("pyramid.json").exists());
+    assert!(!out.join("pyramid.list").exists());
+    let mut files = Vec::new();
+    let mut stack = vec![out.clone()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                stack.push(entry.path());
+            } else {
+                files.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    assert!(
+        files
+            .iter()
+            .all(|f| f.ends_with(".tif") || f == "build.json"),
+        "temporary files left: {files:?}"
+    );
+    let kept = files.iter().filter(|f| f.ends_with(".tif")).count();
+    assert!(kept > 0, "no slab was finished before the disk was full");
+    // Room again: the build resumes.
+    disk.grow("16m");
+    let output = run();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains(&format!("{kept} slabs kept from an earlier run")),
+        "{said}"
+    );
+    assert!(out.join("pyramid.json").exists());
+}
