@@ -2089,8 +2089,8 @@ fn jobs_killed_at_random_moments_end_whole_or_failed_with_nothing_left_half_done
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap().flatten() {
             let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".partial") || name.ends_with(".tmp") {
+            let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if extension.eq_ignore_ascii_case("partial") || extension.eq_ignore_ascii_case("tmp") {
                 leftovers.push(path.display().to_string());
             } else if entry.file_type().unwrap().is_dir() {
                 stack.push(path);
