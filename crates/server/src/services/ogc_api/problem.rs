@@ -75,12 +75,19 @@ impl IntoResponse for Problem {
             "code": self.code,
             "description": self.detail,
         });
-        (
+        let mut response = (
             self.status,
             [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
             body.to_string(),
         )
-            .into_response()
+            .into_response();
+        // A busy render pool: worth retrying soon, as WMS and the tiles say.
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 
@@ -138,4 +145,30 @@ pub fn answer(document: &Value, html: bool, title: &str) -> Response {
     ));
     page.push_str("</pre></body></html>\n");
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_say_what_went_wrong_and_a_busy_server_when_to_retry() {
+        let response = Problem::bad("bbox=1,2: give four numbers").into_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE),
+            Some(&HeaderValue::from_static(PROBLEM_JSON))
+        );
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
+        let busy = Problem {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "ServiceUnavailable",
+            detail: "busy".to_owned(),
+        }
+        .into_response();
+        assert_eq!(
+            busy.headers().get(header::RETRY_AFTER),
+            Some(&HeaderValue::from_static("1"))
+        );
+    }
 }
