@@ -292,6 +292,7 @@ impl PyramidWriter {
         for level in &self.levels {
             let level_dir = data.join("DATA").join(&level.id);
             let mut slabs = Vec::new();
+            // Also removes the temporaries of a run killed mid-write (`.{slab}.{pid}.tmp`).
             collect_slabs(&level_dir, &level_dir, &mut slabs);
             slabs.sort();
             for slab in slabs {
@@ -308,14 +309,21 @@ impl PyramidWriter {
     }
 }
 
+/// The slabs under `dir` (paths relative to `root`); temporary files left there by a writer
+/// that was killed before renaming them are removed (the writer finishing owns the folder:
+/// its own temporaries were all renamed or removed).
 fn collect_slabs(root: &Path, dir: &Path, out: &mut Vec<String>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
         if path.is_dir() {
             collect_slabs(root, &path, out);
+        } else if name.starts_with('.') && path.extension().is_some_and(|e| e == "tmp") {
+            // One that cannot be removed is only litter: the pyramid does not read it.
+            let _ = std::fs::remove_file(&path);
         } else if path.extension().is_some_and(|e| e == "tif") {
             if let Ok(relative) = path.strip_prefix(root) {
                 out.push(relative.to_string_lossy().replace('\\', "/"));

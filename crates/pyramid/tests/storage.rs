@@ -340,3 +340,41 @@ fn gdal_opens_our_slabs_as_tiled_tiffs() {
         }
     }
 }
+
+/// A writer killed between writing a slab's temporary file and renaming it leaves
+/// `.{slab}.{pid}.tmp` behind: the run that finishes the pyramid removes it and lists only
+/// slabs.
+#[test]
+fn finishing_a_pyramid_removes_the_temporaries_of_a_killed_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let pm = TileMatrixSets::builtin().get("PM").unwrap().clone();
+    let spec = pyramid::PyramidSpec {
+        format: TileFormat::PngUint8,
+        channels: 3,
+        nodata: vec![255.0; 3],
+        interpolation: "nn".to_owned(),
+        slab_size: (4, 4),
+        path_depth: 2,
+    };
+    let mut writer = pyramid::PyramidWriter::new(dir.path(), pm, spec).unwrap();
+    let limits = TileLimits {
+        min_col: 0,
+        max_col: 3,
+        min_row: 0,
+        max_row: 3,
+    };
+    writer.add_level("2", limits).unwrap();
+    writer
+        .write_slab("2", 0, 0, |col, row| {
+            Ok(Some(tile_image(TileFormat::PngUint8, 3, col, row)))
+        })
+        .unwrap();
+    let slab = dir.path().join("pyramid/DATA/2").join(slab_path(0, 0, 2));
+    let leftover = slab.with_file_name(".00.tif.4242.tmp");
+    std::fs::write(&leftover, b"half a slab").unwrap();
+    writer.finish().unwrap();
+    assert!(!leftover.exists(), "{} is left", leftover.display());
+    assert!(slab.exists());
+    let list = std::fs::read_to_string(dir.path().join("pyramid.list")).unwrap();
+    assert!(!list.contains("4242"), "{list}");
+}
