@@ -602,6 +602,8 @@ fn a_geopackage_is_checked_integrated_styled_published_restyled_restricted_and_u
                 let (status, _, body) = get_bytes(&url, &[]);
                 assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
                 answered += 1;
+                // Under the layer's default rate limit (50 maps a second for WMS-VECTOR).
+                std::thread::sleep(std::time::Duration::from_millis(40));
             }
             answered
         })
