@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::maps::{self, MapRequest};
 use super::problem::{answer, base, link, wants_html, Problem};
 use super::tile_matrix_sets;
-use super::tiles::{extent_limits, TILING_SCHEME};
+use super::tiles::{extent_limits, locate, TILING_SCHEME};
 use super::tilesets::{ogc_id, OgcTiles};
 use crate::access::{self, View};
 use crate::layers::Service;
@@ -194,31 +194,8 @@ async fn tile(
         return Err(Problem::bad("f: dataset tiles are f=png or f=jpeg"));
     }
     let (set, levels) = set_of(&tiles, &path.tms)?;
-    let matrix = set
-        .matrix(&path.matrix)
-        .filter(|m| levels.contains(&m.level()))
-        .ok_or_else(|| {
-            Problem::not_found(format!(
-                "tile matrix '{}' is not in this tileset: its levels are {} to {}",
-                path.matrix,
-                levels.start(),
-                levels.end()
-            ))
-        })?;
-    let number = |text: &str, name: &str| {
-        text.trim()
-            .parse::<i64>()
-            .map_err(|_| Problem::bad(format!("{name}={text}: give a whole number")))
-    };
-    let (row, col) = (number(&path.row, "tileRow")?, number(&path.col, "tileCol")?);
-    let tile = matrix.tile(col, row).map_err(|_| {
-        Problem::not_found(format!(
-            "tile (row {row}, column {col}) is outside tile matrix '{}': rows 0 to {}, columns 0 to {}",
-            path.matrix,
-            matrix.matrix_height().saturating_sub(1),
-            matrix.matrix_width().saturating_sub(1)
-        ))
-    })?;
+    let located = locate(set, &levels, (&path.matrix, &path.row, &path.col))?;
+    let (matrix, tile) = (located.matrix, located.tile()?);
     let request = MapRequest {
         crs: set.crs().clone(),
         bbox: matrix.tile_bbox(tile),
@@ -274,26 +251,11 @@ pub fn openapi_paths(tiles: &OgcTiles, paths: &mut serde_json::Map<String, Value
         openapi::get(
             "a dataset map tile",
             "getDatasetMapTile",
-            vec![
-                set,
-                openapi::path(
-                    "tileMatrix",
-                    "the tile matrix (level)",
-                    json!({"type": "string"}),
-                ),
-                openapi::path(
-                    "tileRow",
-                    "the row, 0 at the top",
-                    json!({"type": "integer", "minimum": 0}),
-                ),
-                openapi::path(
-                    "tileCol",
-                    "the column, 0 at the left",
-                    json!({"type": "integer", "minimum": 0}),
-                ),
-                collections,
-                openapi::f(&["png", "jpeg"]),
-            ],
+            [set]
+                .into_iter()
+                .chain(openapi::tile_coordinates())
+                .chain([collections, openapi::f(&["png", "jpeg"])])
+                .collect(),
             json!({
                 "200": {"description": "the tile", "content": {
                     "image/png": {"schema": {"type": "string", "format": "binary"}},

@@ -20,6 +20,27 @@ pub fn path(name: &str, description: &str, schema: Value) -> Value {
     parameter
 }
 
+/// The path parameters of a tile: `tileMatrix`, `tileRow`, `tileCol`.
+pub fn tile_coordinates() -> [Value; 3] {
+    [
+        path(
+            "tileMatrix",
+            "the tile matrix (level)",
+            json!({"type": "string"}),
+        ),
+        path(
+            "tileRow",
+            "the row, 0 at the top",
+            json!({"type": "integer", "minimum": 0}),
+        ),
+        path(
+            "tileCol",
+            "the column, 0 at the left",
+            json!({"type": "integer", "minimum": 0}),
+        ),
+    ]
+}
+
 /// The `f` parameter choosing among `formats`.
 pub fn f(formats: &[&str]) -> Value {
     query(

@@ -15,13 +15,16 @@
 //! A set is named by its OGC id (`WebMercatorQuad`), or by the level subset the layer links
 //! to in WMTS (`PM_2_3`) when it serves only some levels.
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
+use pyramid::{TileCoord, TileMatrix, TileMatrixSet};
 use serde_json::{json, Value};
 
 use super::problem::{answer, base, link, wants_html, Problem};
@@ -36,8 +39,6 @@ use crate::services::tile_cache::{style_index, CachedTileRequest};
 use crate::services::tiles::{self as tile_answers, Caching};
 use crate::services::vector_tiles::{AddressError, OnDemandTileError, TileAddress};
 use crate::state::AppState;
-use pyramid::TileMatrixSet;
-use std::ops::RangeInclusive;
 
 /// The conformance classes of OGC API – Tiles and of the tile matrix set documents.
 pub const CONFORMANCE: &[&str] = &[
@@ -319,26 +320,52 @@ fn pyramid_of(layer: &Layer) -> Option<&PyramidLayer> {
     }
 }
 
-/// The request's parts every tiles handler reads.
-struct Asked<'a> {
-    state: &'a AppState,
-    layers: &'a Layers,
-    tiles: &'a OgcTiles,
-    query: Option<&'a str>,
-    headers: &'a HeaderMap,
+/// The request's parts every tiles handler reads: the state, the caller's view of the tiled
+/// layers, the tiles, the query and the headers.
+struct Asked {
+    state: AppState,
+    layers: Arc<Layers>,
+    tiles: Arc<OgcTiles>,
+    query: Option<String>,
+    headers: HeaderMap,
+}
+
+impl FromRequestParts<AppState> for Asked {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Asked, Response> {
+        let View(layers) = View::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let tiles = parts
+            .extensions
+            .get::<Arc<OgcTiles>>()
+            .cloned()
+            .ok_or_else(|| {
+                crate::error::JsonError::broken("the OGC API tiles routes lost their tiles")
+                    .into_response()
+            })?;
+        Ok(Asked {
+            state: state.clone(),
+            layers,
+            tiles,
+            query: parts.uri.query().map(str::to_owned),
+            headers: parts.headers.clone(),
+        })
+    }
 }
 
 /// A list of tilesets.
 fn list(
-    asked: &Asked<'_>,
+    asked: &Asked,
     id: &str,
     data_type: DataType,
     style: Option<&str>,
 ) -> Result<Response, Problem> {
-    let html = wants_html(&Kvp::parse_as_sent(asked.query), asked.headers)?;
-    let layer = collection(asked.layers, id)?;
-    let index = style_of(asked.tiles, layer, style)?;
-    let base = base(asked.state, asked.headers);
+    let html = wants_html(&Kvp::parse_as_sent(asked.query.as_deref()), &asked.headers)?;
+    let layer = collection(&asked.layers, id)?;
+    let index = style_of(&asked.tiles, layer, style)?;
+    let base = base(&asked.state, &asked.headers);
     let path = tilesets_path(&base, id, data_type, style);
     let tilesets: Vec<Value> = asked
         .tiles
@@ -403,17 +430,17 @@ fn tileset_of<'a>(
 
 /// One tileset's metadata.
 fn tileset(
-    asked: &Asked<'_>,
+    asked: &Asked,
     id: &str,
     data_type: DataType,
     style: Option<&str>,
     tms: &str,
 ) -> Result<Response, Problem> {
-    let html = wants_html(&Kvp::parse_as_sent(asked.query), asked.headers)?;
-    let layer = collection(asked.layers, id)?;
-    let index = style_of(asked.tiles, layer, style)?;
-    let tileset = tileset_of(asked.tiles, layer, data_type, index, tms)?;
-    let base = base(asked.state, asked.headers);
+    let html = wants_html(&Kvp::parse_as_sent(asked.query.as_deref()), &asked.headers)?;
+    let layer = collection(&asked.layers, id)?;
+    let index = style_of(&asked.tiles, layer, style)?;
+    let tileset = tileset_of(&asked.tiles, layer, data_type, index, tms)?;
+    let base = base(&asked.state, &asked.headers);
     let here = format!(
         "{}/{}",
         tilesets_path(&base, id, data_type, style),
@@ -506,60 +533,32 @@ struct StyledTilePath {
 
 /// One tile.
 async fn tile(
-    asked: &Asked<'_>,
+    asked: &Asked,
     data_type: DataType,
     style: Option<&str>,
     path: &TilePath,
 ) -> Result<Response, Problem> {
-    let kvp = Kvp::parse_as_sent(asked.query);
-    let layer = collection(asked.layers, &path.layer)?;
-    let index = style_of(asked.tiles, layer, style)?;
-    let tileset = tileset_of(asked.tiles, layer, data_type, index, &path.tms)?;
-    let format = chosen_format(&tileset, &kvp, asked.headers)?;
-    let matrix = tileset
-        .set
-        .matrix(&path.matrix)
-        .filter(|m| tileset.levels.contains(&m.level()))
-        .ok_or_else(|| {
-            let first = tileset
-                .set
-                .matrix_at(*tileset.levels.start())
-                .map(pyramid::TileMatrix::id);
-            let last = tileset
-                .set
-                .matrix_at(*tileset.levels.end())
-                .map(pyramid::TileMatrix::id);
-            Problem::not_found(format!(
-                "tile matrix '{}' is not in this tileset: its matrices are {} to {}",
-                path.matrix,
-                first.unwrap_or("?"),
-                last.unwrap_or("?")
-            ))
-        })?;
-    let number = |text: &str, name: &str| {
-        text.trim()
-            .parse::<i64>()
-            .map_err(|_| Problem::bad(format!("{name}={text}: give a whole number")))
-    };
-    let (row, col) = (number(&path.row, "tileRow")?, number(&path.col, "tileCol")?);
-    let out_of_range = || {
-        Problem::not_found(format!(
-            "tile (row {row}, column {col}) is outside tile matrix '{}': rows 0 to {}, columns 0 to {}",
-            path.matrix,
-            matrix.matrix_height().saturating_sub(1),
-            matrix.matrix_width().saturating_sub(1)
-        ))
-    };
+    let kvp = Kvp::parse_as_sent(asked.query.as_deref());
+    let layer = collection(&asked.layers, &path.layer)?;
+    let index = style_of(&asked.tiles, layer, style)?;
+    let tileset = tileset_of(&asked.tiles, layer, data_type, index, &path.tms)?;
+    let format = chosen_format(&tileset, &kvp, &asked.headers)?;
+    let located = locate(
+        tileset.set,
+        &tileset.levels,
+        (&path.matrix, &path.row, &path.col),
+    )?;
+    let (matrix, row, col) = (located.matrix, located.row, located.col);
     let caching = Caching::of(layer, &asked.state.config.tiles.cache_control);
     let tiles = &asked.tiles.on_demand;
     match (tileset.source, format) {
         (Source::Pyramid(pyramid), Format::Stored(served)) => {
-            let tile = matrix.tile(col, row).map_err(|_| out_of_range())?;
-            tile_answers::tile_response(pyramid, tile, served, asked.headers, caching)
+            let tile = located.tile()?;
+            tile_answers::tile_response(pyramid, tile, served, &asked.headers, caching)
                 .map_err(|error| Problem::internal("reading a tile", &error))
         }
         (Source::Styled { set }, Format::OnDemand(OnDemandFormat::Image(format))) => {
-            let tile = matrix.tile(col, row).map_err(|_| out_of_range())?;
+            let tile = located.tile()?;
             let request = CachedTileRequest {
                 style: index.unwrap_or(0),
                 format,
@@ -573,7 +572,7 @@ async fn tile(
             };
             tiles
                 .images
-                .response(layer, request, asked.headers, caching)
+                .response(layer, request, &asked.headers, caching)
                 .await
                 .map_err(|e| from_on_demand(&e))
         }
@@ -587,12 +586,12 @@ async fn tile(
                 })?;
             tiles
                 .response(
-                    asked.layers,
+                    &asked.layers,
                     layer,
                     index.unwrap_or(0),
                     (format, place),
                     address,
-                    asked.headers,
+                    &asked.headers,
                     caching,
                 )
                 .await
@@ -603,6 +602,63 @@ async fn tile(
             &std::io::Error::other("a tileset's source and format do not match"),
         )),
     }
+}
+
+/// A tile's address in a request, read against a set's levels: its matrix, and its row and
+/// column as numbers (on-demand tiles check them against their own zooms).
+pub struct Located<'a> {
+    /// The tile matrix.
+    pub matrix: &'a TileMatrix,
+    /// The row, 0 at the top.
+    pub row: i64,
+    /// The column, 0 at the left.
+    pub col: i64,
+}
+
+impl Located<'_> {
+    /// The tile, or a 404 naming the matrix's rows and columns.
+    pub fn tile(&self) -> Result<TileCoord, Problem> {
+        self.matrix.tile(self.col, self.row).map_err(|_| {
+            Problem::not_found(format!(
+                "tile (row {}, column {}) is outside tile matrix '{}': rows 0 to {}, columns 0 to {}",
+                self.row,
+                self.col,
+                self.matrix.id(),
+                self.matrix.matrix_height().saturating_sub(1),
+                self.matrix.matrix_width().saturating_sub(1)
+            ))
+        })
+    }
+}
+
+/// Reads a tile's (matrix, row, column) path segments against a set restricted to `levels`:
+/// 404 for a matrix outside them, 400 for a row or column that is not a whole number.
+pub fn locate<'a>(
+    set: &'a TileMatrixSet,
+    levels: &RangeInclusive<u32>,
+    (matrix_id, row, col): (&str, &str, &str),
+) -> Result<Located<'a>, Problem> {
+    let matrix = set
+        .matrix(matrix_id)
+        .filter(|m| levels.contains(&m.level()))
+        .ok_or_else(|| {
+            let id = |level: u32| set.matrix_at(level).map_or("?", TileMatrix::id);
+            Problem::not_found(format!(
+                "tile matrix '{matrix_id}' is not in this tileset: its matrices are {} to {}",
+                id(*levels.start()),
+                id(*levels.end())
+            ))
+        })?;
+    let number = |text: &str, name: &str| {
+        text.trim()
+            .parse::<i64>()
+            .map_err(|_| Problem::bad(format!("{name}={text}: give a whole number")))
+    };
+    Ok(Located {
+        matrix,
+        row: number(row, "tileRow")?,
+        col: number(col, "tileCol")?,
+    })
 }
 
 /// An on-demand tile's failure as a problem.
@@ -629,60 +685,19 @@ fn from_on_demand(error: &OnDemandTileError) -> Problem {
 
 macro_rules! handlers {
     ($list:ident, $tileset:ident, $tile:ident, $kind:expr) => {
-        async fn $list(
-            View(layers): View,
-            State(state): State<AppState>,
-            Extension(tiles): Extension<Arc<OgcTiles>>,
-            Path(layer): Path<String>,
-            RawQuery(query): RawQuery,
-            headers: HeaderMap,
-        ) -> Result<Response, Problem> {
-            let asked = Asked {
-                state: &state,
-                layers: &layers,
-                tiles: &tiles,
-                query: query.as_deref(),
-                headers: &headers,
-            };
+        async fn $list(asked: Asked, Path(layer): Path<String>) -> Result<Response, Problem> {
             list(&asked, &layer, $kind, None)
         }
 
         async fn $tileset(
-            View(layers): View,
-            State(state): State<AppState>,
-            Extension(tiles): Extension<Arc<OgcTiles>>,
+            asked: Asked,
             Path((layer, tms)): Path<(String, String)>,
-            RawQuery(query): RawQuery,
-            headers: HeaderMap,
         ) -> Result<Response, Problem> {
-            let asked = Asked {
-                state: &state,
-                layers: &layers,
-                tiles: &tiles,
-                query: query.as_deref(),
-                headers: &headers,
-            };
             tileset(&asked, &layer, $kind, None, &tms)
         }
 
-        async fn $tile(
-            View(layers): View,
-            State(state): State<AppState>,
-            Extension(tiles): Extension<Arc<OgcTiles>>,
-            Path(path): Path<TilePath>,
-            RawQuery(query): RawQuery,
-            headers: HeaderMap,
-        ) -> Response {
-            let asked = Asked {
-                state: &state,
-                layers: &layers,
-                tiles: &tiles,
-                query: query.as_deref(),
-                headers: &headers,
-            };
-            tile(&asked, $kind, None, &path)
-                .await
-                .unwrap_or_else(IntoResponse::into_response)
+        async fn $tile(asked: Asked, Path(path): Path<TilePath>) -> Result<Response, Problem> {
+            tile(&asked, $kind, None, &path).await
         }
     };
 }
@@ -697,56 +712,20 @@ handlers!(
 );
 
 async fn styled_list(
-    View(layers): View,
-    State(state): State<AppState>,
-    Extension(tiles): Extension<Arc<OgcTiles>>,
+    asked: Asked,
     Path((layer, style)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let asked = Asked {
-        state: &state,
-        layers: &layers,
-        tiles: &tiles,
-        query: query.as_deref(),
-        headers: &headers,
-    };
     list(&asked, &layer, DataType::Map, Some(&style))
 }
 
 async fn styled_tileset(
-    View(layers): View,
-    State(state): State<AppState>,
-    Extension(tiles): Extension<Arc<OgcTiles>>,
+    asked: Asked,
     Path((layer, style, tms)): Path<(String, String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
 ) -> Result<Response, Problem> {
-    let asked = Asked {
-        state: &state,
-        layers: &layers,
-        tiles: &tiles,
-        query: query.as_deref(),
-        headers: &headers,
-    };
     tileset(&asked, &layer, DataType::Map, Some(&style), &tms)
 }
 
-async fn styled_tile(
-    View(layers): View,
-    State(state): State<AppState>,
-    Extension(tiles): Extension<Arc<OgcTiles>>,
-    Path(path): Path<StyledTilePath>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let asked = Asked {
-        state: &state,
-        layers: &layers,
-        tiles: &tiles,
-        query: query.as_deref(),
-        headers: &headers,
-    };
+async fn styled_tile(asked: Asked, Path(path): Path<StyledTilePath>) -> Result<Response, Problem> {
     let plain = TilePath {
         layer: path.layer,
         tms: path.tms,
@@ -754,9 +733,7 @@ async fn styled_tile(
         row: path.row,
         col: path.col,
     };
-    tile(&asked, DataType::Map, Some(&path.style), &plain)
-        .await
-        .unwrap_or_else(IntoResponse::into_response)
+    tile(&asked, DataType::Map, Some(&path.style), &plain).await
 }
 
 /// The styles whose map tiles a collection has (for the collection's links).
@@ -854,24 +831,8 @@ pub fn openapi_paths(
                     json!({"200": openapi::document(), "404": error}),
                 ),
             );
-            parameters.extend([
-                openapi::path(
-                    "tileMatrix",
-                    "the tile matrix (level)",
-                    json!({"type": "string"}),
-                ),
-                openapi::path(
-                    "tileRow",
-                    "the row, 0 at the top",
-                    json!({"type": "integer", "minimum": 0}),
-                ),
-                openapi::path(
-                    "tileCol",
-                    "the column, 0 at the left",
-                    json!({"type": "integer", "minimum": 0}),
-                ),
-                openapi::f(&formats),
-            ]);
+            parameters.extend(openapi::tile_coordinates());
+            parameters.push(openapi::f(&formats));
             let content: serde_json::Map<String, Value> = tilesets
                 .iter()
                 .flat_map(|t| t.formats.iter())
