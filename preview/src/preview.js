@@ -189,6 +189,13 @@ async function showMvt(layer) {
     transformRequest: (url) => withKey(url),
   });
   m.addLayer(tiles);
+  return vectorTilesView(m, tiles, extent);
+}
+
+// A view of vector tiles: a click lists the attributes of the features under it; the centre of
+// the data may fall between features, so the self-test clicks the first drawn feature found
+// on a grid over the view.
+function vectorTilesView(m, tiles, extent) {
   const info = async (coordinate) => {
     const pixel = m.getPixelFromCoordinate(coordinate);
     const features = m.getFeaturesAtPixel(pixel, { layerFilter: (l) => l === tiles, hitTolerance: 2 });
@@ -204,8 +211,6 @@ async function showMvt(layer) {
     showPopup(coordinate, html);
     return html;
   };
-  // The centre of the data may fall between features: the self-test clicks the first drawn
-  // feature found on a grid over the view.
   const probe = () => {
     const [width, height] = m.getSize();
     for (let y = 0.5; y < 20; y += 1) {
@@ -279,36 +284,7 @@ async function showOgcVectorTiles(layer) {
   await ready(source);
   const tiles = new VectorTileLayer({ source });
   m.addLayer(tiles);
-  const info = async (coordinate) => {
-    const features = m.getFeaturesAtPixel(m.getPixelFromCoordinate(coordinate), {
-      layerFilter: (l) => l === tiles,
-      hitTolerance: 2,
-    });
-    const collection = {
-      features: features.map((f) => {
-        const properties = { ...f.getProperties() };
-        delete properties.geometry;
-        delete properties.layer;
-        return { properties };
-      }),
-    };
-    const html = featuresHtml(collection);
-    showPopup(coordinate, html);
-    return html;
-  };
-  const probe = () => {
-    const [width, height] = m.getSize();
-    for (let y = 0.5; y < 20; y += 1) {
-      for (let x = 0.5; x < 20; x += 1) {
-        const pixel = [(x * width) / 20, (y * height) / 20];
-        if (m.getFeaturesAtPixel(pixel, { layerFilter: (l) => l === tiles }).length > 0) {
-          return m.getCoordinateFromPixel(pixel);
-        }
-      }
-    }
-    return getCenter(extent);
-  };
-  return { map: m, info, center: getCenter(extent), probe };
+  return vectorTilesView(m, tiles, extent);
 }
 
 function drawnPixels(m) {
