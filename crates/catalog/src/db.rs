@@ -103,11 +103,24 @@ pub(crate) fn open(path: &Path) -> Result<Connection, CatalogError> {
     connection
         .busy_timeout(std::time::Duration::from_secs(10))
         .map_err(CatalogError::Database)?;
-    connection
-        .execute_batch(
+    // Switching a fresh file to WAL takes an exclusive lock, and SQLite answers SQLITE_BUSY at
+    // once (without the busy handler) while another process holds one: retry for as long as
+    // the busy timeout would wait.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match connection.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-        )
-        .map_err(CatalogError::Database)?;
+        ) {
+            Ok(()) => break,
+            Err(rusqlite::Error::SqliteFailure(error, _))
+                if error.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(error) => return Err(CatalogError::Database(error)),
+        }
+    }
     migrate(&mut connection)?;
     Ok(connection)
 }
