@@ -5,7 +5,7 @@
 //! attributes with their types and small domains). Used by `tuilerie pyramid build --format
 //! TIFF_PBF_MVT` and by the processing "Calcul ou mise à jour de pyramide vecteur".
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crs::{Bbox, Transformer};
@@ -46,8 +46,10 @@ pub struct VectorPyramidOptions<'a> {
     pub slab_size: u32,
     /// How tiles are written.
     pub settings: mvt::TileSettings,
-    /// The output folder.
-    pub out: &'a Path,
+    /// Where the pyramid goes: a folder, or a folder key in object storage.
+    pub out: &'a pyramid::Location,
+    /// Object storage, for an `out` there.
+    pub storage: &'a std::sync::Arc<pyramid::ObjectStorage>,
 }
 
 /// What a build did.
@@ -125,7 +127,7 @@ pub fn build_vector_pyramid(
         slab_size: (options.slab_size, options.slab_size),
         path_depth: 2,
     };
-    let mut writer = PyramidWriter::new(options.out, tms.clone(), spec)?;
+    let mut writer = PyramidWriter::create(options.out, tms.clone(), spec, options.storage)?;
     let mut levels: Vec<(&TileMatrix, TileLimits, Vec<&SourceTable<'_>>)> = Vec::new();
     for (level, limits) in writer.add_levels_over(top..=bottom, &extent)? {
         let Some(matrix) = tms.matrix_at(level) else {
@@ -157,7 +159,7 @@ pub fn build_vector_pyramid(
             progress(done, total);
             continue;
         }
-        if writer.slab_file(matrix.id(), sc, sr).is_file() {
+        if writer.slab_exists(matrix.id(), sc, sr)? {
             kept += 1;
         } else if writer.write_slab_bytes(matrix.id(), sc, sr, |col, row| {
             let coord = matrix.tile(i64::from(col), i64::from(row))?;
@@ -577,7 +579,10 @@ impl Catalog {
                 plan.tms.id()
             ),
         );
-        let out = self.stored_dir(stored_id);
+        let out = pyramid::Location::File(self.stored_dir(stored_id));
+        let storage = std::sync::Arc::new(pyramid::ObjectStorage::new(
+            pyramid::ObjectSettings::default(),
+        ));
         let last_tenth = AtomicU64::new(0);
         let report = build_vector_pyramid(
             &tables,
@@ -586,6 +591,7 @@ impl Catalog {
                 slab_size: 16,
                 settings: mvt::TileSettings::default(),
                 out: &out,
+                storage: &storage,
             },
             &|done, total| {
                 self.report("slabs", done, total);

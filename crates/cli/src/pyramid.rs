@@ -77,9 +77,12 @@ pub(crate) struct BuildArgs {
     /// A folder of extra tile matrix set files.
     #[arg(long, value_name = "DIR")]
     pub tile_matrix_sets: Option<PathBuf>,
-    /// Output folder (pyramid.json, pyramid.list, pyramid/DATA/…).
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
+    /// Output folder (pyramid.json, pyramid.list, pyramid/DATA/…), or s3://bucket/key in
+    /// object storage (pyramid.json, pyramid.list, pyramid/DATA_{level}_{col}_{row}, as ROK4
+    /// lays them out; endpoint from --config's [object_storage] or ROK4_S3_URL, ROK4_S3_KEY,
+    /// ROK4_S3_SECRETKEY).
+    #[arg(long, value_name = "DIR|s3://BUCKET/KEY")]
+    pub out: String,
 }
 
 /// Runs `tuilerie pyramid …`.
@@ -125,6 +128,17 @@ fn build(args: &BuildArgs) -> ExitCode {
     if args.slab_size == 0 || args.slab_size > 64 {
         return usage("--slab-size: use 1 to 64 tiles");
     }
+    let out = match pyramid::Location::parse(&args.out) {
+        Ok(out) => out,
+        Err(e) => return usage(&format!("--out: {e}")),
+    };
+    let storage = match object_storage(args.config.as_deref()) {
+        Ok(storage) => std::sync::Arc::new(storage),
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut sets = TileMatrixSets::builtin();
     if let Some(dir) = &args.tile_matrix_sets {
         if let Err(e) = sets.extend_from_dir(dir) {
@@ -141,7 +155,7 @@ fn build(args: &BuildArgs) -> ExitCode {
         ));
     };
     if let Some(layer) = &args.layer {
-        return bake(args, layer, format, &tms);
+        return bake(args, layer, format, &tms, (&out, &storage));
     }
     if format.is_vector() {
         return usage(
@@ -150,7 +164,12 @@ fn build(args: &BuildArgs) -> ExitCode {
     }
     let mut inputs = Vec::with_capacity(args.inputs.len());
     // Inputs GDAL reads but the GeoTIFF reader does not are copied here (feature `gdal`).
-    let scratch = args.out.join(".gdal-inputs");
+    let scratch = match &out {
+        pyramid::Location::File(dir) => dir.join(".gdal-inputs"),
+        pyramid::Location::Object(_) => {
+            std::env::temp_dir().join(format!("tuilerie-gdal-inputs-{}", std::process::id()))
+        }
+    };
     for path in &args.inputs {
         match GeoTiff::open_any(path, srs.as_ref(), &scratch) {
             Ok(input) => inputs.push(input),
@@ -171,7 +190,7 @@ fn build(args: &BuildArgs) -> ExitCode {
     };
     let bar = crate::progress::slabs();
     let started = Instant::now();
-    let result = pyramid::build(&inputs, &args.out, &options, &progress(&bar));
+    let result = pyramid::build_at(&inputs, &out, &storage, &options, &progress(&bar));
     bar.finish_and_clear();
     drop(inputs);
     let _ = std::fs::remove_dir_all(&scratch);
@@ -193,7 +212,13 @@ fn build(args: &BuildArgs) -> ExitCode {
 }
 
 /// `--layer NAME`: a vector layer of the configuration rendered into the pyramid.
-fn bake(args: &BuildArgs, layer: &str, format: TileFormat, tms: &TileMatrixSet) -> ExitCode {
+fn bake(
+    args: &BuildArgs,
+    layer: &str,
+    format: TileFormat,
+    tms: &TileMatrixSet,
+    (out, storage): (&pyramid::Location, &std::sync::Arc<pyramid::ObjectStorage>),
+) -> ExitCode {
     let Some(config_path) = &args.config else {
         return usage("--layer needs --config FILE: the configuration that declares the layer");
     };
@@ -212,7 +237,8 @@ fn bake(args: &BuildArgs, layer: &str, format: TileFormat, tms: &TileMatrixSet) 
         format,
         slab_size: args.slab_size,
         buffer: args.buffer,
-        out: &args.out,
+        out,
+        storage,
         composition: None,
     };
     let bar = crate::progress::slabs();
@@ -242,6 +268,20 @@ fn bake(args: &BuildArgs, layer: &str, format: TileFormat, tms: &TileMatrixSet) 
             ExitCode::FAILURE
         }
     }
+}
+
+/// Object storage from `--config`'s `[object_storage]` and ROK4's variables (the variables
+/// alone without `--config`).
+fn object_storage(config: Option<&std::path::Path>) -> Result<pyramid::ObjectStorage, String> {
+    let settings = match config {
+        Some(path) => {
+            server::Config::load(path)
+                .map_err(|e| e.to_string())?
+                .object_storage
+        }
+        None => server::ObjectStorageConfig::default(),
+    };
+    settings.storage().map_err(|e| error_chain(&e))
 }
 
 /// The progress callback of a build, moving `bar`.

@@ -14,17 +14,19 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crs::{Bbox, Transformer};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::grid::GRID_STEP;
+use crate::object::{Location, ObjectStorage};
 use crate::source::{GeoTiff, Window};
 use crate::store::{CacheLimits, Pyramid, TileLimits};
 use crate::tile::{Samples, TileImage};
 use crate::writer::{PyramidSpec, PyramidWriter};
-use crate::{PyramidError, SampleType, TileFormat, TileMatrix, TileMatrixSet, TileMatrixSets};
+use crate::{PyramidError, SampleType, TileFormat, TileMatrix, TileMatrixSet};
 
 /// Resampling of the bottom level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,10 +154,29 @@ struct BuildParams {
     slab_size: (u32, u32),
 }
 
-/// Builds a pyramid from `inputs` into `out`; `progress(done, total)` is called as slabs finish.
+/// Builds a pyramid from `inputs` into the folder `out`; `progress(done, total)` is called as
+/// slabs finish.
 pub fn build(
     inputs: &[GeoTiff],
     out: &Path,
+    options: &BuildOptions,
+    progress: &(dyn Fn(u64, u64) + Sync),
+) -> Result<BuildReport, PyramidError> {
+    let storage = Arc::new(ObjectStorage::new(crate::ObjectSettings::default()));
+    build_at(
+        inputs,
+        &Location::File(out.to_owned()),
+        &storage,
+        options,
+        progress,
+    )
+}
+
+/// Builds a pyramid from `inputs` into `out`, a folder or a folder key in object storage.
+pub fn build_at(
+    inputs: &[GeoTiff],
+    out: &Location,
+    storage: &Arc<ObjectStorage>,
     options: &BuildOptions,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<BuildReport, PyramidError> {
@@ -251,16 +272,6 @@ pub fn build(
         nodata: nodata.clone(),
         slab_size: options.slab_size,
     };
-    let params_path = out.join("build.json");
-    if let Ok(text) = std::fs::read_to_string(&params_path) {
-        let previous: Option<BuildParams> = serde_json::from_str(&text).ok();
-        if previous.as_ref() != Some(&params) {
-            return Err(fail(format!(
-                "{} holds a build with other parameters: remove the folder or choose another --out",
-                out.display()
-            )));
-        }
-    }
     let spec = PyramidSpec {
         format: options.format,
         channels,
@@ -269,9 +280,17 @@ pub fn build(
         slab_size: options.slab_size,
         path_depth: 2,
     };
-    let mut writer = PyramidWriter::new(out, tms.clone(), spec)?;
+    let mut writer = PyramidWriter::create(out, tms.clone(), spec, storage)?;
+    if let Some(text) = writer.read_file("build.json")? {
+        let previous: Option<BuildParams> = serde_json::from_slice(&text).ok();
+        if previous.as_ref() != Some(&params) {
+            return Err(fail(format!(
+                "{out} holds a build with other parameters: remove it or choose another --out"
+            )));
+        }
+    }
     let params_text = serde_json::to_string_pretty(&params).map_err(|e| fail(e.to_string()))?;
-    crate::slab::write_atomically(&params_path, params_text.as_bytes())?;
+    writer.write_file("build.json", params_text.as_bytes())?;
 
     // Levels, bottom to top, each with its tile limits.
     let levels: Vec<(&TileMatrix, TileLimits)> = writer
@@ -309,7 +328,7 @@ pub fn build(
         slabs
             .par_iter()
             .try_for_each(|&(slab_col, slab_row)| -> Result<(), PyramidError> {
-                if writer.slab_file(matrix.id(), slab_col, slab_row).is_file() {
+                if writer.slab_exists(matrix.id(), slab_col, slab_row)? {
                     skipped.fetch_add(1, Ordering::Relaxed);
                 } else {
                     let wrote =
@@ -335,15 +354,7 @@ pub fn build(
                 Ok(())
             })?;
         // The level just written becomes the source of the next one.
-        let mut sets = TileMatrixSets::new();
-        sets.insert(tms.clone())?;
-        below = Some(Pyramid::from_parts(
-            &out.join("pyramid.json"),
-            out,
-            writer.descriptor(),
-            &sets,
-            CacheLimits::default(),
-        )?);
+        below = Some(writer.opened(CacheLimits::default())?);
     }
     let descriptor = writer.finish()?;
     Ok(BuildReport {

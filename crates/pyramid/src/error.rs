@@ -35,6 +35,25 @@ pub enum PyramidError {
         /// What is wrong.
         reason: String,
     },
+    /// A storage location that is not a path or a URL of a supported storage.
+    #[error("storage location '{text}': {reason}")]
+    Location {
+        /// The location as given.
+        text: String,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+    /// An object storage request that failed (missing object, access denied, timeout…).
+    #[error("object {url}: {reason}")]
+    Object {
+        /// `s3://bucket/key` of the object.
+        url: String,
+        /// What went wrong, with the storage's own words.
+        reason: String,
+    },
+    /// The error another request met while loading what this one waited for.
+    #[error(transparent)]
+    Shared(std::sync::Arc<PyramidError>),
     /// An input raster that cannot be used (not a TIFF, no georeferencing, unknown CRS…).
     #[error("input {}: {reason}", path.display())]
     Source {
@@ -211,6 +230,16 @@ impl PyramidError {
             line: source.line(),
             column: source.column(),
             source,
+        }
+    }
+
+    /// Whether the object storage failed (unreachable, timed out, refused the request): the
+    /// data may well be fine, the request worth retrying.
+    pub fn is_storage_failure(&self) -> bool {
+        match self {
+            PyramidError::Object { .. } => true,
+            PyramidError::Shared(inner) => inner.is_storage_failure(),
+            _ => false,
         }
     }
 

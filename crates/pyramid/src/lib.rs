@@ -59,6 +59,7 @@ mod error;
 mod format;
 mod grid;
 mod matrix;
+mod object;
 mod registry;
 mod set;
 mod slab;
@@ -68,13 +69,16 @@ mod tile;
 mod warp;
 mod writer;
 
-pub use build::{build, BuildOptions, BuildReport, Interpolation};
+pub use build::{build, build_at, BuildOptions, BuildReport, Interpolation};
 pub use crs::Bbox;
 pub use error::PyramidError;
 pub use format::{SampleType, TileFormat};
 pub use matrix::{
     resolution_from_scale_denominator, scale_denominator_from_resolution, CornerOfOrigin,
     TileCoord, TileMatrix, TilePixel, TileRange, TileRangeIter, STANDARD_PIXEL_SIZE_M,
+};
+pub use object::{
+    Location, ObjectCounters, ObjectSettings, ObjectStorage, ObjectUrl, RangeRead, S3Cluster,
 };
 pub use registry::TileMatrixSets;
 pub use set::{TileMatrixSet, TmsFormat};

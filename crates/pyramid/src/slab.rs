@@ -194,6 +194,16 @@ pub fn write_slab(
     layout: &SlabLayout,
     tiles: &[Option<Vec<u8>>],
 ) -> Result<(), PyramidError> {
+    let bytes = slab_bytes(path, layout, tiles)?;
+    write_atomically(path, &bytes)
+}
+
+/// The bytes of a slab (header, index, tiles); `path` names it in errors.
+pub(crate) fn slab_bytes(
+    path: &Path,
+    layout: &SlabLayout,
+    tiles: &[Option<Vec<u8>>],
+) -> Result<Vec<u8>, PyramidError> {
     let n = layout.tile_count();
     if tiles.len() != n {
         return Err(PyramidError::Slab {
@@ -233,7 +243,7 @@ pub fn write_slab(
         bytes.extend_from_slice(&v.to_le_bytes());
     }
     bytes.extend_from_slice(&body);
-    write_atomically(path, &bytes)
+    Ok(bytes)
 }
 
 /// Writes `bytes` to `path` through a temporary file, fsync and rename.

@@ -7,15 +7,23 @@
 //! A tile read is one cached index lookup plus one positioned read of the tile's bytes, never a
 //! read of the whole slab: the slab's open file and its offset/size table stay in an LRU cache
 //! bounded in bytes and in open files. A missing slab or a zero size is "no data" (`Ok(None)`),
-//! cached as well. The lock is held only to look up or insert, never during I/O.
+//! cached as well. The lock is held only to look up or insert, never during I/O; concurrent
+//! reads of a slab that is not cached wait for one load of its index.
+//!
+//! Pyramids in object storage (ROK4's `S3` levels: `{image_prefix}_{col}_{row}` objects in a
+//! bucket) are read the same way: a cold tile costs one ranged GET of the slab's header and
+//! index, then one of the tile; a warm one, the second only. Symbolic slabs (small objects
+//! holding `SYMLINK#bucket/key`, as ROK4 writes them) are followed.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::{Deserialize, Serialize};
 
 use crate::format::TileFormat;
+use crate::object::{Location, ObjectStorage, ObjectUrl};
 use crate::slab::{self, SlabLayout, HEADER_SIZE};
 use crate::tile::{self, TileImage};
 use crate::{PyramidError, TileCoord, TileMatrix, TileMatrixSet, TileMatrixSets};
@@ -109,10 +117,10 @@ pub struct TileLimits {
     pub max_row: u32,
 }
 
-/// `storage` of a level. Only `FILE` storage is read for now.
+/// `storage` of a level: `FILE` (a folder of slab files) or `S3` (objects of a bucket).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StorageDescriptor {
-    /// `FILE` (S3 and CEPH are recognised and refused with a clear message).
+    /// `FILE` or `S3` (`CEPH` is recognised and refused with a clear message).
     #[serde(rename = "type")]
     pub kind: String,
     /// Folder of the level's slabs, relative to the descriptor's folder.
@@ -124,6 +132,43 @@ pub struct StorageDescriptor {
     /// Mask folder (ignored).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mask_directory: Option<String>,
+    /// Object levels: the key prefix of the level's slabs (`{prefix}_{col}_{row}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_prefix: Option<String>,
+    /// Object levels: the bucket (`bucket` or `bucket@host`; default: the descriptor's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket_name: Option<String>,
+    /// Object levels: mask key prefix (ignored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask_prefix: Option<String>,
+}
+
+impl StorageDescriptor {
+    /// A level of slab files under `image_directory`.
+    pub fn file(image_directory: String, path_depth: u32) -> StorageDescriptor {
+        StorageDescriptor {
+            kind: "FILE".to_owned(),
+            image_directory: Some(image_directory),
+            path_depth: Some(path_depth),
+            mask_directory: None,
+            image_prefix: None,
+            bucket_name: None,
+            mask_prefix: None,
+        }
+    }
+
+    /// A level of slab objects `{image_prefix}_{col}_{row}` in `bucket_name`.
+    pub fn object(image_prefix: String, bucket_name: String) -> StorageDescriptor {
+        StorageDescriptor {
+            kind: "S3".to_owned(),
+            image_directory: None,
+            path_depth: None,
+            mask_directory: None,
+            image_prefix: Some(image_prefix),
+            bucket_name: Some(bucket_name),
+            mask_prefix: None,
+        }
+    }
 }
 
 /// A level of an opened pyramid.
@@ -134,10 +179,21 @@ pub struct Level {
     limits: TileLimits,
     tiles_per_width: u32,
     tiles_per_height: u32,
-    image_directory: PathBuf,
-    path_depth: u32,
+    slabs: SlabStore,
     /// Small integer naming this level in cache keys.
     ordinal: u32,
+}
+
+/// Where the slabs of a level are.
+#[derive(Debug, Clone)]
+enum SlabStore {
+    /// Files named from the slab's column and row in base 36.
+    Files { directory: PathBuf, depth: u32 },
+    /// Objects `{prefix}_{col}_{row}`.
+    Objects {
+        storage: Arc<ObjectStorage>,
+        prefix: ObjectUrl,
+    },
 }
 
 impl Level {
@@ -162,13 +218,34 @@ impl Level {
     pub fn slab_size(&self) -> (u32, u32) {
         (self.tiles_per_width, self.tiles_per_height)
     }
-    /// The slab file holding tile (col, row).
+    /// The slab file holding tile (col, row); for object levels, the object's `s3://` URL as
+    /// a path (for messages: it is not a file).
     pub fn slab_file(&self, col: u32, row: u32) -> PathBuf {
-        self.image_directory.join(slab::slab_path(
-            col / self.tiles_per_width,
-            row / self.tiles_per_height,
-            self.path_depth,
-        ))
+        match &self.slabs {
+            SlabStore::Files { directory, depth } => directory.join(slab::slab_path(
+                col / self.tiles_per_width,
+                row / self.tiles_per_height,
+                *depth,
+            )),
+            SlabStore::Objects { .. } => PathBuf::from(
+                self.slab_object(col, row)
+                    .map(|url| url.to_string())
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+
+    /// The object holding tile (col, row), for object levels.
+    pub fn slab_object(&self, col: u32, row: u32) -> Option<ObjectUrl> {
+        match &self.slabs {
+            SlabStore::Files { .. } => None,
+            SlabStore::Objects { prefix, .. } => Some(prefix.with_key(&format!(
+                "{}_{}_{}",
+                prefix.key,
+                col / self.tiles_per_width,
+                row / self.tiles_per_height
+            ))),
+        }
     }
 }
 
@@ -230,10 +307,67 @@ impl Pyramid {
         Pyramid::from_parts(path, root, descriptor, sets, limits)
     }
 
+    /// Opens a pyramid from its descriptor, on files or in object storage.
+    pub fn open_at(
+        descriptor: &Location,
+        sets: &TileMatrixSets,
+        limits: CacheLimits,
+        storage: &Arc<ObjectStorage>,
+    ) -> Result<Pyramid, PyramidError> {
+        let url = match descriptor {
+            Location::File(path) => return Pyramid::open(path, sets, limits),
+            Location::Object(url) => url,
+        };
+        let path = descriptor.display_path();
+        let bytes = storage.get(url)?.ok_or_else(|| {
+            descriptor_error(
+                &path,
+                "no such object: check the bucket and the key (a pyramid descriptor is \
+                 {folder}/pyramid.json, or NAME.json as ROK4 names it)"
+                    .to_owned(),
+            )
+        })?;
+        let parsed: Descriptor =
+            serde_json::from_slice(&bytes).map_err(|e| descriptor_error(&path, format!("{e}")))?;
+        Pyramid::from_object_parts(url, parsed, sets, limits, storage)
+    }
+
+    /// A pyramid in object storage from a descriptor in memory (e.g. one being built);
+    /// `descriptor` is where its descriptor is (or will be).
+    pub fn from_object_parts(
+        descriptor_url: &ObjectUrl,
+        descriptor: Descriptor,
+        sets: &TileMatrixSets,
+        limits: CacheLimits,
+        storage: &Arc<ObjectStorage>,
+    ) -> Result<Pyramid, PyramidError> {
+        let path = PathBuf::from(descriptor_url.to_string());
+        Pyramid::assemble(
+            &path,
+            &Root::Object {
+                descriptor: descriptor_url,
+                storage,
+            },
+            descriptor,
+            sets,
+            limits,
+        )
+    }
+
     /// A pyramid from a descriptor in memory (e.g. one being built), rooted at `root`.
     pub fn from_parts(
         path: &Path,
         root: &Path,
+        descriptor: Descriptor,
+        sets: &TileMatrixSets,
+        limits: CacheLimits,
+    ) -> Result<Pyramid, PyramidError> {
+        Pyramid::assemble(path, &Root::Dir(root), descriptor, sets, limits)
+    }
+
+    fn assemble(
+        path: &Path,
+        root: &Root<'_>,
         descriptor: Descriptor,
         sets: &TileMatrixSets,
         limits: CacheLimits,
@@ -299,9 +433,15 @@ impl Pyramid {
         })
     }
 
-    /// The descriptor file.
+    /// The descriptor file (for object pyramids, its `s3://` URL as a path).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+    /// Whether the slabs are in object storage (a read waits for the network).
+    pub fn is_remote(&self) -> bool {
+        self.levels
+            .iter()
+            .any(|l| matches!(l.slabs, SlabStore::Objects { .. }))
     }
     /// The descriptor.
     pub fn descriptor(&self) -> &Descriptor {
@@ -395,13 +535,36 @@ impl Pyramid {
                 reason: format!("tile {index} ends beyond the end of the file"),
             });
         }
-        let mut bytes = vec![0u8; size as usize];
-        read_exact_at(&slab.file, &mut bytes, u64::from(offset)).map_err(|source| {
-            PyramidError::Io {
-                path: level.slab_file(col, row),
-                source,
+        let bytes = match &slab.data {
+            SlabData::File(file) => {
+                let mut bytes = vec![0u8; size as usize];
+                read_exact_at(file, &mut bytes, u64::from(offset)).map_err(|source| {
+                    PyramidError::Io {
+                        path: level.slab_file(col, row),
+                        source,
+                    }
+                })?;
+                bytes
             }
-        })?;
+            SlabData::Object { storage, url } => {
+                let start = u64::from(offset);
+                let read = storage.get_range(url, start..start + u64::from(size))?;
+                match read {
+                    Some(read) if read.bytes.len() == size as usize => read.bytes.to_vec(),
+                    _ => {
+                        // Rewritten or removed since its index was read: read it again next time.
+                        self.forget_slab(tile);
+                        return Err(PyramidError::Slab {
+                            path: PathBuf::from(url.to_string()),
+                            reason: format!(
+                                "tile {index} could not be read whole: the object changed \
+                                 since its index was read"
+                            ),
+                        });
+                    }
+                }
+            }
+        };
         Ok(Some(Some(StoredTile {
             bytes,
             etag: format!("\"{:x}-{offset:x}-{size:x}\"", slab.stamp),
@@ -456,6 +619,12 @@ impl Pyramid {
     }
 
     fn load_slab(level: &Level, col: u32, row: u32) -> Result<Option<SlabIndex>, PyramidError> {
+        if let SlabStore::Objects { storage, .. } = &level.slabs {
+            let Some(url) = level.slab_object(col, row) else {
+                return Ok(None);
+            };
+            return load_object_slab(level, storage, url);
+        }
         let path = level.slab_file(col, row);
         let file = match File::open(&path) {
             Ok(file) => file,
@@ -493,13 +662,80 @@ impl Pyramid {
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or(0, |d| d.as_nanos() as u64);
         Ok(Some(SlabIndex {
-            file,
+            data: SlabData::File(file),
             file_length: metadata.len(),
             words,
             tiles: n,
             stamp: modified ^ (metadata.len().rotate_left(32)),
         }))
     }
+}
+
+/// Symbolic slabs followed before giving up (ROK4 writes one level of links).
+const MAX_SYMBOLIC_LINKS: usize = 4;
+
+/// The header and index of a slab object: one ranged GET (plus one per symbolic link).
+fn load_object_slab(
+    level: &Level,
+    storage: &Arc<ObjectStorage>,
+    mut url: ObjectUrl,
+) -> Result<Option<SlabIndex>, PyramidError> {
+    let n = level.tiles_per_width as usize * level.tiles_per_height as usize;
+    let wanted = (HEADER_SIZE + 8 * n) as u64;
+    let Some(mut read) = storage.get_range(&url, 0..wanted)? else {
+        return Ok(None);
+    };
+    let mut links = 0;
+    while let Some(target) = read.bytes.strip_prefix(b"SYMLINK#".as_slice()) {
+        let fail = |reason: String| PyramidError::Slab {
+            path: PathBuf::from(url.to_string()),
+            reason,
+        };
+        links += 1;
+        if links > MAX_SYMBOLIC_LINKS {
+            return Err(fail(format!(
+                "more than {MAX_SYMBOLIC_LINKS} symbolic slabs in a row"
+            )));
+        }
+        let target = std::str::from_utf8(target)
+            .ok()
+            .and_then(|t| ObjectUrl::parse(t.trim()).ok())
+            .ok_or_else(|| fail("a symbolic slab that names no bucket/key".to_owned()))?;
+        let target = ObjectUrl {
+            cluster: url.cluster.clone(),
+            ..target
+        };
+        read = storage.get_range(&target, 0..wanted)?.ok_or_else(|| {
+            fail(format!(
+                "symbolic slab to s3://{}/{}, which does not exist",
+                target.bucket, target.key
+            ))
+        })?;
+        url = target;
+    }
+    if (read.bytes.len() as u64) < wanted {
+        return Err(PyramidError::Slab {
+            path: PathBuf::from(url.to_string()),
+            reason: format!(
+                "{} bytes is too short for the header and index of {n} tiles",
+                read.size
+            ),
+        });
+    }
+    let words: Box<[u32]> = read.bytes[HEADER_SIZE..]
+        .chunks_exact(4)
+        .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Ok(Some(SlabIndex {
+        data: SlabData::Object {
+            storage: Arc::clone(storage),
+            url,
+        },
+        file_length: read.size,
+        words,
+        tiles: n,
+        stamp: read.stamp,
+    }))
 }
 
 /// Writes a descriptor crash-safe.
@@ -550,8 +786,17 @@ pub fn parse_nodata(text: &str, channels: u8) -> Result<Vec<f64>, String> {
     }
 }
 
+/// Where a descriptor is, to resolve its levels' storage.
+enum Root<'a> {
+    Dir(&'a Path),
+    Object {
+        descriptor: &'a ObjectUrl,
+        storage: &'a Arc<ObjectStorage>,
+    },
+}
+
 fn open_level(
-    root: &Path,
+    root: &Root<'_>,
     tms: &TileMatrixSet,
     level: &LevelDescriptor,
     ordinal: u32,
@@ -563,17 +808,75 @@ fn open_level(
             level.id
         )
     })?;
-    if level.storage.kind != "FILE" {
-        return Err(format!(
-            "storage type '{}' is not supported yet: only FILE",
-            level.storage.kind
-        ));
-    }
-    let directory = level
-        .storage
-        .image_directory
-        .as_deref()
-        .ok_or("storage.image_directory is missing")?;
+    let slabs = match (level.storage.kind.as_str(), root) {
+        ("FILE", Root::Dir(root)) => {
+            let directory = level
+                .storage
+                .image_directory
+                .as_deref()
+                .ok_or("storage.image_directory is missing")?;
+            SlabStore::Files {
+                directory: root.join(directory),
+                depth: level.storage.path_depth.unwrap_or(2),
+            }
+        }
+        (
+            "S3",
+            Root::Object {
+                descriptor,
+                storage,
+            },
+        ) => {
+            let prefix = level
+                .storage
+                .image_prefix
+                .as_deref()
+                .filter(|p| !p.trim_matches('/').is_empty())
+                .ok_or("storage.image_prefix is missing")?;
+            let bucket = match level.storage.bucket_name.as_deref() {
+                Some(name) => {
+                    let named = ObjectUrl::parse(name)
+                        .map_err(|reason| format!("storage.bucket_name: {reason}"))?;
+                    ObjectUrl {
+                        cluster: named.cluster.or_else(|| descriptor.cluster.clone()),
+                        ..named
+                    }
+                }
+                None => descriptor.with_key(""),
+            };
+            SlabStore::Objects {
+                storage: Arc::clone(storage),
+                prefix: bucket.with_key(prefix),
+            }
+        }
+        ("FILE", Root::Object { .. }) => {
+            return Err(
+                "a FILE level in a descriptor in object storage: ROK4 keeps a pyramid's \
+                 descriptor and slabs in the same storage"
+                    .to_owned(),
+            )
+        }
+        ("S3", Root::Dir(_)) => {
+            return Err(
+                "an S3 level in a descriptor on files: open the descriptor from its bucket \
+                 (s3://bucket/key.json), as ROK4 keeps a pyramid's descriptor and slabs in \
+                 the same storage"
+                    .to_owned(),
+            )
+        }
+        ("CEPH", _) => {
+            return Err(
+                "CEPH (rados) storage is not supported: serve the pool through Ceph's \
+                 S3 gateway (RGW) and describe the levels as S3"
+                    .to_owned(),
+            )
+        }
+        (other, _) => {
+            return Err(format!(
+                "storage type '{other}' is unknown: FILE or S3 (ROK4's CEPH is not supported)"
+            ))
+        }
+    };
     if level.tiles_per_width == 0 || level.tiles_per_height == 0 {
         return Err("tiles_per_width and tiles_per_height must be at least 1".to_owned());
     }
@@ -596,8 +899,7 @@ fn open_level(
         limits: l,
         tiles_per_width: level.tiles_per_width,
         tiles_per_height: level.tiles_per_height,
-        image_directory: root.join(directory),
-        path_depth: level.storage.path_depth.unwrap_or(2),
+        slabs,
         ordinal,
     })
 }
@@ -610,8 +912,17 @@ struct SlabKey {
 }
 
 #[derive(Debug)]
+enum SlabData {
+    File(File),
+    Object {
+        storage: Arc<ObjectStorage>,
+        url: ObjectUrl,
+    },
+}
+
+#[derive(Debug)]
 struct SlabIndex {
-    file: File,
+    data: SlabData,
     file_length: u64,
     /// n offsets then n sizes.
     words: Box<[u32]>,
@@ -638,11 +949,31 @@ struct SlabCache {
     limits: CacheLimits,
 }
 
+/// A slab's index as cached: `None` when the slab does not exist.
+type Cached = Option<Arc<SlabIndex>>;
+/// A load in progress that other readers of the same slab wait for.
+type Loading = Arc<OnceLock<Result<Cached, Arc<PyramidError>>>>;
+
 #[derive(Debug)]
 struct CacheInner {
-    entries: lru::LruCache<SlabKey, Option<Arc<SlabIndex>>>,
+    entries: lru::LruCache<SlabKey, Cached>,
+    loading: HashMap<SlabKey, Loading>,
     bytes: usize,
     open: usize,
+}
+
+fn cost(entry: &Cached) -> usize {
+    entry.as_ref().map_or(32, |s| s.cost())
+}
+
+fn open_files(entry: &Cached) -> usize {
+    usize::from(matches!(
+        entry.as_deref(),
+        Some(SlabIndex {
+            data: SlabData::File(_),
+            ..
+        })
+    ))
 }
 
 impl SlabCache {
@@ -650,6 +981,7 @@ impl SlabCache {
         SlabCache {
             inner: Mutex::new(CacheInner {
                 entries: lru::LruCache::unbounded(),
+                loading: HashMap::new(),
                 bytes: 0,
                 open: 0,
             }),
@@ -660,40 +992,61 @@ impl SlabCache {
         }
     }
 
+    /// The cached index of a slab, or the one `load` reads: one load at a time per slab, the
+    /// other readers wait for it (one GET of an object's index however many tiles ask).
     fn slab(
         &self,
         key: SlabKey,
         load: impl FnOnce() -> Result<Option<SlabIndex>, PyramidError>,
-    ) -> Result<Option<Arc<SlabIndex>>, PyramidError> {
-        if let Ok(mut inner) = self.inner.lock() {
+    ) -> Result<Cached, PyramidError> {
+        let loading = {
+            let Ok(mut inner) = self.inner.lock() else {
+                return Ok(load()?.map(Arc::new));
+            };
             if let Some(hit) = inner.entries.get(&key) {
                 return Ok(hit.clone());
             }
-        }
-        // Loaded outside the lock: two requests may load the same slab once each; harmless.
-        let loaded = load()?.map(Arc::new);
-        if let Ok(mut inner) = self.inner.lock() {
-            let cost = loaded.as_ref().map_or(32, |s| s.cost());
-            let opens = usize::from(loaded.is_some());
-            if let Some(old) = inner.entries.put(key, loaded.clone()) {
-                inner.bytes -= old.as_ref().map_or(32, |s| s.cost());
-                inner.open -= usize::from(old.is_some());
-            }
-            inner.bytes += cost;
-            inner.open += opens;
-            while inner.bytes > self.limits.index_bytes || inner.open > self.limits.open_files {
-                let Some((_, evicted)) = inner.entries.pop_lru() else {
-                    break;
-                };
-                inner.bytes -= evicted.as_ref().map_or(32, |s| s.cost());
-                inner.open -= usize::from(evicted.is_some());
+            Arc::clone(inner.loading.entry(key).or_default())
+        };
+        let mut ran = false;
+        let outcome = loading
+            .get_or_init(|| {
+                ran = true;
+                load().map(|s| s.map(Arc::new)).map_err(Arc::new)
+            })
+            .clone();
+        if ran {
+            if let Ok(mut inner) = self.inner.lock() {
+                // Lookups see the entry or the load, never neither: both change under one lock.
+                inner.loading.remove(&key);
+                if let Ok(loaded) = &outcome {
+                    self.insert(&mut inner, key, loaded.clone());
+                }
             }
         }
-        Ok(loaded)
+        match outcome {
+            Ok(loaded) => Ok(loaded),
+            Err(error) if ran => Err(Arc::try_unwrap(error).unwrap_or_else(PyramidError::Shared)),
+            Err(error) => Err(PyramidError::Shared(error)),
+        }
     }
-}
 
-impl SlabCache {
+    fn insert(&self, inner: &mut CacheInner, key: SlabKey, loaded: Cached) {
+        inner.bytes += cost(&loaded);
+        inner.open += open_files(&loaded);
+        if let Some(old) = inner.entries.put(key, loaded) {
+            inner.bytes -= cost(&old);
+            inner.open -= open_files(&old);
+        }
+        while inner.bytes > self.limits.index_bytes || inner.open > self.limits.open_files {
+            let Some((_, evicted)) = inner.entries.pop_lru() else {
+                break;
+            };
+            inner.bytes -= cost(&evicted);
+            inner.open -= open_files(&evicted);
+        }
+    }
+
     fn clear(&self) {
         if let Ok(mut inner) = self.inner.lock() {
             inner.entries.clear();
@@ -705,8 +1058,8 @@ impl SlabCache {
     fn forget(&self, key: SlabKey) {
         if let Ok(mut inner) = self.inner.lock() {
             if let Some(old) = inner.entries.pop(&key) {
-                inner.bytes -= old.as_ref().map_or(32, |s| s.cost());
-                inner.open -= usize::from(old.is_some());
+                inner.bytes -= cost(&old);
+                inner.open -= open_files(&old);
             }
         }
     }

@@ -3,19 +3,28 @@
 //! Slabs are written whole and crash-safe ([`crate::slab::write_slab`]); the descriptor is
 //! written last, so a pyramid folder without `pyramid.json` is an unfinished build, and a
 //! slab that exists is complete — which is what makes a build resumable.
+//!
+//! In object storage the pyramid is laid out as ROK4 lays it out: under the folder key `F`,
+//! `F/pyramid.json`, `F/pyramid.list` and one object per slab, `F/pyramid/DATA_{level}_{col}_{row}`
+//! (an object appears only once whole, so the same rules hold).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::object::{Location, ObjectStorage, ObjectUrl};
 use crate::slab::{self, slab_path};
 use crate::store::{
     write_descriptor, Descriptor, LevelDescriptor, RasterSpecifications, StorageDescriptor,
     TileLimits,
 };
 use crate::tile::{self, TileImage};
-use crate::{layout, PyramidError, TileFormat, TileMatrix, TileMatrixSet};
+use crate::{
+    layout, CacheLimits, Pyramid, PyramidError, TileFormat, TileMatrix, TileMatrixSet,
+    TileMatrixSets,
+};
 
 /// The name of the descriptor, list and data folder inside a pyramid folder.
 pub const PYRAMID_NAME: &str = "pyramid";
@@ -40,16 +49,49 @@ pub struct PyramidSpec {
 /// Writes the slabs of a pyramid into a folder, then its descriptor.
 #[derive(Debug)]
 pub struct PyramidWriter {
+    /// The folder, or for object storage its URL as a path (messages only).
     dir: PathBuf,
+    /// Object storage and the folder key, when writing there.
+    object: Option<(Arc<ObjectStorage>, ObjectUrl)>,
     tms: TileMatrixSet,
     spec: PyramidSpec,
     levels: Vec<LevelDescriptor>,
 }
 
 impl PyramidWriter {
+    /// A writer into `out`: a folder (created if needed) or a folder key in object storage.
+    pub fn create(
+        out: &Location,
+        tms: TileMatrixSet,
+        spec: PyramidSpec,
+        storage: &Arc<ObjectStorage>,
+    ) -> Result<PyramidWriter, PyramidError> {
+        match out {
+            Location::File(dir) => PyramidWriter::new(dir, tms, spec),
+            Location::Object(folder) => {
+                let mut writer = PyramidWriter::new_unchecked(out.display_path(), tms, spec)?;
+                writer.object = Some((Arc::clone(storage), folder.clone()));
+                Ok(writer)
+            }
+        }
+    }
+
     /// A writer into `dir` (created if needed).
     pub fn new(
         dir: &Path,
+        tms: TileMatrixSet,
+        spec: PyramidSpec,
+    ) -> Result<PyramidWriter, PyramidError> {
+        let writer = PyramidWriter::new_unchecked(dir.to_owned(), tms, spec)?;
+        std::fs::create_dir_all(dir).map_err(|source| PyramidError::Write {
+            path: dir.to_owned(),
+            source,
+        })?;
+        Ok(writer)
+    }
+
+    fn new_unchecked(
+        dir: PathBuf,
         tms: TileMatrixSet,
         spec: PyramidSpec,
     ) -> Result<PyramidWriter, PyramidError> {
@@ -69,12 +111,9 @@ impl PyramidWriter {
                 ),
             });
         }
-        std::fs::create_dir_all(dir).map_err(|source| PyramidError::Write {
-            path: dir.to_owned(),
-            source,
-        })?;
         Ok(PyramidWriter {
-            dir: dir.to_owned(),
+            dir,
+            object: None,
             tms,
             spec,
             levels: Vec::new(),
@@ -116,11 +155,15 @@ impl PyramidWriter {
             tiles_per_width: self.spec.slab_size.0,
             tiles_per_height: self.spec.slab_size.1,
             tile_limits: limits,
-            storage: StorageDescriptor {
-                kind: "FILE".to_owned(),
-                image_directory: Some(format!("{PYRAMID_NAME}/DATA/{matrix_id}")),
-                path_depth: Some(self.spec.path_depth),
-                mask_directory: None,
+            storage: match &self.object {
+                None => StorageDescriptor::file(
+                    format!("{PYRAMID_NAME}/DATA/{matrix_id}"),
+                    self.spec.path_depth,
+                ),
+                Some((_, folder)) => StorageDescriptor::object(
+                    folder.join(&format!("{PYRAMID_NAME}/DATA_{matrix_id}")).key,
+                    folder.bucket_name(),
+                ),
             },
             tables: Vec::new(),
         });
@@ -173,13 +216,97 @@ impl PyramidWriter {
         Ok(added)
     }
 
-    /// The slab file of slab (col, row) of a level.
+    /// The slab file of slab (col, row) of a level (in object storage: its URL as a path).
     pub fn slab_file(&self, matrix_id: &str, slab_col: u32, slab_row: u32) -> PathBuf {
+        if let Some(url) = self.slab_object(matrix_id, slab_col, slab_row) {
+            return PathBuf::from(url.to_string());
+        }
         self.dir
             .join(PYRAMID_NAME)
             .join("DATA")
             .join(matrix_id)
             .join(slab_path(slab_col, slab_row, self.spec.path_depth))
+    }
+
+    fn slab_object(&self, matrix_id: &str, slab_col: u32, slab_row: u32) -> Option<ObjectUrl> {
+        let (_, folder) = self.object.as_ref()?;
+        Some(folder.join(&format!(
+            "{PYRAMID_NAME}/DATA_{matrix_id}_{slab_col}_{slab_row}"
+        )))
+    }
+
+    /// Whether slab (col, row) of a level is written (complete: slabs appear whole).
+    pub fn slab_exists(
+        &self,
+        matrix_id: &str,
+        slab_col: u32,
+        slab_row: u32,
+    ) -> Result<bool, PyramidError> {
+        match (
+            &self.object,
+            self.slab_object(matrix_id, slab_col, slab_row),
+        ) {
+            (Some((storage, _)), Some(url)) => storage.exists(&url),
+            _ => Ok(self.slab_file(matrix_id, slab_col, slab_row).is_file()),
+        }
+    }
+
+    /// Where `name` is in the pyramid's folder (for files beside the pyramid: `build.json`).
+    pub fn location_of(&self, name: &str) -> Location {
+        match &self.object {
+            Some((_, folder)) => Location::Object(folder.join(name)),
+            None => Location::File(self.dir.join(name)),
+        }
+    }
+
+    /// The bytes of a file of the pyramid's folder; `Ok(None)` when it does not exist.
+    pub fn read_file(&self, name: &str) -> Result<Option<Vec<u8>>, PyramidError> {
+        match (&self.object, self.location_of(name)) {
+            (Some((storage, _)), Location::Object(url)) => {
+                Ok(storage.get(&url)?.map(|b| b.to_vec()))
+            }
+            (_, location) => {
+                let path = location.display_path();
+                match std::fs::read(&path) {
+                    Ok(bytes) => Ok(Some(bytes)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(source) => Err(PyramidError::Io { path, source }),
+                }
+            }
+        }
+    }
+
+    /// Writes a file of the pyramid's folder whole.
+    pub fn write_file(&self, name: &str, bytes: &[u8]) -> Result<(), PyramidError> {
+        match (&self.object, self.location_of(name)) {
+            (Some((storage, _)), Location::Object(url)) => {
+                storage.put(&url, bytes::Bytes::copy_from_slice(bytes))
+            }
+            (_, location) => slab::write_atomically(&location.display_path(), bytes),
+        }
+    }
+
+    /// The pyramid as written so far (its declared levels), to read lower levels back.
+    pub fn opened(&self, limits: CacheLimits) -> Result<Pyramid, PyramidError> {
+        let mut sets = TileMatrixSets::new();
+        sets.insert(self.tms.clone())?;
+        let descriptor = self.descriptor();
+        match &self.object {
+            Some((storage, folder)) => Pyramid::from_object_parts(
+                &folder.join(&format!("{PYRAMID_NAME}.json")),
+                descriptor,
+                &sets,
+                limits,
+                storage,
+            ),
+            None => Pyramid::from_parts(
+                &self.dir.join(format!("{PYRAMID_NAME}.json")),
+                &self.dir,
+                descriptor,
+                &sets,
+                limits,
+            ),
+        }
     }
 
     /// Encodes and writes one slab; `tile(col, row)` gives each tile of the slab inside the
@@ -246,11 +373,17 @@ impl PyramidWriter {
             return Ok(false);
         }
         let slab_layout = layout(self.spec.format, self.spec.channels, matrix, level);
-        slab::write_slab(
-            &self.slab_file(matrix_id, slab_col, slab_row),
-            &slab_layout,
-            &tiles,
-        )?;
+        let path = self.slab_file(matrix_id, slab_col, slab_row);
+        match (
+            &self.object,
+            self.slab_object(matrix_id, slab_col, slab_row),
+        ) {
+            (Some((storage, _)), Some(url)) => {
+                let bytes = slab::slab_bytes(&path, &slab_layout, &tiles)?;
+                storage.put(&url, bytes::Bytes::from(bytes))?;
+            }
+            _ => slab::write_slab(&path, &slab_layout, &tiles)?,
+        }
         Ok(true)
     }
 
@@ -284,8 +417,12 @@ impl PyramidWriter {
         }
     }
 
-    /// Writes the slab list and the descriptor; returns the descriptor's path.
+    /// Writes the slab list and the descriptor; returns the descriptor's path (in object
+    /// storage, its URL as a path).
     pub fn finish(self) -> Result<PathBuf, PyramidError> {
+        if let Some((storage, folder)) = &self.object {
+            return self.finish_objects(storage, folder);
+        }
         let data = self.dir.join(PYRAMID_NAME);
         let root = std::fs::canonicalize(&data).unwrap_or_else(|_| data.clone());
         let mut list = format!("0={}\n#\n", root.display());
@@ -306,6 +443,53 @@ impl PyramidWriter {
         let path = self.dir.join(format!("{PYRAMID_NAME}.json"));
         write_descriptor(&path, &self.descriptor())?;
         Ok(path)
+    }
+}
+
+impl PyramidWriter {
+    /// ROK4's list of an object pyramid: the root `bucket/key/pyramid`, then one
+    /// `0/DATA_{level}_{col}_{row}` line per slab; then the descriptor, last.
+    fn finish_objects(
+        &self,
+        storage: &Arc<ObjectStorage>,
+        folder: &ObjectUrl,
+    ) -> Result<PathBuf, PyramidError> {
+        let data = folder.join(PYRAMID_NAME);
+        let mut list = format!("0={}/{}\n#\n", folder.bucket, data.key);
+        let mut names = storage.list(&data)?;
+        names.retain(|name| {
+            self.levels.iter().any(|level| {
+                name.strip_prefix("DATA_")
+                    .and_then(|rest| rest.strip_prefix(level.id.as_str()))
+                    .and_then(|rest| rest.strip_prefix('_'))
+                    .is_some_and(|rest| {
+                        let mut parts = rest.split('_');
+                        let numbers = parts
+                            .by_ref()
+                            .take(2)
+                            .filter(|p| p.parse::<u32>().is_ok())
+                            .count();
+                        numbers == 2 && parts.next().is_none()
+                    })
+            })
+        });
+        names.sort();
+        for name in names {
+            let _ = writeln!(list, "0/{name}");
+        }
+        storage.put(
+            &folder.join(&format!("{PYRAMID_NAME}.list")),
+            bytes::Bytes::from(list),
+        )?;
+        let url = folder.join(&format!("{PYRAMID_NAME}.json"));
+        let text = serde_json::to_string_pretty(&self.descriptor()).map_err(|e| {
+            PyramidError::Descriptor {
+                path: PathBuf::from(url.to_string()),
+                reason: e.to_string(),
+            }
+        })?;
+        storage.put(&url, bytes::Bytes::from(text))?;
+        Ok(PathBuf::from(url.to_string()))
     }
 }
 

@@ -54,12 +54,7 @@ fn build(dir: &Path, format: TileFormat, channels: u8) -> Pyramid {
             min_row: 1,
             max_row: 3,
         },
-        storage: StorageDescriptor {
-            kind: "FILE".to_owned(),
-            image_directory: Some("pyramid/DATA/3".to_owned()),
-            path_depth: Some(2),
-            mask_directory: None,
-        },
+        storage: StorageDescriptor::file("pyramid/DATA/3".to_owned(), 2),
         tables: Vec::new(),
     };
     let slab_layout = layout(format, channels, matrix, &level);
@@ -280,7 +275,11 @@ fn invalid_descriptors_are_refused_with_the_reason() {
         ),
         (
             r#"{"tile_matrix_set":"PM","format":"TIFF_PNG_UINT8","raster_specifications":{"channels":3,"nodata":"0","photometric":"rgb","interpolation":"nn"},"levels":[{"id":"2","tiles_per_width":4,"tiles_per_height":4,"tile_limits":{"min_col":0,"max_col":1,"min_row":0,"max_row":0},"storage":{"type":"S3","image_prefix":"x"}}]}"#,
-            "only FILE",
+            "open the descriptor from its bucket",
+        ),
+        (
+            r#"{"tile_matrix_set":"PM","format":"TIFF_PNG_UINT8","raster_specifications":{"channels":3,"nodata":"0","photometric":"rgb","interpolation":"nn"},"levels":[{"id":"2","tiles_per_width":4,"tiles_per_height":4,"tile_limits":{"min_col":0,"max_col":1,"min_row":0,"max_row":0},"storage":{"type":"CEPH","image_prefix":"x","pool_name":"p"}}]}"#,
+            "CEPH (rados) storage is not supported",
         ),
     ];
     for (text, expected) in cases {

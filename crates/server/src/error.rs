@@ -23,6 +23,18 @@ pub struct JsonError {
     description: String,
 }
 
+/// The message of an object storage failure (the cause is logged, never shown).
+pub const STORAGE_FAILURE_MESSAGE: &str =
+    "the object storage holding this layer's data did not answer; retry in a few seconds";
+
+/// `Retry-After` of an object storage failure, in seconds.
+pub const STORAGE_RETRY_AFTER_SECS: u32 = 5;
+
+/// Logs an object storage failure: a warning (the store, not this server, failed).
+pub fn log_storage_failure(context: &str, cause: &dyn std::error::Error) {
+    tracing::warn!(error = %error_chain(cause), context, "object storage failure");
+}
+
 /// The message of every internal error: the cause is logged, never shown.
 const INTERNAL_MESSAGE: &str = "the server failed to answer this request; the cause is in its log";
 
@@ -40,6 +52,17 @@ impl JsonError {
     pub fn internal(context: &str, cause: &dyn std::error::Error) -> Self {
         tracing::error!(error = %error_chain(cause), context, "internal error");
         Self::internal_answer()
+    }
+
+    /// The object storage holding a layer's data failed: logged, answered 503 with
+    /// `Retry-After`.
+    pub fn storage_failure(context: &str, cause: &dyn std::error::Error) -> Self {
+        log_storage_failure(context, cause);
+        JsonError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: "storage_unavailable",
+            description: STORAGE_FAILURE_MESSAGE.to_owned(),
+        }
     }
 
     /// An internal error without an error value (a broken invariant): logged, answered with
@@ -62,6 +85,13 @@ impl JsonError {
 impl IntoResponse for JsonError {
     fn into_response(self) -> Response {
         let body = json!({ "error": self.error, "error_description": self.description });
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.error == "storage_unavailable" {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(STORAGE_RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }

@@ -27,8 +27,8 @@ mod state;
 pub use access::View;
 pub use app::router;
 pub use config::{
-    is_valid_layer_name, Config, ConfigError, LogFormat, Overrides, Problem, Problems,
-    TileCacheConfig,
+    is_valid_layer_name, Config, ConfigError, LogFormat, ObjectStorageConfig, Overrides, Problem,
+    Problems, TileCacheConfig,
 };
 pub use error::{error_chain, JsonError};
 pub use layers::bake::{bake, BakeError, BakeOptions, BakeReport, MAX_BUFFER};

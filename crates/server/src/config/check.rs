@@ -11,8 +11,9 @@ use toml::Spanned;
 
 use super::{
     check_public_url, is_valid_layer_name, parse_listen, parse_log_format, CacheFormat, Config,
-    ConfigError, EmptyTile, LayerConfig, LayerKind, LayerMetadataConfig, LayerTilesConfig, Problem,
-    Problems, ServerConfig, TileCacheConfig, TilesConfig, VectorTilesConfig, WfsConfig, WmsConfig,
+    ConfigError, EmptyTile, LayerConfig, LayerKind, LayerMetadataConfig, LayerTilesConfig,
+    ObjectStorageConfig, Problem, Problems, ServerConfig, TileCacheConfig, TilesConfig,
+    VectorTilesConfig, WfsConfig, WmsConfig,
 };
 
 /// Walks the span-carrying TOML tree, building the config and collecting problems.
@@ -69,8 +70,18 @@ const TOP_KEYS: &[&str] = &[
     "wfs",
     "vector_tiles",
     "tile_cache",
+    "object_storage",
     "rate_limits",
     "layers",
+];
+const OBJECT_STORAGE_KEYS: &[&str] = &[
+    "url",
+    "key",
+    "secret",
+    "region",
+    "timeout_secs",
+    "connect_timeout_secs",
+    "retries",
 ];
 const RATE_LIMITS_KEYS: &[&str] = &["wms_vector", "wms_raster", "tiles", "features"];
 const TILE_CACHE_KEYS: &[&str] = &[
@@ -262,6 +273,9 @@ impl Walker<'_> {
         if let Some(table) = self.table(&root, "tile_cache", "") {
             self.tile_cache(table, &mut config.tile_cache);
         }
+        if let Some(table) = self.table(&root, "object_storage", "") {
+            self.object_storage(table, &mut config.object_storage);
+        }
         if let Some(table) = self.table(&root, "rate_limits", "") {
             const P: &str = "rate_limits";
             self.unknown_keys(table, P, RATE_LIMITS_KEYS);
@@ -362,6 +376,43 @@ impl Walker<'_> {
         }
         if let Some(n) = self.integer(table, "open_slabs", P, 1, 65_536) {
             tiles.open_slabs = n as usize;
+        }
+    }
+
+    fn object_storage(&mut self, table: &Table<'_>, storage: &mut ObjectStorageConfig) {
+        const P: &str = "object_storage";
+        self.unknown_keys(table, P, OBJECT_STORAGE_KEYS);
+        if let Some((url, offset)) = self.string_at(table, "url", P) {
+            if url.is_empty() {
+                storage.url = None;
+            } else if url.starts_with("http://") || url.starts_with("https://") {
+                storage.url = Some(url);
+            } else {
+                self.push(
+                    offset,
+                    "object_storage.url",
+                    format!("'{url}' is not an http(s) URL"),
+                    Some("give the S3 endpoint, e.g. \"https://s3.example.org\" or \"http://127.0.0.1:9000\"".to_owned()),
+                );
+            }
+        }
+        if let Some(key) = self.string(table, "key", P) {
+            storage.key = key;
+        }
+        if let Some(secret) = self.string(table, "secret", P) {
+            storage.secret = secret;
+        }
+        if let Some(region) = self.string(table, "region", P) {
+            storage.region = region;
+        }
+        if let Some(n) = self.integer(table, "timeout_secs", P, 1, 3600) {
+            storage.timeout = Duration::from_secs(n as u64);
+        }
+        if let Some(n) = self.integer(table, "connect_timeout_secs", P, 1, 600) {
+            storage.connect_timeout = Duration::from_secs(n as u64);
+        }
+        if let Some(n) = self.integer(table, "retries", P, 0, 20) {
+            storage.retries = n as u32;
         }
     }
 
@@ -740,7 +791,7 @@ impl Walker<'_> {
                     LAYER_PYRAMID_KEYS,
                     "pyramid",
                 );
-                let pyramid = self.existing_file(table, "pyramid", path, start);
+                let pyramid = self.pyramid_location(table, path, start);
                 let getfeatureinfo = self.boolean(table, "getfeatureinfo", path).unwrap_or(false);
                 let empty_tile = match self.string_at(table, "empty_tile", path) {
                     None => EmptyTile::Nodata,
@@ -935,6 +986,39 @@ impl Walker<'_> {
             return None;
         }
         self.string_at(table, key, path)
+    }
+
+    /// `pyramid = "…"`: a descriptor file, or an `s3://bucket/key` object (read at start).
+    fn pyramid_location(
+        &mut self,
+        table: &Table<'_>,
+        path: &str,
+        start: usize,
+    ) -> Option<pyramid::Location> {
+        let (value, offset) = self.string_at(table, "pyramid", path)?;
+        if !value.contains("://") {
+            return self
+                .existing_file(table, "pyramid", path, start)
+                .map(pyramid::Location::File);
+        }
+        match pyramid::Location::parse(&value) {
+            Ok(pyramid::Location::File(file)) => {
+                Some(pyramid::Location::File(self.base.join(file)))
+            }
+            Ok(object) => Some(object),
+            Err(error) => {
+                self.push(
+                    offset,
+                    &join(path, "pyramid"),
+                    error.to_string(),
+                    Some(
+                        "give a descriptor file, or s3://bucket/key.json with [object_storage] set"
+                            .to_owned(),
+                    ),
+                );
+                None
+            }
+        }
     }
 
     fn existing_file(

@@ -44,6 +44,8 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     /// `[tile_cache]`
     pub tile_cache: TileCacheConfig,
+    /// `[object_storage]`
+    pub object_storage: ObjectStorageConfig,
     /// `[[layers]]`
     pub layers: Vec<LayerConfig>,
 }
@@ -146,6 +148,78 @@ impl Default for TilesConfig {
             index_cache_bytes: 16 * 1024 * 1024,
             open_slabs: 256,
         }
+    }
+}
+
+/// `[object_storage]`: the S3 endpoint (S3, Ceph RGW, MinIO, Garage…) that `s3://bucket/key`
+/// pyramids are read from and written to. ROK4's variables `ROK4_S3_URL`, `ROK4_S3_KEY`,
+/// `ROK4_S3_SECRETKEY` (comma-separated lists for several clusters, named `bucket@host`) add
+/// clusters after this one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ObjectStorageConfig {
+    /// Endpoint URL (`None`: only the clusters of the environment).
+    pub url: Option<String>,
+    /// Access key.
+    pub key: String,
+    /// Secret key.
+    pub secret: String,
+    /// Region used in request signatures.
+    pub region: String,
+    /// Longest wait for one request.
+    pub timeout: Duration,
+    /// Longest wait for a connection.
+    pub connect_timeout: Duration,
+    /// Retries of a failed request, with exponential backoff.
+    pub retries: u32,
+}
+
+impl fmt::Debug for ObjectStorageConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ObjectStorageConfig")
+            .field("url", &self.url)
+            .field("key", &self.key)
+            .field("secret", &"…")
+            .field("region", &self.region)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("retries", &self.retries)
+            .finish()
+    }
+}
+
+impl Default for ObjectStorageConfig {
+    fn default() -> Self {
+        ObjectStorageConfig {
+            url: None,
+            key: String::new(),
+            secret: String::new(),
+            region: "us-east-1".to_owned(),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(5),
+            retries: 3,
+        }
+    }
+}
+
+impl ObjectStorageConfig {
+    /// The object storage these settings and ROK4's environment variables describe.
+    pub fn storage(&self) -> Result<pyramid::ObjectStorage, pyramid::PyramidError> {
+        let mut clusters = Vec::new();
+        if let Some(url) = &self.url {
+            clusters.push(pyramid::S3Cluster {
+                url: url.clone(),
+                key: self.key.clone(),
+                secret: self.secret.clone(),
+                region: self.region.clone(),
+            });
+        }
+        clusters.extend(pyramid::ObjectSettings::clusters_from_env()?);
+        Ok(pyramid::ObjectStorage::new(pyramid::ObjectSettings {
+            clusters,
+            timeout: self.timeout,
+            connect_timeout: self.connect_timeout,
+            retries: self.retries as usize,
+        }))
     }
 }
 
@@ -501,8 +575,8 @@ pub enum LayerKind {
     },
     /// A ROK4-compatible pyramid served by WMTS, TMS and WMS.
     Pyramid {
-        /// The pyramid descriptor (`pyramid.json`).
-        pyramid: PathBuf,
+        /// The pyramid descriptor (`pyramid.json`), a file or an `s3://bucket/key` object.
+        pyramid: pyramid::Location,
         /// Whether GetFeatureInfo answers the stored pixel values.
         getfeatureinfo: bool,
         /// Answer to tiles without data.
@@ -546,6 +620,7 @@ impl Default for Config {
             wfs: WfsConfig::default(),
             vector_tiles: VectorTilesConfig::default(),
             tile_cache: TileCacheConfig::default(),
+            object_storage: ObjectStorageConfig::default(),
             rate_limits: RateLimitsConfig::default(),
             layers: Vec::new(),
         }
@@ -809,8 +884,45 @@ mod tests {
         assert_eq!(config.vector_tiles, defaults.vector_tiles);
         assert_eq!(config.tile_cache, defaults.tile_cache);
         assert_eq!(config.rate_limits, defaults.rate_limits);
+        assert_eq!(config.object_storage, defaults.object_storage);
         assert!(config.layers.is_empty());
         assert!(config.data.dir.ends_with("data"));
+    }
+
+    #[test]
+    fn object_storage_is_read_checked_and_keeps_its_secret_out_of_debug() {
+        let text = "[object_storage]\nurl = \"http://127.0.0.1:9000\"\nkey = \"ak\"\nsecret = \"hush-hush\"\nregion = \"eu-west-3\"\ntimeout_secs = 7\nconnect_timeout_secs = 2\nretries = 0\n\n[[layers]]\nname = \"ortho\"\nkind = \"pyramid\"\npyramid = \"s3://pyramids/ortho/pyramid.json\"\n";
+        let config = Config::parse(text, "t", Path::new(".")).unwrap();
+        let storage = &config.object_storage;
+        assert_eq!(storage.url.as_deref(), Some("http://127.0.0.1:9000"));
+        assert_eq!(
+            (storage.key.as_str(), storage.secret.as_str()),
+            ("ak", "hush-hush")
+        );
+        assert_eq!(storage.region, "eu-west-3");
+        assert_eq!(storage.timeout, Duration::from_secs(7));
+        assert_eq!(storage.connect_timeout, Duration::from_secs(2));
+        assert_eq!(storage.retries, 0);
+        assert!(!format!("{config:?}").contains("hush-hush"));
+        let LayerKind::Pyramid { pyramid, .. } = &config.layers[0].kind else {
+            panic!("not a pyramid layer");
+        };
+        assert_eq!(pyramid.to_string(), "s3://pyramids/ortho/pyramid.json");
+
+        let found = problems(
+            "[object_storage]\nurl = \"s3.example.org\"\nretries = -1\n\n[[layers]]\nname = \"a\"\nkind = \"pyramid\"\npyramid = \"ceph://pool/a.json\"\n",
+            Path::new("."),
+        );
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "object_storage.url",
+                "object_storage.retries",
+                "layers[0].pyramid"
+            ],
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -869,7 +981,7 @@ mod tests {
         assert_eq!(
             config.layers[1].kind,
             LayerKind::Pyramid {
-                pyramid: dir.path().join("pyramid.json"),
+                pyramid: pyramid::Location::File(dir.path().join("pyramid.json")),
                 getfeatureinfo: true,
                 empty_tile: EmptyTile::Nodata,
                 bottom_level: None,

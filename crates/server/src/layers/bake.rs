@@ -9,7 +9,7 @@
 //! halves meet. Tiles without any feature are not stored. Slabs are written whole (temporary
 //! file, then rename); a restarted build keeps the slabs already written.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crs::{Bbox, Crs, Transformer};
 use pyramid::{
@@ -42,8 +42,10 @@ pub struct BakeOptions<'a> {
     pub slab_size: u32,
     /// Pixels drawn around each tile and cut away.
     pub buffer: u32,
-    /// The output folder.
-    pub out: &'a Path,
+    /// Where the pyramid goes: a folder, or a folder key in object storage.
+    pub out: &'a pyramid::Location,
+    /// Object storage, for an `out` there.
+    pub storage: &'a std::sync::Arc<pyramid::ObjectStorage>,
     /// Vector pyramids: which tables on which levels, with which attributes (`None`: every
     /// table on every level, with every attribute).
     pub composition: Option<&'a [Composition]>,
@@ -270,6 +272,7 @@ pub fn bake_vector(
             slab_size: options.slab_size,
             settings,
             out: options.out,
+            storage: options.storage,
         },
         progress,
     )?;
@@ -335,7 +338,7 @@ impl Job<'_> {
             slab_size: (args.slab_size, args.slab_size),
             path_depth: 2,
         };
-        let mut writer = PyramidWriter::new(args.out, self.tms.clone(), spec)?;
+        let mut writer = PyramidWriter::create(args.out, self.tms.clone(), spec, args.storage)?;
         let levels: Vec<(&TileMatrix, TileLimits)> = writer
             .add_levels_over(top.level()..=bottom.level(), &extent)?
             .into_iter()
@@ -355,7 +358,7 @@ impl Job<'_> {
         let (mut tiles, mut written, mut kept) = (0u64, 0u64, 0u64);
         let counted = std::sync::atomic::AtomicU64::new(0);
         for (done, (matrix, sc, sr)) in (1..).zip(slabs) {
-            if writer.slab_file(matrix.id(), sc, sr).is_file() {
+            if writer.slab_exists(matrix.id(), sc, sr)? {
                 kept += 1;
             } else if writer.write_slab(matrix.id(), sc, sr, |col, row| {
                 let tile = self.tile(matrix, col, row)?;

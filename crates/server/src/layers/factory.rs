@@ -37,6 +37,8 @@ impl Layers {
 pub struct LayerFactory {
     sets: TileMatrixSets,
     limits: CacheLimits,
+    /// Where `s3://` pyramids are read from.
+    storage: Arc<pyramid::ObjectStorage>,
     wms: BTreeMap<String, Arc<Layer>>,
     tiles: BTreeMap<String, Arc<Layer>>,
     features: BTreeMap<String, Arc<Layer>>,
@@ -70,6 +72,12 @@ impl LayerFactory {
             index_bytes: config.tiles.index_cache_bytes,
             open_files: config.tiles.open_slabs,
         };
+        let storage = Arc::new(
+            config
+                .object_storage
+                .storage()
+                .map_err(|e| LayerError::ObjectStorage(Box::new(e)))?,
+        );
         let mut wms = BTreeMap::new();
         let mut tiles = BTreeMap::new();
         let mut features = BTreeMap::new();
@@ -79,6 +87,7 @@ impl LayerFactory {
                 layer,
                 &sets,
                 limits,
+                &storage,
                 &config.data.dir,
                 &mut stores,
             )?);
@@ -101,6 +110,7 @@ impl LayerFactory {
         Ok(LayerFactory {
             sets,
             limits,
+            storage,
             wms,
             tiles,
             features,
@@ -282,7 +292,7 @@ impl LayerFactory {
                 })
             }
             catalog::PublicationKind::Pyramid {
-                descriptor,
+                descriptor: descriptor_file,
                 bottom_level,
                 top_level,
                 getfeatureinfo,
@@ -291,7 +301,7 @@ impl LayerFactory {
             } => LayerSource::Pyramid(Box::new(pyramid_layer(
                 name,
                 &PyramidSettings {
-                    descriptor,
+                    descriptor: &pyramid::Location::File(descriptor_file.clone()),
                     getfeatureinfo: *getfeatureinfo,
                     empty_tile: EmptyTile::Nodata,
                     bottom_level: bottom_level.as_deref(),
@@ -301,6 +311,7 @@ impl LayerFactory {
                 },
                 &self.sets,
                 self.limits,
+                &self.storage,
             )?)),
         };
         Ok(Layer {
@@ -359,6 +370,7 @@ fn build_layer(
     config: &LayerConfig,
     sets: &TileMatrixSets,
     limits: CacheLimits,
+    storage: &Arc<pyramid::ObjectStorage>,
     data_dir: &Path,
     stores: &mut HashMap<PathBuf, Arc<vectorstore::Store>>,
 ) -> Result<Layer, LayerError> {
@@ -393,6 +405,7 @@ fn build_layer(
             },
             sets,
             limits,
+            storage,
         )?)),
     };
     Ok(Layer {
@@ -410,7 +423,7 @@ fn build_layer(
 
 /// How a pyramid is served.
 pub(crate) struct PyramidSettings<'a> {
-    pub descriptor: &'a Path,
+    pub descriptor: &'a pyramid::Location,
     pub getfeatureinfo: bool,
     pub empty_tile: EmptyTile,
     pub bottom_level: Option<&'a str>,
@@ -426,15 +439,18 @@ pub(crate) fn pyramid_layer(
     settings: &PyramidSettings<'_>,
     sets: &TileMatrixSets,
     limits: CacheLimits,
+    storage: &Arc<pyramid::ObjectStorage>,
 ) -> Result<PyramidLayer, LayerError> {
     let invalid = |reason: String| LayerError::Invalid {
         layer: name.to_owned(),
         reason,
     };
     let opened =
-        Pyramid::open(settings.descriptor, sets, limits).map_err(|source| LayerError::Pyramid {
-            layer: name.to_owned(),
-            source: Box::new(source),
+        Pyramid::open_at(settings.descriptor, sets, limits, storage).map_err(|source| {
+            LayerError::Pyramid {
+                layer: name.to_owned(),
+                source: Box::new(source),
+            }
         })?;
     let vector = opened.format().is_vector();
     if vector && !settings.styles.is_empty() {
@@ -516,8 +532,14 @@ pub(crate) fn pyramid_layer(
         let id = |level: u32| set.matrix_at(level).map_or("", TileMatrix::id).to_owned();
         format!("{}_{}_{}", set.id(), id(top), id(bottom))
     };
+    // An object descriptor has no file date: the styles' dates (if any) stand for it.
+    let descriptor_file = match settings.descriptor {
+        pyramid::Location::File(path) => Some(path.as_path()),
+        pyramid::Location::Object(_) => None,
+    };
     let modified = newest(
-        std::iter::once(settings.descriptor)
+        descriptor_file
+            .into_iter()
             .chain(settings.styles.iter().map(PathBuf::as_path))
             .map(file_modified),
     );

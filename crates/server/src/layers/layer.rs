@@ -18,6 +18,9 @@ pub enum LayerError {
     /// The extra tile matrix sets could not be loaded.
     #[error("cannot load the tile matrix sets")]
     TileMatrixSets(#[source] Box<pyramid::PyramidError>),
+    /// The object storage settings (`[object_storage]`, `ROK4_S3_*`) are not usable.
+    #[error("cannot configure object storage")]
+    ObjectStorage(#[source] Box<pyramid::PyramidError>),
     /// A pyramid could not be opened.
     #[error("layer '{layer}': cannot open its pyramid")]
     Pyramid {

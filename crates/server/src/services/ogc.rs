@@ -265,6 +265,18 @@ impl OwsException {
         }
     }
 
+    /// The object storage holding the layer's data failed: logged, answered 503 with
+    /// `Retry-After`.
+    pub fn storage_failure(context: &str, cause: &dyn std::error::Error) -> Self {
+        crate::error::log_storage_failure(context, cause);
+        OwsException {
+            code: OwsCode::NoApplicableCode,
+            locator: None,
+            text: crate::error::STORAGE_FAILURE_MESSAGE.to_owned(),
+            status: Some(StatusCode::SERVICE_UNAVAILABLE),
+        }
+    }
+
     /// The exception code.
     pub fn code(&self) -> OwsCode {
         self.code
@@ -290,7 +302,7 @@ impl IntoResponse for OwsException {
             xml_escape(&self.text)
         );
         let status = self.status.unwrap_or_else(|| self.code.status());
-        (
+        let mut response = (
             status,
             [(
                 header::CONTENT_TYPE,
@@ -298,7 +310,14 @@ impl IntoResponse for OwsException {
             )],
             body,
         )
-            .into_response()
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(crate::error::STORAGE_RETRY_AFTER_SECS),
+            );
+        }
+        response
     }
 }
 

@@ -152,6 +152,13 @@ pub enum TileError {
     Encode(String),
 }
 
+impl TileError {
+    /// Whether the object storage holding the pyramid failed (worth a retry: 503).
+    pub fn is_storage_failure(&self) -> bool {
+        matches!(self, TileError::Pyramid(error) if error.is_storage_failure())
+    }
+}
+
 /// The answer to a tile request for a tile inside the served matrix.
 pub fn tile_response(
     layer: &PyramidLayer,

@@ -426,7 +426,13 @@ async fn tile(
             &headers,
             tiles::Caching::of(found, &state.config.tiles.cache_control),
         )
-        .map_err(|error| JsonError::internal("reading a tile", &error))
+        .map_err(|error| {
+            if error.is_storage_failure() {
+                JsonError::storage_failure("reading a tile", &error)
+            } else {
+                JsonError::internal("reading a tile", &error)
+            }
+        })
     })();
     result.unwrap_or_else(IntoResponse::into_response)
 }

@@ -572,7 +572,13 @@ fn tile(
         headers,
         tiles::Caching::of(request.layer, &state.config.tiles.cache_control),
     )
-    .map_err(|error| OwsException::internal("reading a tile", &error))
+    .map_err(|error| {
+        if error.is_storage_failure() {
+            OwsException::storage_failure("reading a tile", &error)
+        } else {
+            OwsException::internal("reading a tile", &error)
+        }
+    })
 }
 
 fn feature_info(
@@ -591,8 +597,13 @@ fn feature_info(
             ),
         ));
     }
-    let values = tiles::pixel_values(request.pyramid, request.tile, i, j)
-        .map_err(|error| OwsException::internal("reading pixel values", &error))?;
+    let values = tiles::pixel_values(request.pyramid, request.tile, i, j).map_err(|error| {
+        if error.is_storage_failure() {
+            OwsException::storage_failure("reading pixel values", &error)
+        } else {
+            OwsException::internal("reading pixel values", &error)
+        }
+    })?;
     let matrix = request
         .pyramid
         .tile_matrix_set()

@@ -53,6 +53,16 @@ impl Problem {
         }
     }
 
+    /// 503: the object storage holding the layer's data failed (logged), worth a retry.
+    pub fn storage_failure(context: &str, cause: &dyn std::error::Error) -> Problem {
+        crate::error::log_storage_failure(context, cause);
+        Problem {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "StorageUnavailable",
+            detail: crate::error::STORAGE_FAILURE_MESSAGE.to_owned(),
+        }
+    }
+
     /// 500: logged with its cause here, answered with a generic message.
     pub fn internal(context: &str, cause: &dyn std::error::Error) -> Problem {
         tracing::error!(error = %cause, context, "internal error");
@@ -83,9 +93,14 @@ impl IntoResponse for Problem {
             .into_response();
         // A busy render pool: worth retrying soon, as WMS and the tiles say.
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            let seconds = if self.code == "StorageUnavailable" {
+                crate::error::STORAGE_RETRY_AFTER_SECS
+            } else {
+                1
+            };
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -554,8 +554,15 @@ async fn tile(
     match (tileset.source, format) {
         (Source::Pyramid(pyramid), Format::Stored(served)) => {
             let tile = located.tile()?;
-            tile_answers::tile_response(pyramid, tile, served, &asked.headers, caching)
-                .map_err(|error| Problem::internal("reading a tile", &error))
+            tile_answers::tile_response(pyramid, tile, served, &asked.headers, caching).map_err(
+                |error| {
+                    if error.is_storage_failure() {
+                        Problem::storage_failure("reading a tile", &error)
+                    } else {
+                        Problem::internal("reading a tile", &error)
+                    }
+                },
+            )
         }
         (Source::Styled { set }, Format::OnDemand(OnDemandFormat::Image(format))) => {
             let tile = located.tile()?;

@@ -158,12 +158,7 @@ pub fn descriptor(
                 min_row: range.min_row(),
                 max_row: range.max_row(),
             },
-            storage: StorageDescriptor {
-                kind: "FILE".to_owned(),
-                image_directory: Some(format!("{PYRAMID_NAME}/DATA/{id}")),
-                path_depth: Some(2),
-                mask_directory: None,
-            },
+            storage: StorageDescriptor::file(format!("{PYRAMID_NAME}/DATA/{id}"), 2),
             tables: Vec::new(),
             id,
         });

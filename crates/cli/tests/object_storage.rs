@@ -1,0 +1,225 @@
+//! End to end on object storage: `tuilerie pyramid build --out s3://…` into a real S3 server
+//! started here on loopback (`s3s-fs`), then the same pyramid served from the bucket and from
+//! files side by side — WMTS, TMS, WMS and GetFeatureInfo answer the same bytes — and a stopped
+//! S3 server fails only the tiles it holds.
+#![cfg(unix)]
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{get_bytes, header, Server, BIN};
+use crs::{Crs, Transformer};
+
+const KEY: &str = "tuilerie";
+const SECRET: &str = "tuilerie-secret-key";
+
+/// `s3s-fs` on a free port over `root` (which holds the bucket `pyramids`); killed on drop.
+struct S3 {
+    child: Option<Child>,
+    port: u16,
+    root: PathBuf,
+}
+
+impl S3 {
+    fn start(root: &Path) -> Option<S3> {
+        if Command::new("s3s-fs").arg("--version").output().is_err() {
+            eprintln!("skipped: s3s-fs is not installed (cargo install s3s-fs --features binary)");
+            return None;
+        }
+        std::fs::create_dir_all(root.join("pyramids")).unwrap();
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut s3 = S3 {
+            child: None,
+            port,
+            root: root.to_owned(),
+        };
+        s3.run();
+        Some(s3)
+    }
+
+    fn run(&mut self) {
+        let child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--access-key", KEY, "--secret-key", SECRET])
+            .arg(&self.root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "s3s-fs did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.child = Some(child);
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/rasters"
+    ))
+    .join(name)
+}
+
+fn build(dir: &Path, s3: &S3, out: &str) -> std::process::Output {
+    Command::new(BIN)
+        .current_dir(dir)
+        .args(["pyramid", "build", "--input"])
+        .arg(fixture("dem_2154.tif"))
+        .args(["--tms", "PM", "--bottom", "13", "--top", "8"])
+        .args(["--format", "TIFF_ZIP_FLOAT32", "--interpolation", "nearest"])
+        .args(["--slab-size", "4", "--out", out])
+        .env("ROK4_S3_URL", s3.url())
+        .env("ROK4_S3_KEY", KEY)
+        .env("ROK4_S3_SECRETKEY", SECRET)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_pyramid_built_to_s3_is_served_like_the_same_pyramid_on_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mut s3) = S3::start(&dir.path().join("s3")) else {
+        return;
+    };
+    for out in ["files/dem", "s3://pyramids/alti/dem"] {
+        let output = build(dir.path(), &s3, out);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{out}: {stderr}");
+        assert!(stderr.contains("tiles in"), "{stderr}");
+    }
+    assert!(s3
+        .root
+        .join("pyramids/alti/dem/pyramid/DATA_13_0_0")
+        .parent()
+        .unwrap()
+        .is_dir());
+    assert!(!dir.path().join("s3:").exists());
+
+    // Any other scheme is refused before anything is written.
+    let output = build(dir.path(), &s3, "swift://container/dem");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("'swift://' is not a storage"), "{stderr}");
+    assert!(!dir.path().join("swift:").exists());
+
+    let config = dir.path().join("tuilerie.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[object_storage]\nurl = \"{}\"\nkey = \"{KEY}\"\nsecret = \"{SECRET}\"\ntimeout_secs = 2\nretries = 0\n\n\
+             [[layers]]\nname = \"dem_file\"\nkind = \"pyramid\"\npyramid = \"files/dem/pyramid.json\"\ngetfeatureinfo = true\n\n\
+             [[layers]]\nname = \"dem_s3\"\nkind = \"pyramid\"\npyramid = \"s3://pyramids/alti/dem/pyramid.json\"\ngetfeatureinfo = true\n",
+            s3.url()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&["--config", config.to_str().unwrap()]);
+
+    let pm = pyramid::TileMatrixSets::builtin()
+        .get("PM")
+        .unwrap()
+        .clone();
+    let z13 = pm.matrix("13").unwrap();
+    let to_pm = Transformer::new(&Crs::from_epsg(2154).unwrap(), &Crs::web_mercator()).unwrap();
+    let points = [
+        (645_123.0, 6_870_456.0),
+        (652_000.0, 6_861_500.0),
+        (659_900.0, 6_875_900.0),
+    ];
+    for (x, y) in points {
+        let (mx, my) = to_pm.transform_point(x, y).unwrap();
+        let hit = z13.point_to_tile(mx, my).unwrap();
+        let (row, col) = (hit.tile.row(), hit.tile.col());
+        let tms_row = z13.tms_row(row).unwrap();
+        for path in [
+            format!("/wmts/@L@/normal/PM/13/{row}/{col}.tiff"),
+            format!("/wmts/@L@/normal/PM_8_13/13/{row}/{col}/{}/{}.json", hit.j, hit.i),
+            format!("/tms/1.0.0/@L@/13/{col}/{tms_row}.tiff"),
+            format!(
+                "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=@L@&STYLE=normal\
+                 &TILEMATRIXSET=PM&TILEMATRIX=13&TILEROW={row}&TILECOL={col}&FORMAT=image/x-bil;bits=32"
+            ),
+            format!(
+                "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=@L@&STYLES=&CRS=EPSG:3857\
+                 &BBOX={},{},{},{}&WIDTH=300&HEIGHT=200&FORMAT=image/png",
+                mx - 3000.0,
+                my - 2000.0,
+                mx + 3000.0,
+                my + 2000.0
+            ),
+            format!(
+                "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetFeatureInfo&LAYERS=@L@&QUERY_LAYERS=@L@\
+                 &STYLES=&CRS=EPSG:3857&BBOX={},{},{},{}&WIDTH=300&HEIGHT=200&I=150&J=100\
+                 &INFO_FORMAT=application/json",
+                mx - 3000.0,
+                my - 2000.0,
+                mx + 3000.0,
+                my + 2000.0
+            ),
+        ] {
+            let (status, _, on_files) = get_bytes(&server.url(&path.replace("@L@", "dem_file")), &[]);
+            assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&on_files));
+            let (status, _, in_bucket) = get_bytes(&server.url(&path.replace("@L@", "dem_s3")), &[]);
+            assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&in_bucket));
+            let same = if path.contains(".json") || path.contains("GetFeatureInfo") {
+                // The layer's name is in the answer.
+                String::from_utf8_lossy(&on_files).replace("dem_file", "X")
+                    == String::from_utf8_lossy(&in_bucket).replace("dem_s3", "X")
+            } else {
+                on_files == in_bucket
+            };
+            assert!(same, "{path}: the two layers differ");
+        }
+    }
+
+    // The S3 server stopped: the bucket's tiles fail (503 + Retry-After, naming no internals), the
+    // files' tiles are still served; back once the S3 server is.
+    let (mx, my) = to_pm.transform_point(641_000.0, 6_875_000.0).unwrap();
+    let cold = z13.point_to_tile(mx, my).unwrap().tile;
+    let path = format!("/wmts/@L@/normal/PM/13/{}/{}.tiff", cold.row(), cold.col());
+    s3.stop();
+    let (status, headers, body) = get_bytes(&server.url(&path.replace("@L@", "dem_s3")), &[]);
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(header(&headers, "retry-after"), Some("5"));
+    assert!(body.contains("object storage"), "{body}");
+    assert!(
+        !body.contains(SECRET) && !body.contains("127.0.0.1"),
+        "{body}"
+    );
+    let (status, _, _) = get_bytes(&server.url(&path.replace("@L@", "dem_file")), &[]);
+    assert_eq!(status, 200);
+    s3.run();
+    let (status, _, body) = get_bytes(&server.url(&path.replace("@L@", "dem_s3")), &[]);
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{body}");
+}
