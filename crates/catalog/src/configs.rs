@@ -81,8 +81,8 @@ pub enum PublicationKind {
     Pyramid {
         /// Stored data id.
         stored_data: String,
-        /// Its descriptor.
-        descriptor: PathBuf,
+        /// Its descriptor (`pyramid.json`, a file or an object).
+        descriptor: pyramid::Location,
         /// Finest level served.
         bottom_level: Option<String>,
         /// Coarsest level served.
@@ -908,10 +908,12 @@ pub(crate) fn publications(
                 let data = config.body.type_infos.used_data.first().ok_or_else(|| {
                     CatalogError::Internal(format!("configuration {} has no used_data", config.id))
                 })?;
+                let stored: StoredData =
+                    db::get(tx, Kind::StoredData, &datastore, &data.stored_data)?;
                 PublicationKind::Pyramid {
                     stored_data: data.stored_data.clone(),
-                    descriptor: stored_dir(&data.stored_data)
-                        .join(format!("{}.json", pyramid::PYRAMID_NAME)),
+                    descriptor: crate::pyramid_root(data_dir, &stored)?
+                        .join(&format!("{}.json", pyramid::PYRAMID_NAME)),
                     bottom_level: data.bottom_level.clone(),
                     top_level: data.top_level.clone(),
                     getfeatureinfo: config.body.stored_data_info(),
@@ -1825,6 +1827,9 @@ mod tests {
             panic!("{live:?}")
         };
         assert_eq!(stored_data, &pyramid.id);
+        let pyramid::Location::File(descriptor) = descriptor else {
+            panic!("{descriptor}")
+        };
         assert!(descriptor.is_file(), "{}", descriptor.display());
         assert_eq!(
             (top_level.as_deref(), bottom_level.as_deref()),

@@ -24,6 +24,20 @@ mod db;
 mod jobs;
 mod model;
 mod processing;
+/// Where the pyramid of `stored` is (see [`Catalog::pyramid_root`]).
+pub(crate) fn pyramid_root(
+    data_dir: &Path,
+    stored: &StoredData,
+) -> Result<pyramid::Location, CatalogError> {
+    match &stored.storage {
+        StoredDataStorage::Filesystem => Ok(pyramid::Location::File(
+            data_dir.join("stored").join(&stored.id),
+        )),
+        StoredDataStorage::S3 { location } => pyramid::Location::parse(location)
+            .map_err(|e| CatalogError::Internal(format!("stored data {}: {e}", stored.id))),
+    }
+}
+
 #[cfg(test)]
 mod testing;
 mod uploads;
@@ -115,6 +129,11 @@ pub struct CatalogOptions {
     pub max_upload_bytes: u64,
     /// Zip limits for vector uploads.
     pub zip_limits: vectorstore::ZipLimits,
+    /// Where pyramid processings put new pyramids: `None` in the data directory
+    /// (`stored/{id}/`), else as objects under this S3 prefix (`{prefix}/{id}/pyramid.json`).
+    pub pyramid_store: Option<pyramid::ObjectUrl>,
+    /// The object storage `s3://` pyramids are read from and written to.
+    pub object_storage: std::sync::Arc<pyramid::ObjectStorage>,
 }
 
 /// Builds and swaps the server's layers; called by the catalog inside the transaction that
@@ -311,6 +330,40 @@ impl Catalog {
     /// Where a stored data's files are.
     pub fn stored_dir(&self, id: &str) -> PathBuf {
         self.options.data_dir.join("stored").join(id)
+    }
+
+    /// Where a stored data's pyramid is: its folder (objects under its prefix in object
+    /// storage), holding `pyramid.json`.
+    pub fn pyramid_root(&self, stored: &StoredData) -> Result<pyramid::Location, CatalogError> {
+        pyramid_root(&self.options.data_dir, stored)
+    }
+
+    /// The storage a new stored data of `kind` gets: object storage for pyramids when the
+    /// server puts them there, else the data directory.
+    fn new_storage(&self, kind: StoredDataType, id: &str) -> StoredDataStorage {
+        match (&self.options.pyramid_store, kind) {
+            (Some(prefix), StoredDataType::PyramidRaster | StoredDataType::PyramidVector) => {
+                StoredDataStorage::S3 {
+                    location: prefix.join(id).to_string(),
+                }
+            }
+            _ => StoredDataStorage::Filesystem,
+        }
+    }
+
+    /// Bytes a stored data takes: its folder on disk, or its objects.
+    fn stored_size(&self, stored: &StoredData) -> Result<u64, CatalogError> {
+        match self.pyramid_root(stored)? {
+            pyramid::Location::File(_) => Ok(disk_size(&self.stored_dir(&stored.id))),
+            pyramid::Location::Object(prefix) => Ok(self
+                .options
+                .object_storage
+                .list_all(&prefix)
+                .map_err(|e| CatalogError::Internal(vectorstore::error_chain(&e)))?
+                .iter()
+                .map(|(_, size)| size)
+                .sum()),
+        }
     }
 
     fn static_path(&self, id: &str) -> PathBuf {

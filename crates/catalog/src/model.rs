@@ -305,6 +305,23 @@ pub enum StoredDataStatus {
     Unstable,
 }
 
+/// Where a stored data's files are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "type")]
+pub enum StoredDataStorage {
+    /// In the server's data directory.
+    #[default]
+    #[serde(rename = "FILESYSTEM")]
+    Filesystem,
+    /// Objects in S3-compatible object storage, under a prefix: a ROK4 pyramid
+    /// (`{location}/pyramid.json`, `{location}/pyramid.list`, `{location}/pyramid/DATA_…`).
+    #[serde(rename = "S3")]
+    S3 {
+        /// `s3://bucket/prefix` of its objects.
+        location: String,
+    },
+}
+
 /// Stored data: the result of a processing, ready to publish.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StoredData {
@@ -333,6 +350,10 @@ pub struct StoredData {
     /// Free tags.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// Where its files are kept (the data directory unless the server puts pyramids in
+    /// object storage).
+    #[serde(default)]
+    pub storage: StoredDataStorage,
     /// When created.
     pub creation: String,
     /// The last event.

@@ -7,7 +7,8 @@
 //! execution's logs). Both kinds resume after a crash: integration starts over in a staging
 //! folder renamed into place at the end, pyramid generation keeps the slabs already written.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value as Json};
@@ -17,7 +18,7 @@ use crate::jobs::Job;
 use crate::model::{
     Configuration, Execution, ExecutionInputs, ExecutionOutput, ExecutionStatus, InputTypes,
     OutputType, Processing, ProcessingParameter, Reference, StoredData, StoredDataReference,
-    StoredDataStatus, StoredDataType, Upload, UploadStatus, UploadType,
+    StoredDataStatus, StoredDataStorage, StoredDataType, Upload, UploadStatus, UploadType,
 };
 use vectorstore::error_chain;
 
@@ -218,8 +219,13 @@ impl Catalog {
             size: 0,
             type_infos: json!({}),
             tags: std::collections::BTreeMap::new(),
+            storage: StoredDataStorage::Filesystem,
             creation: now(),
             last_event: event("created by a processing execution"),
+        };
+        let stored = StoredData {
+            storage: self.new_storage(kind, &stored.id),
+            ..stored
         };
         let execution = Execution {
             id: new_id(),
@@ -408,7 +414,7 @@ impl Catalog {
     /// Deletes a stored data and its files; refused while a configuration uses it or a
     /// processing is making it.
     pub fn delete_stored_data(&self, datastore: &str, id: &str) -> Result<(), CatalogError> {
-        self.change(false, |tx| {
+        let stored = self.change(false, |tx| {
             let stored: StoredData = db::get(tx, Kind::StoredData, datastore, id)?;
             let configurations: Vec<Configuration> = db::list(tx, Kind::Configuration, datastore)?;
             if let Some(user) = configurations
@@ -425,11 +431,23 @@ impl Catalog {
                     "stored data '{id}' is being generated: delete it when its processing is over"
                 )));
             }
-            db::delete(tx, id)
+            db::delete(tx, id)?;
+            Ok(stored)
         })?;
         let dir = self.stored_dir(id);
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| CatalogError::io(&dir, e))?;
+        }
+        if let pyramid::Location::Object(prefix) = self.pyramid_root(&stored)? {
+            // The record is gone: objects left by a failure here are only wasted space.
+            match self.options.object_storage.delete_all(&prefix) {
+                Ok(removed) => tracing::info!(stored_data = id, removed, "objects removed"),
+                Err(error) => tracing::warn!(
+                    stored_data = id,
+                    error = %vectorstore::error_chain(&error),
+                    "objects of a deleted stored data are left in object storage"
+                ),
+            }
         }
         Ok(())
     }
@@ -643,6 +661,13 @@ impl Catalog {
                 srs,
                 extent,
             }) => {
+                let size = self
+                    .stored_data(datastore, &stored_id)
+                    .and_then(|stored| self.stored_size(&stored))
+                    .unwrap_or_else(|error| {
+                        tracing::warn!(stored_data = %stored_id, %error, "size unknown");
+                        0
+                    });
                 self.change(false, |tx| {
                     let mut stored: StoredData =
                         db::get(tx, Kind::StoredData, datastore, &stored_id)?;
@@ -650,7 +675,7 @@ impl Catalog {
                     stored.type_infos = type_infos;
                     stored.srs = srs.or(stored.srs.take());
                     stored.extent = extent;
-                    stored.size = crate::disk_size(&self.stored_dir(&stored_id));
+                    stored.size = size;
                     stored.last_event = event("generated");
                     db::put(
                         tx,
@@ -854,9 +879,12 @@ impl Catalog {
         stored_id: &str,
     ) -> Result<Outcome, String> {
         let uploads = self.execution_uploads(datastore, execution)?;
-        let out = self.stored_dir(stored_id);
+        let stored = self
+            .stored_data(datastore, stored_id)
+            .map_err(|e| e.to_string())?;
+        let out = self.pyramid_root(&stored).map_err(|e| e.to_string())?;
         // Inputs only GDAL reads are copied here for the build (feature `gdal`).
-        let scratch = out.join(".gdal-inputs");
+        let scratch = self.stored_dir(stored_id).join(".gdal-inputs");
         let mut inputs = Vec::new();
         for (upload, files) in &uploads {
             let declared = crs::Crs::parse(&upload.srs).ok();
@@ -892,7 +920,8 @@ impl Catalog {
             ),
         );
         let last_tenth = std::sync::atomic::AtomicU64::new(0);
-        let report = pyramid::build(&inputs, &out, &options, &|done, total| {
+        let storage = &self.options.object_storage;
+        let report = pyramid::build_at(&inputs, &out, storage, &options, &|done, total| {
             self.report("slabs", done, total);
             let tenth = (done * 10).checked_div(total).unwrap_or(10);
             if tenth > last_tenth.fetch_max(tenth, std::sync::atomic::Ordering::Relaxed) {
@@ -902,6 +931,10 @@ impl Catalog {
         .map_err(|e| error_chain(&e))?;
         drop(inputs);
         let _ = std::fs::remove_dir_all(&scratch);
+        if matches!(out, pyramid::Location::Object(_)) {
+            // Only the scratch folder was there.
+            let _ = std::fs::remove_dir(self.stored_dir(stored_id));
+        }
         self.log(
             &execution.id,
             format!(
@@ -912,7 +945,12 @@ impl Catalog {
                 report.slabs_skipped
             ),
         );
-        pyramid_outcome(&report.descriptor, &self.options.tile_matrix_sets, &params)
+        pyramid_outcome(
+            &out.join(&format!("{}.json", pyramid::PYRAMID_NAME)),
+            &self.options.tile_matrix_sets,
+            storage,
+            &params,
+        )
     }
 }
 
@@ -923,12 +961,14 @@ pub(crate) struct Outcome {
 }
 
 fn pyramid_outcome(
-    descriptor: &Path,
+    descriptor: &pyramid::Location,
     sets: &pyramid::TileMatrixSets,
+    storage: &Arc<pyramid::ObjectStorage>,
     params: &PyramidParameters,
 ) -> Result<Outcome, String> {
-    let opened = pyramid::Pyramid::open(descriptor, sets, pyramid::CacheLimits::default())
-        .map_err(|e| error_chain(&e))?;
+    let opened =
+        pyramid::Pyramid::open_at(descriptor, sets, pyramid::CacheLimits::default(), storage)
+            .map_err(|e| error_chain(&e))?;
     let levels: Vec<&str> = opened.levels().iter().map(pyramid::Level::id).collect();
     let tms = opened.tile_matrix_set();
     let extent = opened

@@ -56,6 +56,10 @@ pub(crate) fn catalog_with_limit(max_upload_bytes: u64) -> TestCatalog {
         tile_matrix_sets: pyramid::TileMatrixSets::builtin(),
         max_upload_bytes,
         zip_limits: vectorstore::ZipLimits::default(),
+        pyramid_store: None,
+        object_storage: std::sync::Arc::new(pyramid::ObjectStorage::new(
+            pyramid::ObjectSettings::default(),
+        )),
     })
     .unwrap();
     TestCatalog { catalog, _dir: dir }

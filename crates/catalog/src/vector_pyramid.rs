@@ -579,10 +579,11 @@ impl Catalog {
                 plan.tms.id()
             ),
         );
-        let out = pyramid::Location::File(self.stored_dir(stored_id));
-        let storage = std::sync::Arc::new(pyramid::ObjectStorage::new(
-            pyramid::ObjectSettings::default(),
-        ));
+        let stored = self
+            .stored_data(datastore, stored_id)
+            .map_err(|e| e.to_string())?;
+        let out = self.pyramid_root(&stored).map_err(|e| e.to_string())?;
+        let storage = self.options.object_storage.clone();
         let last_tenth = AtomicU64::new(0);
         let report = build_vector_pyramid(
             &tables,

@@ -21,6 +21,10 @@ fn open(dir: &Path) -> std::sync::Arc<Catalog> {
         tile_matrix_sets: pyramid::TileMatrixSets::builtin(),
         max_upload_bytes: 1 << 30,
         zip_limits: vectorstore::ZipLimits::default(),
+        pyramid_store: None,
+        object_storage: std::sync::Arc::new(pyramid::ObjectStorage::new(
+            pyramid::ObjectSettings::default(),
+        )),
     })
     .unwrap()
 }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{get_bytes, header, Server, BIN};
+use common::{get_bytes, header, run_ok, Server, BIN};
 use crs::{Crs, Transformer};
 
 const KEY: &str = "tuilerie";
@@ -222,4 +222,146 @@ fn a_pyramid_built_to_s3_is_served_like_the_same_pyramid_on_files() {
     let (status, _, body) = get_bytes(&server.url(&path.replace("@L@", "dem_s3")), &[]);
     let body = String::from_utf8_lossy(&body);
     assert_eq!(status, 200, "{body}");
+}
+
+/// `[api] pyramid_storage = "s3://…"`: the API's pyramid processing writes its pyramid to the
+/// bucket (nothing of it on disk), the published layer serves it as the same build on files,
+/// the stored data says where it is, and deleting the stored data removes its objects.
+#[test]
+fn api_pyramids_go_to_object_storage_and_leave_with_their_stored_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(s3) = S3::start(&dir.path().join("s3")) else {
+        return;
+    };
+    let data = dir.path().join("data");
+    let config = dir.path().join("tuilerie.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[object_storage]\nurl = \"{}\"\nkey = \"{KEY}\"\nsecret = \"{SECRET}\"\n\n\
+             [api]\npyramid_storage = \"s3://pyramids/api\"\n\n\
+             [[layers]]\nname = \"dem_file\"\nkind = \"pyramid\"\npyramid = \"files/dem/pyramid.json\"\n",
+            s3.url()
+        ),
+    )
+    .unwrap();
+    // The same pyramid on files, as the processing builds it (16×16-tile slabs).
+    run_ok(
+        Command::new(BIN)
+            .current_dir(dir.path())
+            .args(["pyramid", "build", "--input"])
+            .arg(fixture("dem_2154.tif"))
+            .args(["--tms", "PM", "--bottom", "13", "--top", "8"])
+            .args(["--format", "TIFF_ZIP_FLOAT32", "--interpolation", "nearest"])
+            .args(["--out", "files/dem"]),
+    );
+    run_ok(
+        Command::new(BIN)
+            .args(["publish", "raster"])
+            .arg(fixture("dem_2154.tif"))
+            .args(["--tms", "PM", "--levels", "8-13", "--layer-name", "dem_api"])
+            .args(["--format", "TIFF_ZIP_FLOAT32", "--interpolation", "nearest"])
+            .arg("--config")
+            .arg(&config)
+            .arg("--data")
+            .arg(&data),
+    );
+    let prefixes: Vec<PathBuf> = std::fs::read_dir(s3.root.join("pyramids/api"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(prefixes.len(), 1, "{prefixes:?}");
+    let stored_id = prefixes[0]
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(prefixes[0].join("pyramid.json").is_file());
+    assert!(prefixes[0].join("pyramid.list").is_file());
+    assert!(!data.join("stored").join(&stored_id).exists());
+
+    let server = Server::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    let pm = pyramid::TileMatrixSets::builtin()
+        .get("PM")
+        .unwrap()
+        .clone();
+    let z13 = pm.matrix("13").unwrap();
+    let to_pm = Transformer::new(&Crs::from_epsg(2154).unwrap(), &Crs::web_mercator()).unwrap();
+    for (x, y) in [(645_123.0, 6_870_456.0), (659_900.0, 6_875_900.0)] {
+        let (mx, my) = to_pm.transform_point(x, y).unwrap();
+        let tile = z13.point_to_tile(mx, my).unwrap().tile;
+        let path = format!("normal/PM/13/{}/{}.tiff", tile.row(), tile.col());
+        let (status, _, on_files) = get_bytes(&server.url(&format!("/wmts/dem_file/{path}")), &[]);
+        assert_eq!(status, 200);
+        let (status, _, in_bucket) = get_bytes(&server.url(&format!("/wmts/dem_api/{path}")), &[]);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&in_bucket));
+        assert!(on_files == in_bucket, "{path}: the two layers differ");
+    }
+
+    // The API says where the stored data is; deleting it (unpublished first) removes the objects.
+    let token = std::fs::read_to_string(data.join("api-token")).unwrap();
+    let auth = format!("Bearer {}", token.trim());
+    let agent = common::agent();
+    let api = |method: &str, path: &str| -> (u16, serde_json::Value) {
+        let url = server.url(&format!("/api/datastores/default/{path}"));
+        let answer = match method {
+            "GET" => agent.get(&url).header("Authorization", &auth).call(),
+            _ => agent.delete(&url).header("Authorization", &auth).call(),
+        }
+        .unwrap();
+        let status = answer.status().as_u16();
+        let text = answer.into_body().read_to_string().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    };
+    let (status, stored) = api("GET", &format!("stored_data/{stored_id}"));
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["storage"]["type"], "S3", "{stored}");
+    assert_eq!(
+        stored["storage"]["location"],
+        format!("s3://pyramids/api/{stored_id}"),
+        "{stored}"
+    );
+    assert!(stored["size"].as_u64().unwrap() > 10_000, "{stored}");
+    let (_, offerings) = api("GET", "offerings");
+    for offering in offerings.as_array().unwrap() {
+        let id = offering["_id"].as_str().unwrap();
+        let (status, body) = api("DELETE", &format!("offerings/{id}"));
+        assert!(status < 300, "{status} {body}");
+    }
+    let (_, configurations) = api("GET", "configurations");
+    for configuration in configurations.as_array().unwrap() {
+        let id = configuration["_id"].as_str().unwrap();
+        let (status, body) = api("DELETE", &format!("configurations/{id}"));
+        assert!(status < 300, "{status} {body}");
+    }
+    let (status, body) = api("DELETE", &format!("stored_data/{stored_id}"));
+    assert!(status < 300, "{status} {body}");
+    let left: Vec<_> = walk(&prefixes[0]);
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// The files under `dir`, at any depth (none when it does not exist).
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
 }

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{
@@ -515,6 +516,34 @@ impl ObjectStorage {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(error) => Err(object_error(url, &error)),
         }
+    }
+
+    /// Every object under `prefix` (a key taken as a folder, at any depth): its key and size.
+    pub fn list_all(&self, prefix: &ObjectUrl) -> Result<Vec<(String, u64)>, PyramidError> {
+        let store = self.store(prefix)?;
+        let path = ObjectStorage::path(prefix)?;
+        self.counters.others.fetch_add(1, Ordering::Relaxed);
+        let answer = run(async move { store.list(Some(&path)).try_collect::<Vec<_>>().await })?;
+        let listed = answer.map_err(|e| object_error(prefix, &e))?;
+        Ok(listed
+            .into_iter()
+            .map(|o| (o.location.to_string(), o.size))
+            .collect())
+    }
+
+    /// Removes every object under `prefix` (batched deletes where the store has them);
+    /// returns how many were removed.
+    pub fn delete_all(&self, prefix: &ObjectUrl) -> Result<usize, PyramidError> {
+        let store = self.store(prefix)?;
+        let path = ObjectStorage::path(prefix)?;
+        self.counters.others.fetch_add(1, Ordering::Relaxed);
+        let answer = run(async move {
+            let locations = store.list(Some(&path)).map_ok(|o| o.location).boxed();
+            store.delete_stream(locations).try_collect::<Vec<_>>().await
+        })?;
+        answer
+            .map(|removed| removed.len())
+            .map_err(|e| object_error(prefix, &e))
     }
 
     /// The names of the objects directly under `folder` (a key taken as a folder).

@@ -82,6 +82,8 @@ fn catalog_options(config: &Config, factory: &LayerFactory) -> catalog::CatalogO
         tile_matrix_sets: factory.tile_matrix_sets().clone(),
         max_upload_bytes: config.api.max_upload_bytes,
         zip_limits: vectorstore::ZipLimits::default(),
+        pyramid_store: config.api.pyramid_store.clone(),
+        object_storage: factory.object_storage().clone(),
     }
 }
 

@@ -158,6 +158,18 @@ pub fn has_owslib() -> bool {
     ok
 }
 
+/// Runs a command that must succeed; its output (the failure shows its stderr).
+pub fn run_ok(command: &mut Command) -> std::process::Output {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{:?}: {}",
+        command,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 /// Runs a python3 script that must succeed and print "ok".
 pub fn run_python_ok(script: &str) {
     let output = Command::new("python3")

@@ -156,6 +156,7 @@ const API_KEYS: &[&str] = &[
     "max_upload_bytes",
     "cors_allow_origin",
     "token_lifetime_secs",
+    "pyramid_storage",
 ];
 const LAYER_COMMON_KEYS: &[&str] = &[
     "name",
@@ -249,6 +250,26 @@ impl Walker<'_> {
             }
             if let Some(n) = self.integer(table, "token_lifetime_secs", "api", 60, 31_536_000) {
                 config.api.token_lifetime = std::time::Duration::from_secs(n as u64);
+            }
+            if let Some((text, offset)) = self.string_at(table, "pyramid_storage", "api") {
+                match pyramid::Location::parse(&text) {
+                    _ if text.is_empty() => config.api.pyramid_store = None,
+                    Ok(pyramid::Location::Object(prefix)) => {
+                        config.api.pyramid_store = Some(prefix);
+                    }
+                    Ok(pyramid::Location::File(_)) => self.push(
+                        offset,
+                        "api.pyramid_storage",
+                        format!("'{text}' is not an s3:// URL"),
+                        Some("leave it empty (pyramids in the data directory) or give \"s3://BUCKET/PREFIX\"".to_owned()),
+                    ),
+                    Err(error) => self.push(
+                        offset,
+                        "api.pyramid_storage",
+                        error.to_string(),
+                        Some("leave it empty (pyramids in the data directory) or give \"s3://BUCKET/PREFIX\"".to_owned()),
+                    ),
+                }
             }
         }
         if let Some(table) = self.table(&root, "tiles", "") {

@@ -113,6 +113,9 @@ pub struct ApiConfig {
     pub cors_allow_origin: String,
     /// Lifetime of the bearer tokens `POST /api/auth/token` issues to users.
     pub token_lifetime: std::time::Duration,
+    /// Where pyramid processings put new pyramids: `None` in the data directory, else as
+    /// objects under this `s3://bucket/prefix` (through `[object_storage]`).
+    pub pyramid_store: Option<pyramid::ObjectUrl>,
 }
 
 impl Default for ApiConfig {
@@ -123,6 +126,7 @@ impl Default for ApiConfig {
             max_upload_bytes: 4 * 1024 * 1024 * 1024,
             cors_allow_origin: String::new(),
             token_lifetime: std::time::Duration::from_hours(1),
+            pyramid_store: None,
         }
     }
 }

@@ -127,6 +127,11 @@ impl LayerFactory {
         &self.sets
     }
 
+    /// The object storage of `s3://` pyramids (`[object_storage]` and ROK4's variables).
+    pub fn object_storage(&self) -> &Arc<pyramid::ObjectStorage> {
+        &self.storage
+    }
+
     /// A snapshot of the configured layers and these publications.
     pub fn snapshot(
         &self,
@@ -292,7 +297,7 @@ impl LayerFactory {
                 })
             }
             catalog::PublicationKind::Pyramid {
-                descriptor: descriptor_file,
+                descriptor,
                 bottom_level,
                 top_level,
                 getfeatureinfo,
@@ -301,7 +306,7 @@ impl LayerFactory {
             } => LayerSource::Pyramid(Box::new(pyramid_layer(
                 name,
                 &PyramidSettings {
-                    descriptor: &pyramid::Location::File(descriptor_file.clone()),
+                    descriptor,
                     getfeatureinfo: *getfeatureinfo,
                     empty_tile: EmptyTile::Nodata,
                     bottom_level: bottom_level.as_deref(),

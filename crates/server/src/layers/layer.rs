@@ -118,6 +118,12 @@ pub enum Access {
 }
 
 impl Layer {
+    /// Whether reading this layer's data waits on the network (a pyramid in object
+    /// storage): its readers run off the event loops.
+    pub fn reads_object_storage(&self) -> bool {
+        matches!(&self.source, LayerSource::Pyramid(p) if p.pyramid.is_remote())
+    }
+
     /// The WMS styles, the default first.
     pub fn styles(&self) -> &[LayerStyle] {
         match &self.source {

@@ -159,6 +159,24 @@ impl TileError {
     }
 }
 
+/// Runs `answer` on the blocking pool when it reads object storage (`remote`): an S3 round
+/// trip must not hold an event loop, which serves many connections. Inline otherwise (a
+/// file read is faster than the hop).
+pub async fn off_loop_when(
+    remote: bool,
+    answer: impl FnOnce() -> Response + Send + 'static,
+) -> Response {
+    if !remote {
+        return answer();
+    }
+    match tokio::task::spawn_blocking(answer).await {
+        Ok(response) => response,
+        Err(error) => {
+            crate::error::JsonError::internal("reading object storage", &error).into_response()
+        }
+    }
+}
+
 /// The answer to a tile request for a tile inside the served matrix.
 pub fn tile_response(
     layer: &PyramidLayer,

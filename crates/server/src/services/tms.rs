@@ -381,60 +381,66 @@ async fn tile(
             };
         }
     }
-    let result = (|| {
-        let (found, pyramid) = pyramid_layer(layers.get(&layer).map(AsRef::as_ref), &layer)?;
-        let not_found = |text: String| JsonError::client(StatusCode::NOT_FOUND, "not_found", text);
-        let (y, extension) = file
-            .rsplit_once('.')
-            .ok_or_else(|| not_found(format!("'{file}' should be Y.EXTENSION, e.g. 3.png")))?;
-        let pyramid_format = pyramid.pyramid.format();
-        let served = tiles::format_for_extension(pyramid_format, extension).ok_or_else(|| {
-            not_found(format!(
-                "'.{extension}' is not offered by '{layer}': use {}",
-                tiles::offered_extensions(pyramid_format)
-            ))
-        })?;
-        let matrix = pyramid.served_matrix(&z).ok_or_else(|| {
-            not_found(format!(
-                "tile set '{z}' is not served for '{layer}': see /tms/1.0.0/{layer}"
-            ))
-        })?;
-        let (Ok(x), Ok(y)) = (x.parse::<i64>(), y.parse::<i64>()) else {
-            return Err(not_found(format!("'{x}/{y}' are not tile numbers")));
-        };
-        // Vector pyramids count rows from the top, as the Géoplateforme serves them.
-        let tile = if pyramid_format.is_vector() {
-            matrix.tile(x, y)
-        } else {
-            matrix.tile_tms(x, y)
-        };
-        let tile = tile.map_err(|_| {
-            JsonError::client(
-                StatusCode::BAD_REQUEST,
-                "tile_out_of_range",
-                format!(
-                    "tile {x}/{y} is outside tile set '{z}': x 0..={}, y 0..={}",
-                    matrix.matrix_width().saturating_sub(1),
-                    matrix.matrix_height().saturating_sub(1)
-                ),
-            )
-        })?;
-        tiles::tile_response(
-            pyramid,
-            tile,
-            served,
-            &headers,
-            tiles::Caching::of(found, &state.config.tiles.cache_control),
-        )
-        .map_err(|error| {
-            if error.is_storage_failure() {
-                JsonError::storage_failure("reading a tile", &error)
+    let remote = layers.get(&layer).is_some_and(|l| l.reads_object_storage());
+    tiles::off_loop_when(remote, move || {
+        let result = (|| {
+            let (found, pyramid) = pyramid_layer(layers.get(&layer).map(AsRef::as_ref), &layer)?;
+            let not_found =
+                |text: String| JsonError::client(StatusCode::NOT_FOUND, "not_found", text);
+            let (y, extension) = file
+                .rsplit_once('.')
+                .ok_or_else(|| not_found(format!("'{file}' should be Y.EXTENSION, e.g. 3.png")))?;
+            let pyramid_format = pyramid.pyramid.format();
+            let served =
+                tiles::format_for_extension(pyramid_format, extension).ok_or_else(|| {
+                    not_found(format!(
+                        "'.{extension}' is not offered by '{layer}': use {}",
+                        tiles::offered_extensions(pyramid_format)
+                    ))
+                })?;
+            let matrix = pyramid.served_matrix(&z).ok_or_else(|| {
+                not_found(format!(
+                    "tile set '{z}' is not served for '{layer}': see /tms/1.0.0/{layer}"
+                ))
+            })?;
+            let (Ok(x), Ok(y)) = (x.parse::<i64>(), y.parse::<i64>()) else {
+                return Err(not_found(format!("'{x}/{y}' are not tile numbers")));
+            };
+            // Vector pyramids count rows from the top, as the Géoplateforme serves them.
+            let tile = if pyramid_format.is_vector() {
+                matrix.tile(x, y)
             } else {
-                JsonError::internal("reading a tile", &error)
-            }
-        })
-    })();
-    result.unwrap_or_else(IntoResponse::into_response)
+                matrix.tile_tms(x, y)
+            };
+            let tile = tile.map_err(|_| {
+                JsonError::client(
+                    StatusCode::BAD_REQUEST,
+                    "tile_out_of_range",
+                    format!(
+                        "tile {x}/{y} is outside tile set '{z}': x 0..={}, y 0..={}",
+                        matrix.matrix_width().saturating_sub(1),
+                        matrix.matrix_height().saturating_sub(1)
+                    ),
+                )
+            })?;
+            tiles::tile_response(
+                pyramid,
+                tile,
+                served,
+                &headers,
+                tiles::Caching::of(found, &state.config.tiles.cache_control),
+            )
+            .map_err(|error| {
+                if error.is_storage_failure() {
+                    JsonError::storage_failure("reading a tile", &error)
+                } else {
+                    JsonError::internal("reading a tile", &error)
+                }
+            })
+        })();
+        result.unwrap_or_else(IntoResponse::into_response)
+    })
+    .await
 }
 
 /// `GET /tms/1.0.0/{layer}/style.json[?style=NAME]`: the MapLibre/Mapbox GL style of a

@@ -117,10 +117,17 @@ async fn kvp(
             Err(exception) => exception.into_response(),
         };
     }
-    match kvp_inner(&state, &layers, &kvp, &headers, &tiles) {
-        Ok(response) => response,
-        Err(exception) => exception.into_response(),
-    }
+    let remote = kvp
+        .non_empty("LAYER")
+        .and_then(|name| layers.get(name))
+        .is_some_and(|l| l.reads_object_storage());
+    tiles::off_loop_when(remote, move || {
+        match kvp_inner(&state, &layers, &kvp, &headers, &tiles) {
+            Ok(response) => response,
+            Err(exception) => exception.into_response(),
+        }
+    })
+    .await
 }
 
 /// The index of a raster layer's style drawn by the tile cache (an SLD style named in the
@@ -733,24 +740,28 @@ async fn rest_tile(
             Err(e) => rest_status(e).into_response(),
         };
     }
-    let result = (|| {
-        let (col, extension) = file.rsplit_once('.').ok_or_else(|| {
-            OwsException::invalid(
-                "TILECOL",
-                format!("'{file}' should be COLUMN.EXTENSION, e.g. 12.png"),
-            )
-        })?;
-        let request = resolve(&layers, &layer, &style, &tms, &matrix, &row, col)?;
-        let pyramid_format = request.pyramid.pyramid.format();
-        let served = offered(
-            tiles::format_for_extension(pyramid_format, extension),
-            &format!("'.{extension}'"),
-            &layer,
-            &tiles::offered_extensions(pyramid_format),
-        )?;
-        tile(&state, &request, served, &headers)
-    })();
-    result.unwrap_or_else(|e| rest_status(e).into_response())
+    let remote = layers.get(&layer).is_some_and(|l| l.reads_object_storage());
+    tiles::off_loop_when(remote, move || {
+        let result = (|| {
+            let (col, extension) = file.rsplit_once('.').ok_or_else(|| {
+                OwsException::invalid(
+                    "TILECOL",
+                    format!("'{file}' should be COLUMN.EXTENSION, e.g. 12.png"),
+                )
+            })?;
+            let request = resolve(&layers, &layer, &style, &tms, &matrix, &row, col)?;
+            let pyramid_format = request.pyramid.pyramid.format();
+            let served = offered(
+                tiles::format_for_extension(pyramid_format, extension),
+                &format!("'.{extension}'"),
+                &layer,
+                &tiles::offered_extensions(pyramid_format),
+            )?;
+            tile(&state, &request, served, &headers)
+        })();
+        result.unwrap_or_else(|e| rest_status(e).into_response())
+    })
+    .await
 }
 
 /// The served format a request asked for (`found`), or the exception naming what the layer
@@ -783,22 +794,26 @@ async fn rest_feature_info(
         file,
     }): Path<FeatureInfoPath>,
 ) -> Response {
-    let result = (|| {
-        let (i, extension) = file.rsplit_once('.').ok_or_else(|| {
-            OwsException::invalid("I", format!("'{file}' should be I.EXTENSION, e.g. 12.json"))
-        })?;
-        let request = resolve(&layers, &layer, &style, &tms, &matrix, &row, &col)?;
-        let format = InfoFormat::pixel_from_extension(extension).ok_or_else(|| {
-            OwsException::invalid(
-                "INFOFORMAT",
-                format!("'.{extension}' is not offered: use .json, .txt, .html or .xml"),
-            )
-        })?;
-        let i = parse_pixel(i, "I", tile_size(&request, "I"))?;
-        let j = parse_pixel(&j, "J", tile_size(&request, "J"))?;
-        feature_info(&request, i, j, format)
-    })();
-    result.unwrap_or_else(|e| rest_status(e).into_response())
+    let remote = layers.get(&layer).is_some_and(|l| l.reads_object_storage());
+    tiles::off_loop_when(remote, move || {
+        let result = (|| {
+            let (i, extension) = file.rsplit_once('.').ok_or_else(|| {
+                OwsException::invalid("I", format!("'{file}' should be I.EXTENSION, e.g. 12.json"))
+            })?;
+            let request = resolve(&layers, &layer, &style, &tms, &matrix, &row, &col)?;
+            let format = InfoFormat::pixel_from_extension(extension).ok_or_else(|| {
+                OwsException::invalid(
+                    "INFOFORMAT",
+                    format!("'.{extension}' is not offered: use .json, .txt, .html or .xml"),
+                )
+            })?;
+            let i = parse_pixel(i, "I", tile_size(&request, "I"))?;
+            let j = parse_pixel(&j, "J", tile_size(&request, "J"))?;
+            feature_info(&request, i, j, format)
+        })();
+        result.unwrap_or_else(|e| rest_status(e).into_response())
+    })
+    .await
 }
 
 /// RESTful resources that do not exist are 404 (the KVP encoding keeps 400).
