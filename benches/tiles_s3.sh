@@ -12,6 +12,9 @@
 #   connections, the two layers alternately, ROUNDS × DURATION each, medians compared; S3 GETs
 #   per tile counted over the S3 rounds (1 expected). Goal: S3 ≥ 0.5× files.
 # - CPU seconds used by Tuilerie and by s3s-fs during the S3 rounds: which of the two dominates.
+# - the same objects through nginx serving the bucket's folder as static files (range GETs, no
+#   signature check: an object endpoint that costs next to nothing), as a second S3 cluster of
+#   the same server (`bench@127.0.0.1:NGINX_PORT`): what our own S3 client path costs alone.
 #
 # Tuilerie runs with the default configuration (log level info). Usage: benches/tiles_s3.sh
 source "$(dirname "$0")/common.sh"
@@ -22,9 +25,11 @@ fi
 tuilerie_release
 bench_input
 DURATION=${DURATION:-10s}; CONNECTIONS=${CONNECTIONS:-8 64}; ROUNDS=${ROUNDS:-5}
-S3_PORT=18090; TUILERIE_PORT=18091
+S3_PORT=18090; TUILERIE_PORT=18091; NGINX_PORT=18092
 KEY=bench-access; SECRET=bench-secret-key
-export ROK4_S3_URL="http://127.0.0.1:$S3_PORT" ROK4_S3_KEY=$KEY ROK4_S3_SECRETKEY=$SECRET
+# Two clusters (ROK4's comma-separated lists): s3s-fs first (the default), nginx second.
+export ROK4_S3_URL="http://127.0.0.1:$S3_PORT,http://127.0.0.1:$NGINX_PORT" \
+  ROK4_S3_KEY="$KEY,$KEY" ROK4_S3_SECRETKEY="$SECRET,$SECRET"
 S3_ROOT="$OUT/s3_root"; S3_LOG="$OUT/s3s.log"
 FILES="$OUT/s3bench_files"
 mkdir -p "$S3_ROOT/bench"
@@ -43,8 +48,9 @@ start_tuilerie() {
   SERVER=$!
   for _ in $(seq 100); do curl -sf http://127.0.0.1:$TUILERIE_PORT/health >/dev/null && break; sleep 0.1; done
 }
-trap 'kill ${SERVER:-} ${S3_PID:-} 2>/dev/null || true' EXIT
+trap 'kill ${SERVER:-} ${S3_PID:-} ${STATIC_PID:-} 2>/dev/null || true' EXIT
 start_s3
+start_static_nginx "$OUT/nginx_objects" "$S3_ROOT" "$NGINX_PORT" "application/octet-stream bin"
 
 BUILD=(--input "$BIG" --tms PM --bottom 15 --top 9 --format TIFF_JPG_UINT8)
 [ -f "$FILES/pyramid.json" ] || "$TUILERIE" pyramid build "${BUILD[@]}" --out "$FILES" 2>/dev/null
@@ -60,6 +66,10 @@ pyramid = "$FILES/pyramid.json"
 name = "s3"
 kind = "pyramid"
 pyramid = "s3://bench/big/pyramid.json"
+[[layers]]
+name = "s3nginx"
+kind = "pyramid"
+pyramid = "s3://bench@127.0.0.1:$NGINX_PORT/big/pyramid.json"
 TOML
 
 # Every tile with data, shuffled; and one tile per slab (16 × 16 tiles) for the cold pass.
@@ -75,7 +85,7 @@ for level in desc["levels"]:
             tiles.append(f"{level['id']}/{row}/{col}.jpeg")
             slabs.setdefault((level["id"], col // per_w, row // per_h), tiles[-1])
 random.seed(42); random.shuffle(tiles)
-for layer in ("files", "s3"):
+for layer in ("files", "s3", "s3nginx"):
     with open(os.path.join(out, f"urls_s3bench_{layer}.txt"), "w") as f:
         f.write("".join(f"/wmts/{layer}/normal/PM_9_15/{t}\n" for t in tiles))
 with open(os.path.join(out, "cold_tiles.txt"), "w") as f:
@@ -118,7 +128,7 @@ cold_pass s3
 COLD_FILES=$(cat "$OUT/cold_files.result"); COLD_S3=$(cat "$OUT/cold_s3.result")
 
 # Warm: every slab index loaded once, then wrk.
-for layer in files s3; do
+for layer in files s3 s3nginx; do
   xargs -P 8 -I{} curl -sf -o /dev/null "http://127.0.0.1:$TUILERIE_PORT/wmts/$layer/normal/PM_9_15/{}" <"$OUT/cold_tiles.txt"
 done
 GETS_BEFORE=$(s3_gets); CPU_T0=$(cpu_ticks "$SERVER"); CPU_S0=$(cpu_ticks "$S3_PID")
@@ -141,6 +151,17 @@ for conns in $CONNECTIONS; do
   done
 done
 
+# The same rounds against the nginx object endpoint, alternating with files again.
+for conns in $CONNECTIONS; do
+  for round in $(seq "$ROUNDS"); do
+    for layer in $( [ $((round % 2)) = 1 ] && echo "files s3nginx" || echo "s3nginx files"); do
+      name=$([ "$layer" = files ] && echo files2 || echo "$layer")
+      wrk -t2 -c"$conns" -d"$DURATION" --latency -s "$OUT/urls.lua" \
+        "http://127.0.0.1:$TUILERIE_PORT" -- "$OUT/urls_s3bench_$layer.txt" >"$OUT/wrk_${name}_${conns}_$round.txt"
+    done
+  done
+done
+
 echo
 echo "Cold index: a fresh server, the first tile of each slab, 8 clients"
 printf '%-10s %8s %8s %8s %8s %14s\n' layer tiles req/s "p50 ms" "p99 ms" "S3 GETs/tile"
@@ -152,6 +173,9 @@ done
 echo
 echo "Warm index: GetTile, median of $ROUNDS × $DURATION (alternating), log level info"
 python3 "$BENCH_DIR/wrk_table.py" "$OUT" files "files" s3 "s3 (s3s-fs on loopback)" 0.5 "$ROUNDS" "$CONNECTIONS"
+echo
+echo "Warm index, the objects through nginx (static files, no signature check): our S3 path alone"
+python3 "$BENCH_DIR/wrk_table.py" "$OUT" files2 "files" s3nginx "s3 (nginx objects)" 0.5 "$ROUNDS" "$CONNECTIONS"
 HZ=$(getconf CLK_TCK)
 python3 - <<PY
 requests, gets = $S3_REQUESTS, ${S3_GETS:-0}
