@@ -618,10 +618,11 @@ impl Catalog {
             ),
         );
         // The levels written (a level no table reaches has no slab and is left out).
-        let opened = pyramid::Pyramid::open(
-            &report.descriptor,
+        let opened = pyramid::Pyramid::open_at(
+            &out.join(&format!("{}.json", pyramid::PYRAMID_NAME)),
             &self.options.tile_matrix_sets,
             pyramid::CacheLimits::default(),
+            &storage,
         )
         .map_err(|e| vectorstore::error_chain(&e))?;
         let levels: Vec<String> = opened.levels().iter().map(|l| l.id().to_owned()).collect();

@@ -7,79 +7,12 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
+use common::s3::{KEY, S3, SECRET};
 use common::{get_bytes, header, run_ok, Server, BIN};
 use crs::{Crs, Transformer};
-
-const KEY: &str = "tuilerie";
-const SECRET: &str = "tuilerie-secret-key";
-
-/// `s3s-fs` on a free port over `root` (which holds the bucket `pyramids`); killed on drop.
-struct S3 {
-    child: Option<Child>,
-    port: u16,
-    root: PathBuf,
-}
-
-impl S3 {
-    fn start(root: &Path) -> Option<S3> {
-        if Command::new("s3s-fs").arg("--version").output().is_err() {
-            eprintln!("skipped: s3s-fs is not installed (cargo install s3s-fs --features binary)");
-            return None;
-        }
-        std::fs::create_dir_all(root.join("pyramids")).unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut s3 = S3 {
-            child: None,
-            port,
-            root: root.to_owned(),
-        };
-        s3.run();
-        Some(s3)
-    }
-
-    fn run(&mut self) {
-        let child = Command::new("s3s-fs")
-            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--access-key", KEY, "--secret-key", SECRET])
-            .arg(&self.root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "s3s-fs did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.child = Some(child);
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for S3 {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(concat!(
@@ -238,10 +171,9 @@ fn api_pyramids_go_to_object_storage_and_leave_with_their_stored_data() {
     std::fs::write(
         &config,
         format!(
-            "[object_storage]\nurl = \"{}\"\nkey = \"{KEY}\"\nsecret = \"{SECRET}\"\n\n\
-             [api]\npyramid_storage = \"s3://pyramids/api\"\n\n\
+            "{}\n[api]\npyramid_storage = \"s3://pyramids/api\"\n\n\
              [[layers]]\nname = \"dem_file\"\nkind = \"pyramid\"\npyramid = \"files/dem/pyramid.json\"\n",
-            s3.url()
+            s3.config_section()
         ),
     )
     .unwrap();

@@ -1563,7 +1563,53 @@ fn a_geopackage_published_as_wfs_serves_its_feature_types_restricted_to_keys() {
 fn a_vector_pyramid_processing_publishes_vector_tiles_on_tms() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(&["--data", data.path().to_str().unwrap()]);
-    let api = Api::new(&server, data.path());
+    publish_vector_pyramid(&server, data.path());
+}
+
+/// With `[api] pyramid_storage = "s3://…"` the vector pyramid processing writes its slabs to the
+/// bucket (a real S3 server on loopback) and nothing of them to the data directory; the TMS
+/// tiles are served from there.
+#[test]
+fn a_vector_pyramid_processing_writes_to_object_storage_when_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(s3) = common::s3::S3::start(&dir.path().join("s3")) else {
+        return;
+    };
+    let data = dir.path().join("data");
+    let config = dir.path().join("tuilerie.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{}\n[api]\npyramid_storage = \"s3://pyramids/api\"\n",
+            s3.config_section()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
+    let pyramid_id = publish_vector_pyramid(&server, &data);
+    let objects = s3.root.join("pyramids/api").join(&pyramid_id);
+    assert!(objects.join("pyramid.json").is_file(), "{objects:?}");
+    assert!(objects.join("pyramid.list").is_file());
+    let slabs = std::fs::read_dir(objects.join(pyramid::PYRAMID_NAME))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("DATA_")
+        })
+        .count();
+    assert!(slabs > 0, "no slab object under {objects:?}");
+    assert!(!data.join("stored").join(&pyramid_id).exists());
+}
+
+/// Runs the SDK's vector pyramid steps on a fresh server (see the test above) and checks their
+/// tiles; the pyramid's stored data id.
+fn publish_vector_pyramid(server: &Server, data: &Path) -> String {
+    let api = Api::new(server, data);
     let upload = api.upload(
         "VECTOR",
         "EPSG:2154",
@@ -1627,7 +1673,12 @@ fn a_vector_pyramid_processing_publishes_vector_tiles_on_tms() {
         &format!("/processings/executions/{execution_id}"),
         &["SUCCESS", "FAILURE"],
     );
-    assert_eq!(done["status"], "SUCCESS", "{done}");
+    assert_eq!(
+        done["status"],
+        "SUCCESS",
+        "{done}\n{:?}",
+        api.get(&format!("/processings/executions/{execution_id}/logs"))
+    );
     let pyramid_id = done["output"]["stored_data"]["_id"]
         .as_str()
         .unwrap()
@@ -1681,6 +1732,7 @@ fn a_vector_pyramid_processing_publishes_vector_tiles_on_tms() {
     // Outside the data, inside the matrix: no content.
     let (status, _, _) = get_bytes(&server.url("/tms/1.0.0/communes_pbf/10/0/0.pbf"), &[]);
     assert_eq!(status, 204);
+    pyramid_id
 }
 
 /// A vector tile of the API-published vector pyramid (zoom 10).

@@ -1,6 +1,8 @@
 //! Shared helpers of the black-box tests: start the real binary, speak HTTP to it.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod s3;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
