@@ -434,18 +434,24 @@ impl Catalog {
             db::delete(tx, id)?;
             Ok(stored)
         })?;
+        self.remove_stored_content(id, &stored)
+    }
+
+    /// Removes what a stored data holds, on disk and in object storage: when it is deleted, and
+    /// when its processing failed (nothing can resume it: the space is given back at once).
+    fn remove_stored_content(&self, id: &str, stored: &StoredData) -> Result<(), CatalogError> {
         let dir = self.stored_dir(id);
         if dir.exists() {
             std::fs::remove_dir_all(&dir).map_err(|e| CatalogError::io(&dir, e))?;
         }
-        if let pyramid::Location::Object(prefix) = self.pyramid_root(&stored)? {
-            // The record is gone: objects left by a failure here are only wasted space.
+        if let pyramid::Location::Object(prefix) = self.pyramid_root(stored)? {
+            // Objects left by a failure here are only wasted space: said, not fatal.
             match self.options.object_storage.delete_all(&prefix) {
                 Ok(removed) => tracing::info!(stored_data = id, removed, "objects removed"),
                 Err(error) => tracing::warn!(
                     stored_data = id,
                     error = %vectorstore::error_chain(&error),
-                    "objects of a deleted stored data are left in object storage"
+                    "objects of a stored data are left in object storage"
                 ),
             }
         }
@@ -709,23 +715,34 @@ impl Catalog {
             }
         };
         if let Some(stored_status) = stored_status {
-            self.change(false, |tx| {
-                if let Ok(mut stored) =
+            let failed = self.change(false, |tx| {
+                let Ok(mut stored) =
                     db::get::<StoredData>(tx, Kind::StoredData, datastore, &stored_id)
-                {
-                    stored.status = stored_status;
-                    stored.last_event = event("its processing failed: read the execution's logs");
-                    db::put(
-                        tx,
-                        Kind::StoredData,
-                        datastore,
-                        &stored_id,
-                        &stored.creation,
-                        &stored,
-                    )?;
-                }
-                Ok(())
+                else {
+                    return Ok(None);
+                };
+                stored.status = stored_status;
+                stored.size = 0;
+                stored.last_event = event("its processing failed: read the execution's logs");
+                db::put(
+                    tx,
+                    Kind::StoredData,
+                    datastore,
+                    &stored_id,
+                    &stored.creation,
+                    &stored,
+                )?;
+                Ok(Some(stored))
             })?;
+            if let Some(stored) = failed {
+                if let Err(error) = self.remove_stored_content(&stored_id, &stored) {
+                    tracing::warn!(
+                        stored_data = stored_id,
+                        error = %error,
+                        "cannot remove what a failed processing left"
+                    );
+                }
+            }
         }
         execution.status = status;
         execution.finish = Some(now());

@@ -773,6 +773,43 @@ fn raster_upload_and_pyramid(api: &Api<'_>, bottom: &str) -> (Value, Value) {
     )
 }
 
+/// The disk of the stored data fills up during a pyramid processing: the execution ends FAILURE
+/// with the cause in its logs (and no server path), the stored data is UNSTABLE with nothing
+/// left on that disk (the space is given back at once), the server keeps answering, and the same
+/// processing succeeds once there is room.
+#[test]
+fn a_full_disk_fails_a_pyramid_processing_and_gives_its_space_back() {
+    let data = tempfile::tempdir().unwrap();
+    let stored_dir = data.path().join("stored");
+    let Some(disk) = common::SmallDisk::mount_at(&stored_dir, "256k") else {
+        return;
+    };
+    let server = Server::start(&["--data", data.path().to_str().unwrap()]);
+    let api = Api::new(&server, data.path());
+    let (execution, stored) = raster_upload_and_pyramid(&api, "13");
+    assert_eq!(execution["status"], "FAILURE", "{execution:#}");
+    let logs = api.ok(
+        api.get(&format!("/processings/executions/{}/logs", id(&execution))),
+        200,
+    );
+    let logs = logs.to_string();
+    assert!(logs.contains("No space left on device"), "{logs}");
+    assert!(!logs.contains(&data.path().display().to_string()), "{logs}");
+    assert_eq!(stored["status"], "UNSTABLE", "{stored:#}");
+    let left: Vec<_> = std::fs::read_dir(&stored_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert!(left.is_empty(), "left on the full disk: {left:?}");
+    let (status, _, _) = get(&server.url("/health"));
+    assert_eq!(status, 200);
+
+    disk.grow("16m");
+    let (execution, stored) = raster_upload_and_pyramid(&api, "13");
+    assert_eq!(execution["status"], "SUCCESS", "{execution:#}");
+    assert_eq!(stored["status"], "GENERATED");
+}
+
 #[test]
 fn a_geotiff_becomes_a_pyramid_published_on_wmts_tms_and_wms() {
     let data = tempfile::tempdir().unwrap();

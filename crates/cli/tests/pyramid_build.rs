@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{get, get_bytes, header, Server, BIN};
+use common::{get, get_bytes, header, Server, SmallDisk, BIN};
 use crs::{Crs, Transformer};
 use pyramid::GeoTiff;
 
@@ -361,43 +361,6 @@ fn is_slab(name: &str) -> bool {
     Path::new(name)
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("tif"))
-}
-
-/// A small tmpfs mounted for a test and unmounted when dropped.
-struct SmallDisk(PathBuf);
-
-impl SmallDisk {
-    /// A tmpfs of `size` (`256k`) at a fresh folder, or `None` (with a message) where this
-    /// process may not mount (not root, or no CAP_SYS_ADMIN in a container).
-    fn mount(dir: &Path, size: &str) -> Option<SmallDisk> {
-        let at = dir.join("disk");
-        std::fs::create_dir_all(&at).unwrap();
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&at)
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !mounted {
-            eprintln!("skipped: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)");
-            return None;
-        }
-        Some(SmallDisk(at))
-    }
-
-    fn grow(&self, size: &str) {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.0)
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
 }
 
 /// The disk fills up during a build: a clear error naming the file and the cause, exit 1,

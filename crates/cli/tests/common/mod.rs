@@ -5,7 +5,7 @@ pub mod s3;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -295,5 +295,47 @@ pub fn write_test_pyramids(dir: &Path) {
                 .unwrap();
         }
         writer.finish().unwrap();
+    }
+}
+
+/// A small tmpfs mounted for a test and unmounted when dropped.
+pub struct SmallDisk(pub PathBuf);
+
+impl SmallDisk {
+    /// A tmpfs of `size` (`256k`) at a fresh folder, or `None` (with a message) where this
+    /// process may not mount (not root, or no CAP_SYS_ADMIN in a container).
+    pub fn mount(dir: &Path, size: &str) -> Option<SmallDisk> {
+        SmallDisk::mount_at(&dir.join("disk"), size)
+    }
+
+    /// A tmpfs of `size` mounted at `at` (made when missing).
+    pub fn mount_at(at: &Path, size: &str) -> Option<SmallDisk> {
+        let at = at.to_owned();
+        std::fs::create_dir_all(&at).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&at)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !mounted {
+            eprintln!("skipped: cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN)");
+            return None;
+        }
+        Some(SmallDisk(at))
+    }
+
+    pub fn grow(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
     }
 }
