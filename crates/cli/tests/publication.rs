@@ -2057,6 +2057,151 @@ fn a_restricted_offering_leaks_through_no_endpoint() {
     assert!(capabilities.contains(secret));
 }
 
+/// Restyles cut by SIGKILL at random moments (the configuration's PUT in flight, maps and tiles
+/// being drawn and cached): after each restart the layer is whole in one style, the one the
+/// catalog names, which maps and rendered tiles both show (never the other), and the tile cache
+/// holds no temporary file.
+#[test]
+fn restyles_killed_at_random_moments_leave_one_style_served_everywhere() {
+    let data = tempfile::tempdir().unwrap();
+    let data_arg = data.path().to_str().unwrap().to_owned();
+    let red = [0xE4, 0x1A, 0x1C, 255];
+    let blue = [0, 0, 255, 255];
+    let (config_id, stored_id, red_style, blue_style) = {
+        let server = Server::start(&["--data", &data_arg]);
+        let api = Api::new(&server, data.path());
+        let upload = api.upload(
+            "VECTOR",
+            "EPSG:2154",
+            &[("communes.gpkg", &fixture("gpkg/communes_2154.gpkg"))],
+        );
+        let (_, stored) = api.process("integration-vector-db", &id(&upload), json!({}));
+        let sld = std::fs::read_to_string(fixture("wms/communes.sld")).unwrap();
+        let red_style = id(&api.ok(api.style("red", &sld), 201));
+        let blue_sld = sld.replace("#E41A1C", "#0000FF");
+        let blue_style = id(&api.ok(api.style("blue", &blue_sld), 201));
+        let config = api.ok(
+            api.post(
+                "/configurations",
+                &wms_vector("communes", &id(&stored), "communes_idf", &red_style),
+            ),
+            201,
+        );
+        api.ok(
+            api.post(
+                &format!("/configurations/{}/offerings", id(&config)),
+                &json!({"endpoint": "wms-vector", "open": true}),
+            ),
+            201,
+        );
+        (id(&config), id(&stored), red_style, blue_style)
+    };
+    let has = |png: &[u8], colour: [u8; 4]| {
+        image::load_from_memory(png)
+            .unwrap()
+            .to_rgba8()
+            .pixels()
+            .any(|p| p.0 == colour)
+    };
+    let mut seed: u64 = 0x0dd_ba11;
+    let mut next = move |below: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % below
+    };
+    let mut changed = 0;
+    let mut previous = red_style.clone();
+    for round in 0..20 {
+        let server = Server::start(&["--data", &data_arg]);
+        let api = Api::new(&server, data.path());
+        // Whole in one style: the catalog's, in maps and in rendered tiles.
+        let config = api.ok(api.get(&format!("/configurations/{config_id}")), 200);
+        let named = config["type_infos"]["used_data"][0]["relations"][0]["style"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (shown, hidden) = if named == red_style {
+            (red, blue)
+        } else {
+            (blue, red)
+        };
+        for path in [COMMUNES_MAP, COMMUNES_PNG_TILE] {
+            let (status, _, body) = get_bytes(&server.url(path), &[]);
+            assert_eq!(status, 200, "round {round}: {path}");
+            assert!(
+                has(&body, shown) && !has(&body, hidden),
+                "round {round}: {path} is not drawn in the style the catalog names ({named})"
+            );
+        }
+        if named != previous {
+            changed += 1;
+        }
+        previous = named.clone();
+        // Restyle to the other one, and kill the server while it may be at it.
+        let target = if named == red_style {
+            &blue_style
+        } else {
+            &red_style
+        };
+        let body = wms_vector("communes", &stored_id, "communes_idf", target).to_string();
+        let url = server.url(&format!("{DS}/configurations/{config_id}"));
+        let auth = format!("Bearer {}", api.token);
+        let wait = Duration::from_millis(next(40));
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                let _ = agent()
+                    .put(&url)
+                    .header("Authorization", &auth)
+                    .header("Content-Type", "application/json")
+                    .send(body.as_bytes());
+            });
+            // Tiles of metatiles not drawn yet being rendered and cached at the same time.
+            let row = 5604 + 4 * round;
+            let server = &server;
+            scope.spawn(move || {
+                for col in 8290..8298 {
+                    let tile = format!("/wmts/communes/normal/PM/14/{row}/{col}.png");
+                    let _ = agent().get(&server.url(&tile)).call();
+                }
+            });
+            std::thread::sleep(wait);
+            server.sigkill();
+        });
+    }
+    eprintln!("{changed} of 20 restyles went through before their kill");
+    assert!(
+        changed >= 5,
+        "only {changed} restyles went through: the kills came too early"
+    );
+    let temporaries = || {
+        let mut found = Vec::new();
+        let mut stack = vec![data.path().join("tile-cache")];
+        while let Some(folder) = stack.pop() {
+            for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+                if entry.file_type().unwrap().is_dir() {
+                    stack.push(entry.path());
+                } else if entry.file_name().to_string_lossy().ends_with(".tmp") {
+                    found.push(entry.path());
+                }
+            }
+        }
+        found
+    };
+    eprintln!("{} slab temporaries left by the kills", temporaries().len());
+    // Slab temporaries of killed writes are litter once their process is gone (and 2 s old):
+    // the tile cache's sweep, on its first tile, removes them.
+    std::thread::sleep(Duration::from_millis(2500));
+    let server = Server::start(&["--data", &data_arg]);
+    let (status, _, _) = get_bytes(&server.url(COMMUNES_PNG_TILE), &[]);
+    assert_eq!(status, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !temporaries().is_empty() {
+        assert!(Instant::now() < deadline, "left: {:?}", temporaries());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Chaos: twenty publication jobs (vector integrations and raster pyramids), each server
 /// SIGKILLed at a pseudo-random moment after the launch, then restarted on the same data
 /// directory: every job ends SUCCESS or FAILURE with a log, what is GENERATED is whole (all

@@ -84,6 +84,12 @@ impl Server {
         }
     }
 
+    /// SIGKILL, without waiting (the drop reaps it).
+    pub fn sigkill(&self) {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+    }
+
     pub fn sigterm(&self) {
         let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
         rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();

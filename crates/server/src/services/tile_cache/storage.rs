@@ -351,11 +351,46 @@ fn collect_slabs(dir: &Path, out: &mut Vec<(std::time::SystemTime, PathBuf, u64)
         };
         if metadata.is_dir() {
             collect_slabs(&path, out);
+        } else if is_litter(&path, &metadata) {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    tracing::info!(path = %path.display(), "removed a temporary slab left by a stopped process");
+                }
+                Err(error) => {
+                    tracing::warn!(path = %path.display(), %error, "cannot remove a temporary slab");
+                }
+            }
         } else if path.extension().is_some_and(|e| e == "tif") {
             let modified = metadata.modified().unwrap_or(std::time::UNIX_EPOCH);
             out.push((modified, path, metadata.len()));
         }
     }
+}
+
+/// Whether `path` is the temporary of a slab write (`.{slab}.{pid}.tmp`, renamed in place when
+/// whole) that nobody will finish: its process is gone (seen in `/proc`; a write takes
+/// milliseconds, so one older than 2 s is not being written by a process we cannot see), or it
+/// is older than 10 minutes whatever its process.
+fn is_litter(path: &Path, metadata: &std::fs::Metadata) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let Some(pid) = name
+        .strip_prefix('.')
+        .and_then(|n| n.strip_suffix(".tmp"))
+        .and_then(|n| n.rsplit_once('.'))
+        .and_then(|(_, pid)| pid.parse::<u32>().ok())
+    else {
+        return false;
+    };
+    let age = metadata
+        .modified()
+        .ok()
+        .and_then(|m| m.elapsed().ok())
+        .unwrap_or_default();
+    let proc = Path::new("/proc");
+    let gone = proc.join("self").exists() && !proc.join(pid.to_string()).exists();
+    (gone && age > std::time::Duration::from_secs(2)) || age > std::time::Duration::from_mins(10)
 }
 
 /// Levels of a descriptor by tile matrix index.
@@ -427,11 +462,31 @@ mod tests {
             std::fs::create_dir_all(dir).expect("make the folders");
         }
         std::fs::write(&slab, [0u8; 12]).expect("write a slab");
+        // Temporaries: of a process that is gone (pids never exceed 2^22 on Linux), of this
+        // one (being written), and of a gone one but too fresh to tell from a hidden writer.
+        let folder = slab.parent().expect("a folder");
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_hours(1);
+        let dead = folder.join(".A2.tif.4194999.tmp");
+        let ours = folder.join(format!(".A3.tif.{}.tmp", std::process::id()));
+        let fresh = folder.join(".A4.tif.4194999.tmp");
+        for temporary in [&dead, &ours, &fresh] {
+            std::fs::write(temporary, [0u8; 4]).expect("write a temporary");
+        }
+        std::fs::File::options()
+            .write(true)
+            .open(&dead)
+            .and_then(|f| f.set_modified(an_hour_ago))
+            .expect("age it");
         let live: HashSet<PathBuf> = [PathBuf::from("roads/00ff-default-png")].into();
         let (removed, slabs) = sweep(&root, &live);
         assert_eq!(removed.len(), 2, "{removed:?}");
         assert!(!old_dir.exists() && !root.join("rivers").exists());
         assert_eq!(slabs, vec![(slab.clone(), 12)]);
+        assert!(!dead.exists(), "a dead process's old temporary is removed");
+        assert!(
+            ours.exists() && fresh.exists(),
+            "temporaries maybe being written are kept"
+        );
         std::fs::remove_dir_all(&root).expect("clean up");
     }
 }
