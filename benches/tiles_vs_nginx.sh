@@ -5,7 +5,10 @@
 # at the default level `info` (LOG_LEVEL=warn to compare). The two servers are measured
 # alternately, ROUNDS times DURATION each (this machine is a shared VM whose speed drifts; the
 # order alternates), and the medians are compared.
-# Prints req/s, p50 and p99 latency for each, and the ratios. Usage: benches/tiles_vs_nginx.sh
+# Prints req/s, p50 and p99 latency for each, and the ratios. Then the cost of request logging:
+# the same tiles from a second Tuilerie at log level `warn`, alternating with the first (at
+# LOG_LEVEL) ROUNDS times, Tuilerie's CPU time per request of each (from /proc; wrk at 8
+# connections); goal: info ≤ 1.05× warn. Usage: benches/tiles_vs_nginx.sh
 source "$(dirname "$0")/common.sh"
 need gdalwarp wrk nginx curl python3 bc
 tuilerie_release
@@ -26,7 +29,7 @@ pyramid = "$PYR/pyramid.json"
 TOML
 "$TUILERIE" serve --config "$OUT/tiles.toml" --data "$OUT/data" --listen 127.0.0.1:18082 >/dev/null 2>"$OUT/serve.log" &
 SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; if [ -n "${NGINX_PID:-}" ]; then kill $NGINX_PID 2>/dev/null || true; fi' EXIT
+trap 'kill $SERVER ${QUIET:-} 2>/dev/null || true; if [ -n "${NGINX_PID:-}" ]; then kill $NGINX_PID 2>/dev/null || true; fi' EXIT
 for _ in $(seq 50); do curl -sf http://127.0.0.1:18082/health >/dev/null && break; sleep 0.1; done
 
 # The tiles that hold data, from the descriptor; extracted once through the server for nginx.
@@ -68,3 +71,34 @@ echo
 echo "GetTile, median of $ROUNDS × $DURATION (alternating); tuilerie log level $LOG_LEVEL (p99 goal ≤ 2×)"
 python3 "$BENCH_DIR/wrk_table.py" "$OUT" nginx "nginx (static files)" tuilerie "tuilerie (WMTS REST)" 0.9 "$ROUNDS" "$CONNECTIONS"
 echo "tuilerie peak RSS $RSS KiB"
+
+# The cost of request logging: CPU per request at LOG_LEVEL vs at warn, same tiles, alternating.
+sed "s/^level = .*/level = \"warn\"/" "$OUT/tiles.toml" >"$OUT/tiles_warn.toml"
+"$TUILERIE" serve --config "$OUT/tiles_warn.toml" --data "$OUT/data" --listen 127.0.0.1:18083 >/dev/null 2>"$OUT/serve_warn.log" &
+QUIET=$!
+for _ in $(seq 50); do curl -sf http://127.0.0.1:18083/health >/dev/null && break; sleep 0.1; done
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+: >"$OUT/log_cost.txt"
+for round in $(seq "$ROUNDS"); do
+  for pair in "$LOG_LEVEL:$SERVER:18082" "warn:$QUIET:18083"; do
+    IFS=: read -r level pid port <<<"$pair"
+    t0=$(cpu_ticks "$pid")
+    n=$(wrk -t2 -c8 -d"$DURATION" -s "$OUT/urls.lua" "http://127.0.0.1:$port" -- "$OUT/urls_tuilerie.txt" \
+      | awk '/requests in/ {print $1}')
+    echo "$level $n $(( $(cpu_ticks "$pid") - t0 ))" >>"$OUT/log_cost.txt"
+  done
+done
+python3 - "$OUT/log_cost.txt" "$(getconf CLK_TCK)" "$LOG_LEVEL" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1])]
+hz, level = int(sys.argv[2]), sys.argv[3]
+per = {}
+for name, requests, ticks in rows:
+    per.setdefault(name, []).append(int(ticks) / hz * 1e6 / max(int(requests), 1))
+print(f"\nRequest logging: Tuilerie CPU per tile, median of {len(per[level])} alternating rounds")
+for name, values in per.items():
+    print(f"  {name:5} {statistics.median(values):6.2f} µs  (rounds: {', '.join(f'{v:.2f}' for v in values)})")
+if level != "warn":
+    ratio = statistics.median(per[level]) / statistics.median(per["warn"])
+    print(f"  {level} / warn = {ratio:.3f} (goal ≤ 1.05)")
+PY

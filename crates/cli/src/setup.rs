@@ -78,10 +78,11 @@ fn init_logging(config: &Config) -> Logging {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
+        .with_timer(crate::log_writer::LogTime)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let result = match config.log.format {
         LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.event_format(crate::log_writer::LogLine).try_init(),
     };
     if let Err(error) = result {
         eprintln!("warning: logging not initialised: {error}");
