@@ -97,6 +97,7 @@ fn a_pyramid_built_to_s3_is_served_like_the_same_pyramid_on_files() {
             format!("/wmts/@L@/normal/PM/13/{row}/{col}.tiff"),
             format!("/wmts/@L@/normal/PM_8_13/13/{row}/{col}/{}/{}.json", hit.j, hit.i),
             format!("/tms/1.0.0/@L@/13/{col}/{tms_row}.tiff"),
+            format!("/ogcapi/collections/@L@/coverage/tiles/PM_8_13/13/{row}/{col}"),
             format!(
                 "/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=@L@&STYLE=normal\
                  &TILEMATRIXSET=PM&TILEMATRIX=13&TILEROW={row}&TILECOL={col}&FORMAT=image/x-bil;bits=32"

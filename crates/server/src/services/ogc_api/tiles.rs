@@ -554,15 +554,27 @@ async fn tile(
     match (tileset.source, format) {
         (Source::Pyramid(pyramid), Format::Stored(served)) => {
             let tile = located.tile()?;
-            tile_answers::tile_response(pyramid, tile, served, &asked.headers, caching).map_err(
-                |error| {
-                    if error.is_storage_failure() {
-                        Problem::storage_failure("reading a tile", &error)
-                    } else {
-                        Problem::internal("reading a tile", &error)
-                    }
-                },
-            )
+            if !layer.reads_object_storage() {
+                return stored_tile(pyramid, tile, served, &asked.headers, caching);
+            }
+            // An S3 round trip: off the event loop, as WMTS and TMS read it.
+            let layers = Arc::clone(&asked.layers);
+            let name = path.layer.clone();
+            let headers = asked.headers.clone();
+            let state = asked.state.clone();
+            Ok(tile_answers::off_loop_when(true, move || {
+                let Some(layer) = layers.get(&name) else {
+                    return Problem::not_found(format!("no collection '{name}'")).into_response();
+                };
+                let LayerSource::Pyramid(pyramid) = &layer.source else {
+                    return Problem::not_found(format!("'{name}' has no stored tiles"))
+                        .into_response();
+                };
+                let caching = Caching::of(layer, &state.config.tiles.cache_control);
+                stored_tile(pyramid, tile, served, &headers, caching)
+                    .unwrap_or_else(IntoResponse::into_response)
+            })
+            .await)
         }
         (Source::Styled { set }, Format::OnDemand(OnDemandFormat::Image(format))) => {
             let tile = located.tile()?;
@@ -609,6 +621,23 @@ async fn tile(
             &std::io::Error::other("a tileset's source and format do not match"),
         )),
     }
+}
+
+/// A stored tile of a pyramid, answered as WMTS answers it.
+fn stored_tile(
+    pyramid: &PyramidLayer,
+    tile: TileCoord,
+    served: tile_answers::ServedFormat,
+    headers: &HeaderMap,
+    caching: Caching<'_>,
+) -> Result<Response, Problem> {
+    tile_answers::tile_response(pyramid, tile, served, headers, caching).map_err(|error| {
+        if error.is_storage_failure() {
+            Problem::storage_failure("reading a tile", &error)
+        } else {
+            Problem::internal("reading a tile", &error)
+        }
+    })
 }
 
 /// A tile's address in a request, read against a set's levels: its matrix, and its row and
