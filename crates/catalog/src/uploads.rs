@@ -427,7 +427,7 @@ impl Catalog {
             return (
                 false,
                 vec![format!(
-                    "ERROR a VECTOR upload holds one GeoPackage (.gpkg) or one zip archive of GeoPackages; this one holds {} ({})",
+                    "ERROR a VECTOR upload holds one GeoPackage (.gpkg), one Shapefile (.shp with its .dbf, .shx, .prj, .cpg) or one zip archive of them; this one holds {} ({})",
                     data.len(),
                     upload.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>().join(", ")
                 )],
@@ -535,9 +535,14 @@ fn require_open(upload: &Upload) -> Result<(), CatalogError> {
     }
 }
 
+/// A VECTOR upload's data file: a GeoPackage, a zip archive, or a Shapefile's `.shp` (its
+/// `.dbf`, `.shx`, `.prj` and `.cpg` are read beside it).
 pub(crate) fn is_vector_file(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gpkg") || e.eq_ignore_ascii_case("zip"))
+    path.extension().is_some_and(|e| {
+        ["gpkg", "zip", "shp"]
+            .iter()
+            .any(|known| e.eq_ignore_ascii_case(known))
+    })
 }
 
 pub(crate) fn is_raster_file(path: &Path) -> bool {
@@ -865,7 +870,7 @@ mod tests {
         assert_eq!(check_ids(&checks.failed), ["vector"]);
         let logs = log_of(&catalog, &checks.failed, "vector");
         assert!(
-            logs.contains("one GeoPackage (.gpkg) or one zip archive")
+            logs.contains("one GeoPackage (.gpkg), one Shapefile")
                 && logs.contains("this one holds 2 (a.gpkg, b.gpkg)"),
             "{logs}"
         );

@@ -85,7 +85,7 @@ fn file_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) 
 /// `tuilerie publish …`
 #[derive(clap::Subcommand, Debug)]
 pub enum PublishCommand {
-    /// Publish a GeoPackage (or a zip of them) as a WMS layer styled by an SLD.
+    /// Publish a GeoPackage or a Shapefile (or a zip of them) as a WMS layer styled by an SLD.
     Vector(VectorArgs),
     /// Publish GeoTIFFs as a pyramid served by WMTS and TMS (and WMS with --wms).
     Raster(RasterArgs),
@@ -122,7 +122,8 @@ pub struct LayerArgs {
 /// Arguments of `tuilerie publish vector`.
 #[derive(clap::Args, Debug)]
 pub struct VectorArgs {
-    /// The GeoPackage or zip.
+    /// The GeoPackage, the Shapefile (its `.dbf`, `.shx`, `.prj`, `.cpg` beside it are sent
+    /// with it) or the zip.
     pub file: PathBuf,
     /// The SLD style (its NamedLayer names the table; one NamedLayer per table for several).
     #[arg(long, value_name = "FILE.sld")]
@@ -433,12 +434,26 @@ fn publish_vector(catalog: &Catalog, args: &VectorArgs) -> Outcome<Vec<String>> 
         Some(srs) => srs.clone(),
         None => detect_vector_srs(&args.file)?,
     };
+    // A Shapefile travels with its other parts, as the API's clients upload them.
+    let mut files = vec![args.file.clone()];
+    if args
+        .file
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("shp"))
+    {
+        for part in ["shx", "dbf", "prj", "cpg", "SHX", "DBF", "PRJ", "CPG"] {
+            let path = args.file.with_extension(part);
+            if path.is_file() && !files.contains(&path) {
+                files.push(path);
+            }
+        }
+    }
     let upload = upload(
         catalog,
         UploadType::Vector,
         &srs,
         &args.layer.layer_name,
-        std::slice::from_ref(&args.file),
+        &files,
     )?;
     let stored = process(
         catalog,

@@ -1022,6 +1022,78 @@ fn wait_for_status(url: &str, headers: &[(&str, &str)], status: u16) {
     }
 }
 
+/// A Shapefile (`.shp` + `.dbf`/`.shx`/`.prj`/`.cpg`, ESRI `.prj`, made by ogr2ogr) goes the
+/// whole way without GDAL: `tuilerie publish vector` uploads its parts, the check and the
+/// integration read it, and WMS draws it where its `.prj` puts it while WFS answers its
+/// attributes as GDAL reads them.
+#[test]
+fn a_shapefile_is_published_and_served_as_wms_and_wfs() {
+    let data = tempfile::tempdir().unwrap();
+    let data_arg = data.path().to_str().unwrap().to_owned();
+    let sld = data.path().join("parcelles.sld");
+    std::fs::write(
+        &sld,
+        r#"<StyledLayerDescriptor version="1.1.0" xmlns="http://www.opengis.net/sld"
+ xmlns:se="http://www.opengis.net/se"><NamedLayer><se:Name>parcelles_2154</se:Name><UserStyle>
+ <se:FeatureTypeStyle><se:Rule><se:PolygonSymbolizer><se:Fill>
+ <se:SvgParameter name="fill">#FF0000</se:SvgParameter></se:Fill></se:PolygonSymbolizer>
+ </se:Rule></se:FeatureTypeStyle></UserStyle></NamedLayer></StyledLayerDescriptor>"#,
+    )
+    .unwrap();
+    let published = tuilerie(&[
+        "publish",
+        "vector",
+        fixture("ogr/parcelles_2154.shp").to_str().unwrap(),
+        "--style",
+        sld.to_str().unwrap(),
+        "--layer-name",
+        "parcelles",
+        "--data",
+        &data_arg,
+    ]);
+    assert!(
+        published.status.success(),
+        "{}",
+        String::from_utf8_lossy(&published.stderr)
+    );
+    let server = Server::start(&["--data", &data_arg]);
+    // Paris's parcel, 651000–651100 × 6862000–6862100 in Lambert-93: red in the middle.
+    let (status, _, png) = get_bytes(
+        &server.url(
+            "/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=parcelles&STYLES=&CRS=EPSG:2154\
+             &BBOX=650950,6861950,651150,6862150&WIDTH=100&HEIGHT=100&FORMAT=image/png",
+        ),
+        &[],
+    );
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&png));
+    let image = image::load_from_memory(&png).unwrap().to_rgba8();
+    assert_eq!(image.get_pixel(50, 50).0, [255, 0, 0, 255]);
+    assert_eq!(
+        image.get_pixel(5, 5).0,
+        [255, 255, 255, 255],
+        "outside the parcel"
+    );
+    let (status, _, json) = get(&server.url(
+        "/wfs?SERVICE=WFS&VERSION=2.0.0&REQUEST=GetFeature&TYPENAMES=tuilerie:parcelles\
+         &OUTPUTFORMAT=application/json",
+    ));
+    assert_eq!(status, 200, "{json}");
+    let features: Value = serde_json::from_str(&json).unwrap();
+    let mut names: Vec<String> = features["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            f["properties"]["nom_commun"]
+                .as_str()
+                .unwrap_or("NULL")
+                .to_owned()
+        })
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["Montreuil", "NULL", "Paris", "Vincennes"]);
+}
+
 #[test]
 fn tuilerie_publish_publishes_on_the_data_directory_of_a_running_server() {
     let data = tempfile::tempdir().unwrap();

@@ -52,6 +52,13 @@ impl Crs {
             .ok_or_else(|| CrsError::Unknown(text.to_owned()))
     }
 
+    /// The known CRS a WKT1 definition without an authority describes (a Shapefile's `.prj`
+    /// in ESRI's dialect): by projection, parameters, ellipsoid and unit, or for a geographic
+    /// CRS by its datum; `None` when nothing known matches.
+    pub fn identify_wkt(wkt: &str) -> Option<Crs> {
+        crate::wkt::identify(wkt)
+    }
+
     /// The CRS of an EPSG code (or of an alias such as 900913 for 3857).
     pub fn from_epsg(code: u32) -> Result<Crs, CrsError> {
         REGISTRY

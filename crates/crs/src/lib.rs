@@ -39,6 +39,7 @@ mod bbox;
 mod crs;
 mod registry;
 mod transform;
+mod wkt;
 
 pub use crate::bbox::Bbox;
 pub use crate::crs::{Crs, METRES_PER_DEGREE};

@@ -53,8 +53,9 @@ pub(crate) fn looks_like_zip(path: &Path) -> bool {
 /// The unpacked GeoPackages (path on disk, name in the archive) and the ignored entry names.
 pub(crate) type Unpacked = (Vec<(PathBuf, String)>, Vec<String>);
 
-/// Unpacks the `.gpkg` entries of `zip` into `dest` (which must exist) and returns their paths
-/// with their names in the archive. Other entries are listed in the second vector, unread.
+/// Unpacks the `.gpkg` entries and Shapefiles of `zip` into `dest` (which must exist) and returns
+/// the paths of the GeoPackages and `.shp` files with their names in the archive (a `.shp`'s
+/// other parts are written beside it). Other entries are listed in the second vector, unread.
 pub(crate) fn unpack(zip: &Path, dest: &Path, limits: &ZipLimits) -> Result<Unpacked, ZipRefusal> {
     let refuse = |m: String| Err(ZipRefusal(m));
     let file = File::open(zip).map_err(|e| ZipRefusal(format!("cannot open the archive: {e}")))?;
@@ -89,7 +90,7 @@ pub(crate) fn unpack(zip: &Path, dest: &Path, limits: &ZipLimits) -> Result<Unpa
         if entry.is_dir() {
             continue;
         }
-        if !name.to_ascii_lowercase().ends_with(".gpkg") {
+        if !is_data_entry(&name) {
             ignored.push(name);
             continue;
         }
@@ -108,7 +109,7 @@ pub(crate) fn unpack(zip: &Path, dest: &Path, limits: &ZipLimits) -> Result<Unpa
     }
     if declared_total > limits.max_total_bytes {
         return refuse(format!(
-            "the GeoPackages inflate to {declared_total} bytes, more than the {} allowed",
+            "the data files inflate to {declared_total} bytes, more than the {} allowed",
             limits.max_total_bytes
         ));
     }
@@ -121,6 +122,7 @@ pub(crate) fn unpack(zip: &Path, dest: &Path, limits: &ZipLimits) -> Result<Unpa
     }
     // Second pass: inflate, counting real bytes against the declared size and the limits.
     let mut out = Vec::with_capacity(wanted.len());
+    let mut folders: Vec<String> = Vec::new();
     let mut written_total: u64 = 0;
     for (n, (i, name, size, compressed)) in wanted.into_iter().enumerate() {
         let mut entry = archive
@@ -130,7 +132,24 @@ pub(crate) fn unpack(zip: &Path, dest: &Path, limits: &ZipLimits) -> Result<Unpa
             || "data.gpkg".to_owned(),
             |s| s.to_string_lossy().into_owned(),
         );
-        let target = dest.join(format!("{n}_{}", crate::normalize_name(&base)));
+        let target = match shapefile_part(&name) {
+            // The parts of one Shapefile must keep one stem in one folder: a folder per folder
+            // of the archive, the stem normalised the same way for each part.
+            Some((folder, stem, extension)) => {
+                let index = folders
+                    .iter()
+                    .position(|f| *f == folder)
+                    .unwrap_or_else(|| {
+                        folders.push(folder);
+                        folders.len() - 1
+                    });
+                let dir = dest.join(format!("shp{index}"));
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| ZipRefusal(format!("cannot write '{}': {e}", dir.display())))?;
+                dir.join(format!("{}.{extension}", crate::normalize_name(&stem)))
+            }
+            None => dest.join(format!("{n}_{}", crate::normalize_name(&base))),
+        };
         let cap = size
             .min(limits.max_total_bytes.saturating_sub(written_total))
             .min(if size > RATIO_FLOOR {
@@ -152,9 +171,32 @@ pub(crate) fn unpack(zip: &Path, dest: &Path, limits: &ZipLimits) -> Result<Unpa
         file.flush()
             .map_err(|e| ZipRefusal(format!("cannot write '{}': {e}", target.display())))?;
         written_total += copied;
-        out.push((target, name));
+        // Shapefiles are named by their .shp; their other parts are found beside it.
+        if shapefile_part(&name).is_none_or(|(_, _, extension)| extension == "shp") {
+            out.push((target, name));
+        }
     }
     Ok((out, ignored))
+}
+
+/// Whether an entry is data this server reads: a GeoPackage, or a part of a Shapefile.
+fn is_data_entry(name: &str) -> bool {
+    name.to_ascii_lowercase().ends_with(".gpkg") || shapefile_part(name).is_some()
+}
+
+/// A Shapefile part's folder in the archive, stem and lowercase extension (`shp`, `shx`, `dbf`,
+/// `prj` or `cpg`).
+fn shapefile_part(name: &str) -> Option<(String, String, String)> {
+    let path = Path::new(name);
+    let extension = path.extension()?.to_string_lossy().to_ascii_lowercase();
+    if !["shp", "shx", "dbf", "prj", "cpg"].contains(&extension.as_str()) {
+        return None;
+    }
+    let stem = path.file_stem()?.to_string_lossy().into_owned();
+    let folder = path
+        .parent()
+        .map_or_else(String::new, |p| p.to_string_lossy().into_owned());
+    Some((folder, stem, extension))
 }
 
 /// Whether an entry name is absolute or climbs out with `..` (checked on both separators).

@@ -290,6 +290,13 @@ fn load(
             return Ok(None);
         }
     }
+    if crate::shp::is_shapefile(input) {
+        fsutil::create_dir_all(unpack_dir)?;
+        return Ok(
+            from_shapefile(input, &file_name(input), unpack_dir, findings)
+                .map(|path| vec![(path, file_name(input))]),
+        );
+    }
     if !archive::looks_like_zip(input) {
         #[cfg(feature = "gdal")]
         if !looks_like_sqlite(input) {
@@ -304,21 +311,77 @@ fn load(
             findings.error(None, format!("zip archive refused: {}", refusal.0));
             Ok(None)
         }
-        Ok((gpkgs, ignored)) => {
+        Ok((entries, ignored)) => {
             if !ignored.is_empty() {
                 findings.warning(
                     None,
                     format!(
-                        "entries that are not GeoPackages were ignored: {}",
+                        "entries that are neither GeoPackages nor Shapefiles were ignored: {}",
                         ignored.join(", ")
                     ),
                 );
             }
-            if gpkgs.is_empty() {
-                findings.error(None, "the zip archive holds no .gpkg file");
+            if entries.is_empty() {
+                findings.error(
+                    None,
+                    "the zip archive holds no .gpkg file and no Shapefile (.shp)",
+                );
                 return Ok(None);
             }
+            let mut gpkgs = Vec::with_capacity(entries.len());
+            for (path, name) in entries {
+                if crate::shp::is_shapefile(&path) {
+                    let Some(converted) = from_shapefile(&path, &name, unpack_dir, findings) else {
+                        return Ok(None);
+                    };
+                    gpkgs.push((converted, name));
+                } else {
+                    gpkgs.push((path, name));
+                }
+            }
             Ok(Some(gpkgs))
+        }
+    }
+}
+
+/// A Shapefile (`name` as uploaded) copied into a GeoPackage beside the unpacked files (`None`,
+/// with an error finding, when it cannot be read).
+fn from_shapefile(
+    shp: &Path,
+    name: &str,
+    unpack_dir: &Path,
+    findings: &mut Findings,
+) -> Option<PathBuf> {
+    let stem = shp
+        .file_stem()
+        .map_or_else(|| "data".to_owned(), |s| s.to_string_lossy().into_owned());
+    let mut output = unpack_dir.join(format!("{stem}.gpkg"));
+    let mut n = 1;
+    while output.exists() {
+        output = unpack_dir.join(format!("{stem}_{n}.gpkg"));
+        n += 1;
+    }
+    match crate::shp::convert(shp, &output) {
+        Ok(converted) => {
+            if converted.encoding.is_none() {
+                findings.warning(
+                    None,
+                    format!("'{name}' has no .cpg: its attributes were read as UTF-8"),
+                );
+            }
+            if !converted.has_prj {
+                findings.warning(
+                    None,
+                    format!(
+                        "'{name}' has no .prj naming an EPSG code: its CRS is the one the upload declares"
+                    ),
+                );
+            }
+            Some(output)
+        }
+        Err(reason) => {
+            findings.error(None, reason);
+            None
         }
     }
 }

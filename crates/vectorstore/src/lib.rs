@@ -41,6 +41,7 @@ mod names;
 mod ogr;
 mod report;
 mod scan;
+mod shp;
 mod srs;
 mod store;
 mod tiles;

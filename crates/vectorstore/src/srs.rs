@@ -72,6 +72,10 @@ pub(crate) fn detect(
     if let Some(code) = definition.and_then(epsg_from_wkt) {
         return from_epsg(code);
     }
+    // A WKT without authority (ESRI's dialect): by its parameters.
+    if let Some(crs) = definition.and_then(Crs::identify_wkt) {
+        return SrsDetection::Known(crs);
+    }
     SrsDetection::Unreadable(srs_id)
 }
 

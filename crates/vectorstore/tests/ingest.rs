@@ -373,7 +373,11 @@ fn bad_files_are_refused_with_a_reason_and_leave_nothing_behind() {
             "entry '../../evil.gpkg' points outside the archive",
         ),
         ("bomb.zip", "a zip bomb?"),
-        ("no_gpkg.zip", "the zip archive holds no .gpkg file"),
+        (
+            "no_gpkg.zip",
+            // Its data.shp is read as a Shapefile now, and lacks its attributes.
+            "'data.shp' comes without its .dbf",
+        ),
         ("does_not_exist.gpkg", "cannot read"),
     ];
     for (file, reason) in cases {
@@ -405,9 +409,9 @@ fn a_zip_holding_a_geopackage_integrates_and_other_entries_are_ignored() {
     assert!(!report.is_refused(), "{:#?}", report.findings);
     assert_eq!(report.layers.len(), 2);
     assert_eq!(report.layers[0].source_file, "livraison/communes_2154.gpkg");
-    assert!(messages(&report, Level::Warning)
-        .join("\n")
-        .contains("entries that are not GeoPackages were ignored: livraison/LISEZMOI.txt"));
+    assert!(messages(&report, Level::Warning).join("\n").contains(
+        "entries that are neither GeoPackages nor Shapefiles were ignored: livraison/LISEZMOI.txt"
+    ));
     assert_eq!(
         tree(data.path()),
         [
