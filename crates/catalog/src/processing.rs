@@ -812,7 +812,7 @@ impl Catalog {
         let file = files
             .iter()
             .find(|f| is_vector_file(f))
-            .ok_or("the upload holds no GeoPackage, Shapefile or zip archive")?;
+            .ok_or("the upload holds no GeoPackage, Shapefile, CSV or zip archive")?;
         let options = vectorstore::IngestOptions {
             declared_srs: crs::Crs::parse(&upload.srs).ok(),
             zip_limits: self.options.zip_limits,

@@ -427,7 +427,7 @@ impl Catalog {
             return (
                 false,
                 vec![format!(
-                    "ERROR a VECTOR upload holds one GeoPackage (.gpkg), one Shapefile (.shp with its .dbf, .shx, .prj, .cpg) or one zip archive of them; this one holds {} ({})",
+                    "ERROR a VECTOR upload holds one GeoPackage (.gpkg), one Shapefile (.shp with its .dbf, .shx, .prj, .cpg), one CSV (.csv with its .csvt, .prj) or one zip archive of them; this one holds {} ({})",
                     data.len(),
                     upload.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>().join(", ")
                 )],
@@ -535,11 +535,11 @@ fn require_open(upload: &Upload) -> Result<(), CatalogError> {
     }
 }
 
-/// A VECTOR upload's data file: a GeoPackage, a zip archive, or a Shapefile's `.shp` (its
-/// `.dbf`, `.shx`, `.prj` and `.cpg` are read beside it).
+/// A VECTOR upload's data file: a GeoPackage, a zip archive, a Shapefile's `.shp` (its `.dbf`,
+/// `.shx`, `.prj` and `.cpg` are read beside it) or a CSV (its `.csvt` and `.prj` beside it).
 pub(crate) fn is_vector_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| {
-        ["gpkg", "zip", "shp"]
+        ["gpkg", "zip", "shp", "csv"]
             .iter()
             .any(|known| e.eq_ignore_ascii_case(known))
     })

@@ -14,7 +14,8 @@ use server::error_chain;
 /// Arguments of `tuilerie ingest`.
 #[derive(clap::Args, Debug)]
 pub struct IngestArgs {
-    /// The GeoPackage, the Shapefile (`.shp`, its `.dbf`/`.shx`/`.prj`/`.cpg` beside it), or a zip of them.
+    /// The GeoPackage, the Shapefile (`.shp`, its `.dbf`/`.shx`/`.prj`/`.cpg` beside it), the CSV
+    /// (its `.csvt`/`.prj` beside it), or a zip of them.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// The SRS the data is declared in (e.g. EPSG:2154): every layer must be in it, and it is

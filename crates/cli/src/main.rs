@@ -40,7 +40,7 @@ enum Command {
     /// Work with configuration files.
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Check a GeoPackage or a Shapefile (or a zip of them) and integrate it into the data directory.
+    /// Check a GeoPackage, a Shapefile or a CSV (or a zip of them) and integrate it into the data directory.
     Ingest(IngestArgs),
     /// Build pyramids.
     #[command(subcommand)]

@@ -85,7 +85,7 @@ fn file_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) 
 /// `tuilerie publish …`
 #[derive(clap::Subcommand, Debug)]
 pub enum PublishCommand {
-    /// Publish a GeoPackage or a Shapefile (or a zip of them) as a WMS layer styled by an SLD.
+    /// Publish a GeoPackage, a Shapefile or a CSV (or a zip of them) as a WMS layer styled by an SLD.
     Vector(VectorArgs),
     /// Publish GeoTIFFs as a pyramid served by WMTS and TMS (and WMS with --wms).
     Raster(RasterArgs),
@@ -434,14 +434,16 @@ fn publish_vector(catalog: &Catalog, args: &VectorArgs) -> Outcome<Vec<String>> 
         Some(srs) => srs.clone(),
         None => detect_vector_srs(&args.file)?,
     };
-    // A Shapefile travels with its other parts, as the API's clients upload them.
+    // A Shapefile or a CSV travels with its other parts, as the API's clients upload them.
     let mut files = vec![args.file.clone()];
     if args
         .file
         .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("shp"))
+        .is_some_and(|e| e.eq_ignore_ascii_case("shp") || e.eq_ignore_ascii_case("csv"))
     {
-        for part in ["shx", "dbf", "prj", "cpg", "SHX", "DBF", "PRJ", "CPG"] {
+        for part in [
+            "shx", "dbf", "prj", "cpg", "csvt", "SHX", "DBF", "PRJ", "CPG", "CSVT",
+        ] {
             let path = args.file.with_extension(part);
             if path.is_file() && !files.contains(&path) {
                 files.push(path);

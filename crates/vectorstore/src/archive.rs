@@ -53,9 +53,9 @@ pub(crate) fn looks_like_zip(path: &Path) -> bool {
 /// The unpacked GeoPackages (path on disk, name in the archive) and the ignored entry names.
 pub(crate) type Unpacked = (Vec<(PathBuf, String)>, Vec<String>);
 
-/// Unpacks the `.gpkg` entries and Shapefiles of `zip` into `dest` (which must exist) and returns
-/// the paths of the GeoPackages and `.shp` files with their names in the archive (a `.shp`'s
-/// other parts are written beside it). Other entries are listed in the second vector, unread.
+/// Unpacks the `.gpkg` entries, Shapefiles and CSVs of `zip` into `dest` (which must exist) and
+/// returns the paths of the GeoPackages, `.shp` and `.csv` files with their names in the archive
+/// (their other parts are written beside them). Other entries are listed, unread.
 pub(crate) fn unpack(zip: &Path, dest: &Path, limits: &ZipLimits) -> Result<Unpacked, ZipRefusal> {
     let refuse = |m: String| Err(ZipRefusal(m));
     let file = File::open(zip).map_err(|e| ZipRefusal(format!("cannot open the archive: {e}")))?;
@@ -132,7 +132,7 @@ pub(crate) fn unpack(zip: &Path, dest: &Path, limits: &ZipLimits) -> Result<Unpa
             || "data.gpkg".to_owned(),
             |s| s.to_string_lossy().into_owned(),
         );
-        let target = match shapefile_part(&name) {
+        let target = match companion_part(&name) {
             // The parts of one Shapefile must keep one stem in one folder: a folder per folder
             // of the archive, the stem normalised the same way for each part.
             Some((folder, stem, extension)) => {
@@ -171,25 +171,27 @@ pub(crate) fn unpack(zip: &Path, dest: &Path, limits: &ZipLimits) -> Result<Unpa
         file.flush()
             .map_err(|e| ZipRefusal(format!("cannot write '{}': {e}", target.display())))?;
         written_total += copied;
-        // Shapefiles are named by their .shp; their other parts are found beside it.
-        if shapefile_part(&name).is_none_or(|(_, _, extension)| extension == "shp") {
+        // Shapefiles and CSVs are named by their .shp and .csv; their other parts are beside.
+        if companion_part(&name)
+            .is_none_or(|(_, _, extension)| extension == "shp" || extension == "csv")
+        {
             out.push((target, name));
         }
     }
     Ok((out, ignored))
 }
 
-/// Whether an entry is data this server reads: a GeoPackage, or a part of a Shapefile.
+/// Whether an entry is data this server reads: a GeoPackage, or a part of a Shapefile or CSV.
 fn is_data_entry(name: &str) -> bool {
-    name.to_ascii_lowercase().ends_with(".gpkg") || shapefile_part(name).is_some()
+    name.to_ascii_lowercase().ends_with(".gpkg") || companion_part(name).is_some()
 }
 
-/// A Shapefile part's folder in the archive, stem and lowercase extension (`shp`, `shx`, `dbf`,
-/// `prj` or `cpg`).
-fn shapefile_part(name: &str) -> Option<(String, String, String)> {
+/// A Shapefile's or a CSV's part: its folder in the archive, stem and lowercase extension
+/// (`shp`, `shx`, `dbf`, `prj`, `cpg`; `csv`, `csvt`, `prj`).
+fn companion_part(name: &str) -> Option<(String, String, String)> {
     let path = Path::new(name);
     let extension = path.extension()?.to_string_lossy().to_ascii_lowercase();
-    if !["shp", "shx", "dbf", "prj", "cpg"].contains(&extension.as_str()) {
+    if !["shp", "shx", "dbf", "prj", "cpg", "csv", "csvt"].contains(&extension.as_str()) {
         return None;
     }
     let stem = path.file_stem()?.to_string_lossy().into_owned();

@@ -290,12 +290,10 @@ fn load(
             return Ok(None);
         }
     }
-    if crate::shp::is_shapefile(input) {
+    if crate::shp::is_shapefile(input) || crate::delimited::is_csv(input) {
         fsutil::create_dir_all(unpack_dir)?;
-        return Ok(
-            from_shapefile(input, &file_name(input), unpack_dir, findings)
-                .map(|path| vec![(path, file_name(input))]),
-        );
+        return Ok(converted(input, &file_name(input), unpack_dir, findings)
+            .map(|path| vec![(path, file_name(input))]));
     }
     if !archive::looks_like_zip(input) {
         #[cfg(feature = "gdal")]
@@ -330,11 +328,11 @@ fn load(
             }
             let mut gpkgs = Vec::with_capacity(entries.len());
             for (path, name) in entries {
-                if crate::shp::is_shapefile(&path) {
-                    let Some(converted) = from_shapefile(&path, &name, unpack_dir, findings) else {
+                if crate::shp::is_shapefile(&path) || crate::delimited::is_csv(&path) {
+                    let Some(copy) = converted(&path, &name, unpack_dir, findings) else {
                         return Ok(None);
                     };
-                    gpkgs.push((converted, name));
+                    gpkgs.push((copy, name));
                 } else {
                     gpkgs.push((path, name));
                 }
@@ -344,15 +342,15 @@ fn load(
     }
 }
 
-/// A Shapefile (`name` as uploaded) copied into a GeoPackage beside the unpacked files (`None`,
-/// with an error finding, when it cannot be read).
-fn from_shapefile(
-    shp: &Path,
+/// A Shapefile or a CSV (`name` as uploaded) copied into a GeoPackage beside the unpacked files
+/// (`None`, with an error finding, when it cannot be read).
+fn converted(
+    input: &Path,
     name: &str,
     unpack_dir: &Path,
     findings: &mut Findings,
 ) -> Option<PathBuf> {
-    let stem = shp
+    let stem = input
         .file_stem()
         .map_or_else(|| "data".to_owned(), |s| s.to_string_lossy().into_owned());
     let mut output = unpack_dir.join(format!("{stem}.gpkg"));
@@ -361,7 +359,32 @@ fn from_shapefile(
         output = unpack_dir.join(format!("{stem}_{n}.gpkg"));
         n += 1;
     }
-    match crate::shp::convert(shp, &output) {
+    if crate::delimited::is_csv(input) {
+        return match crate::delimited::convert(input, &output) {
+            Ok(converted) => {
+                if converted.windows_1252 {
+                    findings.warning(
+                        None,
+                        format!("'{name}' is not UTF-8: it was read as Windows-1252 (Latin-1)"),
+                    );
+                }
+                if !converted.has_prj {
+                    findings.warning(
+                        None,
+                        format!(
+                            "'{name}' has no .prj naming an EPSG code: its CRS is the one the upload declares"
+                        ),
+                    );
+                }
+                Some(output)
+            }
+            Err(reason) => {
+                findings.error(None, reason);
+                None
+            }
+        };
+    }
+    match crate::shp::convert(input, &output) {
         Ok(converted) => {
             if converted.encoding.is_none() {
                 findings.warning(

@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 mod archive;
+mod delimited;
 mod fsutil;
 mod geom;
 mod gpkg;
