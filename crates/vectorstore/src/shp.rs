@@ -87,8 +87,12 @@ pub(crate) fn convert(shp: &Path, output: &Path) -> Result<Converted, String> {
         .collect();
     drop(attributes);
 
-    // Shapes and records together.
-    let shapes = shapefile::ShapeReader::from_path(shp)
+    // Shapes and records together, read in file order (the `.shx` is not needed then, and a
+    // hostile one cannot point the reader anywhere), once every record has been checked to
+    // hold what it claims: a few hundred bytes must not make the reader reserve gigabytes.
+    check_records(shp).map_err(|reason| format!("'{name}' is damaged: {reason}"))?;
+    let source = std::fs::File::open(shp).map_err(|e| format!("cannot read '{name}': {e}"))?;
+    let shapes = shapefile::ShapeReader::new(BufReader::new(source))
         .map_err(|e| format!("'{name}' is not a readable Shapefile: {e}"))?;
     let geometry_type = geometry_type(shapes.header().shape_type)
         .ok_or_else(|| format!("'{name}' holds multipatches, which this server does not read"))?;
@@ -190,6 +194,66 @@ fn without_zero_dates(
     std::io::copy(&mut source, &mut target)?;
     target.flush()?;
     Ok(copy)
+}
+
+/// Checks that each record of a `.shp` lies inside the file and that its part and point counts
+/// fit in its declared length (the reader reserves memory from those counts).
+fn check_records(shp: &Path) -> Result<(), String> {
+    let bytes = std::fs::read(shp).map_err(|e| e.to_string())?;
+    let be = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| i64::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]])))
+    };
+    let le = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .map(|b| i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+    };
+    if bytes.len() < 100 {
+        return Err("shorter than a Shapefile header (100 bytes)".to_owned());
+    }
+    let mut at = 100_usize;
+    let mut record = 0_u64;
+    while at < bytes.len() {
+        record += 1;
+        let length = be(at + 4)
+            .ok_or_else(|| format!("the file ends inside the header of record {record}"))?
+            * 2;
+        let content = at + 8;
+        let fits = usize::try_from(length)
+            .ok()
+            .and_then(|l| content.checked_add(l))
+            .is_some_and(|end| end <= bytes.len());
+        if length < 4 || !fits {
+            return Err(format!(
+                "record {record} claims {length} bytes where the file has {} left",
+                bytes.len().saturating_sub(content)
+            ));
+        }
+        let needed = match le(content).unwrap_or(0) {
+            // Polylines, polygons, multipatches: box, part and point counts, then the arrays.
+            3 | 5 | 13 | 15 | 23 | 25 | 31 => match (le(content + 36), le(content + 40)) {
+                (Some(parts), Some(points)) if parts >= 0 && points >= 0 => {
+                    44 + 4 * parts + 16 * points
+                }
+                _ => i64::MAX,
+            },
+            // Multipoints: box and point count, then the points.
+            8 | 18 | 28 => match le(content + 36) {
+                Some(points) if points >= 0 => 40 + 16 * points,
+                _ => i64::MAX,
+            },
+            _ => 4,
+        };
+        if needed > length {
+            return Err(format!(
+                "record {record} counts more parts or points than its {length} bytes can hold"
+            ));
+        }
+        at = content + usize::try_from(length).unwrap_or(usize::MAX);
+    }
+    Ok(())
 }
 
 /// The decimal count of each field, from the dBase header (32-byte field descriptors after the

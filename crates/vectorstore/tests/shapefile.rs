@@ -188,3 +188,46 @@ fn a_shapefile_without_its_dbf_or_with_an_unknown_encoding_is_refused_by_name() 
     );
     assert_eq!(report.layers[0].srs, "EPSG:2154");
 }
+
+/// Found by the `vector_upload` fuzzer: a 700-byte `.shp` whose record counts two billion
+/// parts made the reader reserve 4.5 GB. Records are now checked against their length and the
+/// file's before anything is read.
+#[test]
+fn records_that_claim_more_than_they_hold_are_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = std::fs::read(fixture("parcelles_2154.shp")).unwrap();
+    let cases: [(usize, [u8; 4], &str); 3] = [
+        // The first record's part count, its point count, then its length (big-endian words).
+        (
+            100 + 8 + 36,
+            0x7fff_ffff_i32.to_le_bytes(),
+            "counts more parts or points",
+        ),
+        (
+            100 + 8 + 40,
+            0x4000_0000_i32.to_le_bytes(),
+            "counts more parts or points",
+        ),
+        (
+            100 + 4,
+            0x7fff_ffff_i32.to_be_bytes(),
+            "claims 4294967294 bytes",
+        ),
+    ];
+    for (k, (at, bytes, expected)) in cases.into_iter().enumerate() {
+        let mut hostile = original.clone();
+        hostile[at..at + 4].copy_from_slice(&bytes);
+        let shp = dir.path().join(format!("hostile{k}.shp"));
+        std::fs::write(&shp, hostile).unwrap();
+        std::fs::copy(fixture("parcelles_2154.dbf"), shp.with_extension("dbf")).unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let report = ingest(&shp, data.path());
+        let errors: Vec<String> = report.errors().map(ToString::to_string).collect();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("is damaged") && e.contains(expected)),
+            "{k}: {errors:?}"
+        );
+    }
+}
