@@ -251,6 +251,20 @@ fn check_records(shp: &Path) -> Result<(), String> {
                 "record {record} counts more parts or points than its {length} bytes can hold"
             ));
         }
+        // Each part starts at a point index, in order, within the points.
+        if matches!(le(content).unwrap_or(0), 3 | 5 | 13 | 15 | 23 | 25 | 31) {
+            let (parts, points) = (le(content + 36).unwrap_or(0), le(content + 40).unwrap_or(0));
+            let mut previous = 0;
+            for part in 0..usize::try_from(parts).unwrap_or(0) {
+                let start = le(content + 44 + 4 * part).unwrap_or(-1);
+                if start < previous || start > points || (part == 0 && start != 0) {
+                    return Err(format!(
+                        "record {record}: part {part} starts at point {start}, outside its {points} points"
+                    ));
+                }
+                previous = start;
+            }
+        }
         at = content + usize::try_from(length).unwrap_or(usize::MAX);
     }
     Ok(())

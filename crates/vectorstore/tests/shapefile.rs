@@ -196,8 +196,10 @@ fn a_shapefile_without_its_dbf_or_with_an_unknown_encoding_is_refused_by_name() 
 fn records_that_claim_more_than_they_hold_are_refused_before_reading() {
     let dir = tempfile::tempdir().unwrap();
     let original = std::fs::read(fixture("parcelles_2154.shp")).unwrap();
-    let cases: [(usize, [u8; 4], &str); 3] = [
-        // The first record's part count, its point count, then its length (big-endian words).
+    // The first record's part count, its point count, its length (big-endian words), and where
+    // the second record's second part starts (a huge start made the reader reserve 30 GB for
+    // that part: found by the fuzzer too).
+    let cases: [(usize, [u8; 4], &str); 4] = [
         (
             100 + 8 + 36,
             0x7fff_ffff_i32.to_le_bytes(),
@@ -212,6 +214,11 @@ fn records_that_claim_more_than_they_hold_are_refused_before_reading() {
             100 + 4,
             0x7fff_ffff_i32.to_be_bytes(),
             "claims 4294967294 bytes",
+        ),
+        (
+            100 + 8 + 128 + 8 + 48,
+            (-7_i32).to_le_bytes(),
+            "part 1 starts at point -7",
         ),
     ];
     for (k, (at, bytes, expected)) in cases.into_iter().enumerate() {
