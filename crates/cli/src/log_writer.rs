@@ -307,11 +307,11 @@ mod tests {
     /// numbers as they are, the message unquoted, spans' fields before the target.
     #[test]
     fn lines_are_laid_out_as_the_default_format_with_strings_escaped() {
-        let written = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&written);
+        let sink = Sink::default();
+        let written = Arc::clone(&sink.0);
         let subscriber = tracing_subscriber::fmt()
             .with_ansi(false)
-            .with_writer(move || Captured(Arc::clone(&sink)))
+            .with_writer(move || sink.clone())
             .event_format(LogLine)
             .with_max_level(tracing::Level::DEBUG)
             .finish();
@@ -345,19 +345,6 @@ mod tests {
             "{}",
             lines[1]
         );
-    }
-
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
     }
 
     #[test]

@@ -12,22 +12,13 @@ use std::path::Path;
 
 use wkt::TryFromWkt as _;
 
+use crate::table_copy::{Converted, TableCopy};
 use crate::value::{AttributeType, Value};
-use crate::writer::StoreWriter;
 
 /// Whether `path` names a CSV file.
 pub(crate) fn is_csv(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
-}
-
-/// What a conversion read.
-#[derive(Debug)]
-pub(crate) struct Converted {
-    /// Whether a `.prj` gave the CRS.
-    pub(crate) has_prj: bool,
-    /// Whether the text was not UTF-8 and was read as Windows-1252.
-    pub(crate) windows_1252: bool,
 }
 
 /// Where a row's geometry is.
@@ -92,10 +83,7 @@ pub(crate) fn convert(path: &Path, output: &Path) -> Result<Converted, String> {
         .map(|e| path.with_extension(e))
         .find(|p| p.is_file())
         .and_then(|p| std::fs::read_to_string(p).ok());
-    let epsg = prj.as_deref().and_then(|wkt| {
-        crate::srs::epsg_from_wkt(wkt).or_else(|| crs::Crs::identify_wkt(wkt)?.epsg())
-    });
-    let srs_id = epsg.map_or(-1, i64::from);
+    let epsg = prj.as_deref().and_then(crate::table_copy::prj_epsg);
     let mut geometries = Vec::with_capacity(rows.len());
     for (line, row) in (2_u64..).zip(&rows) {
         let geometry = match geometry {
@@ -131,42 +119,26 @@ pub(crate) fn convert(path: &Path, output: &Path) -> Result<Converted, String> {
         GeometryColumns::Wkt(_) => "GEOMETRY",
     };
 
-    let _ = std::fs::remove_file(output);
-    let mut writer = StoreWriter::create(output).map_err(|e| e.to_string())?;
-    if let (Some(code), Some(wkt)) = (epsg, prj.as_deref()) {
-        writer
-            .ensure_srs(i64::from(code), &format!("EPSG:{code}"), &table, wkt.trim())
-            .map_err(|e| e.to_string())?;
-    }
+    // An unrecognised .prj is left out: the declared CRS is used, with a warning.
+    let code = epsg.map(|c| format!("EPSG:{c}")).unwrap_or_default();
+    let srs = epsg
+        .zip(prj.as_deref())
+        .map(|(c, wkt)| (i64::from(c), code.as_str(), wkt.trim()));
     let attributes: Vec<(String, AttributeType)> =
         columns.iter().map(|(_, h, t)| (h.clone(), *t)).collect();
-    writer
-        .begin_layer(&table, geometry_type, srs_id, &attributes)
-        .map_err(|e| e.to_string())?;
-    let mut extent: Option<[f64; 4]> = None;
+    let mut copy = TableCopy::create(output, &table, geometry_type, srs, &attributes)?;
     for ((fid, row), geometry) in (1_i64..).zip(&rows).zip(&geometries) {
-        let envelope = geometry.as_ref().and_then(crate::geom::envelope);
-        if let Some([a, b, c, d]) = envelope {
-            extent = Some(extent.map_or([a, b, c, d], |[x0, y0, x1, y1]| {
-                [x0.min(a), y0.min(b), x1.max(c), y1.max(d)]
-            }));
-        }
-        let blob = geometry
-            .as_ref()
-            .map(|g| crate::geom::encode(g, i32::try_from(srs_id).unwrap_or(-1)));
         let values: Vec<Value> = columns
             .iter()
             .map(|(k, _, kind)| value(&row[*k], *kind))
             .collect();
-        writer
-            .insert(fid, blob.as_deref(), envelope, &values)
-            .map_err(|e| e.to_string())?;
+        copy.add(fid, geometry.as_ref(), &values)?;
     }
-    writer.end_layer(extent).map_err(|e| e.to_string())?;
-    writer.finish().map_err(|e| e.to_string())?;
+    copy.finish()?;
     Ok(Converted {
-        has_prj: epsg.is_some(),
-        windows_1252,
+        has_prj: srs.is_some(),
+        encoding_note: windows_1252
+            .then_some("is not UTF-8: it was read as Windows-1252 (Latin-1)"),
     })
 }
 

@@ -359,38 +359,15 @@ fn converted(
         output = unpack_dir.join(format!("{stem}_{n}.gpkg"));
         n += 1;
     }
-    if crate::delimited::is_csv(input) {
-        return match crate::delimited::convert(input, &output) {
-            Ok(converted) => {
-                if converted.windows_1252 {
-                    findings.warning(
-                        None,
-                        format!("'{name}' is not UTF-8: it was read as Windows-1252 (Latin-1)"),
-                    );
-                }
-                if !converted.has_prj {
-                    findings.warning(
-                        None,
-                        format!(
-                            "'{name}' has no .prj naming an EPSG code: its CRS is the one the upload declares"
-                        ),
-                    );
-                }
-                Some(output)
-            }
-            Err(reason) => {
-                findings.error(None, reason);
-                None
-            }
-        };
-    }
-    match crate::shp::convert(input, &output) {
+    let copied = if crate::delimited::is_csv(input) {
+        crate::delimited::convert(input, &output)
+    } else {
+        crate::shp::convert(input, &output)
+    };
+    match copied {
         Ok(converted) => {
-            if converted.encoding.is_none() {
-                findings.warning(
-                    None,
-                    format!("'{name}' has no .cpg: its attributes were read as UTF-8"),
-                );
+            if let Some(note) = converted.encoding_note {
+                findings.warning(None, format!("'{name}' {note}"));
             }
             if !converted.has_prj {
                 findings.warning(

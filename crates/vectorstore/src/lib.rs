@@ -45,6 +45,7 @@ mod scan;
 mod shp;
 mod srs;
 mod store;
+mod table_copy;
 mod tiles;
 mod value;
 mod writer;

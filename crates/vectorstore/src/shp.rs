@@ -15,22 +15,13 @@ use std::path::{Path, PathBuf};
 use shapefile::dbase::{self, FieldType, FieldValue};
 use shapefile::{Shape, ShapeType};
 
+use crate::table_copy::{Converted, TableCopy};
 use crate::value::{AttributeType, Value};
-use crate::writer::StoreWriter;
 
 /// Whether `path` names a Shapefile's main file.
 pub(crate) fn is_shapefile(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("shp"))
-}
-
-/// What a conversion read.
-#[derive(Debug)]
-pub(crate) struct Converted {
-    /// The encoding of the attributes, from the `.cpg` (`None`: no `.cpg`, read as UTF-8).
-    pub(crate) encoding: Option<String>,
-    /// Whether a `.prj` gave the CRS.
-    pub(crate) has_prj: bool,
 }
 
 /// Copies the Shapefile `shp` into a new GeoPackage at `output` (one table, named after the
@@ -97,26 +88,12 @@ pub(crate) fn convert(shp: &Path, output: &Path) -> Result<Converted, String> {
     let geometry_type = geometry_type(shapes.header().shape_type)
         .ok_or_else(|| format!("'{name}' holds multipatches, which this server does not read"))?;
     let mut reader = shapefile::Reader::new(shapes, open_dbf(&dbf)?);
-    let (srs_id, code, wkt) = match prj.as_deref().map(str::trim) {
-        Some(wkt) if !wkt.is_empty() => match crate::srs::epsg_from_wkt(wkt)
-            .or_else(|| crs::Crs::identify_wkt(wkt).and_then(|crs| crs.epsg()))
-        {
-            Some(epsg) => (i64::from(epsg), format!("EPSG:{epsg}"), wkt.to_owned()),
-            None => (100_000, String::new(), wkt.to_owned()),
-        },
-        _ => (-1, String::new(), String::new()),
-    };
-    let _ = std::fs::remove_file(output);
-    let mut writer = StoreWriter::create(output).map_err(|e| e.to_string())?;
-    if srs_id > 0 {
-        writer
-            .ensure_srs(srs_id, &code, &table, &wkt)
-            .map_err(|e| e.to_string())?;
-    }
-    writer
-        .begin_layer(&table, geometry_type, srs_id, &columns)
-        .map_err(|e| e.to_string())?;
-    let mut extent: Option<[f64; 4]> = None;
+    // An unrecognised .prj is kept under a custom id: the SRS detection then says so.
+    let prj = prj.as_deref().map(str::trim).filter(|wkt| !wkt.is_empty());
+    let code = prj.and_then(crate::table_copy::prj_epsg);
+    let epsg = code.map(|c| format!("EPSG:{c}")).unwrap_or_default();
+    let srs = prj.map(|wkt| (code.map_or(100_000, i64::from), epsg.as_str(), wkt));
+    let mut copy = TableCopy::create(output, &table, geometry_type, srs, &columns)?;
     for (fid, item) in (1_i64..).zip(reader.iter_shapes_and_records()) {
         let (shape, record) = item.map_err(|e| {
             format!("'{name}' is damaged at feature {fid} (its shape cannot be read: {e})")
@@ -128,28 +105,18 @@ pub(crate) fn convert(shp: &Path, output: &Path) -> Result<Converted, String> {
                     .map_err(|e| format!("'{name}', feature {fid}: {e}"))?,
             ),
         };
-        let envelope = geometry.as_ref().and_then(crate::geom::envelope);
-        if let Some([a, b, c, d]) = envelope {
-            extent = Some(extent.map_or([a, b, c, d], |[x0, y0, x1, y1]| {
-                [x0.min(a), y0.min(b), x1.max(c), y1.max(d)]
-            }));
-        }
-        let blob = geometry
-            .as_ref()
-            .map(|g| crate::geom::encode(g, i32::try_from(srs_id).unwrap_or(-1)));
         let values: Vec<Value> = columns
             .iter()
             .map(|(field, kind)| value(record.get(field), *kind))
             .collect();
-        writer
-            .insert(fid, blob.as_deref(), envelope, &values)
-            .map_err(|e| e.to_string())?;
+        copy.add(fid, geometry.as_ref(), &values)?;
     }
-    writer.end_layer(extent).map_err(|e| e.to_string())?;
-    writer.finish().map_err(|e| e.to_string())?;
+    copy.finish()?;
     Ok(Converted {
-        encoding,
-        has_prj: srs_id > 0,
+        has_prj: srs.is_some(),
+        encoding_note: encoding
+            .is_none()
+            .then_some("has no .cpg: its attributes were read as UTF-8"),
     })
 }
 
