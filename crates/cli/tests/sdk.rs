@@ -51,9 +51,22 @@ fn sdk(dir: &Path, args: &[&str]) -> String {
     text
 }
 
-/// Adds the user `producteur` to the data directory and writes the SDK's ini in `work`: only
-/// where the API and its token endpoint are, and who logs in.
-fn producer(data: &str, server: &Server, work: &Path) {
+/// The SDK's package directory, a work folder and a server on its `data/` with the user
+/// `producteur` and the SDK's ini in the work folder (only where the API and its token
+/// endpoint are, and who logs in); `None`, with a message, without the SDK or `tool`.
+fn producer_setup(tool: &str) -> Option<(PathBuf, tempfile::TempDir, Server)> {
+    let Some(package) = sdk_dir() else {
+        eprintln!("sdk-entrepot-gpf is not installed (pip install sdk-entrepot-gpf): skipped");
+        return None;
+    };
+    if Command::new(tool).arg("--version").output().is_err() {
+        eprintln!("{tool} is missing: skipped");
+        return None;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let data = work.path().join("data");
+    let data = data.to_str().unwrap();
+    let server = Server::start(&["--data", data]);
     let mut add = Command::new(BIN)
         .args([
             "user",
@@ -75,7 +88,7 @@ fn producer(data: &str, server: &Server, work: &Path) {
     assert!(add.wait().unwrap().success());
 
     std::fs::write(
-        work.join("config.ini"),
+        work.path().join("config.ini"),
         format!(
             "[store_authentification]\ntoken_url={base}/api/auth/token\nlogin=producteur\n\
              password=un mot de passe\ncheck_status_url=\n\
@@ -84,24 +97,14 @@ fn producer(data: &str, server: &Server, work: &Path) {
         ),
     )
     .unwrap();
+    Some((package, work, server))
 }
 
 #[test]
 fn the_sdk_delivers_a_raster_and_runs_its_generic_raster_workflow_unchanged() {
-    let Some(package) = sdk_dir() else {
-        eprintln!("sdk-entrepot-gpf is not installed (pip install sdk-entrepot-gpf): skipped");
+    let Some((package, work, server)) = producer_setup("gdalwarp") else {
         return;
     };
-    if Command::new("gdalwarp").arg("--version").output().is_err() {
-        eprintln!("gdalwarp is missing: skipped");
-        return;
-    }
-    let work = tempfile::tempdir().unwrap();
-    let data = work.path().join("data");
-    let data_arg = data.to_str().unwrap().to_owned();
-    let server = Server::start(&["--data", &data_arg]);
-
-    producer(&data_arg, &server, work.path());
 
     // A small Lambert-93 orthophoto (the SDK's own sample raster is damaged: GDAL fails on it
     // too), delivered under the name the tutorial workflow looks for.
@@ -204,20 +207,9 @@ fn the_sdk_delivers_a_raster_and_runs_its_generic_raster_workflow_unchanged() {
 /// features are delivered, copied by `ogr2ogr -limit 30` under the same names.
 #[test]
 fn the_sdk_delivers_a_shapefile_and_runs_its_generic_vecteur_workflow_unchanged() {
-    let Some(package) = sdk_dir() else {
-        eprintln!("sdk-entrepot-gpf is not installed (pip install sdk-entrepot-gpf): skipped");
+    let Some((package, work, server)) = producer_setup("ogr2ogr") else {
         return;
     };
-    if Command::new("ogr2ogr").arg("--version").output().is_err() {
-        eprintln!("ogr2ogr is missing: skipped");
-        return;
-    }
-    let work = tempfile::tempdir().unwrap();
-    let data = work.path().join("data");
-    let data_arg = data.to_str().unwrap().to_owned();
-    let server = Server::start(&["--data", &data_arg]);
-    producer(&data_arg, &server, work.path());
-
     let sample = package.join("_data/datasets/1_dataset_vector");
     let dataset = work.path().join("dataset");
     std::fs::create_dir_all(dataset.join("CANTON")).unwrap();
