@@ -176,7 +176,7 @@ impl Catalog {
 
     /// Every key (without values).
     pub fn keys(&self) -> Result<Vec<Key>, CatalogError> {
-        db::list(&self.db(), Kind::Key, DEFAULT_DATASTORE)
+        self.read(|sql| db::list(sql, Kind::Key, DEFAULT_DATASTORE))
     }
 
     /// Deletes a key.
@@ -189,7 +189,7 @@ impl Catalog {
 }
 
 /// An access must name an existing permission and only offerings it grants.
-fn check_access(tx: &rusqlite::Transaction<'_>, access: &KeyAccess) -> Result<(), CatalogError> {
+fn check_access(tx: &crate::db::Sql<'_>, access: &KeyAccess) -> Result<(), CatalogError> {
     let permission: Permission =
         db::get(tx, Kind::Permission, DEFAULT_DATASTORE, &access.permission)?;
     match access
@@ -206,7 +206,7 @@ fn check_access(tx: &rusqlite::Transaction<'_>, access: &KeyAccess) -> Result<()
 }
 
 /// Every key's grants: the offerings of its accesses' permissions that have not ended.
-pub(crate) fn grants(tx: &rusqlite::Transaction<'_>) -> Result<Vec<KeyGrant>, CatalogError> {
+pub(crate) fn grants(tx: &crate::db::Sql<'_>) -> Result<Vec<KeyGrant>, CatalogError> {
     let keys: Vec<Key> = db::list(tx, Kind::Key, DEFAULT_DATASTORE)?;
     let permissions: Vec<Permission> = db::list(tx, Kind::Permission, DEFAULT_DATASTORE)?;
     let now = std::time::SystemTime::now();

@@ -163,9 +163,10 @@ impl Catalog {
         id: &str,
     ) -> Result<Vec<Comment>, CatalogError> {
         check_datastore(datastore)?;
-        let db = self.db();
-        let _: Json = db::get(&db, what.kind(), datastore, id)?;
-        let all: Vec<StoredComment> = db::list(&db, Kind::Comment, datastore)?;
+        let all: Vec<StoredComment> = self.read(|sql| {
+            let _: Json = db::get(sql, what.kind(), datastore, id)?;
+            db::list(sql, Kind::Comment, datastore)
+        })?;
         Ok(all
             .into_iter()
             .filter(|c| c.about == id)
@@ -262,7 +263,7 @@ fn checked_text(text: String) -> Result<String, CatalogError> {
 
 /// The comment `comment` on resource `id`, or `NotFound`.
 fn comment_of(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &crate::db::Sql<'_>,
     datastore: &str,
     what: Annotated,
     id: &str,

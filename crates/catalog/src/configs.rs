@@ -457,7 +457,7 @@ impl Catalog {
     /// Validates a configuration; returns its warnings.
     fn validate(
         &self,
-        tx: &rusqlite::Transaction<'_>,
+        tx: &crate::db::Sql<'_>,
         datastore: &str,
         body: &ConfigurationBody,
         this: Option<&str>,
@@ -588,7 +588,7 @@ impl Catalog {
 
     fn validate_vector(
         &self,
-        tx: &rusqlite::Transaction<'_>,
+        tx: &crate::db::Sql<'_>,
         datastore: &str,
         data: &UsedData,
     ) -> Result<Vec<String>, CatalogError> {
@@ -682,7 +682,7 @@ impl Catalog {
     /// public name that is a valid and unique feature type name (collected in `names`).
     fn validate_features(
         &self,
-        tx: &rusqlite::Transaction<'_>,
+        tx: &crate::db::Sql<'_>,
         datastore: &str,
         data: &UsedData,
         names: &mut Vec<String>,
@@ -758,7 +758,7 @@ impl Catalog {
     }
 
     fn validate_pyramid(
-        tx: &rusqlite::Transaction<'_>,
+        tx: &crate::db::Sql<'_>,
         datastore: &str,
         data: &UsedData,
         kind: ConfigurationType,
@@ -827,7 +827,7 @@ impl Catalog {
 }
 
 fn save_offering(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &crate::db::Sql<'_>,
     datastore: &str,
     offering: &Offering,
 ) -> Result<(), CatalogError> {
@@ -843,7 +843,7 @@ fn save_offering(
 
 /// Every live publication, in offering order.
 pub(crate) fn publications(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &crate::db::Sql<'_>,
     data_dir: &std::path::Path,
 ) -> Result<Vec<Publication>, CatalogError> {
     let offerings: Vec<(String, Offering)> = db::list_all(tx, Kind::Offering)?;
@@ -1024,7 +1024,7 @@ fn shares_pyramid(a: &ConfigurationBody, b: &ConfigurationBody) -> bool {
 }
 
 fn generated(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &crate::db::Sql<'_>,
     datastore: &str,
     id: &str,
     kinds: &[StoredDataType],
@@ -1411,10 +1411,9 @@ mod tests {
             .unwrap()
             .0;
         assert_eq!(offering.kind, ConfigurationType::Wfs);
-        let db = catalog.db();
-        let tx = db.unchecked_transaction().unwrap();
-        let published = publications(&tx, &catalog.options.data_dir).unwrap();
-        drop(tx);
+        let published = catalog
+            .read(|sql| publications(sql, &catalog.options.data_dir))
+            .unwrap();
         let PublicationKind::Features { types } = &published[0].source else {
             panic!("{published:?}");
         };

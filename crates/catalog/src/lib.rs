@@ -45,7 +45,7 @@ mod users;
 mod vector_pyramid;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 pub use access::{hash_key, random_secret, KeyGrant, NewKey, NewPermission};
 pub use annotations::{Annotated, Comment, NewComment};
@@ -86,7 +86,10 @@ pub enum CatalogError {
     Conflict(String),
     /// The database failed.
     #[error("catalog database error")]
-    Database(#[source] rusqlite::Error),
+    Database(#[source] db::DatabaseError),
+    /// The database cannot be reached (PostgreSQL down or restarting): retry later.
+    #[error("the catalog database is unavailable: {0}")]
+    Unavailable(String),
     /// A file could not be read or written.
     #[error("cannot access {path}")]
     Io {
@@ -134,6 +137,39 @@ pub struct CatalogOptions {
     pub pyramid_store: Option<pyramid::ObjectUrl>,
     /// The object storage `s3://` pyramids are read from and written to.
     pub object_storage: std::sync::Arc<pyramid::ObjectStorage>,
+    /// Where the catalog's tables live.
+    pub database: CatalogDatabase,
+}
+
+pub use db::{redact_password, ChangeListener, DatabaseError};
+
+/// The catalog's database engine.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum CatalogDatabase {
+    /// `catalog.sqlite` in the data directory: the embedded default.
+    #[default]
+    Sqlite,
+    /// A PostgreSQL database that several servers may share.
+    Postgres {
+        /// `postgresql://user:password@host:port/database` (or libpq's `key=value` form).
+        url: String,
+        /// Most connections this process opens.
+        pool_size: u32,
+    },
+}
+
+// By hand: the URL may hold a password.
+impl std::fmt::Debug for CatalogDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CatalogDatabase::Sqlite => f.write_str("Sqlite"),
+            CatalogDatabase::Postgres { url, pool_size } => f
+                .debug_struct("Postgres")
+                .field("url", &redact_password(url))
+                .field("pool_size", pool_size)
+                .finish(),
+        }
+    }
 }
 
 /// Builds and swaps the server's layers; called by the catalog inside the transaction that
@@ -158,7 +194,7 @@ pub type Swap = Box<dyn FnOnce() + Send>;
 /// The catalog. Cheap to share (`Arc`); every method is blocking (SQLite, files): call them
 /// from a blocking context.
 pub struct Catalog {
-    connection: Mutex<rusqlite::Connection>,
+    database: Arc<db::Database>,
     options: CatalogOptions,
     publisher: Mutex<Option<Arc<dyn Publisher>>>,
     jobs: jobs::Queue,
@@ -186,12 +222,19 @@ impl Catalog {
             let path = options.data_dir.join(dir);
             std::fs::create_dir_all(&path).map_err(|e| CatalogError::io(&path, e))?;
         }
-        let connection = db::open(&options.data_dir.join("catalog.sqlite"))?;
+        let database = match &options.database {
+            CatalogDatabase::Sqlite => {
+                db::Database::open_sqlite(&options.data_dir.join("catalog.sqlite"))?
+            }
+            CatalogDatabase::Postgres { url, pool_size } => {
+                db::Database::open_postgres(url, *pool_size)?
+            }
+        };
         let catalog = Arc::new(Catalog {
-            connection: Mutex::new(connection),
+            database: Arc::new(database),
             options,
             publisher: Mutex::new(None),
-            jobs: jobs::Queue::default(),
+            jobs: jobs::Queue::new(),
             progress: Mutex::new(None),
         });
         Ok(catalog)
@@ -216,6 +259,15 @@ impl Catalog {
         }
     }
 
+    /// A listener of the publication changes other servers make, where the database can
+    /// announce them (PostgreSQL); `None` means: check [`Catalog::generation`] periodically.
+    pub fn change_listener(&self) -> Option<ChangeListener> {
+        match &self.options.database {
+            CatalogDatabase::Postgres { url, .. } => self.database.listener(url),
+            CatalogDatabase::Sqlite => None,
+        }
+    }
+
     /// The options it was opened with.
     pub fn options(&self) -> &CatalogOptions {
         &self.options
@@ -236,23 +288,16 @@ impl Catalog {
     pub fn republish(&self) -> Result<(), CatalogError> {
         // Read, prepared and swapped under the database lock, as `change` does: swaps happen
         // in the order of the changes, so an older state never replaces a newer one.
-        let mut connection = self.db();
-        let tx = connection.transaction().map_err(CatalogError::Database)?;
-        let swap = self.prepare(&tx)?.map_err(|reason| {
-            CatalogError::Internal(format!("the published layers cannot be served: {reason}"))
-        })?;
-        if let Some(swap) = swap {
-            swap();
-        }
-        Ok(())
+        self.database.snapshot(|sql| {
+            self.prepare(sql)?.map_err(|reason| {
+                CatalogError::Internal(format!("the published layers cannot be served: {reason}"))
+            })
+        })
     }
 
     /// The publisher's swap for the publications and grants `tx` sees (`None` without a
     /// publisher); the inner error is the publisher's refusal.
-    fn prepare(
-        &self,
-        tx: &rusqlite::Transaction<'_>,
-    ) -> Result<Result<Option<Swap>, String>, CatalogError> {
+    fn prepare(&self, tx: &db::Sql<'_>) -> Result<Result<Option<Swap>, String>, CatalogError> {
         // The refusal as one line (its cause chain), for the messages of `change` and
         // `republish`.
         let publisher = self
@@ -279,7 +324,7 @@ impl Catalog {
         id: &str,
     ) -> Result<T, CatalogError> {
         check_datastore(datastore)?;
-        db::get(&self.db(), kind, datastore, id)
+        self.read(|sql| db::get(sql, kind, datastore, id))
     }
 
     /// Every resource of a kind in a datastore.
@@ -289,25 +334,28 @@ impl Catalog {
         datastore: &str,
     ) -> Result<Vec<T>, CatalogError> {
         check_datastore(datastore)?;
-        db::list(&self.db(), kind, datastore)
+        self.read(|sql| db::list(sql, kind, datastore))
     }
 
-    pub(crate) fn db(&self) -> MutexGuard<'_, rusqlite::Connection> {
-        self.connection
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Runs a read on the database.
+    pub(crate) fn read<T>(
+        &self,
+        work: impl FnOnce(&db::Sql<'_>) -> Result<T, CatalogError>,
+    ) -> Result<T, CatalogError> {
+        self.database.read(work)
     }
 
     /// The publication generation: changes with every published change, also one made by
     /// another process (the CLI) on the same data directory.
     pub fn generation(&self) -> Result<u64, CatalogError> {
-        db::generation(&self.db())
+        self.read(db::generation)
     }
 
     /// A datastore and its endpoints.
     pub fn datastore(&self, datastore: &str) -> Result<Datastore, CatalogError> {
         check_datastore(datastore)?;
-        let offerings: Vec<Offering> = db::list(&self.db(), db::Kind::Offering, datastore)?;
+        let offerings: Vec<Offering> =
+            self.read(|sql| db::list(sql, db::Kind::Offering, datastore))?;
         let endpoints = endpoints()
             .into_iter()
             .map(|endpoint| DatastoreEndpoint {
@@ -382,24 +430,19 @@ impl Catalog {
     pub(crate) fn change<T>(
         &self,
         publish: bool,
-        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, CatalogError>,
+        work: impl FnOnce(&db::Sql<'_>) -> Result<T, CatalogError>,
     ) -> Result<T, CatalogError> {
-        let mut connection = self.db();
-        let tx = connection.transaction().map_err(CatalogError::Database)?;
-        let value = work(&tx)?;
-        let mut swap = None;
-        if publish {
-            db::bump_generation(&tx)?;
-            swap = self.prepare(&tx)?.map_err(|reason| {
-                CatalogError::Invalid(format!("this change cannot be published: {reason}"))
-            })?;
-        }
-        tx.commit().map_err(CatalogError::Database)?;
-        // Still under the lock: swaps happen in commit order.
-        if let Some(swap) = swap {
-            swap();
-        }
-        Ok(value)
+        self.database.change(|sql| {
+            let value = work(sql)?;
+            let mut swap = None;
+            if publish {
+                db::bump_generation(sql)?;
+                swap = self.prepare(sql)?.map_err(|reason| {
+                    CatalogError::Invalid(format!("this change cannot be published: {reason}"))
+                })?;
+            }
+            Ok((value, swap))
+        })
     }
 }
 

@@ -365,10 +365,10 @@ impl Catalog {
             db::log(tx, id, &[format!("{} launched", now())])?;
             Ok(execution)
         })?;
-        self.jobs.push(Job::Execution {
+        self.enqueue(Job::Execution {
             datastore: datastore.to_owned(),
             execution: id.to_owned(),
-        });
+        })?;
         Ok(execution)
     }
 
@@ -385,20 +385,21 @@ impl Catalog {
     /// Processing executions and upload checks by status, in every datastore: `("processing",
     /// "SUCCESS", 3)`… (for `/metrics`).
     pub fn job_counts(&self) -> Result<Vec<(&'static str, String, u64)>, CatalogError> {
-        let connection = self.db();
-        let mut counts = Vec::new();
-        for (kind, name) in [(Kind::Execution, "processing"), (Kind::Check, "check")] {
-            for (status, count) in db::count_by_status(&connection, kind)? {
-                counts.push((name, status, count));
+        self.read(|sql| {
+            let mut counts = Vec::new();
+            for (kind, name) in [(Kind::Execution, "processing"), (Kind::Check, "check")] {
+                for (status, count) in db::count_by_status(sql, kind)? {
+                    counts.push((name, status, count));
+                }
             }
-        }
-        Ok(counts)
+            Ok(counts)
+        })
     }
 
     /// The log of an execution.
     pub fn execution_logs(&self, datastore: &str, id: &str) -> Result<Vec<String>, CatalogError> {
         self.execution(datastore, id)?;
-        db::logs(&self.db(), id)
+        self.read(|sql| db::logs(sql, id))
     }
 
     /// A stored data.
@@ -769,7 +770,7 @@ impl Catalog {
     }
 
     pub(crate) fn log(&self, id: &str, line: String) {
-        if let Err(e) = db::log(&self.db(), id, &[line]) {
+        if let Err(e) = self.read(|sql| db::log(sql, id, &[line])) {
             tracing::warn!(error = %e, "cannot write a job log line");
         }
     }

@@ -49,6 +49,24 @@ pub(crate) fn catalog() -> TestCatalog {
     catalog_with_limit(1 << 30)
 }
 
+/// The engine the tests' catalogs use: SQLite, or PostgreSQL (a database per catalog on a
+/// cluster the test process starts) when `TUILERIE_TEST_CATALOG=postgres` — CI runs this
+/// module's tests both ways.
+pub(crate) fn test_database() -> crate::CatalogDatabase {
+    match std::env::var("TUILERIE_TEST_CATALOG").as_deref() {
+        Ok("postgres") => {
+            let cluster = pgtest::Cluster::shared()
+                .unwrap_or_else(|reason| panic!("TUILERIE_TEST_CATALOG=postgres: {reason}"));
+            crate::CatalogDatabase::Postgres {
+                url: cluster.new_database().unwrap(),
+                pool_size: 4,
+            }
+        }
+        Ok("sqlite") | Err(_) => crate::CatalogDatabase::Sqlite,
+        Ok(other) => panic!("TUILERIE_TEST_CATALOG is sqlite or postgres, not {other}"),
+    }
+}
+
 pub(crate) fn catalog_with_limit(max_upload_bytes: u64) -> TestCatalog {
     let dir = tempfile::tempdir().unwrap();
     let catalog = Catalog::open(CatalogOptions {
@@ -60,6 +78,7 @@ pub(crate) fn catalog_with_limit(max_upload_bytes: u64) -> TestCatalog {
         object_storage: std::sync::Arc::new(pyramid::ObjectStorage::new(
             pyramid::ObjectSettings::default(),
         )),
+        database: test_database(),
     })
     .unwrap();
     TestCatalog { catalog, _dir: dir }

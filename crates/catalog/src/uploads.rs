@@ -212,17 +212,17 @@ impl Catalog {
             }
             Ok(upload)
         })?;
-        self.jobs.push(Job::Checks {
+        self.enqueue(Job::Checks {
             datastore: datastore.to_owned(),
             upload: id.to_owned(),
-        });
+        })?;
         Ok(upload)
     }
 
     /// The checks of an upload, by state.
     pub fn upload_checks(&self, datastore: &str, id: &str) -> Result<UploadChecks, CatalogError> {
         self.upload(datastore, id)?;
-        let checks: Vec<CheckExecution> = db::list(&self.db(), Kind::Check, datastore)?;
+        let checks: Vec<CheckExecution> = self.read(|sql| db::list(sql, Kind::Check, datastore))?;
         let mut answer = UploadChecks::default();
         for check in checks.into_iter().filter(|c| c.upload == id) {
             match check.status {
@@ -247,7 +247,7 @@ impl Catalog {
     /// The log of a check execution.
     pub fn check_logs(&self, datastore: &str, id: &str) -> Result<Vec<String>, CatalogError> {
         self.check_execution(datastore, id)?;
-        db::logs(&self.db(), id)
+        self.read(|sql| db::logs(sql, id))
     }
 
     /// Deletes an upload and its files (not while it is being checked or processed).
@@ -295,7 +295,7 @@ impl Catalog {
         if upload.status != UploadStatus::Checking {
             return Ok(());
         }
-        let checks: Vec<CheckExecution> = db::list(&self.db(), Kind::Check, datastore)?;
+        let checks: Vec<CheckExecution> = self.read(|sql| db::list(sql, Kind::Check, datastore))?;
         let mut checks: Vec<CheckExecution> =
             checks.into_iter().filter(|c| c.upload == id).collect();
         // The standard check first: the listing's order (creation second, then random id) is

@@ -6,14 +6,15 @@
 //! the catalog's database, so that every process on the data directory (the CLI, a second
 //! server) honours the same tokens. A user belongs to datastores and sees only those.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::Argon2;
-use rusqlite::{params, OptionalExtension as _};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{hash_key, random_secret};
+use crate::db::{Param, Row};
+use crate::jobs::seconds_now;
 use crate::{Catalog, CatalogError, DEFAULT_DATASTORE};
 
 /// A user of the API.
@@ -36,12 +37,6 @@ pub struct IssuedToken {
     pub value: String,
     /// Its lifetime.
     pub expires_in: Duration,
-}
-
-fn seconds_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -96,16 +91,15 @@ fn password_matches(password: &str, stored: &str) -> bool {
     })
 }
 
-fn row_to_user(row: &rusqlite::Row<'_>) -> rusqlite::Result<(User, String)> {
-    let datastores: String = row.get(2)?;
+fn row_to_user(row: &Row) -> Result<(User, String), CatalogError> {
     Ok((
         User {
-            id: row.get(0)?,
-            login: row.get(1)?,
-            datastores: serde_json::from_str(&datastores).unwrap_or_default(),
-            creation: row.get(3)?,
+            id: row.text(0)?,
+            login: row.text(1)?,
+            datastores: serde_json::from_str(&row.text(2)?).unwrap_or_default(),
+            creation: row.text(3)?,
         },
-        row.get(4)?,
+        row.text(4)?,
     ))
 }
 
@@ -135,12 +129,7 @@ impl Catalog {
         };
         let hash = hash_password(password)?;
         self.change(false, |tx| {
-            let exists: Option<String> = tx
-                .query_row("SELECT id FROM users WHERE login = ?1", [login], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(CatalogError::Database)?;
+            let exists = tx.query_one("SELECT id FROM users WHERE login = ?1", &[login.into()])?;
             if exists.is_some() {
                 return Err(CatalogError::Conflict(format!(
                     "user '{login}' already exists: change its password with `tuilerie user passwd {login}`"
@@ -150,9 +139,8 @@ impl Catalog {
                 serde_json::to_string(&user.datastores).map_err(|e| CatalogError::Internal(e.to_string()))?;
             tx.execute(
                 "INSERT INTO users (id, login, datastores, creation, password_hash) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![user.id, user.login, datastores, user.creation, hash],
-            )
-            .map_err(CatalogError::Database)?;
+                &[(&user.id).into(), (&user.login).into(), (&datastores).into(), (&user.creation).into(), (&hash).into()],
+            )?;
             Ok(())
         })?;
         Ok(user)
@@ -163,17 +151,14 @@ impl Catalog {
         check_password(password)?;
         let hash = hash_password(password)?;
         self.change(false, |tx| {
-            let changed = tx
-                .execute(
-                    "UPDATE users SET password_hash = ?1 WHERE login = ?2",
-                    params![hash, login],
-                )
-                .map_err(CatalogError::Database)?;
+            let changed = tx.execute(
+                "UPDATE users SET password_hash = ?1 WHERE login = ?2",
+                &[(&hash).into(), login.into()],
+            )?;
             if changed == 0 {
                 return Err(not_found(login));
             }
-            tx.execute("DELETE FROM tokens WHERE login = ?1", [login])
-                .map_err(CatalogError::Database)?;
+            tx.execute("DELETE FROM tokens WHERE login = ?1", &[login.into()])?;
             Ok(())
         })
     }
@@ -181,31 +166,26 @@ impl Catalog {
     /// Removes a user and revokes their tokens.
     pub fn remove_user(&self, login: &str) -> Result<(), CatalogError> {
         self.change(false, |tx| {
-            let removed = tx
-                .execute("DELETE FROM users WHERE login = ?1", [login])
-                .map_err(CatalogError::Database)?;
+            let removed = tx.execute("DELETE FROM users WHERE login = ?1", &[login.into()])?;
             if removed == 0 {
                 return Err(not_found(login));
             }
-            tx.execute("DELETE FROM tokens WHERE login = ?1", [login])
-                .map_err(CatalogError::Database)?;
+            tx.execute("DELETE FROM tokens WHERE login = ?1", &[login.into()])?;
             Ok(())
         })
     }
 
     /// Every user, by login.
     pub fn users(&self) -> Result<Vec<User>, CatalogError> {
-        let db = self.db();
-        let mut statement = db
-            .prepare(
+        self.read(|sql| {
+            sql.query(
                 "SELECT id, login, datastores, creation, password_hash FROM users ORDER BY login",
-            )
-            .map_err(CatalogError::Database)?;
-        let rows = statement
-            .query_map([], row_to_user)
-            .map_err(CatalogError::Database)?;
-        rows.map(|r| r.map(|(user, _)| user).map_err(CatalogError::Database))
+                &[],
+            )?
+            .iter()
+            .map(|row| row_to_user(row).map(|(user, _)| user))
             .collect()
+        })
     }
 
     /// A token for `login` when `password` is theirs; `None` for wrong credentials (an
@@ -231,13 +211,15 @@ impl Catalog {
         let expires =
             seconds_now().saturating_add(i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX));
         self.change(false, |tx| {
-            tx.execute("DELETE FROM tokens WHERE expires <= ?1", [seconds_now()])
-                .map_err(CatalogError::Database)?;
+            tx.execute(
+                "DELETE FROM tokens WHERE expires <= ?1",
+                &[Param::Int(seconds_now())],
+            )?;
+            let hash = hex(&hash_key(&value));
             tx.execute(
                 "INSERT INTO tokens (hash, login, expires) VALUES (?1, ?2, ?3)",
-                params![hex(&hash_key(&value)), login, expires],
-            )
-            .map_err(CatalogError::Database)?;
+                &[(&hash).into(), login.into(), Param::Int(expires)],
+            )?;
             Ok(())
         })?;
         Ok(Some(IssuedToken {
@@ -248,27 +230,27 @@ impl Catalog {
 
     /// The user a bearer token was issued to, while it has not expired.
     pub fn token_user(&self, value: &str) -> Result<Option<User>, CatalogError> {
-        let db = self.db();
-        db.query_row(
-            "SELECT u.id, u.login, u.datastores, u.creation, u.password_hash FROM tokens t \
-             JOIN users u ON u.login = t.login WHERE t.hash = ?1 AND t.expires > ?2",
-            params![hex(&hash_key(value)), seconds_now()],
-            row_to_user,
-        )
-        .optional()
-        .map(|found| found.map(|(user, _)| user))
-        .map_err(CatalogError::Database)
+        let hash = hex(&hash_key(value));
+        self.read(|sql| {
+            sql.query_one(
+                "SELECT u.id, u.login, u.datastores, u.creation, u.password_hash FROM tokens t \
+                 JOIN users u ON u.login = t.login WHERE t.hash = ?1 AND t.expires > ?2",
+                &[(&hash).into(), Param::Int(seconds_now())],
+            )?
+            .map(|row| row_to_user(&row).map(|(user, _)| user))
+            .transpose()
+        })
     }
 
     fn user_and_hash(&self, login: &str) -> Result<Option<(User, String)>, CatalogError> {
-        let db = self.db();
-        db.query_row(
-            "SELECT id, login, datastores, creation, password_hash FROM users WHERE login = ?1",
-            [login],
-            row_to_user,
-        )
-        .optional()
-        .map_err(CatalogError::Database)
+        self.read(|sql| {
+            sql.query_one(
+                "SELECT id, login, datastores, creation, password_hash FROM users WHERE login = ?1",
+                &[login.into()],
+            )?
+            .map(|row| row_to_user(&row))
+            .transpose()
+        })
     }
 }
 

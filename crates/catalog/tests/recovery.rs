@@ -25,6 +25,7 @@ fn open(dir: &Path) -> std::sync::Arc<Catalog> {
         object_storage: std::sync::Arc::new(pyramid::ObjectStorage::new(
             pyramid::ObjectSettings::default(),
         )),
+        database: catalog::CatalogDatabase::Sqlite,
     })
     .unwrap()
 }

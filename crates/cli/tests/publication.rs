@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::api::{id, wms_vector, Api, DS};
 use common::{agent, get, get_bytes, header, Server};
 use serde_json::{json, Value};
 
@@ -23,211 +24,6 @@ fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../fixtures")
         .join(path)
-}
-
-/// The API of a running server, with its generated token.
-struct Api<'a> {
-    server: &'a Server,
-    token: String,
-}
-
-const DS: &str = "/api/datastores/default";
-
-impl<'a> Api<'a> {
-    fn new(server: &'a Server, data: &Path) -> Api<'a> {
-        let token = std::fs::read_to_string(data.join("api-token"))
-            .unwrap()
-            .trim()
-            .to_owned();
-        Api { server, token }
-    }
-
-    fn send(&self, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
-        let url = self.server.url(path);
-        let auth = format!("Bearer {}", self.token);
-        let request = ureq::http::Request::builder()
-            .method(method)
-            .uri(&url)
-            .header("Authorization", &auth)
-            .header("Content-Type", content_type)
-            .body(body)
-            .unwrap();
-        let mut response = agent().run(request).unwrap();
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap_or_default();
-        let value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, value)
-    }
-
-    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        self.send(
-            "POST",
-            &format!("{DS}{path}"),
-            "application/json",
-            serde_json::to_vec(body).unwrap(),
-        )
-    }
-
-    fn put(&self, path: &str, body: &Value) -> (u16, Value) {
-        self.send(
-            "PUT",
-            &format!("{DS}{path}"),
-            "application/json",
-            serde_json::to_vec(body).unwrap(),
-        )
-    }
-
-    fn get(&self, path: &str) -> (u16, Value) {
-        self.send(
-            "GET",
-            &format!("{DS}{path}"),
-            "application/json",
-            Vec::new(),
-        )
-    }
-
-    fn delete(&self, path: &str) -> u16 {
-        self.send(
-            "DELETE",
-            &format!("{DS}{path}"),
-            "application/json",
-            Vec::new(),
-        )
-        .0
-    }
-
-    fn ok(&self, (status, value): (u16, Value), expected: u16) -> Value {
-        assert_eq!(status, expected, "{value:#}");
-        value
-    }
-
-    /// Uploads files, closes, waits for the checks: the final upload.
-    fn upload(&self, kind: &str, srs: &str, files: &[(&str, &Path)]) -> Value {
-        let upload = self.ok(
-            self.post(
-                "/uploads",
-                &json!({"name": "test", "description": "d", "type": kind, "srs": srs}),
-            ),
-            201,
-        );
-        let id = upload["_id"].as_str().unwrap().to_owned();
-        for (name, path) in files {
-            let bytes = std::fs::read(path).unwrap();
-            let (status, body) = if Path::new(name).extension().is_some_and(|e| e == "zip") {
-                // As the Entrepôt's SDK sends it: one multipart file part, the path from its
-                // file name.
-                let boundary = "XtuilerieUploadX";
-                let mut multipart = format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/zip\r\n\r\n").into_bytes();
-                multipart.extend(&bytes);
-                multipart.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
-                self.send(
-                    "POST",
-                    &format!("{DS}/uploads/{id}/data"),
-                    &format!("multipart/form-data; boundary={boundary}"),
-                    multipart,
-                )
-            } else {
-                self.send(
-                    "POST",
-                    &format!("{DS}/uploads/{id}/data?path={name}"),
-                    "application/octet-stream",
-                    bytes,
-                )
-            };
-            assert_eq!(status, 200, "{body}");
-            assert_eq!(body["size"], std::fs::metadata(path).unwrap().len());
-        }
-        self.ok(self.post(&format!("/uploads/{id}/close"), &json!({})), 200);
-        self.wait(&format!("/uploads/{id}"), &["CLOSED", "UNSTABLE"])
-    }
-
-    /// Polls a resource until its status is one of `done`.
-    fn wait(&self, path: &str, done: &[&str]) -> Value {
-        let deadline = Instant::now() + Duration::from_mins(2);
-        loop {
-            let value = self.ok(self.get(path), 200);
-            if done.contains(&value["status"].as_str().unwrap_or("")) {
-                return value;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{path} still {}",
-                value["status"]
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Runs a processing on an upload: (execution, stored data).
-    fn process(&self, processing: &str, upload: &str, parameters: Value) -> (Value, Value) {
-        let execution = self.ok(
-            self.post(
-                "/processings/executions",
-                &json!({"processing": processing, "inputs": {"upload": [upload]}, "output": {"stored_data": {"name": "data"}}, "parameters": parameters}),
-            ),
-            201,
-        );
-        let id = execution["_id"].as_str().unwrap().to_owned();
-        self.ok(
-            self.post(&format!("/processings/executions/{id}/launch"), &json!({})),
-            200,
-        );
-        let execution = self.wait(
-            &format!("/processings/executions/{id}"),
-            &["SUCCESS", "FAILURE"],
-        );
-        let stored = execution["output"]["stored_data"]["_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let stored = self.ok(self.get(&format!("/stored_data/{stored}")), 200);
-        (execution, stored)
-    }
-
-    fn style(&self, name: &str, sld: &str) -> (u16, Value) {
-        let boundary = "XtuilerieBoundaryX";
-        let mut body = Vec::new();
-        for (field, value) in [
-            ("name", name),
-            ("type", "GEOSERVER-STYLE"),
-            ("description", "a style"),
-        ] {
-            body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n").as_bytes());
-        }
-        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"style.sld\"\r\nContent-Type: application/xml\r\n\r\n").as_bytes());
-        body.extend(sld.as_bytes());
-        body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
-        self.send(
-            "POST",
-            &format!("{DS}/statics"),
-            &format!("multipart/form-data; boundary={boundary}"),
-            body,
-        )
-    }
-}
-
-fn id(value: &Value) -> String {
-    value["_id"].as_str().unwrap().to_owned()
-}
-
-fn wms_vector(layer: &str, stored: &str, table: &str, style: &str) -> Value {
-    json!({
-        "type": "WMS-VECTOR",
-        "name": format!("{layer} config"),
-        "layer_name": layer,
-        "type_infos": {
-            "title": "Communes d'Île-de-France",
-            "abstract": "Les communes",
-            "keywords": ["communes", "IDF"],
-            "used_data": [{"stored_data": stored, "relations": [{"name": table, "style": style}]}]
-        },
-        "metadata": [{"format": "application/xml", "url": "https://example.org/metadata/communes.xml"}],
-        "attribution": {"title": "IGN", "url": "https://www.ign.fr"}
-    })
 }
 
 fn capabilities(server: &Server, key: Option<&str>) -> String {
@@ -946,56 +742,13 @@ fn a_killed_server_resumes_its_pyramid_generation_after_a_restart() {
     {
         let server = Server::start(&["--data", &data_arg]);
         let api = Api::new(&server, data.path());
-        let upload = api.upload(
-            "RASTER",
-            "EPSG:4326",
-            &[("rgb.tif", &fixture("rasters/rgb_4326.tif"))],
-        );
-        let execution = api.ok(
-            api.post(
-                "/processings/executions",
-                &json!({"processing": "generation-pyramid-raster", "inputs": {"upload": [id(&upload)]}, "output": {"stored_data": {"name": "big"}},
-                        "parameters": {"tms": "PM", "bottom_level": "15", "top_level": "5", "compression": "png"}}),
-            ),
-            201,
-        );
-        execution_id = id(&execution);
-        api.ok(
-            api.post(
-                &format!("/processings/executions/{execution_id}/launch"),
-                &json!({}),
-            ),
-            200,
-        );
-        api.wait(
-            &format!("/processings/executions/{execution_id}"),
-            &["PROGRESS", "SUCCESS", "FAILURE"],
-        );
+        execution_id = api.launch_long_pyramid(&fixture("rasters/rgb_4326.tif"));
         // `server` is dropped here: SIGKILL, mid-generation.
     }
     let server = Server::start(&["--data", &data_arg]);
     let api = Api::new(&server, data.path());
-    let execution = api.wait(
-        &format!("/processings/executions/{execution_id}"),
-        &["SUCCESS", "FAILURE"],
-    );
-    assert_eq!(execution["status"], "SUCCESS", "{execution:#}");
-    let logs = api
-        .ok(
-            api.get(&format!("/processings/executions/{execution_id}/logs")),
-            200,
-        )
-        .to_string();
+    let logs = api.finished_long_pyramid(&execution_id);
     assert!(logs.contains("resumed") || logs.contains("done"), "{logs}");
-    let stored = api.ok(
-        api.get(&format!(
-            "/stored_data/{}",
-            execution["output"]["stored_data"]["_id"].as_str().unwrap()
-        )),
-        200,
-    );
-    assert_eq!(stored["status"], "GENERATED");
-    assert_eq!(stored["type_infos"]["levels"].as_array().unwrap().len(), 11);
 }
 
 fn tuilerie(args: &[&str]) -> std::process::Output {
@@ -2142,31 +1895,16 @@ fn restyles_killed_at_random_moments_leave_one_style_served_everywhere() {
     let (config_id, stored_id, red_style, blue_style) = {
         let server = Server::start(&["--data", &data_arg]);
         let api = Api::new(&server, data.path());
-        let upload = api.upload(
-            "VECTOR",
-            "EPSG:2154",
-            &[("communes.gpkg", &fixture("gpkg/communes_2154.gpkg"))],
+        let communes = api.publish_red_blue_communes(
+            &fixture("gpkg/communes_2154.gpkg"),
+            &fixture("wms/communes.sld"),
         );
-        let (_, stored) = api.process("integration-vector-db", &id(&upload), json!({}));
-        let sld = std::fs::read_to_string(fixture("wms/communes.sld")).unwrap();
-        let red_style = id(&api.ok(api.style("red", &sld), 201));
-        let blue_sld = sld.replace("#E41A1C", "#0000FF");
-        let blue_style = id(&api.ok(api.style("blue", &blue_sld), 201));
-        let config = api.ok(
-            api.post(
-                "/configurations",
-                &wms_vector("communes", &id(&stored), "communes_idf", &red_style),
-            ),
-            201,
-        );
-        api.ok(
-            api.post(
-                &format!("/configurations/{}/offerings", id(&config)),
-                &json!({"endpoint": "wms-vector", "open": true}),
-            ),
-            201,
-        );
-        (id(&config), id(&stored), red_style, blue_style)
+        (
+            communes.config,
+            communes.stored,
+            communes.red_style,
+            communes.blue_style,
+        )
     };
     let has = |png: &[u8], colour: [u8; 4]| {
         image::load_from_memory(png)

@@ -65,6 +65,19 @@ impl JsonError {
         }
     }
 
+    /// The catalog's database (PostgreSQL) cannot be reached: logged, answered 503 with
+    /// `Retry-After`. Published layers keep being served from the server's snapshot.
+    pub fn catalog_unavailable(cause: &dyn std::error::Error) -> Self {
+        tracing::warn!(error = %error_chain(cause), "catalog database unavailable");
+        JsonError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            error: "catalog_unavailable",
+            description: "the publication catalog's database does not answer; published layers \
+                          are still served; retry in a few seconds"
+                .to_owned(),
+        }
+    }
+
     /// An internal error without an error value (a broken invariant): logged, answered with
     /// the generic message.
     pub fn broken(context: &str) -> Self {
@@ -86,7 +99,7 @@ impl IntoResponse for JsonError {
     fn into_response(self) -> Response {
         let body = json!({ "error": self.error, "error_description": self.description });
         let mut response = (self.status, Json(body)).into_response();
-        if self.error == "storage_unavailable" {
+        if self.error == "storage_unavailable" || self.error == "catalog_unavailable" {
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
                 axum::http::HeaderValue::from(STORAGE_RETRY_AFTER_SECS),

@@ -84,6 +84,13 @@ fn catalog_options(config: &Config, factory: &LayerFactory) -> catalog::CatalogO
         zip_limits: vectorstore::ZipLimits::default(),
         pyramid_store: config.api.pyramid_store.clone(),
         object_storage: factory.object_storage().clone(),
+        database: match &config.catalog.url {
+            Some(url) => catalog::CatalogDatabase::Postgres {
+                url: url.clone(),
+                pool_size: config.catalog.pool_size,
+            },
+            None => catalog::CatalogDatabase::Sqlite,
+        },
     }
 }
 
@@ -172,8 +179,16 @@ fn watch(catalog: &Arc<catalog::Catalog>) {
         .name("tuilerie-catalog-watch".to_owned())
         .spawn(move || {
             let mut last = catalog.generation().unwrap_or(0);
+            // PostgreSQL announces changes at once; the generation is still read every
+            // 2 s, in case an announcement is lost with a connection.
+            let mut listener = catalog.change_listener();
             loop {
-                std::thread::sleep(Duration::from_secs(2));
+                match listener.as_mut() {
+                    Some(listener) => {
+                        listener.wait(Duration::from_secs(2));
+                    }
+                    None => std::thread::sleep(Duration::from_secs(2)),
+                }
                 match catalog.generation() {
                     Ok(current) if current != last => {
                         last = current;

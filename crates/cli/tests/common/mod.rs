@@ -1,6 +1,7 @@
 //! Shared helpers of the black-box tests: start the real binary, speak HTTP to it.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod api;
 pub mod s3;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -32,6 +33,11 @@ impl Server {
 
     /// Starts `tuilerie {subcommand}` (serve, demo) on a free port.
     pub fn start_command(subcommand: &str, args: &[&str]) -> Server {
+        Server::start_with_env(subcommand, args, &[])
+    }
+
+    /// Starts `tuilerie {subcommand}` on a free port with environment variables set.
+    pub fn start_with_env(subcommand: &str, args: &[&str], env: &[(&str, &str)]) -> Server {
         let data = (!args.contains(&"--data")).then(|| tempfile::tempdir().unwrap());
         let mut command = Command::new(BIN);
         command
@@ -41,6 +47,7 @@ impl Server {
         if let Some(dir) = &data {
             command.arg("--data").arg(dir.path());
         }
+        command.envs(env.iter().copied());
         let mut child = command
             .env("TUILERIE_LOG", "warn")
             .env_remove("TUILERIE_LISTEN")

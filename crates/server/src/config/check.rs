@@ -64,6 +64,7 @@ const TOP_KEYS: &[&str] = &[
     "server",
     "log",
     "data",
+    "catalog",
     "api",
     "tiles",
     "wms",
@@ -150,6 +151,7 @@ const SERVER_KEYS: &[&str] = &[
 ];
 const LOG_KEYS: &[&str] = &["level", "format"];
 const DATA_KEYS: &[&str] = &["dir"];
+const CATALOG_KEYS: &[&str] = &["url", "pool_size"];
 const API_KEYS: &[&str] = &[
     "token",
     "job_workers",
@@ -232,6 +234,26 @@ impl Walker<'_> {
             self.unknown_keys(table, "data", DATA_KEYS);
             if let Some(dir) = self.string(table, "dir", "data") {
                 config.data.dir = self.base.join(dir);
+            }
+        }
+        if let Some(table) = self.table(&root, "catalog", "") {
+            self.unknown_keys(table, "catalog", CATALOG_KEYS);
+            if let Some((url, offset)) = self.string_at(table, "url", "catalog") {
+                if url.is_empty() {
+                    config.catalog.url = None;
+                } else if let Err(hint) = super::check_catalog_url(&url) {
+                    self.push(
+                        offset,
+                        "catalog.url",
+                        format!("'{}' is not a PostgreSQL URL", super::redact_password(&url)),
+                        Some(hint.to_owned()),
+                    );
+                } else {
+                    config.catalog.url = Some(url);
+                }
+            }
+            if let Some(n) = self.integer(table, "pool_size", "catalog", 1, 1000) {
+                config.catalog.pool_size = n as u32;
             }
         }
         if let Some(table) = self.table(&root, "api", "") {

@@ -30,6 +30,8 @@ pub struct Config {
     pub log: LogConfig,
     /// `[data]`
     pub data: DataConfig,
+    /// `[catalog]`
+    pub catalog: CatalogConfig,
     /// `[api]`
     pub api: ApiConfig,
     /// `[tiles]`
@@ -99,6 +101,37 @@ pub struct DataConfig {
     /// Where the catalog, uploads, stored data and statics live.
     pub dir: PathBuf,
 }
+
+/// `[catalog]`: where the publication catalog's tables live.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CatalogConfig {
+    /// `postgresql://user:password@host:port/database` for a catalog that several servers
+    /// share; `None`: `catalog.sqlite` in the data directory.
+    pub url: Option<String>,
+    /// Most PostgreSQL connections one server opens.
+    pub pool_size: u32,
+}
+
+impl Default for CatalogConfig {
+    fn default() -> Self {
+        CatalogConfig {
+            url: None,
+            pool_size: 8,
+        }
+    }
+}
+
+// By hand: the URL may hold a password, which must stay out of logs.
+impl fmt::Debug for CatalogConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CatalogConfig")
+            .field("url", &self.url.as_deref().map(redact_password))
+            .field("pool_size", &self.pool_size)
+            .finish()
+    }
+}
+
+pub use catalog::redact_password;
 
 /// `[api]`
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -618,6 +651,7 @@ impl Default for Config {
             data: DataConfig {
                 dir: PathBuf::from(DEFAULT_DATA_DIR),
             },
+            catalog: CatalogConfig::default(),
             api: ApiConfig::default(),
             tiles: TilesConfig::default(),
             wms: WmsConfig::default(),
@@ -712,6 +746,8 @@ pub struct Overrides {
     pub log_level: Option<String>,
     /// `TUILERIE_LOG_FORMAT`.
     pub log_format: Option<String>,
+    /// `TUILERIE_CATALOG_URL`.
+    pub catalog_url: Option<String>,
 }
 
 impl Overrides {
@@ -725,6 +761,7 @@ impl Overrides {
             public_url: var("TUILERIE_PUBLIC_URL"),
             log_level: var("TUILERIE_LOG"),
             log_format: var("TUILERIE_LOG_FORMAT"),
+            catalog_url: var("TUILERIE_CATALOG_URL"),
         }
     }
 
@@ -738,6 +775,7 @@ impl Overrides {
             public_url: other.public_url.or(self.public_url),
             log_level: other.log_level.or(self.log_level),
             log_format: other.log_format.or(self.log_format),
+            catalog_url: other.catalog_url.or(self.catalog_url),
         }
     }
 }
@@ -783,6 +821,16 @@ impl Config {
         }
         if let Some(level) = &overrides.log_level {
             self.log.level.clone_from(level);
+        }
+        if let Some(url) = &overrides.catalog_url {
+            match check_catalog_url(url) {
+                Ok(()) => self.catalog.url = Some(url.clone()),
+                Err(hint) => problem(
+                    "TUILERIE_CATALOG_URL",
+                    format!("'{}' is not a PostgreSQL URL", redact_password(url)),
+                    hint,
+                ),
+            }
         }
         if let Some(format) = &overrides.log_format {
             match parse_log_format(format) {
@@ -850,6 +898,15 @@ pub fn is_valid_layer_name(name: &str) -> bool {
         .is_some_and(|re| re.is_match(name))
 }
 
+/// Whether a catalog URL names PostgreSQL; the hint when not.
+pub(crate) fn check_catalog_url(url: &str) -> Result<(), &'static str> {
+    if url.starts_with("postgresql://") || url.starts_with("postgres://") {
+        Ok(())
+    } else {
+        Err("give \"postgresql://USER:PASSWORD@HOST:PORT/DATABASE\", or leave it unset for catalog.sqlite in the data directory")
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -889,8 +946,46 @@ mod tests {
         assert_eq!(config.tile_cache, defaults.tile_cache);
         assert_eq!(config.rate_limits, defaults.rate_limits);
         assert_eq!(config.object_storage, defaults.object_storage);
+        assert_eq!(config.catalog, defaults.catalog);
         assert!(config.layers.is_empty());
         assert!(config.data.dir.ends_with("data"));
+    }
+
+    #[test]
+    fn the_catalog_url_is_checked_and_its_password_kept_out_of_debug() {
+        let text =
+            "[catalog]\nurl = \"postgresql://tuilerie:hush-hush@db:5432/catalog\"\npool_size = 3\n";
+        let config = Config::parse(text, "t", Path::new(".")).unwrap();
+        assert_eq!(
+            config.catalog.url.as_deref(),
+            Some("postgresql://tuilerie:hush-hush@db:5432/catalog")
+        );
+        assert_eq!(config.catalog.pool_size, 3);
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("hush-hush"), "{debug}");
+        assert!(debug.contains("tuilerie:***@db"), "{debug}");
+
+        let found = problems(
+            "[catalog]\nurl = \"mysql://u:secret@db/x\"\npool_size = 0\n",
+            Path::new("."),
+        );
+        let keys: Vec<&str> = found.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(keys, ["catalog.url", "catalog.pool_size"], "{found:?}");
+        assert!(!format!("{found:?}").contains("secret"), "{found:?}");
+
+        let mut config = Config::default();
+        let refused = config.apply(&Overrides {
+            catalog_url: Some("sqlite:///tmp/x".to_owned()),
+            ..Overrides::default()
+        });
+        assert!(refused.is_err());
+        config
+            .apply(&Overrides {
+                catalog_url: Some("postgres://db/catalog".to_owned()),
+                ..Overrides::default()
+            })
+            .unwrap();
+        assert_eq!(config.catalog.url.as_deref(), Some("postgres://db/catalog"));
     }
 
     #[test]

@@ -829,6 +829,7 @@ fn catalog_error(error: &CatalogError) -> JsonError {
         CatalogError::Conflict(_) => {
             JsonError::client(StatusCode::CONFLICT, "conflict", error.to_string())
         }
+        CatalogError::Unavailable(_) => JsonError::catalog_unavailable(error),
         other => JsonError::internal("publication API", other),
     }
 }
