@@ -79,7 +79,148 @@ const MIGRATIONS: &[&str] = &[
 const MIGRATION_LOCK: i64 = 0x7475_696c_0001;
 const CHANGE_LOCK: i64 = 0x7475_696c_0002;
 
-type PgPool = r2d2::Pool<r2d2_postgres::PostgresConnectionManager<postgres::NoTls>>;
+type Manager<T> = r2d2_postgres::PostgresConnectionManager<T>;
+type Tls = tokio_postgres_rustls::MakeRustlsConnect;
+
+/// The pool of connections: plain, or TLS when the URL asks for it.
+pub(crate) enum PgPool {
+    Plain(r2d2::Pool<Manager<postgres::NoTls>>),
+    Tls(r2d2::Pool<Manager<Tls>>),
+}
+
+/// A connection of either pool, back in its pool when dropped.
+pub(crate) enum PooledClient {
+    Plain(r2d2::PooledConnection<Manager<postgres::NoTls>>),
+    Tls(r2d2::PooledConnection<Manager<Tls>>),
+}
+
+impl std::ops::Deref for PooledClient {
+    type Target = postgres::Client;
+    fn deref(&self) -> &postgres::Client {
+        match self {
+            PooledClient::Plain(client) => client,
+            PooledClient::Tls(client) => client,
+        }
+    }
+}
+
+impl std::ops::DerefMut for PooledClient {
+    fn deref_mut(&mut self) -> &mut postgres::Client {
+        match self {
+            PooledClient::Plain(client) => client,
+            PooledClient::Tls(client) => client,
+        }
+    }
+}
+
+impl PgPool {
+    fn get(&self) -> Result<PooledClient, r2d2::Error> {
+        match self {
+            PgPool::Plain(pool) => pool.get().map(PooledClient::Plain),
+            PgPool::Tls(pool) => pool.get().map(PooledClient::Tls),
+        }
+    }
+}
+
+/// How to reach PostgreSQL: the connection settings and, when the URL says
+/// `sslmode=require` (or libpq's `verify-ca`/`verify-full`), TLS with the server's certificate
+/// checked against the system's authorities and `ca_file`'s. Without it, plain TCP (as
+/// libpq's `prefer` against a server without TLS).
+#[derive(Clone)]
+pub(crate) struct Connector {
+    config: postgres::Config,
+    tls: Option<Tls>,
+}
+
+impl Connector {
+    pub(crate) fn new(url: &str, ca_file: Option<&Path>) -> Result<Connector, CatalogError> {
+        // tokio-postgres knows disable/prefer/require, and always checks certificates.
+        let url = url
+            .replace("sslmode=verify-full", "sslmode=require")
+            .replace("sslmode=verify-ca", "sslmode=require");
+        let config: postgres::Config = url.parse().map_err(|e| {
+            CatalogError::Invalid(format!(
+                "the catalog URL is not a PostgreSQL connection string \
+                 (postgresql://user:password@host:port/database[?sslmode=require]): {e}"
+            ))
+        })?;
+        let tls = match config.get_ssl_mode() {
+            postgres::config::SslMode::Require => Some(tls_connector(ca_file)?),
+            _ => None,
+        };
+        Ok(Connector { config, tls })
+    }
+
+    fn pool(&self, size: u32) -> Result<PgPool, r2d2::Error> {
+        fn builder<M>(size: u32) -> r2d2::Builder<M>
+        where
+            M: r2d2::ManageConnection<Error = postgres::Error>,
+        {
+            r2d2::Pool::builder()
+                .max_size(size.max(1))
+                .min_idle(Some(1))
+                .connection_timeout(Duration::from_secs(5))
+                .error_handler(Box::new(PoolErrors))
+        }
+        Ok(match &self.tls {
+            None => PgPool::Plain(
+                builder(size).build(Manager::new(self.config.clone(), postgres::NoTls))?,
+            ),
+            Some(tls) => {
+                PgPool::Tls(builder(size).build(Manager::new(self.config.clone(), tls.clone()))?)
+            }
+        })
+    }
+
+    fn connect(&self) -> Result<postgres::Client, postgres::Error> {
+        match &self.tls {
+            None => self.config.connect(postgres::NoTls),
+            Some(tls) => self.config.connect(tls.clone()),
+        }
+    }
+}
+
+/// TLS with the system's certificate authorities and those of `ca_file` (PEM).
+fn tls_connector(ca_file: Option<&Path>) -> Result<Tls, CatalogError> {
+    use rustls_pki_types::pem::PemObject as _;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        // A system certificate rustls cannot use is no reason to refuse the others.
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).map_err(|e| CatalogError::io(path, e))?;
+        let mut added = 0;
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| {
+                CatalogError::Invalid(format!(
+                    "catalog.ca_file {}: not a PEM certificate ({e})",
+                    path.display()
+                ))
+            })?;
+            roots.add(cert).map_err(|e| {
+                CatalogError::Invalid(format!(
+                    "catalog.ca_file {}: unusable certificate ({e})",
+                    path.display()
+                ))
+            })?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(CatalogError::Invalid(format!(
+                "catalog.ca_file {} holds no PEM certificate",
+                path.display()
+            )));
+        }
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| CatalogError::Internal(format!("TLS set-up: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
 
 /// Why the database failed.
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +239,11 @@ pub(crate) enum Database {
     Sqlite(Mutex<Connection>),
     /// A pool; `changes` serialises this process's changes (their swaps happen in commit
     /// order), the advisory lock every process's.
-    Postgres { pool: PgPool, changes: Mutex<()> },
+    Postgres {
+        pool: PgPool,
+        changes: Mutex<()>,
+        connector: Connector,
+    },
 }
 
 impl std::fmt::Debug for Database {
@@ -405,41 +550,35 @@ impl Database {
         open(path).map(|connection| Database::Sqlite(Mutex::new(connection)))
     }
 
-    /// Connects to a PostgreSQL catalog and migrates it. `pool_size` connections at most.
-    pub(crate) fn open_postgres(url: &str, pool_size: u32) -> Result<Database, CatalogError> {
-        let config: postgres::Config = url.parse().map_err(|e| {
-            CatalogError::Invalid(format!(
-                "the catalog URL is not a PostgreSQL connection string \
-                 (postgresql://user:password@host:port/database): {e}"
+    /// Connects to a PostgreSQL catalog and migrates it. `pool_size` connections at most;
+    /// `ca_file`: authorities of the server's TLS certificate besides the system's.
+    pub(crate) fn open_postgres(
+        url: &str,
+        pool_size: u32,
+        ca_file: Option<&Path>,
+    ) -> Result<Database, CatalogError> {
+        let connector = Connector::new(url, ca_file)?;
+        let pool = connector.pool(pool_size).map_err(|e| {
+            // r2d2 keeps only the last error's first line: one more attempt says why.
+            let why = match connector.connect() {
+                Err(error) => describe(&error),
+                Ok(_) => e.to_string(),
+            };
+            CatalogError::Unavailable(format!(
+                "cannot connect to the catalog database ({}): {why}",
+                redact_password(url)
             ))
         })?;
-        let manager = r2d2_postgres::PostgresConnectionManager::new(config, postgres::NoTls);
-        let pool = r2d2::Pool::builder()
-            .max_size(pool_size.max(1))
-            .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(5))
-            .error_handler(Box::new(PoolErrors))
-            .build(manager)
-            .map_err(|e| {
-                CatalogError::Unavailable(format!(
-                    "cannot connect to the catalog database ({}): {e}",
-                    redact_password(url)
-                ))
-            })?;
         let database = Database::Postgres {
             pool,
             changes: Mutex::new(()),
+            connector,
         };
         database.migrate_postgres()?;
         Ok(database)
     }
 
-    fn postgres_client(
-        pool: &PgPool,
-    ) -> Result<
-        r2d2::PooledConnection<r2d2_postgres::PostgresConnectionManager<postgres::NoTls>>,
-        CatalogError,
-    > {
+    fn postgres_client(pool: &PgPool) -> Result<PooledClient, CatalogError> {
         pool.get().map_err(|e| {
             tracing::warn!(error = %e, "catalog database unreachable: no connection in the pool");
             CatalogError::Unavailable(format!("no connection to the catalog database: {e}"))
@@ -457,7 +596,8 @@ impl Database {
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
                 .map_err(postgres_error)?;
             tx.batch_execute(
-                "CREATE TABLE IF NOT EXISTS tuilerie_schema (version BIGINT NOT NULL);
+                "SET LOCAL client_min_messages = warning;
+                 CREATE TABLE IF NOT EXISTS tuilerie_schema (version BIGINT NOT NULL);
                  INSERT INTO tuilerie_schema (version)
                  SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM tuilerie_schema);",
             )
@@ -489,11 +629,11 @@ impl Database {
     }
 
     /// A listener of other servers' changes (PostgreSQL), `None` for SQLite.
-    pub(crate) fn listener(&self, url: &str) -> Option<ChangeListener> {
+    pub(crate) fn listener(&self) -> Option<ChangeListener> {
         match self {
             Database::Sqlite(_) => None,
-            Database::Postgres { .. } => url.parse().ok().map(|config| ChangeListener {
-                config,
+            Database::Postgres { connector, .. } => Some(ChangeListener {
+                connector: connector.clone(),
                 client: None,
             }),
         }
@@ -561,7 +701,7 @@ impl Database {
                 }
                 Ok(value)
             }
-            Database::Postgres { pool, changes } => {
+            Database::Postgres { pool, changes, .. } => {
                 let _one_at_a_time = lock(changes);
                 let mut client = Self::postgres_client(pool)?;
                 let mut tx = client.transaction().map_err(postgres_error)?;
@@ -591,7 +731,7 @@ impl Database {
     ) -> Result<(), CatalogError> {
         match self {
             Database::Sqlite(_) => self.change(|sql| Ok(((), work(sql)?))),
-            Database::Postgres { pool, changes } => {
+            Database::Postgres { pool, changes, .. } => {
                 let _in_order = lock(changes);
                 let mut client = Self::postgres_client(pool)?;
                 let mut tx = client
@@ -903,7 +1043,7 @@ const CHANGES_CHANNEL: &str = "tuilerie_catalog";
 /// Waits for publication changes announced by any server sharing a PostgreSQL catalog
 /// (`LISTEN`), on its own connection, reconnecting when it breaks.
 pub struct ChangeListener {
-    config: postgres::Config,
+    connector: Connector,
     client: Option<postgres::Client>,
 }
 
@@ -922,7 +1062,7 @@ impl ChangeListener {
     pub fn wait(&mut self, timeout: Duration) -> bool {
         if self.client.as_ref().is_none_or(postgres::Client::is_closed) {
             self.client = None;
-            match self.config.connect(postgres::NoTls).and_then(|mut client| {
+            match self.connector.connect().and_then(|mut client| {
                 client.batch_execute(&format!("LISTEN {CHANGES_CHANNEL}"))?;
                 Ok(client)
             }) {
@@ -972,6 +1112,8 @@ pub(crate) fn generation(sql: &Sql<'_>) -> Result<u64, CatalogError> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
     use serde_json::json;
 
@@ -1061,14 +1203,14 @@ mod tests {
                 let (url, barrier) = (url.clone(), barrier.clone());
                 std::thread::spawn(move || {
                     barrier.wait();
-                    Database::open_postgres(&url, 2).map(|_| ())
+                    Database::open_postgres(&url, 2, None).map(|_| ())
                 })
             })
             .collect();
         for thread in threads {
             thread.join().unwrap().unwrap();
         }
-        let database = Database::open_postgres(&url, 2).unwrap();
+        let database = Database::open_postgres(&url, 2, None).unwrap();
         assert_eq!(postgres_version(&database), MIGRATIONS.len() as i64);
         let name = url.rsplit('/').next().unwrap();
         let versions = cluster
@@ -1079,7 +1221,7 @@ mod tests {
         cluster
             .psql(name, "UPDATE tuilerie_schema SET version = 99")
             .unwrap();
-        match Database::open_postgres(&url, 2) {
+        match Database::open_postgres(&url, 2, None) {
             Err(CatalogError::Internal(message)) => {
                 assert!(message.contains("run a newer tuilerie"), "{message}");
             }
@@ -1092,7 +1234,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut engines = vec![Database::open_sqlite(&dir.path().join("c.sqlite")).unwrap()];
         if let Some(cluster) = cluster() {
-            engines.push(Database::open_postgres(&cluster.new_database().unwrap(), 2).unwrap());
+            engines
+                .push(Database::open_postgres(&cluster.new_database().unwrap(), 2, None).unwrap());
         }
         for database in &engines {
             database
@@ -1169,7 +1312,7 @@ mod tests {
                 return;
             }
         };
-        let database = Database::open_postgres(&cluster.new_database().unwrap(), 2).unwrap();
+        let database = Database::open_postgres(&cluster.new_database().unwrap(), 2, None).unwrap();
         database.read(generation).unwrap();
         cluster.stop().unwrap();
         match database.read(generation) {
@@ -1204,12 +1347,130 @@ mod tests {
             redact_password("postgresql://db/catalog"),
             "postgresql://db/catalog"
         );
-        match Database::open_postgres("postgresql://u:hush@127.0.0.1:1/x", 1) {
+        match Database::open_postgres("postgresql://u:hush@127.0.0.1:1/x", 1, None) {
             Err(error @ CatalogError::Unavailable(_)) => {
                 let message = error.to_string();
                 assert!(!message.contains("hush"), "{message}");
             }
             other => panic!("expected Unavailable, got {other:?}"),
+        }
+    }
+
+    /// A certificate authority and a server certificate it signed for 127.0.0.1, made with
+    /// `openssl` in `dir`: (ca.pem, server.crt, server.key); `None` without openssl.
+    fn test_certificates(dir: &Path) -> Option<(PathBuf, PathBuf, PathBuf)> {
+        let openssl = |args: &[&str]| {
+            std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .is_ok_and(|out| out.status.success())
+        };
+        let made = openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Tuilerie test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ]) && openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ]) && std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n")
+            .is_ok()
+            && openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "san.ext",
+                "-out",
+                "server.crt",
+            ]);
+        made.then(|| {
+            (
+                dir.join("ca.pem"),
+                dir.join("server.crt"),
+                dir.join("server.key"),
+            )
+        })
+    }
+
+    #[test]
+    fn a_postgres_catalog_over_tls_checks_the_server_certificate() {
+        let certificates = tempfile::tempdir().unwrap();
+        let Some((ca, cert, key)) = test_certificates(certificates.path()) else {
+            eprintln!("skipped: openssl cannot make test certificates");
+            return;
+        };
+        let cluster = match pgtest::Cluster::start_with_tls(&cert, &key) {
+            Ok(cluster) => cluster,
+            Err(reason) => {
+                eprintln!("skipped: {reason}");
+                return;
+            }
+        };
+        let url = format!("{}?sslmode=verify-full", cluster.new_database().unwrap());
+        // Signed by an authority the system does not know: refused, never sent in clear.
+        match Database::open_postgres(&url, 1, None) {
+            Err(error @ CatalogError::Unavailable(_)) => {
+                let message = error.to_string();
+                assert!(
+                    message.contains("certificate") || message.contains("UnknownIssuer"),
+                    "{message}"
+                );
+            }
+            other => panic!("expected a refused certificate, got {other:?}"),
+        }
+        // With its authority: the catalog works over TLS.
+        let database = Database::open_postgres(&url, 1, Some(&ca)).unwrap();
+        let Database::Postgres { pool, .. } = &database else {
+            panic!("not PostgreSQL");
+        };
+        let encrypted: bool = pool
+            .get()
+            .unwrap()
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert!(encrypted);
+        database.read(generation).unwrap();
+        // Without sslmode=require the connection stays plain (libpq's default, `prefer`,
+        // would try TLS first; a catalog on a private network needs no certificates).
+        let plain = Database::open_postgres(&url.replace("?sslmode=verify-full", ""), 1, None);
+        assert!(plain.is_ok(), "{plain:?}");
+        // A CA file that is not one says so.
+        let not_pem = certificates.path().join("nothing.pem");
+        std::fs::write(&not_pem, "hello").unwrap();
+        match Database::open_postgres(&url, 1, Some(&not_pem)) {
+            Err(CatalogError::Invalid(message)) => assert!(message.contains("no PEM"), "{message}"),
+            other => panic!("expected Invalid, got {other:?}"),
         }
     }
 }

@@ -155,6 +155,9 @@ pub enum CatalogDatabase {
         url: String,
         /// Most connections this process opens.
         pool_size: u32,
+        /// PEM file of authorities the server's TLS certificate may be signed by, besides
+        /// the system's (for `sslmode=require`).
+        ca_file: Option<PathBuf>,
     },
 }
 
@@ -163,10 +166,15 @@ impl std::fmt::Debug for CatalogDatabase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             CatalogDatabase::Sqlite => f.write_str("Sqlite"),
-            CatalogDatabase::Postgres { url, pool_size } => f
+            CatalogDatabase::Postgres {
+                url,
+                pool_size,
+                ca_file,
+            } => f
                 .debug_struct("Postgres")
                 .field("url", &redact_password(url))
                 .field("pool_size", pool_size)
+                .field("ca_file", ca_file)
                 .finish(),
         }
     }
@@ -226,9 +234,11 @@ impl Catalog {
             CatalogDatabase::Sqlite => {
                 db::Database::open_sqlite(&options.data_dir.join("catalog.sqlite"))?
             }
-            CatalogDatabase::Postgres { url, pool_size } => {
-                db::Database::open_postgres(url, *pool_size)?
-            }
+            CatalogDatabase::Postgres {
+                url,
+                pool_size,
+                ca_file,
+            } => db::Database::open_postgres(url, *pool_size, ca_file.as_deref())?,
         };
         let catalog = Arc::new(Catalog {
             database: Arc::new(database),
@@ -263,7 +273,7 @@ impl Catalog {
     /// announce them (PostgreSQL); `None` means: check [`Catalog::generation`] periodically.
     pub fn change_listener(&self) -> Option<ChangeListener> {
         match &self.options.database {
-            CatalogDatabase::Postgres { url, .. } => self.database.listener(url),
+            CatalogDatabase::Postgres { .. } => self.database.listener(),
             CatalogDatabase::Sqlite => None,
         }
     }

@@ -60,6 +60,7 @@ pub(crate) fn test_database() -> crate::CatalogDatabase {
             crate::CatalogDatabase::Postgres {
                 url: cluster.new_database().unwrap(),
                 pool_size: 4,
+                ca_file: None,
             }
         }
         Ok("sqlite") | Err(_) => crate::CatalogDatabase::Sqlite,

@@ -23,6 +23,8 @@ pub struct Cluster {
     bin: PathBuf,
     data: PathBuf,
     run_as: Option<String>,
+    /// The server options that turn TLS on (empty: none), kept for a restart.
+    tls_options: String,
     /// Removed on drop, after the server stopped.
     dir: tempfile::TempDir,
 }
@@ -81,6 +83,15 @@ impl Cluster {
     /// Starts a cluster, or says why it cannot (binaries missing, `initdb` failed…): tests
     /// print the reason and skip.
     pub fn start() -> Result<Cluster, String> {
+        Cluster::start_with(None)
+    }
+
+    /// Starts a cluster that also accepts TLS, with this certificate and key (PEM).
+    pub fn start_with_tls(cert: &Path, key: &Path) -> Result<Cluster, String> {
+        Cluster::start_with(Some((cert, key)))
+    }
+
+    fn start_with(tls: Option<(&Path, &Path)>) -> Result<Cluster, String> {
         let bin = binaries().ok_or_else(|| {
             "PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or on the PATH; \
              Debian: apt-get install postgresql postgresql-15-postgis-3)"
@@ -93,6 +104,25 @@ impl Cluster {
             .map_err(|e| format!("cannot create a temporary folder: {e}"))?;
         let data = dir.path().join("data");
         std::fs::create_dir(&data).map_err(|e| format!("cannot create {}: {e}", data.display()))?;
+        let mut tls_options = String::new();
+        if let Some((cert, key)) = tls {
+            // Beside the data folder (initdb wants that one empty), the key private to its
+            // owner as PostgreSQL demands.
+            let copied = |from: &Path, name: &str| -> Result<PathBuf, String> {
+                let to = dir.path().join(name);
+                std::fs::copy(from, &to)
+                    .map_err(|e| format!("cannot copy {}: {e}", from.display()))?;
+                Ok(to)
+            };
+            let cert = copied(cert, "server.crt")?;
+            let key = copied(key, "server.key")?;
+            run(Command::new("chmod").arg("600").arg(&key))?;
+            tls_options = format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                cert.display(),
+                key.display()
+            );
+        }
         if let Some(user) = &run_as {
             // The system user must reach and own the cluster's folder.
             run(Command::new("chmod").arg("755").arg(dir.path()))?;
@@ -123,7 +153,7 @@ impl Cluster {
             let port = free_port().map_err(|e| format!("no free port: {e}"))?;
             let options = format!(
                 "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off \
-                 -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
+                 -c synchronous_commit=off -c full_page_writes=off -c max_connections=200{tls_options}",
                 data.display()
             );
             let started = cluster_command("pg_ctl")
@@ -141,6 +171,7 @@ impl Cluster {
                         bin,
                         data,
                         run_as,
+                        tls_options,
                         dir,
                     };
                     cluster.watch_this_process()?;
@@ -228,9 +259,10 @@ impl Cluster {
     /// Starts a stopped server again, on the same port.
     pub fn restart(&self) -> Result<(), String> {
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=200",
+            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=200{}",
             self.port,
-            self.data.display()
+            self.data.display(),
+            self.tls_options
         );
         let log = self.data.join("server.log");
         let log = log.to_string_lossy();

@@ -88,6 +88,7 @@ fn catalog_options(config: &Config, factory: &LayerFactory) -> catalog::CatalogO
             Some(url) => catalog::CatalogDatabase::Postgres {
                 url: url.clone(),
                 pool_size: config.catalog.pool_size,
+                ca_file: config.catalog.ca_file.clone(),
             },
             None => catalog::CatalogDatabase::Sqlite,
         },

@@ -151,7 +151,7 @@ const SERVER_KEYS: &[&str] = &[
 ];
 const LOG_KEYS: &[&str] = &["level", "format"];
 const DATA_KEYS: &[&str] = &["dir"];
-const CATALOG_KEYS: &[&str] = &["url", "pool_size"];
+const CATALOG_KEYS: &[&str] = &["url", "pool_size", "ca_file"];
 const API_KEYS: &[&str] = &[
     "token",
     "job_workers",
@@ -254,6 +254,9 @@ impl Walker<'_> {
             }
             if let Some(n) = self.integer(table, "pool_size", "catalog", 1, 1000) {
                 config.catalog.pool_size = n as u32;
+            }
+            if let Some(file) = self.string(table, "ca_file", "catalog") {
+                config.catalog.ca_file = (!file.is_empty()).then(|| self.base.join(file));
             }
         }
         if let Some(table) = self.table(&root, "api", "") {

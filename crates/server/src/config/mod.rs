@@ -110,6 +110,9 @@ pub struct CatalogConfig {
     pub url: Option<String>,
     /// Most PostgreSQL connections one server opens.
     pub pool_size: u32,
+    /// PEM file of the authorities that may sign PostgreSQL's TLS certificate, besides the
+    /// system's (used when the URL says `sslmode=require`).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for CatalogConfig {
@@ -117,6 +120,7 @@ impl Default for CatalogConfig {
         CatalogConfig {
             url: None,
             pool_size: 8,
+            ca_file: None,
         }
     }
 }
@@ -127,6 +131,7 @@ impl fmt::Debug for CatalogConfig {
         f.debug_struct("CatalogConfig")
             .field("url", &self.url.as_deref().map(redact_password))
             .field("pool_size", &self.pool_size)
+            .field("ca_file", &self.ca_file)
             .finish()
     }
 }
