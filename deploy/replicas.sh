@@ -100,7 +100,7 @@ $UPSTREAM    keepalive 64;
       proxy_set_header Connection "";
       proxy_set_header Host \$http_host;
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_next_upstream error timeout http_502 http_503;
+      proxy_next_upstream error timeout;
     }
   }
 }

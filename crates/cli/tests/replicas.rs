@@ -1,7 +1,9 @@
 //! Several servers, one platform: three `tuilerie serve` replicas share a PostgreSQL catalog
-//! (a real cluster started by the test) and a data directory. A publication made through one
-//! replica is served by all, a restyle reaches all, an unpublication too; while PostgreSQL is
-//! down the published layers are still served and the API answers 503 with `Retry-After`.
+//! (a real cluster started by the test) and a data directory, behind nginx (round robin, as
+//! `deploy/` sets them up). A publication made through the load balancer — its uploads, checks
+//! and processings landing on any replica — is served by all, a restyle reaches all, an
+//! unpublication too; while PostgreSQL is down the published layers are still served and the
+//! API answers 503 with `Retry-After`; the job of a killed replica is finished by another.
 #![allow(clippy::unwrap_used, clippy::too_many_lines)]
 
 mod common;
@@ -10,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::api::{wms_vector, Api};
-use common::{get, get_bytes, header, Server};
+use common::{get, get_bytes, header, start_nginx, Server};
 
 fn fixture(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -59,9 +61,14 @@ fn three_replicas_on_one_postgres_catalog_serve_every_publication() {
     let mut replicas: Vec<Server> = (0..3)
         .map(|_| Server::start_with_env("serve", &["--data", &data_arg], &env))
         .collect();
-    let api = Api::new(&replicas[0], data.path());
+    let upstreams: Vec<&str> = replicas.iter().map(|r| r.addr.as_str()).collect();
+    let Some(balancer) = start_nginx(&upstreams) else {
+        eprintln!("skipped: nginx is not installed (Debian: nginx-light)");
+        return;
+    };
+    let api = Api::new(&balancer, data.path());
 
-    // Publish through replica 1.
+    // Publish through the load balancer: each request to any replica.
     let communes = api.publish_red_blue_communes(
         &fixture("gpkg/communes_2154.gpkg"),
         &fixture("wms/communes.sld"),
@@ -94,10 +101,9 @@ fn three_replicas_on_one_postgres_catalog_serve_every_publication() {
         assert!(has_colour(&png, RED));
     }
 
-    // Restyle through replica 2: no replica serves red after 2 s, in maps or cached tiles.
-    let api2 = Api::new(&replicas[1], data.path());
-    api2.ok(
-        api2.put(
+    // Restyle (through the balancer): no replica serves red after 2 s, in maps or cached tiles.
+    api.ok(
+        api.put(
             &format!("/configurations/{}", communes.config),
             &wms_vector(
                 "communes",
@@ -152,10 +158,9 @@ fn three_replicas_on_one_postgres_catalog_serve_every_publication() {
         || api.get("/uploads").0 == 200,
     );
 
-    // Unpublish through replica 3 (after the outage: its listener reconnected).
-    let api3 = Api::new(&replicas[2], data.path());
+    // Unpublish (after the outage: every replica's listener reconnected).
     assert_eq!(
-        api3.delete(&format!("/offerings/{}", communes.offering)),
+        api.delete(&format!("/offerings/{}", communes.offering)),
         204
     );
     let unpublished = Instant::now();
@@ -195,8 +200,8 @@ fn three_replicas_on_one_postgres_catalog_serve_every_publication() {
     eprintln!("replica {} runs the pyramid job: killed", running + 1);
     replicas[running].sigkill();
     let killed = replicas.remove(running);
-    let survivor = Api::new(&replicas[0], data.path());
-    let logs = survivor.finished_long_pyramid(&execution_id);
+    // Through the balancer, which skips the dead replica.
+    let logs = api.finished_long_pyramid(&execution_id);
     assert_eq!(
         logs.matches("stopped: resumed by").count(),
         1,

@@ -115,6 +115,57 @@ impl Server {
     }
 }
 
+/// nginx in front of `upstreams` (`host:port`), round robin as in `deploy/nginx.conf`, on a
+/// free loopback port, as a [`Server`] (killed when dropped); `None` where nginx is missing.
+pub fn start_nginx(upstreams: &[&str]) -> Option<Server> {
+    let binary = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|path| Path::new(path).is_file())?;
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let servers: String = upstreams
+        .iter()
+        .map(|upstream| format!("    server {upstream} max_fails=3 fail_timeout=5s;\n"))
+        .collect();
+    let d = dir.path().display();
+    let conf = format!(
+        "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+         events {{ worker_connections 1024; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+         upstream tuilerie {{\n{servers}    keepalive 16;\n  }}\n\
+         server {{\n    listen 127.0.0.1:{port};\n    client_max_body_size 0;\n\
+         location / {{\n      proxy_pass http://tuilerie;\n      proxy_http_version 1.1;\n\
+         proxy_set_header Connection \"\";\n      proxy_set_header Host $http_host;\n\
+         proxy_next_upstream error timeout;\n    }}\n  }}\n}}\n"
+    );
+    std::fs::write(dir.path().join("nginx.conf"), conf).unwrap();
+    let child = Command::new(binary)
+        .arg("-c")
+        .arg(dir.path().join("nginx.conf"))
+        .arg("-p")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start nginx");
+    let addr = format!("127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(&addr).is_err() {
+        assert!(Instant::now() < deadline, "nginx did not listen on {addr}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(Server {
+        child,
+        base: format!("http://{addr}"),
+        addr,
+        data: Some(dir),
+    })
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
