@@ -127,10 +127,11 @@ pub fn start_nginx(upstreams: &[&str]) -> Option<Server> {
         .local_addr()
         .unwrap()
         .port();
-    let servers: String = upstreams
+    let servers: Vec<String> = upstreams
         .iter()
         .map(|upstream| format!("    server {upstream} max_fails=3 fail_timeout=5s;\n"))
         .collect();
+    let servers = servers.concat();
     let d = dir.path().display();
     let conf = format!(
         "daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
