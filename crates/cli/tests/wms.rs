@@ -1031,9 +1031,10 @@ fn a_rate_limited_layer_refuses_a_client_past_its_rate() {
     );
 }
 
-/// `/metrics` counts the image cache's hits and misses (its hit ratio).
+/// `/metrics` counts the image cache's hits and misses (its hit ratio), and the bytes it and
+/// the vector layers loaded in memory hold.
 #[test]
-fn the_image_cache_lookups_are_counted() {
+fn the_image_cache_lookups_and_memory_are_counted() {
     let (_dir, server) = start();
     let lookups = |result: &str| -> u64 {
         let (_, _, text) = get(&server.url("/metrics"));
@@ -1046,9 +1047,24 @@ fn the_image_cache_lookups_are_counted() {
             .map_or(0, |v| v.trim().parse().unwrap())
     };
     let url = server.url("/wms?SERVICE=WMS&VERSION=1.3.0&REQUEST=GetMap&LAYERS=countries&STYLES=&CRS=EPSG:4326&BBOX=-90,-180,90,180&WIDTH=64&HEIGHT=32&FORMAT=image/png");
+    let memory = |part: &str| -> u64 {
+        let (_, _, text) = get(&server.url("/metrics"));
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("tuilerie_memory_bytes{{part=\"{part}\"}} ")))
+            .map_or(0, |v| v.trim().parse().unwrap())
+    };
     let (hits, misses) = (lookups("hit"), lookups("miss"));
-    assert_eq!(get_bytes(&url, &[]).0, 200);
+    let cached = memory("wms_image_cache");
+    let (_, _, png) = get_bytes(&url, &[]);
     assert_eq!(get_bytes(&url, &[]).0, 200);
     assert_eq!(lookups("miss"), misses + 1);
     assert_eq!(lookups("hit"), hits + 1);
+    // The new image and its key, exactly.
+    let held = memory("wms_image_cache");
+    assert!(
+        held > cached + png.len() as u64 && held < cached + png.len() as u64 + 2048,
+        "{cached} → {held} for a {}-byte image",
+        png.len()
+    );
+    assert!(memory("vector_layers") > 0, "the countries were loaded in memory");
 }

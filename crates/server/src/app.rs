@@ -307,6 +307,23 @@ async fn health(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
+    // Vector layers in memory: each stored data once, however many layers draw from it.
+    let snapshot = state.layers.load();
+    let mut stores: Vec<&std::sync::Arc<vectorstore::Store>> = Vec::new();
+    for layer in snapshot.all(crate::layers::Service::Wms).iter() {
+        if let crate::layers::LayerSource::Vector(vector) = &layer.source {
+            for relation in &vector.relations {
+                if !stores.iter().any(|s| std::sync::Arc::ptr_eq(s, &relation.store)) {
+                    stores.push(&relation.store);
+                }
+            }
+        }
+    }
+    let loaded: u64 = stores.iter().map(|store| store.memory_bytes()).sum();
+    state
+        .metrics
+        .memory("vector_layers")
+        .set(i64::try_from(loaded).unwrap_or(i64::MAX));
     if let Some(catalog) = &state.catalog {
         let catalog = std::sync::Arc::clone(catalog);
         let counts = tokio::task::spawn_blocking(move || catalog.job_counts()).await;

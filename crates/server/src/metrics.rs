@@ -44,6 +44,14 @@ pub struct CacheLabels {
     pub result: &'static str,
 }
 
+/// The labels of one part of the server's memory.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MemoryLabels {
+    /// `wms_image_cache`, `vector_tile_cache` (response caches) or `vector_layers` (features
+    /// of vector layers loaded in memory, estimated).
+    pub part: &'static str,
+}
+
 /// The labels of a count of jobs.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct JobLabels {
@@ -60,6 +68,8 @@ pub struct CacheCounters {
     pub hits: Counter,
     /// Lookups that had to make the answer.
     pub misses: Counter,
+    /// Bytes the cache holds now.
+    pub bytes: Gauge,
 }
 
 /// What the render pool reports to `/metrics`.
@@ -99,6 +109,8 @@ pub struct Metrics {
     pub render: RenderMetrics,
     /// What the tile cache reports.
     pub tile_cache: TileCacheMetrics,
+    /// Bytes held, by part.
+    memory: Family<MemoryLabels, Gauge>,
     /// Jobs of the publication API by kind and status (set from the catalog when read).
     jobs: Family<JobLabels, Gauge>,
 }
@@ -183,6 +195,13 @@ impl Metrics {
             "Bytes of slabs in the tile cache",
             tile_cache.bytes.clone(),
         );
+        let memory = Family::<MemoryLabels, Gauge>::default();
+        registry.register(
+            "memory_bytes",
+            "Bytes held by the parts of the server that grow with use: response caches \
+             (counted exactly) and vector layers loaded in memory (estimated)",
+            memory.clone(),
+        );
         let jobs = Family::<JobLabels, Gauge>::default();
         registry.register(
             "jobs",
@@ -198,8 +217,14 @@ impl Metrics {
             caches,
             render,
             tile_cache,
+            memory,
             jobs,
         }
+    }
+
+    /// The gauge of one part of the memory.
+    pub fn memory(&self, part: &'static str) -> Gauge {
+        self.memory.get_or_create(&MemoryLabels { part }).clone()
     }
 
     /// Sets the job counts (`(kind, status, count)`), as the catalog has them now.
@@ -219,9 +244,15 @@ impl Metrics {
                 .get_or_create(&CacheLabels { cache, result })
                 .clone()
         };
+        let part = match cache {
+            "wms" => "wms_image_cache",
+            "vector_tiles" => "vector_tile_cache",
+            _ => cache,
+        };
         CacheCounters {
             hits: counter("hit"),
             misses: counter("miss"),
+            bytes: self.memory(part),
         }
     }
 

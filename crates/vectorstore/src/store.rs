@@ -110,6 +110,7 @@ pub struct Store {
     layers: Vec<LayerState>,
     pool: Mutex<Vec<Connection>>,
     budget_left: AtomicU64,
+    budget: u64,
 }
 
 #[derive(Debug)]
@@ -233,6 +234,7 @@ impl Store {
             layers,
             pool: Mutex::new(Vec::new()),
             budget_left: AtomicU64::new(options.memory_budget_bytes),
+            budget: options.memory_budget_bytes,
         };
         // Fail now, not at the first GetMap, if the GeoPackage is missing or unreadable.
         let conn = store.connection()?;
@@ -260,6 +262,13 @@ impl Store {
         std::fs::metadata(self.dir.join(DATA_FILE))
             .and_then(|m| m.modified())
             .ok()
+    }
+
+    /// Estimated bytes of the layers loaded in memory so far (their decoded features; the
+    /// simplified and reprojected copies made from them come on top).
+    pub fn memory_bytes(&self) -> u64 {
+        self.budget
+            .saturating_sub(self.budget_left.load(Ordering::Relaxed))
     }
 
     /// The stored data's metadata.

@@ -102,6 +102,11 @@ impl ImageCache {
                 None => break,
             }
         }
+        if let Some(counters) = &self.counters {
+            counters
+                .bytes
+                .set(i64::try_from(inner.bytes).unwrap_or(i64::MAX));
+        }
     }
 
     #[cfg(test)]
