@@ -1066,5 +1066,8 @@ fn the_image_cache_lookups_and_memory_are_counted() {
         "{cached} → {held} for a {}-byte image",
         png.len()
     );
-    assert!(memory("vector_layers") > 0, "the countries were loaded in memory");
+    assert!(
+        memory("vector_layers") > 0,
+        "the countries were loaded in memory"
+    );
 }

@@ -313,7 +313,10 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
     for layer in snapshot.all(crate::layers::Service::Wms).iter() {
         if let crate::layers::LayerSource::Vector(vector) = &layer.source {
             for relation in &vector.relations {
-                if !stores.iter().any(|s| std::sync::Arc::ptr_eq(s, &relation.store)) {
+                if !stores
+                    .iter()
+                    .any(|s| std::sync::Arc::ptr_eq(s, &relation.store))
+                {
                     stores.push(&relation.store);
                 }
             }
