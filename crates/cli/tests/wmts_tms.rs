@@ -123,6 +123,23 @@ fn kvp_and_rest_tiles_are_identical_and_cacheable() {
     assert_eq!(status, 200);
 }
 
+/// `/metrics` reports the bytes of slab indexes the pyramid layers keep: none before a tile
+/// is read, some after.
+#[test]
+fn the_slab_indexes_held_are_reported() {
+    let (_dir, server) = start();
+    let held = || -> u64 {
+        let (_, _, text) = get(&server.url("/metrics"));
+        text.lines()
+            .find_map(|l| l.strip_prefix("tuilerie_memory_bytes{part=\"slab_indexes\"} "))
+            .map_or(0, |v| v.trim().parse().unwrap())
+    };
+    assert_eq!(held(), 0);
+    let (status, _, _) = get_bytes(&server.url("/wmts/ortho/normal/PM/3/2/4.png"), &[]);
+    assert_eq!(status, 200);
+    assert!(held() > 0);
+}
+
 #[test]
 fn tms_rows_are_flipped_relative_to_wmts_rows() {
     let (_dir, server) = start();

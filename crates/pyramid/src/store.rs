@@ -437,6 +437,15 @@ impl Pyramid {
     pub fn path(&self) -> &Path {
         &self.path
     }
+    /// Bytes of slab indexes held by its cache now (bounded by `tiles.index_cache_bytes`).
+    pub fn index_cache_bytes(&self) -> usize {
+        self.cache
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .bytes
+    }
+
     /// Whether the slabs are in object storage (a read waits for the network).
     pub fn is_remote(&self) -> bool {
         self.levels

@@ -327,6 +327,22 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
         .metrics
         .memory("vector_layers")
         .set(i64::try_from(loaded).unwrap_or(i64::MAX));
+    // Slab indexes of pyramid layers: each pyramid once, whichever services list it.
+    let mut pyramids: Vec<&pyramid::Pyramid> = Vec::new();
+    for service in [crate::layers::Service::Wms, crate::layers::Service::Tiles] {
+        for layer in snapshot.all(service).iter() {
+            if let crate::layers::LayerSource::Pyramid(layer) = &layer.source {
+                if !pyramids.iter().any(|p| std::ptr::eq(*p, &layer.pyramid)) {
+                    pyramids.push(&layer.pyramid);
+                }
+            }
+        }
+    }
+    let indexes: usize = pyramids.iter().map(|p| p.index_cache_bytes()).sum();
+    state
+        .metrics
+        .memory("slab_indexes")
+        .set(i64::try_from(indexes).unwrap_or(i64::MAX));
     if let Some(catalog) = &state.catalog {
         let catalog = std::sync::Arc::clone(catalog);
         let counts = tokio::task::spawn_blocking(move || catalog.job_counts()).await;

@@ -47,8 +47,9 @@ pub struct CacheLabels {
 /// The labels of one part of the server's memory.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MemoryLabels {
-    /// `wms_image_cache`, `vector_tile_cache` (response caches) or `vector_layers` (features
-    /// of vector layers loaded in memory, estimated).
+    /// `wms_image_cache`, `vector_tile_cache` (response caches), `vector_layers` (features of
+    /// vector layers loaded in memory, estimated) or `slab_indexes` (pyramid layers' caches of
+    /// slab indexes).
     pub part: &'static str,
 }
 
