@@ -332,7 +332,10 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
     for service in [crate::layers::Service::Wms, crate::layers::Service::Tiles] {
         for layer in snapshot.all(service).iter() {
             if let crate::layers::LayerSource::Pyramid(layer) = &layer.source {
-                if !pyramids.iter().any(|p| std::ptr::eq(*p, &layer.pyramid)) {
+                if !pyramids
+                    .iter()
+                    .any(|p| std::ptr::eq(*p, std::ptr::from_ref(&layer.pyramid)))
+                {
                     pyramids.push(&layer.pyramid);
                 }
             }
