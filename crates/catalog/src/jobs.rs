@@ -257,7 +257,14 @@ impl Catalog {
                 .spawn(move || loop {
                     match catalog.claim_next() {
                         Ok(Some(job)) => {
-                            catalog.run_job(&job);
+                            // A panic (a bug) must not keep the claim alive with this
+                            // process's heartbeat, nor end the worker.
+                            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                catalog.run_job(&job);
+                            }));
+                            if ran.is_err() {
+                                tracing::error!(?job, "a job panicked: left unfinished until the next restart resumes it");
+                            }
                             catalog.release(&job);
                         }
                         Ok(None) => catalog.jobs.wait(POLL_EVERY),

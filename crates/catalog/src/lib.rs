@@ -1,7 +1,8 @@
 //! The publication catalog: what producers uploaded, what was made of it, and what is
 //! published where — the resources of the Géoplateforme's Entrepôt API (uploads, processing
 //! executions, stored data, statics, configurations, offerings, permissions and keys), with
-//! their states and validations, persisted in SQLite.
+//! their states and validations, persisted in SQLite (one server, the default) or PostgreSQL
+//! (several servers sharing one catalog: changes announced to all by `LISTEN/NOTIFY`).
 //!
 //! Why a crate of its own: the request path never reads this database. The server asks
 //! [`Catalog::publications`] for the published layers, builds an immutable snapshot from them
@@ -11,9 +12,10 @@
 //!
 //! Slow work (checks of an upload, integration of a GeoPackage, pyramid generation) runs as
 //! jobs on a bounded pool of worker threads ([`Catalog::start_workers`]), with a log per job.
-//! Job state lives in the resources themselves, so a restart finds interrupted jobs and runs
-//! them again: integration starts over in a staging folder, pyramid generation skips the slabs
-//! already written.
+//! Job state lives in the resources themselves, and who runs a job is a claim with a heartbeat
+//! in the database, so a restart — or another server, when one dies — finds interrupted jobs
+//! and runs them again: integration starts over in a staging folder, pyramid generation skips
+//! the slabs already written.
 
 #![forbid(unsafe_code)]
 
@@ -52,6 +54,7 @@ pub use annotations::{Annotated, Comment, NewComment};
 pub use configs::{
     NewOffering, Publication, PublicationKind, PublishedFeatureType, PublishedRelation,
 };
+pub use db::{redact_password, ChangeListener, DatabaseError};
 pub use model::*;
 pub use processing::{
     NewExecution, INTEGRATION_PROCESSING, PYRAMID_PROCESSING, PYRAMID_UPDATE_PROCESSING,
@@ -141,8 +144,6 @@ pub struct CatalogOptions {
     pub database: CatalogDatabase,
 }
 
-pub use db::{redact_password, ChangeListener, DatabaseError};
-
 /// The catalog's database engine.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub enum CatalogDatabase {
@@ -199,8 +200,8 @@ pub type PublishRefused = Box<dyn std::error::Error + Send + Sync>;
 /// Makes a prepared publication live.
 pub type Swap = Box<dyn FnOnce() + Send>;
 
-/// The catalog. Cheap to share (`Arc`); every method is blocking (SQLite, files): call them
-/// from a blocking context.
+/// The catalog. Cheap to share (`Arc`); every method is blocking (SQLite or PostgreSQL,
+/// files): call them from a blocking context.
 pub struct Catalog {
     database: Arc<db::Database>,
     options: CatalogOptions,
@@ -272,10 +273,7 @@ impl Catalog {
     /// A listener of the publication changes other servers make, where the database can
     /// announce them (PostgreSQL); `None` means: check [`Catalog::generation`] periodically.
     pub fn change_listener(&self) -> Option<ChangeListener> {
-        match &self.options.database {
-            CatalogDatabase::Postgres { .. } => self.database.listener(),
-            CatalogDatabase::Sqlite => None,
-        }
+        self.database.listener()
     }
 
     /// The options it was opened with.
