@@ -651,18 +651,12 @@ impl Database {
                 let tx = connection
                     .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                     .map_err(sqlite_error)?;
-                let value = work(&Sql(Handle::Sqlite(&tx)))?;
-                tx.commit().map_err(sqlite_error)?;
-                Ok(value)
+                in_sqlite(tx, work)
             }
             Database::Postgres { pool, .. } => {
                 let mut client = Self::postgres_client(pool)?;
-                let mut tx = client.transaction().map_err(postgres_error)?;
-                let value = {
-                    let handle: &mut dyn PgClient = &mut tx;
-                    work(&Sql(Handle::Postgres(RefCell::new(handle))))?
-                };
-                tx.commit().map_err(postgres_error)?;
+                let tx = client.transaction().map_err(postgres_error)?;
+                let value = in_postgres(tx, work)?;
                 Ok(value)
             }
         }
@@ -694,8 +688,8 @@ impl Database {
             Database::Sqlite(connection) => {
                 let mut connection = lock(connection);
                 let tx = connection.transaction().map_err(sqlite_error)?;
-                let (value, swap) = work(&Sql(Handle::Sqlite(&tx)))?;
-                tx.commit().map_err(sqlite_error)?;
+                let (value, swap) = in_sqlite(tx, work)?;
+                // Still under the lock: swaps happen in commit order.
                 if let Some(swap) = swap {
                     swap();
                 }
@@ -707,11 +701,7 @@ impl Database {
                 let mut tx = client.transaction().map_err(postgres_error)?;
                 tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CHANGE_LOCK])
                     .map_err(postgres_error)?;
-                let (value, swap) = {
-                    let handle: &mut dyn PgClient = &mut tx;
-                    work(&Sql(Handle::Postgres(RefCell::new(handle))))?
-                };
-                tx.commit().map_err(postgres_error)?;
+                let (value, swap) = in_postgres(tx, work)?;
                 if let Some(swap) = swap {
                     swap();
                 }
@@ -734,24 +724,42 @@ impl Database {
             Database::Postgres { pool, changes, .. } => {
                 let _in_order = lock(changes);
                 let mut client = Self::postgres_client(pool)?;
-                let mut tx = client
+                let tx = client
                     .build_transaction()
                     .isolation_level(postgres::IsolationLevel::RepeatableRead)
                     .read_only(true)
                     .start()
                     .map_err(postgres_error)?;
-                let swap = {
-                    let handle: &mut dyn PgClient = &mut tx;
-                    work(&Sql(Handle::Postgres(RefCell::new(handle))))?
-                };
-                tx.commit().map_err(postgres_error)?;
-                if let Some(swap) = swap {
+                if let Some(swap) = in_postgres(tx, work)? {
                     swap();
                 }
                 Ok(())
             }
         }
     }
+}
+
+/// Runs `work` in a SQLite transaction and commits it (an error rolls it back).
+fn in_sqlite<T>(
+    tx: rusqlite::Transaction<'_>,
+    work: impl FnOnce(&Sql<'_>) -> Result<T, CatalogError>,
+) -> Result<T, CatalogError> {
+    let value = work(&Sql(Handle::Sqlite(&tx)))?;
+    tx.commit().map_err(sqlite_error)?;
+    Ok(value)
+}
+
+/// Runs `work` in a PostgreSQL transaction and commits it (an error rolls it back).
+fn in_postgres<T>(
+    mut tx: postgres::Transaction<'_>,
+    work: impl FnOnce(&Sql<'_>) -> Result<T, CatalogError>,
+) -> Result<T, CatalogError> {
+    let value = {
+        let handle: &mut dyn PgClient = &mut tx;
+        work(&Sql(Handle::Postgres(RefCell::new(handle))))?
+    };
+    tx.commit().map_err(postgres_error)?;
+    Ok(value)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
