@@ -306,46 +306,45 @@ async fn health(State(state): State<AppState>) -> Response {
     response
 }
 
-async fn metrics_text(State(state): State<AppState>) -> Response {
-    // Vector layers in memory: each stored data once, however many layers draw from it.
+/// Sets the memory gauges that no cache keeps up to date itself: the vector layers loaded in
+/// memory and the pyramids' slab indexes, each stored data or pyramid counted once however
+/// many layers and services share it.
+fn set_memory_gauges(state: &AppState) {
+    use crate::layers::{LayerSource, Service};
     let snapshot = state.layers.load();
-    let mut stores: Vec<&std::sync::Arc<vectorstore::Store>> = Vec::new();
-    for layer in snapshot.all(crate::layers::Service::Wms).iter() {
-        if let crate::layers::LayerSource::Vector(vector) = &layer.source {
-            for relation in &vector.relations {
-                if !stores
-                    .iter()
-                    .any(|s| std::sync::Arc::ptr_eq(s, &relation.store))
-                {
-                    stores.push(&relation.store);
-                }
-            }
-        }
-    }
-    let loaded: u64 = stores.iter().map(|store| store.memory_bytes()).sum();
-    state
-        .metrics
-        .memory("vector_layers")
-        .set(i64::try_from(loaded).unwrap_or(i64::MAX));
-    // Slab indexes of pyramid layers: each pyramid once, whichever services list it.
-    let mut pyramids: Vec<&pyramid::Pyramid> = Vec::new();
-    for service in [crate::layers::Service::Wms, crate::layers::Service::Tiles] {
+    let mut stores = std::collections::HashSet::new();
+    let mut pyramids = std::collections::HashSet::new();
+    let (mut loaded, mut indexes) = (0u64, 0usize);
+    for service in [Service::Wms, Service::Tiles] {
         for layer in snapshot.all(service).iter() {
-            if let crate::layers::LayerSource::Pyramid(layer) = &layer.source {
-                if !pyramids
-                    .iter()
-                    .any(|p| std::ptr::eq(*p, std::ptr::from_ref(&layer.pyramid)))
-                {
-                    pyramids.push(&layer.pyramid);
+            match &layer.source {
+                LayerSource::Vector(vector) => {
+                    for relation in &vector.relations {
+                        if stores.insert(std::sync::Arc::as_ptr(&relation.store)) {
+                            loaded += relation.store.memory_bytes();
+                        }
+                    }
+                }
+                LayerSource::Pyramid(layer) => {
+                    if pyramids.insert(std::ptr::from_ref(&layer.pyramid)) {
+                        indexes += layer.pyramid.index_cache_bytes();
+                    }
                 }
             }
         }
     }
-    let indexes: usize = pyramids.iter().map(|p| p.index_cache_bytes()).sum();
-    state
-        .metrics
-        .memory("slab_indexes")
-        .set(i64::try_from(indexes).unwrap_or(i64::MAX));
+    let gauge = |part, bytes: u64| {
+        state
+            .metrics
+            .memory(part)
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    };
+    gauge("vector_layers", loaded);
+    gauge("slab_indexes", indexes as u64);
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    set_memory_gauges(&state);
     if let Some(catalog) = &state.catalog {
         let catalog = std::sync::Arc::clone(catalog);
         let counts = tokio::task::spawn_blocking(move || catalog.job_counts()).await;
