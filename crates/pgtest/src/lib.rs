@@ -132,14 +132,7 @@ impl Cluster {
                 .arg(dir.path()))?;
         }
         let cluster_command = |program: &str| {
-            let mut command = match &run_as {
-                Some(user) => {
-                    let mut c = Command::new("runuser");
-                    c.args(["-u", user, "--"]).arg(bin.join(program));
-                    c
-                }
-                None => Command::new(bin.join(program)),
-            };
+            let mut command = binary_command(&bin, run_as.as_deref(), program);
             command.current_dir(dir.path());
             command
         };
@@ -151,11 +144,7 @@ impl Cluster {
         let mut last = String::new();
         for _ in 0..5 {
             let port = free_port().map_err(|e| format!("no free port: {e}"))?;
-            let options = format!(
-                "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off \
-                 -c synchronous_commit=off -c full_page_writes=off -c max_connections=200{tls_options}",
-                data.display()
-            );
+            let options = server_options(port, &data, &tls_options);
             let started = cluster_command("pg_ctl")
                 .arg("-D")
                 .arg(&data)
@@ -258,27 +247,14 @@ impl Cluster {
 
     /// Starts a stopped server again, on the same port.
     pub fn restart(&self) -> Result<(), String> {
-        let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -k {} -c fsync=off -c max_connections=200{}",
-            self.port,
-            self.data.display(),
-            self.tls_options
-        );
+        let options = server_options(self.port, &self.data, &self.tls_options);
         let log = self.data.join("server.log");
         let log = log.to_string_lossy();
         self.pg_ctl(&["-w", "-t", "30", "-o", &options, "-l", &log, "start"])
     }
 
     fn pg_ctl(&self, args: &[&str]) -> Result<(), String> {
-        let mut command = match &self.run_as {
-            Some(user) => {
-                let mut c = Command::new("runuser");
-                c.args(["-u", user, "--"]).arg(self.bin.join("pg_ctl"));
-                c
-            }
-            None => Command::new(self.bin.join("pg_ctl")),
-        };
-        run(command
+        run(binary_command(&self.bin, self.run_as.as_deref(), "pg_ctl")
             .arg("-D")
             .arg(&self.data)
             .args(args)
@@ -315,6 +291,28 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = self.pg_ctl(&["-m", "immediate", "stop"]);
     }
+}
+
+/// A PostgreSQL program of `bin`, run as `run_as` when given (root cannot run them).
+fn binary_command(bin: &Path, run_as: Option<&str>, program: &str) -> Command {
+    match run_as {
+        Some(user) => {
+            let mut command = Command::new("runuser");
+            command.args(["-u", user, "--"]).arg(bin.join(program));
+            command
+        }
+        None => Command::new(bin.join(program)),
+    }
+}
+
+/// The server's options: loopback only on `port`, its socket in `data`, durability off (a
+/// test cluster), and TLS when `tls_options` turns it on.
+fn server_options(port: u16, data: &Path, tls_options: &str) -> String {
+    format!(
+        "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off \
+         -c synchronous_commit=off -c full_page_writes=off -c max_connections=200{tls_options}",
+        data.display()
+    )
 }
 
 fn run(command: &mut Command) -> Result<(), String> {
