@@ -2,36 +2,17 @@
 //! files as French producers write them, in a zip too; what cannot be read is named.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::Write as _;
 use std::path::Path;
 
-use vectorstore::{AttributeType, IngestOptions, Level, Report, Store, StoreOptions, Value};
+use vectorstore::{AttributeType, Level, Report, Value};
 
 const LAMBERT_93_PRJ: &str = r#"PROJCS["RGF_1993_Lambert_93",GEOGCS["GCS_RGF_1993",DATUM["D_RGF_1993",SPHEROID["GRS_1980",6378137.0,298.257222101]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Lambert_Conformal_Conic"],PARAMETER["False_Easting",700000.0],PARAMETER["False_Northing",6600000.0],PARAMETER["Central_Meridian",3.0],PARAMETER["Standard_Parallel_1",49.0],PARAMETER["Standard_Parallel_2",44.0],PARAMETER["Latitude_Of_Origin",46.5],UNIT["Meter",1.0]]"#;
 
 fn ingest(path: &Path, data: &Path, srs: Option<u32>) -> Report {
-    let options = IngestOptions {
-        declared_srs: srs.map(|c| crs::Crs::from_epsg(c).unwrap()),
-        ..IngestOptions::default()
-    };
-    vectorstore::ingest(path, data, "csv", &options, &mut |_, _| {}).unwrap()
-}
-
-fn features(report: &Report, names: &[&str]) -> Vec<vectorstore::Feature> {
-    let store = Store::open(report.stored.as_ref().unwrap(), StoreOptions::default()).unwrap();
-    let layer = &report.layers[0];
-    let crs = crs::Crs::parse(&layer.srs).unwrap();
-    let everywhere = if crs.is_geographic() {
-        crs::Bbox::new(-180.0, -90.0, 180.0, 90.0).unwrap()
-    } else {
-        crs::Bbox::new(0.0, 6.0e6, 1.3e6, 7.2e6).unwrap()
-    };
-    let mut found: Vec<_> = store
-        .features(&layer.name, &everywhere, &crs, 0.0, names)
-        .unwrap()
-        .collect();
-    found.sort_by_key(|f| f.fid);
-    found
+    vectorstore::ingest(path, data, "csv", &common::options(srs), &mut |_, _| {}).unwrap()
 }
 
 #[test]
@@ -55,13 +36,8 @@ fn a_semicolon_csv_with_wkt_and_a_prj_integrates_with_its_types() {
         (layer.name.as_str(), layer.srs.as_str(), layer.features),
         ("communes", "EPSG:2154", 3)
     );
-    let columns: Vec<(&str, AttributeType)> = layer
-        .attributes
-        .iter()
-        .map(|a| (a.name.as_str(), a.ty))
-        .collect();
     assert_eq!(
-        columns,
+        common::columns(layer),
         [
             ("nom", AttributeType::Text),
             ("code_insee", AttributeType::Text),
@@ -69,7 +45,7 @@ fn a_semicolon_csv_with_wkt_and_a_prj_integrates_with_its_types() {
             ("surface_km2", AttributeType::Real),
         ]
     );
-    let found = features(&report, &["nom", "code_insee", "surface_km2"]);
+    let found = common::all_features(&report, &["nom", "code_insee", "surface_km2"]);
     // The feature without geometry is integrated but found by no box.
     assert_eq!(found.len(), 2);
     assert_eq!(
@@ -126,7 +102,7 @@ fn x_and_y_columns_typed_by_a_csvt_in_latin1_make_points() {
             AttributeType::Boolean
         ]
     );
-    let found = features(&report, &["id", "nom", "ouverte"]);
+    let found = common::all_features(&report, &["id", "nom", "ouverte"]);
     assert_eq!(found[0].property("id"), Some(&Value::Integer(7)));
     assert_eq!(
         found[0].property("nom"),

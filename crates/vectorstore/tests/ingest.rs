@@ -26,13 +26,8 @@ fn natural_earth_countries_written_by_ogr2ogr_integrate_with_srs_count_and_attri
         (layer.name.as_str(), layer.srs.as_str(), layer.features),
         ("countries", "EPSG:4326", 177)
     );
-    let attributes: Vec<(&str, AttributeType)> = layer
-        .attributes
-        .iter()
-        .map(|a| (a.name.as_str(), a.ty))
-        .collect();
     assert_eq!(
-        attributes,
+        common::columns(layer),
         [("id", AttributeType::Text), ("name", AttributeType::Text)]
     );
     assert_eq!(

@@ -54,13 +54,8 @@ fn geojson_and_flatgeobuf_integrate_with_types_and_counts() {
     assert!(!report.is_refused(), "{:#?}", report.findings);
     let layer = &report.layers[0];
     assert_eq!((layer.srs.as_str(), layer.features), ("EPSG:4326", 4));
-    let types: Vec<(&str, AttributeType)> = layer
-        .attributes
-        .iter()
-        .map(|a| (a.name.as_str(), a.ty))
-        .collect();
     assert_eq!(
-        types,
+        common::columns(layer),
         [
             ("numero", AttributeType::Integer),
             ("nom_commune", AttributeType::Text),

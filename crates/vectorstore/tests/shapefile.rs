@@ -4,10 +4,12 @@
 //! zipped in a folder; a missing `.dbf` or an unknown `.cpg` is a clear error.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use vectorstore::{AttributeType, IngestOptions, Level, Report, Store, StoreOptions, Value};
+use vectorstore::{AttributeType, IngestOptions, Level, Report, Value};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -40,13 +42,8 @@ fn a_shapefile_integrates_with_the_values_gdal_reads() {
         (layer.name.as_str(), layer.srs.as_str(), layer.features),
         ("parcelles_2154", "EPSG:2154", 4)
     );
-    let columns: Vec<(&str, AttributeType)> = layer
-        .attributes
-        .iter()
-        .map(|a| (a.name.as_str(), a.ty))
-        .collect();
     assert_eq!(
-        columns,
+        common::columns(layer),
         [
             ("numero", AttributeType::Integer),
             ("nom_commun", AttributeType::Text),
@@ -56,15 +53,8 @@ fn a_shapefile_integrates_with_the_values_gdal_reads() {
         ]
     );
 
-    let store = Store::open(report.stored.as_ref().unwrap(), StoreOptions::default()).unwrap();
-    let lambert = crs::Crs::from_epsg(2154).unwrap();
-    let everywhere = crs::Bbox::new(0.0, 6.0e6, 1.3e6, 7.2e6).unwrap();
-    let names = ["numero", "nom_commun", "surface_m2", "date_maj"];
-    let mut features: Vec<_> = store
-        .features(&layer.name, &everywhere, &lambert, 0.0, &names)
-        .unwrap()
-        .collect();
-    features.sort_by_key(|f| f.fid);
+    let features =
+        common::all_features(&report, &["numero", "nom_commun", "surface_m2", "date_maj"]);
     let text = |v: &str| Value::Text(v.to_owned());
     // ogrinfo: Numéro, Nom-Commun, Surface m2, Date MAJ of the four features.
     let expected = [

@@ -2,7 +2,9 @@
 
 use std::path::{Path, PathBuf};
 
-use vectorstore::{IngestOptions, Level, Report};
+use vectorstore::{
+    AttributeType, Feature, IngestOptions, LayerMetadata, Level, Report, Store, StoreOptions,
+};
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -53,4 +55,37 @@ pub fn tree(dir: &Path) -> Vec<String> {
     walk(dir, dir, &mut out);
     out.sort();
     out
+}
+
+/// A layer's attributes as (stored name, type), in table order.
+pub fn columns(layer: &LayerMetadata) -> Vec<(&str, AttributeType)> {
+    layer
+        .attributes
+        .iter()
+        .map(|a| (a.name.as_str(), a.ty))
+        .collect()
+}
+
+/// Every feature of the report's first layer with a geometry (over France in a projected CRS,
+/// the world in a geographic one), with the `names` attributes, in feature id order.
+pub fn all_features(report: &Report, names: &[&str]) -> Vec<Feature> {
+    let store = Store::open(
+        report.stored.as_ref().expect("stored"),
+        StoreOptions::default(),
+    )
+    .expect("store opens");
+    let layer = &report.layers[0];
+    let crs = crs::Crs::parse(&layer.srs).expect("known CRS");
+    let everywhere = if crs.is_geographic() {
+        crs::Bbox::new(-180.0, -90.0, 180.0, 90.0)
+    } else {
+        crs::Bbox::new(0.0, 6.0e6, 1.3e6, 7.2e6)
+    }
+    .expect("a box");
+    let mut found: Vec<_> = store
+        .features(&layer.name, &everywhere, &crs, 0.0, names)
+        .expect("features")
+        .collect();
+    found.sort_by_key(|f| f.fid);
+    found
 }
